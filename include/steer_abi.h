@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * steer map ABI: every key, value, enum and limit that both the BPF programs
+ * and userspace (steerd, steerctl, tests) see. This is the only copy.
+ *
+ * How a route is stored, and why a change is atomic
+ * -------------------------------------------------
+ * A route's whole compiled configuration (rules, match lists, policy,
+ * versions, backends and the prefilled selection tables) is ONE value,
+ * struct steer_route_cfg, held in a single-entry array map of its own (the
+ * "inner" map). The outer map steer_routes_v1 (HASH_OF_MAPS, key route id)
+ * points at the inner map that is live. To change a route, userspace builds
+ * a brand-new inner map, fills it completely, and then replaces the outer
+ * entry with one BPF_MAP_UPDATE_ELEM. A connection's program looks the inner
+ * map up once and reads everything from that one value, so it sees either
+ * the old route or the new route, never a mixture. The kernel waits for
+ * running programs (synchronize_rcu) inside the outer update, so the old
+ * inner map is never freed or reused under a reader.
+ *
+ * Frontends (steer_frontends_v1) map a dialled address to a route id. They
+ * are hash elements, each replaced atomically; userspace publishes a route's
+ * inner map before any frontend points at it and removes frontends before
+ * the route they point at.
+ *
+ * Map names carry a layout version (_v1). Change a struct below and the
+ * name's version changes with it, so a stale pin is never misread.
+ */
+#ifndef STEER_ABI_H
+#define STEER_ABI_H
+
+#ifdef __BPF__
+/* vmlinux.h provides the __u8 .. __u64 and __be16/__be32 types. */
+#else
+#include <linux/types.h>
+#endif
+
+/* ---- Limits (per route unless stated) ---------------------------------- */
+#define STEER_MAX_VERSIONS 8	     /* versions of one route */
+#define STEER_MAX_RULES 8	     /* rules of one route */
+#define STEER_MAX_POLICY 8	     /* allow entries; as many deny entries */
+#define STEER_MAX_MATCH_ITEMS 8	     /* items of each match field */
+#define STEER_MAX_BACKENDS 32	     /* backends of one version */
+#define STEER_MAX_FRONTENDS 16	     /* frontends of one route */
+#define STEER_DEFAULT_MAX_ROUTES 256 /* routes per steerd (--max-routes) */
+#define STEER_NAME_LEN 64	     /* route names: at most 63 chars + NUL */
+#define STEER_SHORT_NAME_LEN 32	     /* version and rule names */
+
+/* A split is given in 0.01 % steps: 100 % = 10000 slots, one per step. */
+#define STEER_SPLIT_SLOTS 10000
+/*
+ * Backend weight table per version and address family. 2520 = lcm(1..10):
+ * any weights whose sum divides 2520 are represented exactly.
+ */
+#define STEER_BACKEND_SLOTS 2520
+#define STEER_SLOT_NONE 0xff /* table slot with no version / backend */
+
+/* Address families as table indices (not AF_* values). */
+enum steer_family {
+	STEER_FAM_INET = 0,
+	STEER_FAM_INET6 = 1,
+	STEER_FAM_COUNT = 2,
+};
+
+enum steer_proto {
+	STEER_PROTO_TCP = 6,  /* IPPROTO_TCP */
+	STEER_PROTO_UDP = 17, /* IPPROTO_UDP */
+};
+
+/* ---- steer_frontends_v1: struct steer_frontend_key -> steer_frontend --- */
+struct steer_frontend_key {
+	__u32 addr[4]; /* network order; IPv4 in addr[0], rest zero */
+	__be16 port;
+	__u8 family; /* enum steer_family */
+	__u8 proto;  /* enum steer_proto */
+};
+
+struct steer_frontend {
+	__u32 route_id;
+	__be16 target_port; /* port for backends written without one; 0 = dialled port */
+	__u16 index;	    /* position in the route's frontend list */
+};
+
+/* ---- route configuration (the inner map's one value) ----------------- */
+struct steer_cidr {
+	__u32 addr[4]; /* network order, host bits zero */
+	__u8 family;   /* enum steer_family */
+	__u8 prefixlen;
+	__u16 pad;
+};
+
+/*
+ * One match block: a rule's match or one policy entry. Fields AND together,
+ * items of one field OR together; a field with 0 items does not constrain.
+ */
+struct steer_match {
+	__u8 n_sources;
+	__u8 n_cgroups;
+	__u8 n_uids;
+	__u8 n_ports;
+	__u32 pad;
+	struct steer_cidr sources[STEER_MAX_MATCH_ITEMS];
+	__u64 cgroup_ids[STEER_MAX_MATCH_ITEMS];    /* 0: cgroup did not exist */
+	__u32 cgroup_levels[STEER_MAX_MATCH_ITEMS]; /* depth below the cgroup2 root */
+	__u32 uids[STEER_MAX_MATCH_ITEMS];
+	__u16 ports[STEER_MAX_MATCH_ITEMS]; /* host order */
+};
+
+struct steer_rule {
+	char name[STEER_SHORT_NAME_LEN];
+	struct steer_match match;
+	__u16 file_split[STEER_MAX_VERSIONS]; /* 0.01 % units as the file gives */
+	__u16 split[STEER_MAX_VERSIONS];      /* 0.01 % units in force */
+	/*
+	 * Version index per slot and family. A version with no usable backend
+	 * of a family gets no slot in that family's table: its share goes to
+	 * the rule's other versions by their weights, or the slot is
+	 * STEER_SLOT_NONE when no version has one (connection refused).
+	 */
+	__u8 slots[STEER_FAM_COUNT][STEER_SPLIT_SLOTS];
+};
+
+enum steer_backend_flags {
+	STEER_BACKEND_EJECTED = 1 << 0, /* gets no new connections */
+};
+
+struct steer_backend {
+	__u32 addr[4]; /* network order */
+	__be16 port;   /* 0: the frontend's target port */
+	__u8 family;   /* enum steer_family */
+	__u8 flags;    /* enum steer_backend_flags */
+	__u16 weight;
+	__u16 pad;
+	__u64 ejected_until_ns; /* CLOCK_MONOTONIC; 0 when not ejected */
+};
+
+struct steer_version {
+	char name[STEER_SHORT_NAME_LEN];
+	__u8 n_backends;
+	__u8 pad[7];
+	struct steer_backend backends[STEER_MAX_BACKENDS];
+	/* Backend index per slot and family, in proportion to the weights. */
+	__u8 slots[STEER_FAM_COUNT][STEER_BACKEND_SLOTS];
+};
+
+enum steer_route_flags {
+	STEER_ROUTE_AFFINITY_CLIENT = 1 << 0, /* same client, same version+backend */
+	STEER_ROUTE_DEFAULT_DENY = 1 << 1,    /* policy.default: deny */
+	STEER_ROUTE_OVERRIDE = 1 << 2,	      /* steerctl changed it; file did not */
+};
+
+struct steer_route_cfg {
+	char name[STEER_NAME_LEN];
+	__u64 generation;  /* steerd's apply counter when published */
+	__u64 source_hash; /* hash of the route as its file gives it */
+	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
+	__u32 flags;	   /* enum steer_route_flags */
+	__u32 seed;	   /* per-route hash seed (affinity) */
+	__u32 health_failures;
+	__u32 health_eject_ms;
+	__u8 n_versions;
+	__u8 n_rules;
+	__u8 n_allow;
+	__u8 n_deny;
+	__u8 n_frontends;
+	__u8 pad[3];
+	struct steer_match allow[STEER_MAX_POLICY];
+	struct steer_match deny[STEER_MAX_POLICY];
+	struct steer_version versions[STEER_MAX_VERSIONS];
+	struct steer_rule rules[STEER_MAX_RULES];
+};
+
+/* ---- counters: steer_stats_v1 (PERCPU_ARRAY) ---------------------------- */
+/*
+ * Index = steer_stats_index(route, rule, version). Rule STEER_MAX_RULES
+ * stands for "no rule" (policy denials, no_route), version
+ * STEER_MAX_VERSIONS for "no version".
+ */
+enum steer_layer {
+	STEER_LAYER_SOCK = 0,
+	STEER_LAYER_TC = 1,
+	STEER_LAYER_COUNT = 2,
+};
+
+struct steer_stats {
+	__u64 connections[STEER_LAYER_COUNT]; /* new connections steered */
+	__u64 denied[STEER_LAYER_COUNT];      /* policy denials */
+	__u64 no_route[STEER_LAYER_COUNT];    /* no rule / no usable backend */
+	__u64 reserved[2];
+};
+
+#define STEER_STATS_PER_ROUTE ((STEER_MAX_RULES + 1) * (STEER_MAX_VERSIONS + 1))
+
+static inline __u32 steer_stats_index(__u32 route, __u32 rule, __u32 version)
+{
+	return (route * (STEER_MAX_RULES + 1) + rule) * (STEER_MAX_VERSIONS + 1) +
+	       version;
+}
+
+/* ---- steer_reasons_v1 (PERCPU_ARRAY): one counter per verdict reason --- */
+enum steer_reason {
+	STEER_REASON_STEERED = 0,   /* destination rewritten to a backend */
+	STEER_REASON_NOT_FRONTEND,  /* not a frontend: untouched */
+	STEER_REASON_POLICY_DENY,   /* EPERM */
+	STEER_REASON_NO_RULE,	    /* ECONNREFUSED: no rule matched */
+	STEER_REASON_NO_BACKEND,    /* ECONNREFUSED: no usable backend */
+	STEER_REASON_NO_ROUTE_CFG,  /* frontend without route config */
+	STEER_REASON_COUNT,
+};
+
+/* ---- steer_sk_orig_v1 (SK_STORAGE): what the application dialled ------- */
+struct steer_sk_orig {
+	__u32 addr[4]; /* frontend address, network order */
+	__be16 port;   /* frontend port */
+	__u8 family;
+	__u8 version;
+	__u32 route_id;
+	__u8 backend;
+	__u8 rule;
+	__u8 pad[6];
+};
+
+#ifndef __BPF__
+_Static_assert(sizeof(struct steer_frontend_key) == 20, "frontend key ABI");
+_Static_assert(sizeof(struct steer_frontend) == 8, "frontend ABI");
+_Static_assert(sizeof(struct steer_cidr) == 20, "cidr ABI");
+_Static_assert(sizeof(struct steer_match) == 312, "match ABI");
+_Static_assert(sizeof(struct steer_backend) == 40, "backend ABI");
+_Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
+_Static_assert(sizeof(struct steer_sk_orig) == 32, "sk_orig ABI");
+_Static_assert(sizeof(struct steer_route_cfg) % 8 == 0, "route cfg ABI");
+#endif
+
+#endif /* STEER_ABI_H */
