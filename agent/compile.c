@@ -208,7 +208,7 @@ static void version_tables(struct steer_version *v,
 
 static void rule_tables(struct steer_route_cfg *cfg, int r,
 			const struct steer_route_cfg *prev, const __u8 *vmap,
-			const bool usable[][STEER_FAM_COUNT], int f)
+			int n_vmap, const bool usable[][STEER_FAM_COUNT], int f)
 {
 	struct steer_rule *rule = &cfg->rules[r];
 	__u32 w[STEER_MAX_VERSIONS] = { 0 }, want[STEER_MAX_VERSIONS] = { 0 };
@@ -226,7 +226,7 @@ static void rule_tables(struct steer_route_cfg *cfg, int r,
 	compile_apportion(w, cfg->n_versions, STEER_SPLIT_SLOTS, want);
 	if (pr >= 0)
 		translate(old, prev->rules[pr].slots[f], STEER_SPLIT_SLOTS,
-			  vmap, prev->n_versions);
+			  vmap, n_vmap);
 	compile_fill_table(rule->slots[f], STEER_SPLIT_SLOTS, want,
 			   cfg->n_versions, pr >= 0 ? old : NULL);
 }
@@ -241,20 +241,19 @@ void compile_tables(struct steer_route_cfg *cfg,
 {
 	bool usable[STEER_MAX_VERSIONS][STEER_FAM_COUNT] = { { false } };
 	__u8 vmap[STEER_MAX_VERSIONS];
-	int v, r, f, i;
+	int v, r, f, i, n_vmap;
 
 	if (cfg->n_versions > STEER_MAX_VERSIONS)
 		cfg->n_versions = STEER_MAX_VERSIONS;
 	if (cfg->n_rules > STEER_MAX_RULES)
 		cfg->n_rules = STEER_MAX_RULES;
-	if (prev) {
-		for (i = 0; i < prev->n_versions && i < STEER_MAX_VERSIONS;
-		     i++) {
-			int j = find_version(cfg, prev->versions[i].name);
+	for (i = 0; prev && i < prev->n_versions && i < STEER_MAX_VERSIONS;
+	     i++) {
+		int j = find_version(cfg, prev->versions[i].name);
 
-			vmap[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
-		}
+		vmap[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
 	}
+	n_vmap = i;
 
 	for (v = 0; v < cfg->n_versions; v++) {
 		struct steer_version *ver = &cfg->versions[v];
@@ -272,7 +271,7 @@ void compile_tables(struct steer_route_cfg *cfg,
 	}
 	for (r = 0; r < cfg->n_rules; r++)
 		for (f = 0; f < STEER_FAM_COUNT; f++)
-			rule_tables(cfg, r, prev, vmap, usable, f);
+			rule_tables(cfg, r, prev, vmap, n_vmap, usable, f);
 }
 
 /* ---- hashing ---------------------------------------------------------- */

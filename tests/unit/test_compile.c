@@ -141,7 +141,7 @@ TEST(split_thirds)
 	struct steer_route_cfg *c;
 
 	for (int v = 0; v < 3; v++) {
-		char name[8], addr[16];
+		char name[16], addr[32];
 
 		snprintf(name, sizeof(name), "v%d", v + 1);
 		snprintf(addr, sizeof(addr), "10.0.%d.1", v);
@@ -196,7 +196,7 @@ static struct steer_route_cfg *weighted(int n, const int *weights)
 
 	add_version(r, "v1");
 	for (int i = 0; i < n; i++) {
-		char addr[16];
+		char addr[32];
 
 		snprintf(addr, sizeof(addr), "10.0.0.%d", i + 1);
 		add_backend(r, 0, addr, 80, weights[i]);
@@ -441,7 +441,7 @@ TEST(same_config_is_byte_identical)
 	struct steer_route_cfg *a, *b, *c;
 
 	for (int v = 0; v < 3; v++) {
-		char name[8], addr[16];
+		char name[16], addr[32];
 
 		snprintf(name, sizeof(name), "v%d", v + 1);
 		snprintf(addr, sizeof(addr), "10.0.%d.1", v);
@@ -537,6 +537,95 @@ TEST(fill_table_without_old_is_contiguous)
 	static const __u8 expect2[] = { 3, 3, 3, 0, 0, 0, 3, 2, 2, 3 };
 	compile_fill_table(t, 10, want, 4, old);
 	ASSERT_EQ(memcmp(t, expect2, sizeof(t)), 0);
+}
+
+/* Random splits with a fixed seed: the affinity property, step by step. */
+TEST(stability_property_random_splits)
+{
+	struct route *r = route_new("prop");
+	struct steer_route_cfg *prev, *next;
+	unsigned int seed = 12345;
+
+	for (int v = 0; v < 4; v++) {
+		char name[16], addr[32];
+
+		snprintf(name, sizeof(name), "v%d", v + 1);
+		snprintf(addr, sizeof(addr), "10.0.%d.1", v);
+		add_version(r, name);
+		add_backend(r, v, addr, 80, 1);
+	}
+	add_rule(r, "default", 2500, 2500, 2500, 2500);
+	prev = compile(r, NULL);
+	for (int step = 0; step < 200; step++) {
+		int left = STEER_SPLIT_SLOTS, want_moved = 0, got_moved = 0;
+
+		for (int v = 0; v < 3; v++) {
+			int n = rand_r(&seed) % (left + 1);
+
+			r->rules[0].split[v] = n;
+			left -= n;
+		}
+		r->rules[0].split[3] = left;
+		next = compile(r, prev);
+		for (int v = 0; v < 4; v++) {
+			int was = rule_count(prev, 0, V4, v);
+			int now = rule_count(next, 0, V4, v);
+
+			ASSERT_EQ(now, r->rules[0].split[v]);
+			want_moved += was > now ? was - now : 0;
+		}
+		for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
+			__u8 o = prev->rules[0].slots[V4][s];
+			__u8 n = next->rules[0].slots[V4][s];
+
+			if (o == n)
+				continue;
+			got_moved++;
+			/* Only a version that shrank gives a slot up. */
+			ASSERT_TRUE(rule_count(next, 0, V4, o) <
+				    rule_count(prev, 0, V4, o));
+		}
+		ASSERT_EQ(got_moved, want_moved);
+		free(prev);
+		prev = next;
+	}
+	free(prev);
+	free(r);
+}
+
+TEST(removed_version_slots_go_to_the_rest)
+{
+	struct route *r = route_new("rmv");
+	struct steer_route_cfg *a, *b;
+
+	add_version(r, "v1");
+	add_backend(r, 0, "10.0.1.1", 80, 1);
+	add_version(r, "v2");
+	add_backend(r, 1, "10.0.2.1", 80, 1);
+	add_version(r, "v3");
+	add_backend(r, 2, "10.0.3.1", 80, 1);
+	add_rule(r, "default", 3000, 4000, 3000);
+	a = compile(r, NULL);
+	/* v2 goes away; v3 moves to index 1 and must keep its slots. */
+	r->versions[1] = r->versions[2];
+	r->n_versions = 2;
+	r->rules[0].split[0] = 5000;
+	r->rules[0].split[1] = 5000;
+	r->rules[0].split[2] = 0;
+	b = compile(r, a);
+	ASSERT_EQ(rule_count(b, 0, V4, 0), 5000);
+	ASSERT_EQ(rule_count(b, 0, V4, 1), 5000);
+	for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
+		__u8 o = a->rules[0].slots[V4][s];
+
+		if (o == 0)
+			ASSERT_EQ(b->rules[0].slots[V4][s], 0);
+		else if (o == 2)
+			ASSERT_EQ(b->rules[0].slots[V4][s], 1);
+	}
+	free(a);
+	free(b);
+	free(r);
 }
 
 /* ---- compile_route fields and the source hash ------------------------- */
