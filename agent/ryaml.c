@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "addr.h"
 #include "ryaml.h"
 
 static int ry_verror(struct ry_ctx *c, yaml_mark_t mark, const char *fmt,
@@ -131,4 +132,16 @@ yaml_node_t *ry_map_get(struct ry_ctx *c, yaml_node_t *n, const char *key)
 			return ry_node(c, p->value);
 	}
 	return NULL;
+}
+
+/* A string that is an integer from @min to @max, or "@msg". */
+int ry_uint(struct ry_ctx *c, yaml_node_t *n, unsigned long long min,
+		    unsigned long long max, const char *msg,
+		    unsigned long long *out)
+{
+	const char *s = ry_text(n);
+
+	if (!s || ry_is_null(n) || addr_parse_uint(s, min, max, out))
+		return ry_error(c, n, "%s", msg);
+	return 0;
 }

@@ -52,8 +52,20 @@ int ry_str(struct ry_ctx *c, yaml_node_t *n, const char *what,
 /* Plain text of a scalar node, or NULL for other nodes. */
 const char *ry_text(const yaml_node_t *n);
 
-/* routes_doc.c: one YAML document (root node @root) into @r. */
+/* A string that is an integer from @min to @max, or the error "@msg". */
+int ry_uint(struct ry_ctx *c, yaml_node_t *n, unsigned long long min,
+	    unsigned long long max, const char *msg, unsigned long long *out);
+
 struct route;
+struct route_match;
+
+/* routes_doc.c: one YAML document (root node @root) into @r. */
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r);
+
+/* routes_policy.c: a match block (@what names it), policy, health. */
+int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
+		       struct route_match *m);
+int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r);
+int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r);
 
 #endif /* STEER_RYAML_H */
