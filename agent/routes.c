@@ -66,7 +66,7 @@ static int yaml_error(const char *path, yaml_parser_t *p, char *err,
 static int parse_stream(const char *path, FILE *f, struct route_set *out,
 			char *err, size_t errlen)
 {
-	struct ry_ctx c = { .file = path, .err = err, .errlen = errlen };
+	struct ry_ctx c = {.file = path, .err = err, .errlen = errlen};
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root;
@@ -88,7 +88,8 @@ static int parse_stream(const char *path, FILE *f, struct route_set *out,
 			yaml_document_delete(&doc);
 			break;
 		}
-		/* An empty document ("---" and comments only) holds no route. */
+		/* An empty document ("---" and comments only) holds no route.
+		 */
 		if (ry_is_null(root)) {
 			yaml_document_delete(&doc);
 			continue;
@@ -115,7 +116,7 @@ static int parse_stream(const char *path, FILE *f, struct route_set *out,
 int routes_parse_file(const char *path, struct route_set *set, char *err,
 		      size_t errlen)
 {
-	struct route_set tmp = { 0 };
+	struct route_set tmp = {0};
 	FILE *f;
 	int ret;
 
@@ -201,7 +202,7 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 int routes_load_dir(const char *dir, struct route_set *set, char *err,
 		    size_t errlen)
 {
-	struct route_set tmp = { 0 };
+	struct route_set tmp = {0};
 	char path[ROUTE_PATH_MAX], **names = NULL;
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
@@ -245,7 +246,8 @@ static int dup_frontend(const struct route *r, const struct route_frontend *f,
 	char buf[64];
 
 	routes_addr_str(&f->addr, buf, sizeof(buf));
-	snprintf(err, errlen, "%s:%d:%d: duplicate frontend %s/%s (also in %s:%d:%d)",
+	snprintf(err, errlen,
+		 "%s:%d:%d: duplicate frontend %s/%s (also in %s:%d:%d)",
 		 r->file, f->pos.line, f->pos.col, buf,
 		 f->proto == STEER_PROTO_UDP ? "udp" : "tcp", first->file,
 		 ff->pos.line, ff->pos.col);
@@ -264,21 +266,25 @@ int routes_check_set(const struct route_set *set, char *err, size_t errlen)
 			if (strcmp(r->name, o->name))
 				continue;
 			snprintf(err, errlen,
-				 "%s:%d:%d: duplicate route name \"%s\" (also in %s:%d:%d)",
+				 "%s:%d:%d: duplicate route name \"%s\" (also "
+				 "in %s:%d:%d)",
 				 r->file, r->pos.line, r->pos.col, r->name,
 				 o->file, o->pos.line, o->pos.col);
 			return -EINVAL;
 		}
 		for (k = 0; k < r->n_frontends; k++) {
-			/* Earlier routes, then earlier frontends of this one. */
+			/* Earlier routes, then earlier frontends of this one.
+			 */
 			for (j = 0; j <= i; j++) {
 				o = &set->routes[j];
-				for (l = 0; l < (j < i ? o->n_frontends : k); l++) {
+				for (l = 0; l < (j < i ? o->n_frontends : k);
+				     l++) {
 					if (frontend_equal(&r->frontends[k],
 							   &o->frontends[l]))
-						return dup_frontend(r, &r->frontends[k], o,
-								    &o->frontends[l], err,
-								    errlen);
+						return dup_frontend(
+							r, &r->frontends[k], o,
+							&o->frontends[l], err,
+							errlen);
 				}
 			}
 		}

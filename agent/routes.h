@@ -107,8 +107,10 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 
 /*
  * Parse every *.yaml / *.yml in @dir (sorted by name) into @set, then check
- * what spans files: duplicate route names and duplicate frontends. On any
- * error @set is emptied and the first error is in @err.
+ * what spans files: duplicate route names and duplicate frontends. @set
+ * (initialised, e.g. zeroed) is replaced: its old routes are freed. Hidden
+ * files and other names are ignored; an empty directory gives zero routes.
+ * On any error @set is emptied and the first error is in @err.
  */
 int routes_load_dir(const char *dir, struct route_set *set, char *err,
 		    size_t errlen);

@@ -36,9 +36,12 @@ static int check_name(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		      const char *s, size_t max)
 {
 	if (!valid_name(s, max, "-"))
-		return ry_error(c, n,
-				"%s \"%s\" is not a valid name: lowercase letters, digits and '-', starting and ending with a letter or digit, at most %zu characters",
-				what, s, max);
+		return ry_error(
+			c, n,
+			"%s \"%s\" is not a valid name: lowercase letters, "
+			"digits and '-', starting and ending with a letter or "
+			"digit, at most %zu characters",
+			what, s, max);
 	return 0;
 }
 
@@ -125,7 +128,7 @@ static int parse_addr(struct ry_ctx *c, yaml_node_t *n, const char *s,
 static int parse_frontend(struct ry_ctx *c, yaml_node_t *n,
 			  struct route_frontend *f)
 {
-	static const char *const fields[] = { "address", "targetPort", NULL };
+	static const char *const fields[] = {"address", "targetPort", NULL};
 	char buf[ADDR_TEXT_MAX], *slash;
 	unsigned long long v;
 	yaml_node_t *map, *an, *tp;
@@ -154,14 +157,14 @@ static int parse_frontend(struct ry_ctx *c, yaml_node_t *n,
 	tp = map ? ry_map_get(c, map, "targetPort") : NULL;
 	if (tp) {
 		err = ry_uint(c, tp, 1, 65535,
-			       "targetPort must be an integer from 1 to 65535",
-			       &v);
+			      "targetPort must be an integer from 1 to 65535",
+			      &v);
 		if (err)
 			return err;
 		f->target_port = (__u16)v;
 	}
-	f->pos = (struct route_pos){ (int)n->start_mark.line + 1,
-				     (int)n->start_mark.column + 1 };
+	f->pos = (struct route_pos){(int)n->start_mark.line + 1,
+				    (int)n->start_mark.column + 1};
 	return 0;
 }
 
@@ -178,7 +181,8 @@ static int parse_frontends(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		yaml_node_t *item = ry_node(c, *it);
 
 		if (r->n_frontends == STEER_MAX_FRONTENDS)
-			return ry_error(c, item, "too many frontends: at most %d",
+			return ry_error(c, item,
+					"too many frontends: at most %d",
 					STEER_MAX_FRONTENDS);
 		err = parse_frontend(c, item, &r->frontends[r->n_frontends]);
 		if (err)
@@ -193,7 +197,7 @@ static int parse_frontends(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 			 struct route_version *v)
 {
-	static const char *const fields[] = { "address", "weight", NULL };
+	static const char *const fields[] = {"address", "weight", NULL};
 	struct route_backend *b = &v->backends[v->n_backends];
 	char buf[ADDR_TEXT_MAX], str[64];
 	unsigned long long w = 1;
@@ -210,21 +214,20 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 	wn = map ? ry_map_get(c, map, "weight") : NULL;
 	if (wn) {
 		err = ry_uint(c, wn, 1, 65535,
-			       "weight must be an integer from 1 to 65535", &w);
+			      "weight must be an integer from 1 to 65535", &w);
 		if (err)
 			return err;
 	}
 	b->weight = (__u16)w;
 	for (i = 0; i < v->n_backends; i++) {
 		if (addr_equal(&v->backends[i].addr, &b->addr))
-			return ry_error(c, n,
-					"duplicate backend %s in version \"%s\"",
-					routes_addr_str(&b->addr, str,
-							sizeof(str)),
-					v->name);
+			return ry_error(
+				c, n, "duplicate backend %s in version \"%s\"",
+				routes_addr_str(&b->addr, str, sizeof(str)),
+				v->name);
 	}
-	b->pos = (struct route_pos){ (int)n->start_mark.line + 1,
-				     (int)n->start_mark.column + 1 };
+	b->pos = (struct route_pos){(int)n->start_mark.line + 1,
+				    (int)n->start_mark.column + 1};
 	v->n_backends++;
 	return 0;
 }
@@ -232,19 +235,22 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 			 struct route_version *v)
 {
-	static const char *const fields[] = { "backends", NULL };
+	static const char *const fields[] = {"backends", NULL};
 	const char *name = ry_text(key);
 	yaml_node_item_t *it;
 	yaml_node_t *bn = NULL;
 	int err;
 
 	if (!valid_name(name, STEER_SHORT_NAME_LEN - 1, "-._"))
-		return ry_error(c, key,
-				"version \"%s\" is not a valid name: lowercase letters, digits, '-', '.' and '_', starting and ending with a letter or digit, at most %d characters",
-				name, STEER_SHORT_NAME_LEN - 1);
+		return ry_error(
+			c, key,
+			"version \"%s\" is not a valid name: lowercase "
+			"letters, digits, '-', '.' and '_', starting and "
+			"ending with a letter or digit, at most %d characters",
+			name, STEER_SHORT_NAME_LEN - 1);
 	strcpy(v->name, name);
-	v->pos = (struct route_pos){ (int)key->start_mark.line + 1,
-				     (int)key->start_mark.column + 1 };
+	v->pos = (struct route_pos){(int)key->start_mark.line + 1,
+				    (int)key->start_mark.column + 1};
 	if (!ry_is_null(n)) {
 		err = ry_map_check(c, n, "version", fields);
 		if (err)
@@ -259,7 +265,8 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 		     it < bn->data.sequence.items.top; it++) {
 			if (v->n_backends == STEER_MAX_BACKENDS)
 				return ry_error(c, ry_node(c, *it),
-						"too many backends in version \"%s\": at most %d",
+						"too many backends in version "
+						"\"%s\": at most %d",
 						name, STEER_MAX_BACKENDS);
 			err = parse_backend(c, ry_node(c, *it), v);
 			if (err)
@@ -309,12 +316,14 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 		return err;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *key = ry_node(c, p->key), *val = ry_node(c, p->value);
+		yaml_node_t *key = ry_node(c, p->key),
+			    *val = ry_node(c, p->value);
 		const char *s = ry_text(val);
 
 		idx = routes_version_index(r, ry_text(key));
 		if (idx < 0)
-			return ry_error(c, key, "unknown version \"%s\" in split",
+			return ry_error(c, key,
+					"unknown version \"%s\" in split",
 					ry_text(key));
 		units = s && !ry_is_null(val) ? parse_pct(s) : -EINVAL;
 		if (units == -EDOM)
@@ -323,7 +332,8 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 					s);
 		if (units < 0)
 			return ry_error(c, val,
-					"split value must be a number between 0 and 100");
+					"split value must be a number between "
+					"0 and 100");
 		rule->split[idx] = (__u16)units;
 		sum += units;
 	}
@@ -335,7 +345,7 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 
 static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = { "name", "match", "split", NULL };
+	static const char *const fields[] = {"name", "match", "split", NULL};
 	yaml_node_item_t *it;
 	yaml_node_t *f, *item;
 	const char *name;
@@ -355,8 +365,9 @@ static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		err = ry_map_check(c, item, "rule", fields);
 		if (err)
 			return err;
-		rule->pos = (struct route_pos){ (int)item->start_mark.line + 1,
-						(int)item->start_mark.column + 1 };
+		rule->pos =
+			(struct route_pos){(int)item->start_mark.line + 1,
+					   (int)item->start_mark.column + 1};
 		f = ry_map_get(c, item, "name");
 		if (!f)
 			return ry_error(c, item, "rule has no \"name\"");
@@ -373,7 +384,8 @@ static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		}
 		strcpy(rule->name, name);
 		f = ry_map_get(c, item, "match");
-		if (f && (err = routes_parse_match(c, f, "match", &rule->match)))
+		if (f &&
+		    (err = routes_parse_match(c, f, "match", &rule->match)))
 			return err;
 		f = ry_map_get(c, item, "split");
 		if (!f)
@@ -405,17 +417,17 @@ static yaml_node_t *required(struct ry_ctx *c, yaml_node_t *root,
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
-	static const char *const fields[] = { "kind",	  "name",     "frontends",
-					      "versions", "rules",    "affinity",
-					      "policy",	  "health",   NULL };
+	static const char *const fields[] = {"kind",	 "name",   "frontends",
+					     "versions", "rules",  "affinity",
+					     "policy",	 "health", NULL};
 	yaml_node_t *n;
 	const char *s;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->file, sizeof(r->file), "%s", c->file);
-	r->pos = (struct route_pos){ (int)c->doc->start_mark.line + 1,
-				     (int)c->doc->start_mark.column + 1 };
+	r->pos = (struct route_pos){(int)c->doc->start_mark.line + 1,
+				    (int)c->doc->start_mark.column + 1};
 	if (root->type != YAML_MAPPING_NODE)
 		return ry_error(c, root, "route must be a mapping");
 	err = ry_map_check(c, root, "route", fields);
@@ -451,8 +463,9 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 		if (s && !strcmp(s, "client"))
 			r->affinity = ROUTE_AFFINITY_CLIENT;
 		else if (!s || strcmp(s, "none"))
-			return ry_error(c, n,
-					"affinity must be \"none\" or \"client\"");
+			return ry_error(
+				c, n,
+				"affinity must be \"none\" or \"client\"");
 	}
 	n = ry_map_get(c, root, "policy");
 	if (n && (err = routes_parse_policy(c, n, r)))

@@ -21,8 +21,7 @@ static unsigned long long parse_duration(const char *s)
 	static const struct {
 		const char *unit;
 		unsigned long long ms;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		      { "h", 3600000 } };
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
 	unsigned long long v = 0;
 	size_t i = 0, u;
 
@@ -53,11 +52,11 @@ static int match_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	if (!len)
 		return ry_error(c, n, "%s must not be empty", what);
 	if (len > STEER_MAX_MATCH_ITEMS)
-		return ry_error(c,
-				ry_node(c, n->data.sequence.items.start
-						   [STEER_MAX_MATCH_ITEMS]),
-				"too many %s: at most %d", what,
-				STEER_MAX_MATCH_ITEMS);
+		return ry_error(
+			c,
+			ry_node(c, n->data.sequence.items
+					   .start[STEER_MAX_MATCH_ITEMS]),
+			"too many %s: at most %d", what, STEER_MAX_MATCH_ITEMS);
 	*count = (int)len;
 	return 0;
 }
@@ -67,8 +66,8 @@ static int match_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m)
 {
-	static const char *const fields[] = { "sources", "cgroups", "uids",
-					      "ports", NULL };
+	static const char *const fields[] = {"sources", "cgroups", "uids",
+					     "ports", NULL};
 	unsigned long long v;
 	yaml_node_t *f;
 	const char *s;
@@ -99,13 +98,14 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		if (err)
 			return err;
 		if (s[0] != '/')
-			return ry_error(c, ITEM(f, i),
-					"cgroup path \"%s\" must start with '/'",
-					s);
+			return ry_error(
+				c, ITEM(f, i),
+				"cgroup path \"%s\" must start with '/'", s);
 		if (strlen(s) >= ROUTE_PATH_MAX)
-			return ry_error(c, ITEM(f, i),
-					"cgroup path is longer than %d characters",
-					ROUTE_PATH_MAX - 1);
+			return ry_error(
+				c, ITEM(f, i),
+				"cgroup path is longer than %d characters",
+				ROUTE_PATH_MAX - 1);
 		strcpy(m->cgroups[i], s);
 	}
 	f = ry_map_get(c, n, "uids");
@@ -113,8 +113,8 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		return err;
 	for (i = 0; f && i < m->n_uids; i++) {
 		err = ry_uint(c, ITEM(f, i), 0, 4294967294ULL,
-			       "uid must be an integer from 0 to 4294967294",
-			       &v);
+			      "uid must be an integer from 0 to 4294967294",
+			      &v);
 		if (err)
 			return err;
 		m->uids[i] = (__u32)v;
@@ -124,7 +124,7 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		return err;
 	for (i = 0; f && i < m->n_ports; i++) {
 		err = ry_uint(c, ITEM(f, i), 1, 65535,
-			       "port must be an integer from 1 to 65535", &v);
+			      "port must be an integer from 1 to 65535", &v);
 		if (err)
 			return err;
 		m->ports[i] = (__u16)v;
@@ -132,9 +132,8 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	return 0;
 }
 
-static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n,
-			     const char *what, struct route_match *list,
-			     int *count)
+static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
+			     struct route_match *list, int *count)
 {
 	yaml_node_item_t *it;
 	int err;
@@ -149,7 +148,7 @@ static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n,
 					"too many %s entries: at most %d", what,
 					STEER_MAX_POLICY);
 		err = routes_parse_match(c, ry_node(c, *it), "policy entry",
-				  &list[*count]);
+					 &list[*count]);
 		if (err)
 			return err;
 		(*count)++;
@@ -159,8 +158,7 @@ static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n,
 
 int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = { "default", "allow", "deny",
-					      NULL };
+	static const char *const fields[] = {"default", "allow", "deny", NULL};
 	yaml_node_t *f;
 	const char *s;
 	int err;
@@ -174,11 +172,13 @@ int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		if (s && !strcmp(s, "deny"))
 			r->policy_default_deny = true;
 		else if (!s || strcmp(s, "allow"))
-			return ry_error(c, f,
-					"policy default must be \"allow\" or \"deny\"");
+			return ry_error(
+				c, f,
+				"policy default must be \"allow\" or \"deny\"");
 	}
 	f = ry_map_get(c, n, "allow");
-	if (f && (err = parse_policy_list(c, f, "allow", r->allow, &r->n_allow)))
+	if (f &&
+	    (err = parse_policy_list(c, f, "allow", r->allow, &r->n_allow)))
 		return err;
 	f = ry_map_get(c, n, "deny");
 	if (f && (err = parse_policy_list(c, f, "deny", r->deny, &r->n_deny)))
@@ -188,7 +188,7 @@ int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 
 int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = { "failures", "eject", NULL };
+	static const char *const fields[] = {"failures", "eject", NULL};
 	unsigned long long v;
 	yaml_node_t *f;
 	int err;
@@ -200,19 +200,23 @@ int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 	r->health_eject_ms = HEALTH_DEFAULT_EJECT_MS;
 	f = ry_map_get(c, n, "failures");
 	if (f) {
-		err = ry_uint(c, f, 1, 1000,
-			       "health failures must be an integer from 1 to 1000",
-			       &v);
+		err = ry_uint(
+			c, f, 1, 1000,
+			"health failures must be an integer from 1 to 1000",
+			&v);
 		if (err)
 			return err;
 		r->health_failures = (__u32)v;
 	}
 	f = ry_map_get(c, n, "eject");
 	if (f) {
-		v = ry_text(f) && !ry_is_null(f) ? parse_duration(ry_text(f)) : 0;
+		v = ry_text(f) && !ry_is_null(f) ? parse_duration(ry_text(f))
+						 : 0;
 		if (!v || v > EJECT_MAX_MS)
-			return ry_error(c, f,
-					"health eject must be a duration like 500ms, 30s, 5m or 1h, above 0 and at most 24h");
+			return ry_error(
+				c, f,
+				"health eject must be a duration like 500ms, "
+				"30s, 5m or 1h, above 0 and at most 24h");
 		r->health_eject_ms = (__u32)v;
 	}
 	return 0;

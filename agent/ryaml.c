@@ -63,10 +63,9 @@ bool ry_is_null(const yaml_node_t *n)
 	       !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
-int ry_str(struct ry_ctx *c, yaml_node_t *n, const char *what,
-	   const char **out)
+int ry_str(struct ry_ctx *c, yaml_node_t *n, const char *what, const char **out)
 {
-	if (!n || n->type != YAML_SCALAR_NODE || ry_is_null(n))
+	if (n->type != YAML_SCALAR_NODE || ry_is_null(n))
 		return ry_error(c, n, "%s must be a string", what);
 	/* A quoted "\0" would cut the C string short: refuse it. */
 	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
@@ -102,7 +101,8 @@ int ry_map_check(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		k = ry_node(c, p->key);
-		if (!k || k->type != YAML_SCALAR_NODE)
+		if (!k || k->type != YAML_SCALAR_NODE ||
+		    strlen(ry_text(k)) != k->data.scalar.length)
 			return ry_error(c, k ? k : n,
 					"keys in %s must be strings", what);
 		/* libyaml keeps duplicate keys; YAML forbids them. */
@@ -136,8 +136,7 @@ yaml_node_t *ry_map_get(struct ry_ctx *c, yaml_node_t *n, const char *key)
 
 /* A string that is an integer from @min to @max, or "@msg". */
 int ry_uint(struct ry_ctx *c, yaml_node_t *n, unsigned long long min,
-		    unsigned long long max, const char *msg,
-		    unsigned long long *out)
+	    unsigned long long max, const char *msg, unsigned long long *out)
 {
 	const char *s = ry_text(n);
 
