@@ -90,7 +90,8 @@ static bool cfg_same(const struct steer_route_cfg *a,
 }
 
 static void frontend_entry(const struct route_frontend *f, __u32 id, int idx,
-			   struct steer_frontend_key *k, struct steer_frontend *v)
+			   struct steer_frontend_key *k,
+			   struct steer_frontend *v)
 {
 	memset(k, 0, sizeof(*k));
 	memset(v, 0, sizeof(*v));
@@ -229,12 +230,14 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 		}
 	}
 
-	/* 2. Publish configs, each in one swap, before frontends point at them. */
+	/* 2. Publish configs, each in one swap, before frontends point at them.
+	 */
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;
 		if (fresh[i])
-			maps_stats_clear(m, ids[i]); /* a reused id: no old counts */
+			maps_stats_clear(
+				m, ids[i]); /* a reused id: no old counts */
 		ret = maps_route_publish(m, ids[i], &cfgs[i]);
 		if (ret) {
 			snprintf(err, errlen, "cannot publish route %s: %s",

@@ -25,7 +25,8 @@ static int size_maps(struct steer_sock *skel, __u32 max_routes)
 	ret = bpf_map__set_max_entries(skel->maps.steer_routes_v1, max_routes);
 	if (!ret)
 		ret = bpf_map__set_max_entries(skel->maps.steer_frontends_v1,
-					       max_routes * STEER_MAX_FRONTENDS);
+					       max_routes *
+						       STEER_MAX_FRONTENDS);
 	if (!ret)
 		ret = bpf_map__set_max_entries(skel->maps.steer_stats_v1,
 					       max_routes *
@@ -39,7 +40,8 @@ static int set_pin_paths(struct bpf_object *obj, const char *bpffs)
 	char path[512];
 	int ret;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		ret = maps_pin_path(path, sizeof(path), bpffs,
 				    bpf_map__name(map));
 		if (!ret)
@@ -172,8 +174,8 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 		{ "getpeername6", skel->progs.steer_sock6_getpeername },
 	};
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		ret = attach_hook(&hooks[i], o->bpffs, cg_fd, cg_id,
-				  o->cgroup, err, errlen);
+		ret = attach_hook(&hooks[i], o->bpffs, cg_fd, cg_id, o->cgroup,
+				  err, errlen);
 		if (ret)
 			break;
 	}

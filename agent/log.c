@@ -34,12 +34,14 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		snprintf(when, sizeof(when), "%lld.%03ld", (long long)ts.tv_sec,
 			 ts.tv_nsec / 1000000);
 		json_object_object_add(o, "ts", json_object_new_string(when));
-		json_object_object_add(o, "level",
-				       json_object_new_string(level_names[level]));
-		json_object_object_add(o, "prog", json_object_new_string(log_prog));
+		json_object_object_add(
+			o, "level", json_object_new_string(level_names[level]));
+		json_object_object_add(o, "prog",
+				       json_object_new_string(log_prog));
 		json_object_object_add(o, "msg", json_object_new_string(msg));
 		fprintf(stderr, "%s\n",
-			json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_to_json_string_ext(o,
+						       JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	} else if (level == LOG_LEVEL_WARN) {
 		fprintf(stderr, "%s: %s\n", log_prog, msg);

@@ -15,8 +15,8 @@ void log_init(const char *prog, enum log_level level, bool json);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#define pr_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define pr_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define pr_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define pr_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif /* STEER_LOG_H */

@@ -66,7 +66,7 @@ static int yaml_error(const char *path, yaml_parser_t *p, char *err,
 static int parse_stream(const char *path, FILE *f, struct route_set *out,
 			char *err, size_t errlen)
 {
-	struct ry_ctx c = {.file = path, .err = err, .errlen = errlen};
+	struct ry_ctx c = { .file = path, .err = err, .errlen = errlen };
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root;
@@ -116,7 +116,7 @@ static int parse_stream(const char *path, FILE *f, struct route_set *out,
 int routes_parse_file(const char *path, struct route_set *set, char *err,
 		      size_t errlen)
 {
-	struct route_set tmp = {0};
+	struct route_set tmp = { 0 };
 	FILE *f;
 	int ret;
 
@@ -202,7 +202,7 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 int routes_load_dir(const char *dir, struct route_set *set, char *err,
 		    size_t errlen)
 {
-	struct route_set tmp = {0};
+	struct route_set tmp = { 0 };
 	char path[ROUTE_PATH_MAX], **names = NULL;
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include "steer_abi.h"
 
-#define ROUTE_PATH_MAX 256   /* cgroup paths, file names */
-#define ROUTE_ERR_MAX 512
+#define ROUTE_PATH_MAX 256 /* cgroup paths, file names */
+#define ROUTE_ERR_MAX  512
 
 /* Where a value came from, for error messages: 1-based line and column. */
 struct route_pos {
@@ -62,7 +62,8 @@ struct route_match {
 struct route_rule {
 	char name[STEER_SHORT_NAME_LEN];
 	struct route_match match; /* all-empty when the rule has no match */
-	/* 0.01 % units per version, indexed like route.versions; sums to 10000 */
+	/* 0.01 % units per version, indexed like route.versions; sums to 10000
+	 */
 	__u16 split[STEER_MAX_VERSIONS];
 	struct route_pos pos;
 };
@@ -88,7 +89,7 @@ struct route {
 	struct route_match allow[STEER_MAX_POLICY];
 	int n_deny;
 	struct route_match deny[STEER_MAX_POLICY];
-	__u32 health_failures;	/* 0: health section absent */
+	__u32 health_failures; /* 0: health section absent */
 	__u32 health_eject_ms;
 };
 

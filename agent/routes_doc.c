@@ -128,7 +128,7 @@ static int parse_addr(struct ry_ctx *c, yaml_node_t *n, const char *s,
 static int parse_frontend(struct ry_ctx *c, yaml_node_t *n,
 			  struct route_frontend *f)
 {
-	static const char *const fields[] = {"address", "targetPort", NULL};
+	static const char *const fields[] = { "address", "targetPort", NULL };
 	char buf[ADDR_TEXT_MAX], *slash;
 	unsigned long long v;
 	yaml_node_t *map, *an, *tp;
@@ -163,8 +163,8 @@ static int parse_frontend(struct ry_ctx *c, yaml_node_t *n,
 			return err;
 		f->target_port = (__u16)v;
 	}
-	f->pos = (struct route_pos){(int)n->start_mark.line + 1,
-				    (int)n->start_mark.column + 1};
+	f->pos = (struct route_pos){ (int)n->start_mark.line + 1,
+				     (int)n->start_mark.column + 1 };
 	return 0;
 }
 
@@ -197,7 +197,7 @@ static int parse_frontends(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 			 struct route_version *v)
 {
-	static const char *const fields[] = {"address", "weight", NULL};
+	static const char *const fields[] = { "address", "weight", NULL };
 	struct route_backend *b = &v->backends[v->n_backends];
 	char buf[ADDR_TEXT_MAX], str[64];
 	unsigned long long w = 1;
@@ -226,8 +226,8 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 				routes_addr_str(&b->addr, str, sizeof(str)),
 				v->name);
 	}
-	b->pos = (struct route_pos){(int)n->start_mark.line + 1,
-				    (int)n->start_mark.column + 1};
+	b->pos = (struct route_pos){ (int)n->start_mark.line + 1,
+				     (int)n->start_mark.column + 1 };
 	v->n_backends++;
 	return 0;
 }
@@ -235,7 +235,7 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 			 struct route_version *v)
 {
-	static const char *const fields[] = {"backends", NULL};
+	static const char *const fields[] = { "backends", NULL };
 	const char *name = ry_text(key);
 	yaml_node_item_t *it;
 	yaml_node_t *bn = NULL;
@@ -249,8 +249,8 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 			"ending with a letter or digit, at most %d characters",
 			name, STEER_SHORT_NAME_LEN - 1);
 	strcpy(v->name, name);
-	v->pos = (struct route_pos){(int)key->start_mark.line + 1,
-				    (int)key->start_mark.column + 1};
+	v->pos = (struct route_pos){ (int)key->start_mark.line + 1,
+				     (int)key->start_mark.column + 1 };
 	if (!ry_is_null(n)) {
 		err = ry_map_check(c, n, "version", fields);
 		if (err)
@@ -345,7 +345,7 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 
 static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = {"name", "match", "split", NULL};
+	static const char *const fields[] = { "name", "match", "split", NULL };
 	yaml_node_item_t *it;
 	yaml_node_t *f, *item;
 	const char *name;
@@ -366,8 +366,8 @@ static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		if (err)
 			return err;
 		rule->pos =
-			(struct route_pos){(int)item->start_mark.line + 1,
-					   (int)item->start_mark.column + 1};
+			(struct route_pos){ (int)item->start_mark.line + 1,
+					    (int)item->start_mark.column + 1 };
 		f = ry_map_get(c, item, "name");
 		if (!f)
 			return ry_error(c, item, "rule has no \"name\"");
@@ -417,17 +417,17 @@ static yaml_node_t *required(struct ry_ctx *c, yaml_node_t *root,
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
-	static const char *const fields[] = {"kind",	 "name",   "frontends",
-					     "versions", "rules",  "affinity",
-					     "policy",	 "health", NULL};
+	static const char *const fields[] = { "kind",	  "name",   "frontends",
+					      "versions", "rules",  "affinity",
+					      "policy",	  "health", NULL };
 	yaml_node_t *n;
 	const char *s;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->file, sizeof(r->file), "%s", c->file);
-	r->pos = (struct route_pos){(int)c->doc->start_mark.line + 1,
-				    (int)c->doc->start_mark.column + 1};
+	r->pos = (struct route_pos){ (int)c->doc->start_mark.line + 1,
+				     (int)c->doc->start_mark.column + 1 };
 	if (root->type != YAML_MAPPING_NODE)
 		return ry_error(c, root, "route must be a mapping");
 	err = ry_map_check(c, root, "route", fields);

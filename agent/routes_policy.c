@@ -21,7 +21,9 @@ static unsigned long long parse_duration(const char *s)
 	static const struct {
 		const char *unit;
 		unsigned long long ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	} units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }
+	};
 	unsigned long long v = 0;
 	size_t i = 0, u;
 
@@ -66,8 +68,8 @@ static int match_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m)
 {
-	static const char *const fields[] = {"sources", "cgroups", "uids",
-					     "ports", NULL};
+	static const char *const fields[] = { "sources", "cgroups", "uids",
+					      "ports", NULL };
 	unsigned long long v;
 	yaml_node_t *f;
 	const char *s;
@@ -158,7 +160,8 @@ static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 
 int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = {"default", "allow", "deny", NULL};
+	static const char *const fields[] = { "default", "allow", "deny",
+					      NULL };
 	yaml_node_t *f;
 	const char *s;
 	int err;
@@ -188,7 +191,7 @@ int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 
 int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = {"failures", "eject", NULL};
+	static const char *const fields[] = { "failures", "eject", NULL };
 	unsigned long long v;
 	yaml_node_t *f;
 	int err;

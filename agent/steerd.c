@@ -23,7 +23,7 @@
 #include "routes.h"
 #include "sysfs.h"
 
-#define DEFAULT_ROUTES "/etc/steer/routes"
+#define DEFAULT_ROUTES	"/etc/steer/routes"
 #define DEFAULT_METRICS "127.0.0.1:9469"
 /* Editors write files in several steps: wait this long after the last
  * event, then apply once. Well inside the 1 s the contract promises. */
@@ -52,7 +52,8 @@ static const char usage_text[] =
 	"  -v, --verbose           debug messages, libbpf's included\n"
 	"  -h, --help              show this help and exit\n"
 	"\n"
-	"Signals: SIGHUP re-reads the route files; SIGTERM and SIGINT exit and\n"
+	"Signals: SIGHUP re-reads the route files; SIGTERM and SIGINT exit "
+	"and\n"
 	"leave the datapath working from its pins (see --cleanup).\n"
 	"A route file that fails to parse or validate changes nothing: the\n"
 	"last good configuration stays in force and the error is logged.\n"
@@ -144,7 +145,8 @@ static int loop_init(struct steerd *d)
 		return -errno;
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->inofd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->timerfd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->sigfd < 0 || d->inofd < 0 || d->timerfd < 0 || d->epfd < 0)
 		return -errno;
@@ -182,7 +184,8 @@ static void arm_debounce(struct steerd *d)
 
 static int run_loop(struct steerd *d)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	struct epoll_event ev[4];
 
 	for (;;) {
@@ -217,7 +220,8 @@ static int run_loop(struct steerd *d)
 			} else if (fd == d->timerfd) {
 				__u64 expirations;
 
-				if (read(fd, &expirations, sizeof(expirations)) > 0)
+				if (read(fd, &expirations,
+					 sizeof(expirations)) > 0)
 					reload(d, "routes directory changed");
 			}
 		}
@@ -255,7 +259,8 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		case 'c':
 			if (snprintf(d->cgroup, sizeof(d->cgroup), "%s",
 				     optarg) >= (int)sizeof(d->cgroup)) {
-				fprintf(stderr, "steerd: --cgroup: path too long\n");
+				fprintf(stderr,
+					"steerd: --cgroup: path too long\n");
 				return 2;
 			}
 			break;
@@ -304,8 +309,9 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "steerd: unexpected argument '%s'\n"
-				"Try 'steerd --help' for more information.\n",
+		fprintf(stderr,
+			"steerd: unexpected argument '%s'\n"
+			"Try 'steerd --help' for more information.\n",
 			argv[optind]);
 		return 2;
 	}
@@ -320,7 +326,10 @@ int main(int argc, char **argv)
 		.metrics = DEFAULT_METRICS,
 		.max_routes = STEER_DEFAULT_MAX_ROUTES,
 		.level = LOG_LEVEL_INFO,
-		.epfd = -1, .sigfd = -1, .inofd = -1, .timerfd = -1,
+		.epfd = -1,
+		.sigfd = -1,
+		.inofd = -1,
+		.timerfd = -1,
 	};
 	struct loader_opts lo;
 	char err[ROUTE_ERR_MAX];

@@ -92,8 +92,8 @@ int sysfs_bpffs_prepare(const char *dir, char *err, size_t errlen)
 		ret = -EXDEV;
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", dir,
-			 ret == -EXDEV ? "not on a bpf filesystem" :
-					 strerror(-ret));
+			 ret == -EXDEV ? "not on a bpf filesystem"
+				       : strerror(-ret));
 		return ret;
 	}
 	snprintf(sub, sizeof(sub), "%s/maps", dir);

@@ -35,15 +35,15 @@
 #endif
 
 /* ---- Limits (per route unless stated) ---------------------------------- */
-#define STEER_MAX_VERSIONS 8	     /* versions of one route */
-#define STEER_MAX_RULES 8	     /* rules of one route */
-#define STEER_MAX_POLICY 8	     /* allow entries; as many deny entries */
-#define STEER_MAX_MATCH_ITEMS 8	     /* items of each match field */
-#define STEER_MAX_BACKENDS 32	     /* backends of one version */
-#define STEER_MAX_FRONTENDS 16	     /* frontends of one route */
+#define STEER_MAX_VERSIONS	 8   /* versions of one route */
+#define STEER_MAX_RULES		 8   /* rules of one route */
+#define STEER_MAX_POLICY	 8   /* allow entries; as many deny entries */
+#define STEER_MAX_MATCH_ITEMS	 8   /* items of each match field */
+#define STEER_MAX_BACKENDS	 32  /* backends of one version */
+#define STEER_MAX_FRONTENDS	 16  /* frontends of one route */
 #define STEER_DEFAULT_MAX_ROUTES 256 /* routes per steerd (--max-routes) */
-#define STEER_NAME_LEN 64	     /* route names: at most 63 chars + NUL */
-#define STEER_SHORT_NAME_LEN 32	     /* version and rule names */
+#define STEER_NAME_LEN		 64  /* route names: at most 63 chars + NUL */
+#define STEER_SHORT_NAME_LEN	 32  /* version and rule names */
 
 /* A split is given in 0.01 % steps: 100 % = 10000 slots, one per step. */
 #define STEER_SPLIT_SLOTS 10000
@@ -52,7 +52,7 @@
  * any weights whose sum divides 2520 are represented exactly.
  */
 #define STEER_BACKEND_SLOTS 2520
-#define STEER_SLOT_NONE 0xff /* table slot with no version / backend */
+#define STEER_SLOT_NONE	    0xff /* table slot with no version / backend */
 
 /* Address families as table indices (not AF_* values). */
 enum steer_family {
@@ -76,7 +76,8 @@ struct steer_frontend_key {
 
 struct steer_frontend {
 	__u32 route_id;
-	__be16 target_port; /* port for backends written without one; 0 = dialled port */
+	__be16 target_port; /* port for backends written without one; 0 =
+			       dialled port */
 	__u16 index;	    /* position in the route's frontend list */
 };
 
@@ -99,8 +100,9 @@ struct steer_match {
 	__u8 n_ports;
 	__u32 pad;
 	struct steer_cidr sources[STEER_MAX_MATCH_ITEMS];
-	__u64 cgroup_ids[STEER_MAX_MATCH_ITEMS];    /* 0: cgroup did not exist */
-	__u32 cgroup_levels[STEER_MAX_MATCH_ITEMS]; /* depth below the cgroup2 root */
+	__u64 cgroup_ids[STEER_MAX_MATCH_ITEMS]; /* 0: cgroup did not exist */
+	__u32 cgroup_levels[STEER_MAX_MATCH_ITEMS]; /* depth below the cgroup2
+						       root */
 	__u32 uids[STEER_MAX_MATCH_ITEMS];
 	__u16 ports[STEER_MAX_MATCH_ITEMS]; /* host order */
 };
@@ -108,7 +110,8 @@ struct steer_match {
 struct steer_rule {
 	char name[STEER_SHORT_NAME_LEN];
 	struct steer_match match;
-	__u16 file_split[STEER_MAX_VERSIONS]; /* 0.01 % units as the file gives */
+	__u16 file_split[STEER_MAX_VERSIONS]; /* 0.01 % units as the file gives
+					       */
 	__u16 split[STEER_MAX_VERSIONS];      /* 0.01 % units in force */
 	/*
 	 * Version index per slot and family. A version with no usable backend
@@ -143,9 +146,10 @@ struct steer_version {
 };
 
 enum steer_route_flags {
-	STEER_ROUTE_AFFINITY_CLIENT = 1 << 0, /* same client, same version+backend */
-	STEER_ROUTE_DEFAULT_DENY = 1 << 1,    /* policy.default: deny */
-	STEER_ROUTE_OVERRIDE = 1 << 2,	      /* steerctl changed it; file did not */
+	STEER_ROUTE_AFFINITY_CLIENT =
+		1 << 0, /* same client, same version+backend */
+	STEER_ROUTE_DEFAULT_DENY = 1 << 1, /* policy.default: deny */
+	STEER_ROUTE_OVERRIDE = 1 << 2, /* steerctl changed it; file did not */
 };
 
 struct steer_route_cfg {
@@ -192,18 +196,19 @@ struct steer_stats {
 
 static inline __u32 steer_stats_index(__u32 route, __u32 rule, __u32 version)
 {
-	return (route * (STEER_MAX_RULES + 1) + rule) * (STEER_MAX_VERSIONS + 1) +
+	return (route * (STEER_MAX_RULES + 1) + rule) *
+		       (STEER_MAX_VERSIONS + 1) +
 	       version;
 }
 
 /* ---- steer_reasons_v1 (PERCPU_ARRAY): one counter per verdict reason --- */
 enum steer_reason {
-	STEER_REASON_STEERED = 0,   /* destination rewritten to a backend */
-	STEER_REASON_NOT_FRONTEND,  /* not a frontend: untouched */
-	STEER_REASON_POLICY_DENY,   /* EPERM */
-	STEER_REASON_NO_RULE,	    /* ECONNREFUSED: no rule matched */
-	STEER_REASON_NO_BACKEND,    /* ECONNREFUSED: no usable backend */
-	STEER_REASON_NO_ROUTE_CFG,  /* frontend without route config */
+	STEER_REASON_STEERED = 0,  /* destination rewritten to a backend */
+	STEER_REASON_NOT_FRONTEND, /* not a frontend: untouched */
+	STEER_REASON_POLICY_DENY,  /* EPERM */
+	STEER_REASON_NO_RULE,	   /* ECONNREFUSED: no rule matched */
+	STEER_REASON_NO_BACKEND,   /* ECONNREFUSED: no usable backend */
+	STEER_REASON_NO_ROUTE_CFG, /* frontend without route config */
 	STEER_REASON_COUNT,
 };
 

@@ -22,49 +22,50 @@ static struct test_case test_cases[TEST_MAX];
 static int test_count;
 static int test_failed_now;
 
-#define TEST(n)                                                     \
-	static void test_##n(void);                                 \
-	__attribute__((constructor)) static void register_##n(void) \
-	{                                                           \
-		if (test_count < TEST_MAX)                          \
-			test_cases[test_count++] =                  \
-				(struct test_case){ #n, test_##n }; \
-	}                                                           \
+#define TEST(n)                                                                \
+	static void test_##n(void);                                            \
+	__attribute__((constructor)) static void register_##n(void)            \
+	{                                                                      \
+		if (test_count < TEST_MAX)                                     \
+			test_cases[test_count++] =                             \
+				(struct test_case){ #n, test_##n };            \
+	}                                                                      \
 	static void test_##n(void)
 
-#define FAIL_AT(...)                                                       \
-	do {                                                               \
-		fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);          \
-		fprintf(stderr, __VA_ARGS__);                              \
-		fputc('\n', stderr);                                       \
-		test_failed_now = 1;                                       \
+#define FAIL_AT(...)                                                           \
+	do {                                                                   \
+		fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);              \
+		fprintf(stderr, __VA_ARGS__);                                  \
+		fputc('\n', stderr);                                           \
+		test_failed_now = 1;                                           \
 	} while (0)
 
-#define ASSERT_TRUE(c)                                              \
-	do {                                                        \
-		if (!(c)) {                                         \
-			FAIL_AT("expected true: %s", #c);           \
-			return;                                     \
-		}                                                   \
+#define ASSERT_TRUE(c)                                                         \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			FAIL_AT("expected true: %s", #c);                      \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
-#define ASSERT_EQ(a, b)                                                       \
-	do {                                                                  \
-		long long _a = (long long)(a), _b = (long long)(b);           \
-		if (_a != _b) {                                               \
-			FAIL_AT("%s == %s: got %lld, want %lld", #a, #b, _a, _b); \
-			return;                                               \
-		}                                                             \
+#define ASSERT_EQ(a, b)                                                        \
+	do {                                                                   \
+		long long _a = (long long)(a), _b = (long long)(b);            \
+		if (_a != _b) {                                                \
+			FAIL_AT("%s == %s: got %lld, want %lld", #a, #b, _a,   \
+				_b);                                           \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
-#define ASSERT_STREQ(a, b)                                                  \
-	do {                                                                \
-		const char *_a = (a), *_b = (b);                            \
-		if (!_a || !_b || strcmp(_a, _b)) {                         \
-			FAIL_AT("%s:\n    got  \"%s\"\n    want \"%s\"", #a, \
-				_a ? _a : "(null)", _b ? _b : "(null)");    \
-			return;                                             \
-		}                                                           \
+#define ASSERT_STREQ(a, b)                                                     \
+	do {                                                                   \
+		const char *_a = (a), *_b = (b);                               \
+		if (!_a || !_b || strcmp(_a, _b)) {                            \
+			FAIL_AT("%s:\n    got  \"%s\"\n    want \"%s\"", #a,   \
+				_a ? _a : "(null)", _b ? _b : "(null)");       \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
 static inline int test_main(int argc, char **argv)

@@ -484,7 +484,8 @@ TEST(reordered_versions_keep_slots)
 	add_rule(r2, "default", 3000, 7000);
 	b = compile(r2, a);
 	for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
-		int va = a->rules[0].slots[V4][s], vb = b->rules[0].slots[V4][s];
+		int va = a->rules[0].slots[V4][s],
+		    vb = b->rules[0].slots[V4][s];
 
 		ASSERT_STREQ(a->versions[va].name, b->versions[vb].name);
 	}
@@ -533,7 +534,9 @@ TEST(fill_table_without_old_is_contiguous)
 	compile_fill_table(t, 10, want, 4, NULL);
 	ASSERT_EQ(memcmp(t, expect, sizeof(t)), 0);
 	/* Old owners keep their slots; gone owners (NONE) are refilled. */
-	static const __u8 old[] = { 3, 3, STEER_SLOT_NONE, 0, 0, 0, 0, 2, 2, 2 };
+	static const __u8 old[] = {
+		3, 3, STEER_SLOT_NONE, 0, 0, 0, 0, 2, 2, 2
+	};
 	static const __u8 expect2[] = { 3, 3, 3, 0, 0, 0, 3, 2, 2, 3 };
 	compile_fill_table(t, 10, want, 4, old);
 	ASSERT_EQ(memcmp(t, expect2, sizeof(t)), 0);

@@ -79,7 +79,7 @@ static int ip6_eq(const __u32 *addr, const char *s)
 TEST(examples_parse)
 {
 	char err[ROUTE_ERR_MAX], path[300];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 	struct dirent *de;
 	int n = 0, ret;
 	DIR *d;
@@ -119,7 +119,7 @@ TEST(examples_parse)
 TEST(reviews_values)
 {
 	char err[ROUTE_ERR_MAX], buf[64];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 	const struct route *r;
 	const struct route_version *v2;
 	const struct route_rule *t;
@@ -199,7 +199,7 @@ TEST(reviews_values)
 TEST(ipv6_and_target_port)
 {
 	char err[ROUTE_ERR_MAX], buf[64];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 	const struct route *r;
 
 	ASSERT_EQ(routes_parse_file("examples/ratings-v6.yaml", &set, err,
@@ -242,20 +242,20 @@ TEST(split_units_exact)
 		const char *text;
 		__u16 a, b, c;
 	} cases[] = {
-		{SPLIT_ROUTE("{a: 33.33, b: 33.33, c: 33.34}"), 3333, 3333,
-		 3334},
-		{SPLIT_ROUTE("{a: 0.01, b: 99.99}"), 1, 9999, 0},
-		{SPLIT_ROUTE("{a: 100}"), 10000, 0, 0},
-		{SPLIT_ROUTE("{a: 5, b: 82.5, c: 12.50}"), 500, 8250, 1250},
-		{SPLIT_ROUTE("{a: \"95\", b: '5', c: 0}"), 9500, 500, 0},
-		{SPLIT_ROUTE("{a: 100.00, b: 0.0}"), 10000, 0, 0},
-		{SPLIT_ROUTE("{c: 70, a: 30}"), 3000, 0, 7000},
+		{ SPLIT_ROUTE("{a: 33.33, b: 33.33, c: 33.34}"), 3333, 3333,
+		  3334 },
+		{ SPLIT_ROUTE("{a: 0.01, b: 99.99}"), 1, 9999, 0 },
+		{ SPLIT_ROUTE("{a: 100}"), 10000, 0, 0 },
+		{ SPLIT_ROUTE("{a: 5, b: 82.5, c: 12.50}"), 500, 8250, 1250 },
+		{ SPLIT_ROUTE("{a: \"95\", b: '5', c: 0}"), 9500, 500, 0 },
+		{ SPLIT_ROUTE("{a: 100.00, b: 0.0}"), 10000, 0, 0 },
+		{ SPLIT_ROUTE("{c: 70, a: 30}"), 3000, 0, 7000 },
 	};
 	char err[ROUTE_ERR_MAX];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct route_set set = {0};
+		struct route_set set = { 0 };
 
 		err[0] = '\0';
 		ASSERT_EQ(parse_text(cases[i].text, &set, err), 0);
@@ -277,14 +277,14 @@ TEST(health_and_policy_fields)
 		const char *text;
 		__u32 failures, eject_ms;
 	} cases[] = {
-		{HEALTH_ROUTE("{failures: 1, eject: 500ms}"), 1, 500},
-		{HEALTH_ROUTE("{failures: 1000, eject: 5m}"), 1000, 300000},
-		{HEALTH_ROUTE("{eject: 1h}"), 5, 3600000},
-		{HEALTH_ROUTE("{eject: 24h}"), 5, 86400000},
-		{HEALTH_ROUTE("{failures: 3}"), 3, 30000},
+		{ HEALTH_ROUTE("{failures: 1, eject: 500ms}"), 1, 500 },
+		{ HEALTH_ROUTE("{failures: 1000, eject: 5m}"), 1000, 300000 },
+		{ HEALTH_ROUTE("{eject: 1h}"), 5, 3600000 },
+		{ HEALTH_ROUTE("{eject: 24h}"), 5, 86400000 },
+		{ HEALTH_ROUTE("{failures: 3}"), 3, 30000 },
 	};
 	char err[ROUTE_ERR_MAX];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 	const struct route *r;
 	size_t i;
 
@@ -379,7 +379,7 @@ static const char route_c[] = "kind: Route\nname: c\n"
 TEST(dir_duplicate_frontend)
 {
 	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 
 	ASSERT_TRUE(mktmp());
 	ASSERT_EQ(write_file(tmpdir, "a.yaml", route_a), 0);
@@ -402,7 +402,7 @@ TEST(dir_duplicate_frontend)
 TEST(dir_duplicate_name)
 {
 	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX], dir[80];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 
 	ASSERT_TRUE(mktmp());
 	/* A trailing slash is taken as given. */
@@ -428,7 +428,7 @@ TEST(dir_duplicate_name)
 TEST(dir_files_selected_and_sorted)
 {
 	char err[ROUTE_ERR_MAX];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 
 	ASSERT_TRUE(mktmp());
 	/* Empty directory: zero routes, valid. */
@@ -458,7 +458,7 @@ TEST(dir_files_selected_and_sorted)
 TEST(empty_and_odd_files)
 {
 	char err[ROUTE_ERR_MAX];
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 
 	ASSERT_EQ(parse_text("", &set, err), 0);
 	ASSERT_EQ(set.n, 0);

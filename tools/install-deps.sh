@@ -1,0 +1,20 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+# Install the Debian 12 packages steer needs to build, test and run its demo.
+# Installs only what is missing; needs root. Used by .ci/run and tools/demo.sh.
+set -eu
+PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
+libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev pkg-config
+iproute2 util-linux procps python3 python3-pytest clang-format clang-tools
+cppcheck"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
