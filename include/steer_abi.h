@@ -224,7 +224,7 @@ _Static_assert(sizeof(struct steer_frontend_key) == 20, "frontend key ABI");
 _Static_assert(sizeof(struct steer_frontend) == 8, "frontend ABI");
 _Static_assert(sizeof(struct steer_cidr) == 20, "cidr ABI");
 _Static_assert(sizeof(struct steer_match) == 312, "match ABI");
-_Static_assert(sizeof(struct steer_backend) == 40, "backend ABI");
+_Static_assert(sizeof(struct steer_backend) == 32, "backend ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
 _Static_assert(sizeof(struct steer_sk_orig) == 32, "sk_orig ABI");
 _Static_assert(sizeof(struct steer_route_cfg) % 8 == 0, "route cfg ABI");

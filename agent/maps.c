@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "maps.h"
+
+int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name)
+{
+	int n = snprintf(buf, len, "%s/maps/%s", bpffs, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int open_pinned(const char *bpffs, const char *name, char *err,
+		       size_t errlen)
+{
+	char path[512];
+	int fd, ret;
+
+	ret = maps_pin_path(path, sizeof(path), bpffs, name);
+	if (ret)
+		return ret;
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	ret = -errno;
+	if (ret == -EPERM || ret == -EACCES)
+		snprintf(err, errlen,
+			 "cannot open %s: %s (steer needs root or CAP_BPF "
+			 "and CAP_NET_ADMIN)",
+			 path, strerror(-ret));
+	else if (ret == -ENOENT)
+		snprintf(err, errlen,
+			 "no steer maps at %s (is steerd running with "
+			 "--bpffs %s?)",
+			 bpffs, bpffs);
+	else
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 strerror(-ret));
+	return ret;
+}
+
+int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->routes = m->frontends = m->stats = m->reasons = -1;
+	m->routes = open_pinned(bpffs, STEER_MAP_ROUTES, err, errlen);
+	if (m->routes < 0)
+		goto fail;
+	m->frontends = open_pinned(bpffs, STEER_MAP_FRONTENDS, err, errlen);
+	if (m->frontends < 0)
+		goto fail;
+	m->stats = open_pinned(bpffs, STEER_MAP_STATS, err, errlen);
+	if (m->stats < 0)
+		goto fail;
+	m->reasons = open_pinned(bpffs, STEER_MAP_REASONS, err, errlen);
+	if (m->reasons < 0)
+		goto fail;
+	if (bpf_obj_get_info_by_fd(m->routes, &info, &len)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read map info: %s",
+			 strerror(errno));
+		maps_close(m);
+		return ret;
+	}
+	m->max_routes = info.max_entries;
+	return 0;
+fail:
+	ret = m->routes < 0	 ? m->routes :
+	      m->frontends < 0 ? m->frontends :
+	      m->stats < 0	 ? m->stats :
+				   m->reasons;
+	maps_close(m);
+	return ret;
+}
+
+void maps_close(struct steer_maps *m)
+{
+	int *fds[] = { &m->routes, &m->frontends, &m->stats, &m->reasons };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int maps_route_ids(const struct steer_maps *m, __u32 *ids, int max)
+{
+	__u32 key, next;
+	int n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(m->routes, prev, &next)) {
+		if (n < max)
+			ids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	qsort(ids, n, sizeof(*ids), cmp_u32);
+	return n;
+}
+
+int maps_route_get(const struct steer_maps *m, __u32 id,
+		   struct steer_route_cfg *out)
+{
+	__u32 inner_id, zero = 0;
+	int fd, ret;
+
+	if (bpf_map_lookup_elem(m->routes, &id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_map_lookup_elem(fd, &zero, out) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int maps_route_find(const struct steer_maps *m, const char *name,
+		    struct steer_route_cfg *out)
+{
+	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
+	__u32 ids[1024];
+	int n, ret = -ENOENT;
+
+	if (!cfg)
+		return -ENOMEM;
+	n = maps_route_ids(m, ids, 1024);
+	if (n < 0)
+		ret = n;
+	for (int i = 0; i < n; i++) {
+		if (maps_route_get(m, ids[i], cfg))
+			continue;
+		if (!strncmp(cfg->name, name, sizeof(cfg->name))) {
+			ret = (int)ids[i];
+			break;
+		}
+	}
+	if (!out)
+		free(cfg);
+	return ret;
+}
+
+int maps_route_publish(const struct steer_maps *m, __u32 id,
+		       const struct steer_route_cfg *cfg)
+{
+	__u32 zero = 0;
+	int inner, ret = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "steer_route", sizeof(__u32),
+			       sizeof(*cfg), 1, NULL);
+	if (inner < 0)
+		return -errno;
+	/*
+	 * Fill the new map completely and freeze it: nobody can write it
+	 * again, so what the datapath reads after the swap is exactly @cfg.
+	 */
+	if (bpf_map_update_elem(inner, &zero, cfg, BPF_ANY) ||
+	    bpf_map_freeze(inner)) {
+		ret = -errno;
+		goto out;
+	}
+	/* The one write that publishes it. */
+	if (bpf_map_update_elem(m->routes, &id, &inner, BPF_ANY))
+		ret = -errno;
+out:
+	close(inner);
+	return ret;
+}
+
+int maps_route_delete(const struct steer_maps *m, __u32 id)
+{
+	if (bpf_map_delete_elem(m->routes, &id) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int ncpus(void)
+{
+	static int n;
+
+	if (!n)
+		n = libbpf_num_possible_cpus();
+	return n;
+}
+
+int maps_stats_read(const struct steer_maps *m, __u32 id,
+		    struct steer_stats st[STEER_MAX_RULES + 1]
+					 [STEER_MAX_VERSIONS + 1])
+{
+	int cpus = ncpus();
+	struct steer_stats *per;
+
+	if (cpus <= 0)
+		return cpus ? cpus : -EINVAL;
+	per = calloc(cpus, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	memset(st, 0, sizeof(struct steer_stats) * (STEER_MAX_RULES + 1) *
+			      (STEER_MAX_VERSIONS + 1));
+	for (__u32 r = 0; r <= STEER_MAX_RULES; r++) {
+		for (__u32 v = 0; v <= STEER_MAX_VERSIONS; v++) {
+			__u32 key = steer_stats_index(id, r, v);
+			__u64 *dst = (__u64 *)&st[r][v];
+
+			if (bpf_map_lookup_elem(m->stats, &key, per))
+				continue;
+			for (int c = 0; c < cpus; c++) {
+				const __u64 *src = (const __u64 *)&per[c];
+
+				for (size_t f = 0;
+				     f < sizeof(*per) / sizeof(__u64); f++)
+					dst[f] += src[f];
+			}
+		}
+	}
+	free(per);
+	return 0;
+}
+
+int maps_stats_clear(const struct steer_maps *m, __u32 id)
+{
+	int cpus = ncpus(), ret = 0;
+	struct steer_stats *zero;
+
+	if (cpus <= 0)
+		return cpus ? cpus : -EINVAL;
+	zero = calloc(cpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 i = 0; i < STEER_STATS_PER_ROUTE && !ret; i++) {
+		__u32 key = id * STEER_STATS_PER_ROUTE + i;
+
+		if (bpf_map_update_elem(m->stats, &key, zero, BPF_ANY))
+			ret = -errno;
+	}
+	free(zero);
+	return ret;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Access to steer's pinned maps, shared by steerd and steerctl. Route
+ * configs are published by building a new inner map and swapping it into
+ * steer_routes_v1 (see the comment at the top of steer_abi.h).
+ */
+#ifndef STEER_MAPS_H
+#define STEER_MAPS_H
+
+#include <stdbool.h>
+#include "steer_abi.h"
+
+#define STEER_DEFAULT_BPFFS "/sys/fs/bpf/steer"
+
+/* Pinned map names under <bpffs>/maps/ (the names the BPF object uses). */
+#define STEER_MAP_ROUTES "steer_routes_v1"
+#define STEER_MAP_FRONTENDS "steer_frontends_v1"
+#define STEER_MAP_STATS "steer_stats_v1"
+#define STEER_MAP_REASONS "steer_reasons_v1"
+#define STEER_MAP_SK_ORIG "steer_sk_orig_v1"
+
+struct steer_maps {
+	int routes;
+	int frontends;
+	int stats;
+	int reasons;
+	__u32 max_routes; /* from the routes map's max_entries */
+};
+
+/* Path of pinned map @name under @bpffs into @buf. */
+int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name);
+
+/*
+ * Open the pinned maps under @bpffs. Returns 0 or -errno; on error a
+ * one-line reason is in @err ("no steer maps at /sys/fs/bpf/x: ...").
+ */
+int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen);
+void maps_close(struct steer_maps *m);
+
+/* Route ids in use, ascending; returns the count or -errno. */
+int maps_route_ids(const struct steer_maps *m, __u32 *ids, int max);
+
+/* The live config of route @id; -ENOENT when there is none. */
+int maps_route_get(const struct steer_maps *m, __u32 id,
+		   struct steer_route_cfg *out);
+
+/* Find a route by name; returns its id or -ENOENT. @out may be NULL. */
+int maps_route_find(const struct steer_maps *m, const char *name,
+		    struct steer_route_cfg *out);
+
+/*
+ * Publish @cfg as route @id in one step: fill a new, frozen inner map and
+ * swap it into the outer map. The kernel returns from the swap only after
+ * every program that could see the old config has finished.
+ */
+int maps_route_publish(const struct steer_maps *m, __u32 id,
+		       const struct steer_route_cfg *cfg);
+int maps_route_delete(const struct steer_maps *m, __u32 id);
+
+/* Sum of per-CPU counters of route @id: st[rule][version] (see abi). */
+int maps_stats_read(const struct steer_maps *m, __u32 id,
+		    struct steer_stats st[STEER_MAX_RULES + 1]
+					 [STEER_MAX_VERSIONS + 1]);
+/* Zero route @id's counters (the id is being freed or reused). */
+int maps_stats_clear(const struct steer_maps *m, __u32 id);
+
+#endif /* STEER_MAPS_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Accessors for routes, frontends and counters: program code never builds
+ * map keys inline. */
+#ifndef STEER_BPF_LIB_ROUTE_H
+#define STEER_BPF_LIB_ROUTE_H
+
+#include "maps.h"
+
+static __always_inline const struct steer_frontend *
+frontend_lookup(const struct steer_frontend_key *key)
+{
+	return bpf_map_lookup_elem(&steer_frontends_v1, key);
+}
+
+/* The live configuration of route @id: one lookup of the outer map, one of
+ * the inner map's only element. Everything after reads this one value. */
+static __always_inline const struct steer_route_cfg *route_lookup(__u32 id)
+{
+	__u32 zero = 0;
+	void *inner;
+
+	inner = bpf_map_lookup_elem(&steer_routes_v1, &id);
+	if (!inner)
+		return NULL;
+	return bpf_map_lookup_elem(inner, &zero);
+}
+
+static __always_inline void reason_count(enum steer_reason reason)
+{
+	__u32 key = reason;
+	__u64 *n = bpf_map_lookup_elem(&steer_reasons_v1, &key);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline struct steer_stats *stats_lookup(__u32 route, __u32 rule,
+							 __u32 version)
+{
+	__u32 key = steer_stats_index(route, rule, version);
+
+	return bpf_map_lookup_elem(&steer_stats_v1, &key);
+}
+
+#endif /* STEER_BPF_LIB_ROUTE_H */

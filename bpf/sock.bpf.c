@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Socket layer: cgroup sock_addr hooks. connect4/6 choose a backend for a
+ * connect() to a frontend and write it into the socket; getpeername4/6
+ * show the application the frontend it dialled.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define steer_ancestor_cgroup_id(level) bpf_get_current_ancestor_cgroup_id(level)
+#include "lib/decide.h"
+
+#define ECONNREFUSED 111
+#define SYS_PROCEED 1
+#define SYS_REJECT 0
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void count(__u32 route, const struct steer_decision *d,
+				  enum steer_verdict verdict)
+{
+	struct steer_stats *st = stats_lookup(route, d->rule, d->version);
+
+	if (!st)
+		return;
+	switch (verdict) {
+	case STEER_VERDICT_STEER:
+		st->connections[STEER_LAYER_SOCK]++;
+		break;
+	case STEER_VERDICT_DENY:
+		st->denied[STEER_LAYER_SOCK]++;
+		break;
+	default:
+		st->no_route[STEER_LAYER_SOCK]++;
+		break;
+	}
+}
+
+static __always_inline void remember_frontend(struct bpf_sock_addr *ctx,
+					      const struct steer_frontend_key *fk,
+					      __u32 route,
+					      const struct steer_decision *d)
+{
+	struct steer_sk_orig *o;
+
+	o = bpf_sk_storage_get(&steer_sk_orig_v1, ctx->sk, 0,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o)
+		return;
+	__builtin_memcpy(o->addr, fk->addr, sizeof(o->addr));
+	o->port = fk->port;
+	o->family = fk->family;
+	o->route_id = route;
+	o->rule = d->rule;
+	o->version = d->version;
+	o->backend = d->backend_idx;
+}
+
+/*
+ * The connect path of both families. @fk is the dialled address; on
+ * STEER the backend is written into @ctx by the caller-specific @write.
+ * Returns the hook's verdict.
+ */
+static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
+					struct steer_frontend_key *fk,
+					struct steer_client *cl,
+					struct steer_backend *out)
+{
+	const struct steer_route_cfg *cfg;
+	const struct steer_frontend *fe;
+	struct steer_decision d = {};
+	enum steer_verdict verdict;
+	__be16 port;
+
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
+		return -1;
+	fk->proto = ctx->protocol;
+	fe = frontend_lookup(fk);
+	if (!fe) {
+		/* A reused socket must not keep showing an old frontend. */
+		bpf_sk_storage_delete(&steer_sk_orig_v1, ctx->sk);
+		reason_count(STEER_REASON_NOT_FRONTEND);
+		return -1;
+	}
+	cfg = route_lookup(fe->route_id);
+	if (!cfg) {
+		reason_count(STEER_REASON_NO_ROUTE_CFG);
+		bpf_set_retval(-ECONNREFUSED);
+		return SYS_REJECT;
+	}
+
+	cl->dport = bpf_ntohs(fk->port);
+	cl->uid = (__u32)bpf_get_current_uid_gid();
+	cl->affinity_key = bpf_get_current_cgroup_id();
+	cl->layer = STEER_LAYER_SOCK;
+
+	verdict = steer_decide(cfg, cl, &d);
+	count(fe->route_id, &d, verdict);
+	switch (verdict) {
+	case STEER_VERDICT_STEER:
+		break;
+	case STEER_VERDICT_DENY:
+		reason_count(STEER_REASON_POLICY_DENY);
+		return SYS_REJECT; /* EPERM */
+	case STEER_VERDICT_NO_RULE:
+		reason_count(STEER_REASON_NO_RULE);
+		bpf_set_retval(-ECONNREFUSED);
+		return SYS_REJECT;
+	default:
+		reason_count(STEER_REASON_NO_BACKEND);
+		bpf_set_retval(-ECONNREFUSED);
+		return SYS_REJECT;
+	}
+	if (!d.backend)
+		return SYS_REJECT;
+
+	__builtin_memcpy(out->addr, d.backend->addr, sizeof(out->addr));
+	port = d.backend->port;
+	if (!port)
+		port = fe->target_port ? fe->target_port : fk->port;
+	out->port = port;
+	remember_frontend(ctx, fk, fe->route_id, &d);
+	reason_count(STEER_REASON_STEERED);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/connect4")
+int steer_sock4_connect(struct bpf_sock_addr *ctx)
+{
+	struct steer_frontend_key fk = {};
+	struct steer_client cl = {};
+	struct steer_backend be = {};
+	struct bpf_sock *sk = ctx->sk;
+	int ret;
+
+	if (!sk)
+		return SYS_PROCEED;
+	fk.addr[0] = ctx->user_ip4;
+	fk.port = (__be16)ctx->user_port;
+	fk.family = STEER_FAM_INET;
+	cl.family = STEER_FAM_INET;
+	cl.saddr[0] = sk->src_ip4; /* 0 unless the socket is bound */
+
+	ret = sock_connect(ctx, &fk, &cl, &be);
+	if (ret < 0)
+		return SYS_PROCEED;
+	if (ret == SYS_PROCEED) {
+		ctx->user_ip4 = be.addr[0];
+		ctx->user_port = be.port;
+	}
+	return ret;
+}
+
+SEC("cgroup/connect6")
+int steer_sock6_connect(struct bpf_sock_addr *ctx)
+{
+	struct steer_frontend_key fk = {};
+	struct steer_client cl = {};
+	struct steer_backend be = {};
+	struct bpf_sock *sk = ctx->sk;
+	int ret;
+
+	if (!sk)
+		return SYS_PROCEED;
+	fk.addr[0] = ctx->user_ip6[0];
+	fk.addr[1] = ctx->user_ip6[1];
+	fk.addr[2] = ctx->user_ip6[2];
+	fk.addr[3] = ctx->user_ip6[3];
+	fk.port = (__be16)ctx->user_port;
+	fk.family = STEER_FAM_INET6;
+	cl.family = STEER_FAM_INET6;
+	cl.saddr[0] = sk->src_ip6[0];
+	cl.saddr[1] = sk->src_ip6[1];
+	cl.saddr[2] = sk->src_ip6[2];
+	cl.saddr[3] = sk->src_ip6[3];
+
+	ret = sock_connect(ctx, &fk, &cl, &be);
+	if (ret < 0)
+		return SYS_PROCEED;
+	if (ret == SYS_PROCEED) {
+		ctx->user_ip6[0] = be.addr[0];
+		ctx->user_ip6[1] = be.addr[1];
+		ctx->user_ip6[2] = be.addr[2];
+		ctx->user_ip6[3] = be.addr[3];
+		ctx->user_port = be.port;
+	}
+	return ret;
+}
+
+/* getpeername: show the frontend, never the backend (Cilium #9974). */
+static __always_inline const struct steer_sk_orig *
+sk_orig(struct bpf_sock_addr *ctx, __u8 family)
+{
+	const struct steer_sk_orig *o;
+
+	if (!ctx->sk)
+		return NULL;
+	o = bpf_sk_storage_get(&steer_sk_orig_v1, ctx->sk, 0, 0);
+	if (!o || o->family != family)
+		return NULL;
+	return o;
+}
+
+SEC("cgroup/getpeername4")
+int steer_sock4_getpeername(struct bpf_sock_addr *ctx)
+{
+	const struct steer_sk_orig *o = sk_orig(ctx, STEER_FAM_INET);
+
+	if (o) {
+		ctx->user_ip4 = o->addr[0];
+		ctx->user_port = o->port;
+	}
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/getpeername6")
+int steer_sock6_getpeername(struct bpf_sock_addr *ctx)
+{
+	const struct steer_sk_orig *o = sk_orig(ctx, STEER_FAM_INET6);
+
+	if (o) {
+		ctx->user_ip6[0] = o->addr[0];
+		ctx->user_ip6[1] = o->addr[1];
+		ctx->user_ip6[2] = o->addr[2];
+		ctx->user_ip6[3] = o->addr[3];
+		ctx->user_port = o->port;
+	}
+	return SYS_PROCEED;
+}
