@@ -70,8 +70,9 @@ class Steerd:
     field; a line whose msg starts with "ready" once the routes are applied.
     `steerd --bpffs PIN --cgroup CG --cleanup` detaches and unpins."""
 
-    def __init__(self, sb):
+    def __init__(self, sb, binary=None):
         self.sb = sb
+        self.binary = binary or [STEERD]
         self.routes = tempfile.mkdtemp(prefix="routes-", dir=sb.tmp)
         self.log_path = os.path.join(self.routes + ".steerd.log")
         self.proc = None
@@ -96,7 +97,7 @@ class Steerd:
 
     # -- process ---------------------------------------------------------------
     def argv(self):
-        return [STEERD, "--routes", self.routes, "--bpffs", self.sb.pin_dir,
+        return self.binary + ["--routes", self.routes, "--bpffs", self.sb.pin_dir,
                 "--cgroup", self.sb.cgroup, "--metrics", "off", "--log-format", "json"]
 
     def log_offset(self):
@@ -178,8 +179,8 @@ class Steerd:
             self.stop()
         except Exception as e:
             errors.append(f"stop: {e}")
-        if os.path.exists(STEERD) and os.path.exists(self.sb.pin_dir):
-            r = subprocess.run([STEERD, "--bpffs", self.sb.pin_dir, "--cgroup",
+        if os.path.exists(self.binary[-1]) and os.path.exists(self.sb.pin_dir):
+            r = subprocess.run(self.binary + ["--bpffs", self.sb.pin_dir, "--cgroup",
                                 self.sb.cgroup, "--cleanup"], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, timeout=30)
             if r.returncode:
