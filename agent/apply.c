@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include "apply.h"
+#include "compile.h"
+#include "log.h"
+
+/* What is live now: route id -> config, read once per apply. */
+struct live {
+	int n;
+	__u32 *ids;
+	struct steer_route_cfg *cfgs;
+	bool *wanted;
+};
+
+static void live_free(struct live *l)
+{
+	free(l->ids);
+	free(l->cfgs);
+	free(l->wanted);
+	memset(l, 0, sizeof(*l));
+}
+
+static int live_read(const struct steer_maps *m, struct live *l)
+{
+	int n;
+
+	memset(l, 0, sizeof(*l));
+	l->ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*l->ids));
+	if (!l->ids)
+		return -ENOMEM;
+	n = maps_route_ids(m, l->ids, (int)m->max_routes);
+	if (n < 0)
+		return n;
+	l->cfgs = calloc(n ? n : 1, sizeof(*l->cfgs));
+	l->wanted = calloc(n ? n : 1, sizeof(*l->wanted));
+	if (!l->cfgs || !l->wanted)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		int ret = maps_route_get(m, l->ids[i], &l->cfgs[l->n]);
+
+		if (ret == -ENOENT)
+			continue; /* deleted meanwhile */
+		if (ret)
+			return ret;
+		l->ids[l->n++] = l->ids[i];
+	}
+	return 0;
+}
+
+static int live_find(const struct live *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strncmp(l->cfgs[i].name, name, STEER_NAME_LEN))
+			return i;
+	return -1;
+}
+
+static bool id_taken(const struct live *l, const __u32 *ids, int n, __u32 id)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->ids[i] == id)
+			return true;
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Compare two configs, ignoring when and by which generation published. */
+static bool cfg_same(const struct steer_route_cfg *a,
+		     const struct steer_route_cfg *b)
+{
+	struct steer_route_cfg *x = malloc(sizeof(*x));
+	bool same;
+
+	if (!x)
+		return false;
+	memcpy(x, b, sizeof(*x));
+	x->generation = a->generation;
+	x->applied_ns = a->applied_ns;
+	same = !memcmp(a, x, sizeof(*x));
+	free(x);
+	return same;
+}
+
+static void frontend_entry(const struct route_frontend *f, __u32 id, int idx,
+			   struct steer_frontend_key *k, struct steer_frontend *v)
+{
+	memset(k, 0, sizeof(*k));
+	memset(v, 0, sizeof(*v));
+	memcpy(k->addr, f->addr.addr, sizeof(k->addr));
+	k->port = htons(f->addr.port);
+	k->family = f->addr.family;
+	k->proto = f->proto;
+	v->route_id = id;
+	v->target_port = htons(f->target_port);
+	v->index = (__u16)idx;
+}
+
+static bool frontend_wanted(const struct route_set *set,
+			    const struct steer_frontend_key *key)
+{
+	struct steer_frontend_key k;
+	struct steer_frontend v;
+
+	for (int r = 0; r < set->n; r++) {
+		for (int f = 0; f < set->routes[r].n_frontends; f++) {
+			frontend_entry(&set->routes[r].frontends[f], 0, f, &k,
+				       &v);
+			if (!memcmp(&k, key, sizeof(k)))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Delete the frontends no route of @set has. */
+static int prune_frontends(const struct steer_maps *m,
+			   const struct route_set *set)
+{
+	struct steer_frontend_key key, next, *prev = NULL;
+	struct steer_frontend_key *gone = NULL;
+	int n = 0, ret = 0;
+
+	while (!bpf_map_get_next_key(m->frontends, prev, &next)) {
+		if (!frontend_wanted(set, &next)) {
+			struct steer_frontend_key *g =
+				realloc(gone, (n + 1) * sizeof(*gone));
+
+			if (!g) {
+				free(gone);
+				return -ENOMEM;
+			}
+			gone = g;
+			gone[n++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (int i = 0; i < n && !ret; i++)
+		if (bpf_map_delete_elem(m->frontends, &gone[i]) &&
+		    errno != ENOENT)
+			ret = -errno;
+	free(gone);
+	return ret;
+}
+
+int apply_routes(const struct steer_maps *m, const struct route_set *set,
+		 const char *cgroup_root, __u64 generation,
+		 struct apply_stats *st, char *err, size_t errlen)
+{
+	struct steer_route_cfg *cfgs = NULL;
+	struct live live;
+	struct timespec now;
+	__u32 *ids = NULL, next_id = 0;
+	bool *publish = NULL;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = live_read(m, &live);
+	if (ret) {
+		snprintf(err, errlen, "cannot read live routes: %s",
+			 strerror(-ret));
+		goto out;
+	}
+	if ((__u32)set->n > m->max_routes) {
+		ret = -E2BIG;
+		snprintf(err, errlen, "%d routes, more than --max-routes %u",
+			 set->n, m->max_routes);
+		goto out;
+	}
+	cfgs = calloc(set->n ? set->n : 1, sizeof(*cfgs));
+	ids = calloc(set->n ? set->n : 1, sizeof(*ids));
+	publish = calloc(set->n ? set->n : 1, sizeof(*publish));
+	if (!cfgs || !ids || !publish) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+
+	/* 1. Compile everything; nothing is written yet. */
+	for (int i = 0; i < set->n; i++) {
+		const struct route *r = &set->routes[i];
+		int li = live_find(&live, r->name);
+		const struct steer_route_cfg *prev =
+			li >= 0 ? &live.cfgs[li] : NULL;
+
+		ret = compile_route(r, cgroup_root, prev, &cfgs[i], err,
+				    errlen);
+		if (ret)
+			goto out;
+		if (li >= 0) {
+			ids[i] = live.ids[li];
+			live.wanted[li] = true;
+		} else {
+			while (id_taken(&live, ids, i, next_id))
+				next_id++;
+			ids[i] = next_id++;
+		}
+		if (prev && (prev->flags & STEER_ROUTE_OVERRIDE) &&
+		    prev->source_hash == cfgs[i].source_hash) {
+			st->kept++;
+			continue;
+		}
+		if (prev && cfg_same(prev, &cfgs[i])) {
+			st->unchanged++;
+			continue;
+		}
+		cfgs[i].generation = generation;
+		cfgs[i].applied_ns =
+			(__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
+		publish[i] = true;
+	}
+	for (int i = 0; i < set->n; i++) {
+		if (ids[i] >= m->max_routes) {
+			ret = -E2BIG;
+			snprintf(err, errlen, "route id %u beyond --max-routes",
+				 ids[i]);
+			goto out;
+		}
+	}
+
+	/* 2. Publish configs, each in one swap, before frontends point at them. */
+	for (int i = 0; i < set->n; i++) {
+		if (!publish[i])
+			continue;
+		if (!live.wanted[0] && live_find(&live, cfgs[i].name) < 0)
+			maps_stats_clear(m, ids[i]); /* fresh id: no old counts */
+		ret = maps_route_publish(m, ids[i], &cfgs[i]);
+		if (ret) {
+			snprintf(err, errlen, "cannot publish route %s: %s",
+				 cfgs[i].name, strerror(-ret));
+			goto out;
+		}
+		st->published++;
+	}
+
+	/* 3. Point frontends at their routes, then drop the ones gone. */
+	for (int i = 0; i < set->n; i++) {
+		const struct route *r = &set->routes[i];
+
+		for (int f = 0; f < r->n_frontends; f++) {
+			struct steer_frontend_key k;
+			struct steer_frontend v;
+
+			frontend_entry(&r->frontends[f], ids[i], f, &k, &v);
+			if (bpf_map_update_elem(m->frontends, &k, &v,
+						BPF_ANY)) {
+				ret = -errno;
+				snprintf(err, errlen,
+					 "cannot write frontend of %s: %s",
+					 r->name, strerror(errno));
+				goto out;
+			}
+		}
+	}
+	ret = prune_frontends(m, set);
+	if (ret) {
+		snprintf(err, errlen, "cannot remove frontends: %s",
+			 strerror(-ret));
+		goto out;
+	}
+
+	/* 4. Routes no file has any more: nothing points at them now. */
+	for (int i = 0; i < live.n; i++) {
+		if (live.wanted[i])
+			continue;
+		ret = maps_route_delete(m, live.ids[i]);
+		if (ret) {
+			snprintf(err, errlen, "cannot remove route %s: %s",
+				 live.cfgs[i].name, strerror(-ret));
+			goto out;
+		}
+		maps_stats_clear(m, live.ids[i]);
+		st->removed++;
+	}
+out:
+	live_free(&live);
+	free(cfgs);
+	free(ids);
+	free(publish);
+	return ret;
+}

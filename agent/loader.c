@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "loader.h"
+#include "maps.h"
+#include "sock.skel.h"
+#include "sysfs.h"
+
+/* Program -> name of its pinned link under <bpffs>/links/. */
+struct hook {
+	const char *link_name;
+	struct bpf_program *prog;
+};
+
+static int size_maps(struct steer_sock *skel, __u32 max_routes)
+{
+	int ret;
+
+	ret = bpf_map__set_max_entries(skel->maps.steer_routes_v1, max_routes);
+	if (!ret)
+		ret = bpf_map__set_max_entries(skel->maps.steer_frontends_v1,
+					       max_routes * STEER_MAX_FRONTENDS);
+	if (!ret)
+		ret = bpf_map__set_max_entries(skel->maps.steer_stats_v1,
+					       max_routes *
+						       STEER_STATS_PER_ROUTE);
+	return ret;
+}
+
+static int set_pin_paths(struct bpf_object *obj, const char *bpffs)
+{
+	struct bpf_map *map;
+	char path[512];
+	int ret;
+
+	bpf_object__for_each_map(map, obj) {
+		ret = maps_pin_path(path, sizeof(path), bpffs,
+				    bpf_map__name(map));
+		if (!ret)
+			ret = bpf_map__set_pin_path(map, path);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The cgroup a pinned cgroup link is attached to; 0 when it is defunct. */
+static __u64 link_cgroup_id(struct bpf_link *link)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len))
+		return 0;
+	if (info.type != BPF_LINK_TYPE_CGROUP)
+		return 0;
+	return info.cgroup.cgroup_id;
+}
+
+/*
+ * Attach @h to the cgroup open as @cg_fd (id @cg_id), reusing a pinned link
+ * when it is on the same cgroup. A pinned link on another cgroup (steerd
+ * restarted with a different --cgroup) or a defunct one is replaced: the
+ * new link is attached first and the old one detached after, so the old
+ * cgroup loses its hook only once the new one has it.
+ */
+static int attach_hook(const struct hook *h, const char *bpffs, int cg_fd,
+		       __u64 cg_id, const char *cgroup, char *err,
+		       size_t errlen)
+{
+	struct bpf_link *old, *link;
+	char path[512];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/links/%s", bpffs, h->link_name);
+	old = bpf_link__open(path);
+	if (old && link_cgroup_id(old) == cg_id) {
+		ret = bpf_link__update_program(old, h->prog);
+		if (ret)
+			snprintf(err, errlen,
+				 "failed to update pinned link %s: %s", path,
+				 strerror(-ret));
+		else
+			pr_debug("took over %s", path);
+		bpf_link__disconnect(old);
+		bpf_link__destroy(old);
+		return ret;
+	}
+
+	link = bpf_program__attach_cgroup(h->prog, cg_fd);
+	if (!link) {
+		ret = -errno;
+		snprintf(err, errlen, "failed to attach %s to %s: %s",
+			 h->link_name, cgroup, strerror(errno));
+		goto out_old;
+	}
+	if (old) {
+		bpf_link__unpin(old);
+		bpf_link__detach(old);
+	}
+	ret = bpf_link__pin(link, path);
+	if (ret)
+		snprintf(err, errlen, "failed to pin %s: %s", path,
+			 strerror(-ret));
+	bpf_link__disconnect(link);
+	bpf_link__destroy(link);
+	pr_debug("attached %s to %s", h->link_name, cgroup);
+out_old:
+	if (old) {
+		bpf_link__disconnect(old);
+		bpf_link__destroy(old);
+	}
+	return ret;
+}
+
+int loader_start(const struct loader_opts *o, char *err, size_t errlen)
+{
+	struct steer_sock *skel;
+	__u64 cg_id;
+	int cg_fd = -1, ret;
+
+	ret = sysfs_bpffs_prepare(o->bpffs, err, errlen);
+	if (ret)
+		return ret;
+	ret = sysfs_cgroup_id(o->cgroup, &cg_id);
+	if (!ret) {
+		cg_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY);
+		if (cg_fd < 0)
+			ret = -errno;
+	}
+	if (ret) {
+		snprintf(err, errlen, "cgroup %s: %s", o->cgroup,
+			 strerror(-ret));
+		return ret;
+	}
+
+	skel = steer_sock__open();
+	if (!skel) {
+		ret = -errno;
+		snprintf(err, errlen, "failed to open BPF object: %s",
+			 strerror(errno));
+		goto out;
+	}
+	ret = size_maps(skel, o->max_routes);
+	if (!ret)
+		ret = set_pin_paths(skel->obj, o->bpffs);
+	if (ret) {
+		snprintf(err, errlen, "failed to configure maps: %s",
+			 strerror(-ret));
+		goto out;
+	}
+	ret = steer_sock__load(skel);
+	if (ret) {
+		snprintf(err, errlen,
+			 "failed to load BPF programs: %s (pinned maps of "
+			 "another layout or --max-routes under %s? run "
+			 "steerd --cleanup, or -v for the verifier log)",
+			 strerror(-ret), o->bpffs);
+		goto out;
+	}
+
+	const struct hook hooks[] = {
+		{ "connect4", skel->progs.steer_sock4_connect },
+		{ "connect6", skel->progs.steer_sock6_connect },
+		{ "getpeername4", skel->progs.steer_sock4_getpeername },
+		{ "getpeername6", skel->progs.steer_sock6_getpeername },
+	};
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		ret = attach_hook(&hooks[i], o->bpffs, cg_fd, cg_id,
+				  o->cgroup, err, errlen);
+		if (ret)
+			break;
+	}
+out:
+	steer_sock__destroy(skel);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return ret;
+}
+
+int loader_cleanup(const char *bpffs, char *err, size_t errlen)
+{
+	static const char *const links[] = { "connect4", "connect6",
+					     "getpeername4", "getpeername6" };
+	static const char *const maps[] = { STEER_MAP_ROUTES,
+					    STEER_MAP_FRONTENDS,
+					    STEER_MAP_STATS, STEER_MAP_REASONS,
+					    STEER_MAP_SK_ORIG };
+	char path[512];
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		struct bpf_link *link;
+
+		snprintf(path, sizeof(path), "%s/links/%s", bpffs, links[i]);
+		link = bpf_link__open(path);
+		if (!link)
+			continue;
+		bpf_link__detach(link);
+		bpf_link__unpin(link);
+		bpf_link__destroy(link);
+	}
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		maps_pin_path(path, sizeof(path), bpffs, maps[i]);
+		if (unlink(path) && errno != ENOENT && !ret) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot remove %s: %s", path,
+				 strerror(errno));
+		}
+	}
+	snprintf(path, sizeof(path), "%s/links", bpffs);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/maps", bpffs);
+	rmdir(path);
+	if (rmdir(bpffs) && errno != ENOENT && !ret) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", bpffs,
+			 strerror(errno));
+	}
+	return ret;
+}
