@@ -11,8 +11,10 @@ import time
 
 from sandbox import PYTHON, REPO, HERE, kill_pid
 
-STEERD = os.path.join(REPO, "build", "steerd")
-STEERCTL = os.path.join(REPO, "build", "steerctl")
+# STEER_E2E_BUILD points the tests at another build directory (default: REPO/build).
+BUILD = os.environ.get("STEER_E2E_BUILD") or os.path.join(REPO, "build")
+STEERD = os.path.join(BUILD, "steerd")
+STEERCTL = os.path.join(BUILD, "steerctl")
 
 
 def binaries_missing():
