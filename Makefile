@@ -66,9 +66,10 @@ $(BUILD)/steerd: agent/steerd.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
-$(BUILD)/steerctl: tools/steerctl.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
+CTL_SRCS := tools/steerctl.c $(wildcard tools/ctl_*.c)
+$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libsteer.a $(HEADERS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itools $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD)/tests
 	$(call msg,CCLD,$@)
@@ -90,7 +91,7 @@ bpf-test: $(BPFT_BINS) $(BPF_OBJS)
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.c)
+CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.c)
 check: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
@@ -99,8 +100,8 @@ check: all
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
 		agent tools
 	$(call msg,ANALYZE,agent tools)
-	$(Q)for f in $(LIB_SRCS) agent/steerd.c tools/steerctl.c; do \
-		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) \
+	$(Q)for f in $(LIB_SRCS) agent/steerd.c $(CTL_SRCS); do \
+		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools \
 			-Werror -o /dev/null $$f || exit 1; done
 
 format:

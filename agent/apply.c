@@ -159,7 +159,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	struct live live;
 	struct timespec now;
 	__u32 *ids = NULL, next_id = 0;
-	bool *publish = NULL;
+	bool *publish = NULL, *fresh = NULL;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
@@ -178,7 +178,8 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	cfgs = calloc(set->n ? set->n : 1, sizeof(*cfgs));
 	ids = calloc(set->n ? set->n : 1, sizeof(*ids));
 	publish = calloc(set->n ? set->n : 1, sizeof(*publish));
-	if (!cfgs || !ids || !publish) {
+	fresh = calloc(set->n ? set->n : 1, sizeof(*fresh));
+	if (!cfgs || !ids || !publish || !fresh) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -203,6 +204,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 			while (id_taken(&live, ids, i, next_id))
 				next_id++;
 			ids[i] = next_id++;
+			fresh[i] = true;
 		}
 		if (prev && (prev->flags & STEER_ROUTE_OVERRIDE) &&
 		    prev->source_hash == cfgs[i].source_hash) {
@@ -231,8 +233,8 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;
-		if (!live.wanted[0] && live_find(&live, cfgs[i].name) < 0)
-			maps_stats_clear(m, ids[i]); /* fresh id: no old counts */
+		if (fresh[i])
+			maps_stats_clear(m, ids[i]); /* a reused id: no old counts */
 		ret = maps_route_publish(m, ids[i], &cfgs[i]);
 		if (ret) {
 			snprintf(err, errlen, "cannot publish route %s: %s",
@@ -286,5 +288,6 @@ out:
 	free(cfgs);
 	free(ids);
 	free(publish);
+	free(fresh);
 	return ret;
 }

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * steerd: loads steer's BPF programs, pins their maps and links, and keeps
+ * the maps equal to the route files. One epoll loop over signalfd,
+ * inotify and a debounce timerfd; no threads.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include "apply.h"
+#include "loader.h"
+#include "log.h"
+#include "maps.h"
+#include "routes.h"
+#include "sysfs.h"
+
+#define DEFAULT_ROUTES "/etc/steer/routes"
+#define DEFAULT_METRICS "127.0.0.1:9469"
+/* Editors write files in several steps: wait this long after the last
+ * event, then apply once. Well inside the 1 s the contract promises. */
+#define DEBOUNCE_MS 100
+
+static const char usage_text[] =
+	"Usage: steerd [OPTION]...\n"
+	"Load steer's BPF programs, pin their maps and links, and keep the\n"
+	"maps equal to the route files in the routes directory.\n"
+	"\n"
+	"  -r, --routes DIR        route files (*.yaml, *.yml); default\n"
+	"                          " DEFAULT_ROUTES "\n"
+	"  -b, --bpffs DIR         pin directory on a bpf filesystem; default\n"
+	"                          " STEER_DEFAULT_BPFFS
+	" (bpffs is mounted if needed)\n"
+	"  -c, --cgroup PATH       cgroup v2 directory whose processes are\n"
+	"                          steered (subtree included); default: the\n"
+	"                          cgroup v2 root found in /proc/mounts\n"
+	"      --max-routes N      routes the maps hold (default 256); fixed\n"
+	"                          for the life of the pinned maps\n"
+	"  -m, --metrics ADDR:PORT Prometheus endpoint, or 'off'; default\n"
+	"                          " DEFAULT_METRICS "\n"
+	"      --log-format FMT    text (default) or json\n"
+	"      --once              apply the route files once and exit\n"
+	"      --cleanup           detach the programs, remove the pins, exit\n"
+	"  -v, --verbose           debug messages, libbpf's included\n"
+	"  -h, --help              show this help and exit\n"
+	"\n"
+	"Signals: SIGHUP re-reads the route files; SIGTERM and SIGINT exit and\n"
+	"leave the datapath working from its pins (see --cleanup).\n"
+	"A route file that fails to parse or validate changes nothing: the\n"
+	"last good configuration stays in force and the error is logged.\n"
+	"\n"
+	"EXAMPLES\n"
+	"  steerd --routes /etc/steer/routes\n"
+	"  steerd --once --routes ./examples --cgroup /sys/fs/cgroup/app\n"
+	"  steerd --cleanup --bpffs /sys/fs/bpf/steer\n";
+
+struct steerd {
+	const char *routes_dir;
+	const char *bpffs;
+	char cgroup[PATH_MAX];
+	char cgroup_root[PATH_MAX];
+	const char *metrics;
+	__u32 max_routes;
+	bool once, cleanup, json;
+	enum log_level level;
+
+	struct steer_maps maps;
+	__u64 generation;
+	__u64 apply_errors;
+	int epfd, sigfd, inofd, timerfd;
+};
+
+/* Read the routes directory and apply it; on error keep what is live. */
+static int reload(struct steerd *d, const char *why)
+{
+	struct route_set set = { 0 };
+	struct apply_stats st;
+	char err[ROUTE_ERR_MAX];
+	int ret;
+
+	ret = routes_load_dir(d->routes_dir, &set, err, sizeof(err));
+	if (!ret)
+		ret = apply_routes(&d->maps, &set, d->cgroup_root,
+				   d->generation + 1, &st, err, sizeof(err));
+	if (ret) {
+		d->apply_errors++;
+		pr_warn("%s; configuration unchanged (generation %llu)", err,
+			(unsigned long long)d->generation);
+	} else {
+		if (st.published || st.removed)
+			d->generation++;
+		pr_info("applied %d routes from %s (%s): %d published, "
+			"%d unchanged, %d overridden by steerctl, %d removed; "
+			"generation %llu",
+			set.n, d->routes_dir, why, st.published, st.unchanged,
+			st.kept, st.removed, (unsigned long long)d->generation);
+	}
+	routes_free(&set);
+	return ret;
+}
+
+/* The generation to continue from: the newest one published. */
+static __u64 live_generation(const struct steer_maps *m)
+{
+	struct steer_route_cfg *cfg = malloc(sizeof(*cfg));
+	__u32 ids[1024];
+	__u64 gen = 0;
+	int n;
+
+	if (!cfg)
+		return 0;
+	n = maps_route_ids(m, ids, 1024);
+	for (int i = 0; i < n; i++)
+		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
+			gen = cfg->generation;
+	free(cfg);
+	return gen;
+}
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int loop_init(struct steerd *d)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->inofd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sigfd < 0 || d->inofd < 0 || d->timerfd < 0 || d->epfd < 0)
+		return -errno;
+	if (inotify_add_watch(d->inofd, d->routes_dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+				      IN_DELETE | IN_CREATE | IN_ATTRIB) < 0) {
+		int ret = -errno;
+
+		pr_warn("cannot watch %s: %s", d->routes_dir, strerror(errno));
+		return ret;
+	}
+	if (epoll_add(d->epfd, d->sigfd) || epoll_add(d->epfd, d->inofd) ||
+	    epoll_add(d->epfd, d->timerfd))
+		return -errno;
+	return 0;
+}
+
+static void loop_fini(struct steerd *d)
+{
+	int *fds[] = { &d->epfd, &d->sigfd, &d->inofd, &d->timerfd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+}
+
+static void arm_debounce(struct steerd *d)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = 0, .tv_nsec = DEBOUNCE_MS * 1000000L },
+	};
+
+	timerfd_settime(d->timerfd, 0, &its, NULL);
+}
+
+static int run_loop(struct steerd *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct epoll_event ev[4];
+
+	for (;;) {
+		int n = epoll_wait(d->epfd, ev, 4, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_warn("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == d->sigfd) {
+				struct signalfd_siginfo si;
+
+				if (read(fd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload(d, "SIGHUP");
+					continue;
+				}
+				pr_info("exiting on %s; the datapath stays "
+					"pinned under %s",
+					strsignal((int)si.ssi_signo), d->bpffs);
+				return 0;
+			} else if (fd == d->inofd) {
+				while (read(fd, buf, sizeof(buf)) > 0)
+					;
+				arm_debounce(d);
+			} else if (fd == d->timerfd) {
+				__u64 expirations;
+
+				if (read(fd, &expirations, sizeof(expirations)) > 0)
+					reload(d, "routes directory changed");
+			}
+		}
+	}
+}
+
+static int parse_args(struct steerd *d, int argc, char **argv)
+{
+	enum { OPT_LOG_FORMAT = 256, OPT_ONCE, OPT_CLEANUP, OPT_MAX_ROUTES };
+	static const struct option opts[] = {
+		{ "routes", required_argument, NULL, 'r' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char *end;
+	long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "r:b:c:m:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			d->routes_dir = optarg;
+			break;
+		case 'b':
+			d->bpffs = optarg;
+			break;
+		case 'c':
+			if (snprintf(d->cgroup, sizeof(d->cgroup), "%s",
+				     optarg) >= (int)sizeof(d->cgroup)) {
+				fprintf(stderr, "steerd: --cgroup: path too long\n");
+				return 2;
+			}
+			break;
+		case 'm':
+			d->metrics = optarg;
+			break;
+		case OPT_MAX_ROUTES:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 65536) {
+				fprintf(stderr,
+					"steerd: --max-routes: '%s' is not a "
+					"number from 1 to 65536\n",
+					optarg);
+				return 2;
+			}
+			d->max_routes = (__u32)v;
+			break;
+		case OPT_LOG_FORMAT:
+			if (!strcmp(optarg, "json")) {
+				d->json = true;
+			} else if (strcmp(optarg, "text")) {
+				fprintf(stderr,
+					"steerd: --log-format: '%s' is neither "
+					"text nor json\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_ONCE:
+			d->once = true;
+			break;
+		case OPT_CLEANUP:
+			d->cleanup = true;
+			break;
+		case 'v':
+			d->level = LOG_LEVEL_DEBUG;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fputs("Try 'steerd --help' for more information.\n",
+			      stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "steerd: unexpected argument '%s'\n"
+				"Try 'steerd --help' for more information.\n",
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct steerd d = {
+		.routes_dir = DEFAULT_ROUTES,
+		.bpffs = STEER_DEFAULT_BPFFS,
+		.metrics = DEFAULT_METRICS,
+		.max_routes = STEER_DEFAULT_MAX_ROUTES,
+		.level = LOG_LEVEL_INFO,
+		.epfd = -1, .sigfd = -1, .inofd = -1, .timerfd = -1,
+	};
+	struct loader_opts lo;
+	char err[ROUTE_ERR_MAX];
+	int ret;
+
+	ret = parse_args(&d, argc, argv);
+	if (ret)
+		return ret;
+	log_init("steerd", d.level, d.json);
+
+	if (d.cleanup) {
+		ret = loader_cleanup(d.bpffs, err, sizeof(err));
+		if (ret) {
+			pr_warn("cleanup: %s", err);
+			return 1;
+		}
+		pr_info("detached and removed %s", d.bpffs);
+		return 0;
+	}
+
+	ret = sysfs_cgroup2_root(d.cgroup_root, sizeof(d.cgroup_root));
+	if (ret) {
+		pr_warn("no cgroup v2 hierarchy in /proc/mounts: %s",
+			strerror(-ret));
+		return 1;
+	}
+	if (!d.cgroup[0])
+		snprintf(d.cgroup, sizeof(d.cgroup), "%s", d.cgroup_root);
+	if (strcmp(d.metrics, "off"))
+		pr_info("metrics endpoint %s: not part of this build yet",
+			d.metrics);
+
+	lo = (struct loader_opts){ .bpffs = d.bpffs,
+				   .cgroup = d.cgroup,
+				   .max_routes = d.max_routes };
+	ret = loader_start(&lo, err, sizeof(err));
+	if (!ret)
+		ret = maps_open(d.bpffs, &d.maps, err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		return 1;
+	}
+	d.generation = live_generation(&d.maps);
+	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
+
+	ret = reload(&d, "start");
+	if (d.once) {
+		maps_close(&d.maps);
+		return ret ? 1 : 0;
+	}
+	/* A bad file at start leaves the pinned state; keep watching. */
+	ret = loop_init(&d);
+	if (ret) {
+		pr_warn("cannot start the event loop: %s", strerror(-ret));
+		ret = 1;
+		goto out;
+	}
+	pr_info("ready: watching %s", d.routes_dir);
+	ret = run_loop(&d) ? 1 : 0;
+out:
+	loop_fini(&d);
+	maps_close(&d.maps);
+	return ret;
+}

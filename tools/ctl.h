@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* steerctl's shared pieces: context, command table entries, output. */
+#ifndef STEER_CTL_H
+#define STEER_CTL_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+#include "maps.h"
+
+/* Exit statuses (DESIGN.md §5). */
+enum { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2 };
+
+struct ctl {
+	const char *bpffs;
+	bool json;
+};
+
+struct ctl_cmd {
+	const char *name;
+	int (*run)(struct ctl *c, int argc, char **argv);
+	const char *summary; /* one line for the command list */
+	const char *help;    /* full text for `steerctl help CMD` / CMD --help */
+};
+
+/* One-line error: "steerctl: ..." on stderr, or {"error": ...} with -o json. */
+int ctl_error(const struct ctl *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Print @doc (consumed) as the command's one JSON document. */
+void ctl_print_json(struct json_object *doc);
+
+/* Open the pinned maps or report why not (one line); CTL_OK or CTL_ERR. */
+int ctl_open_maps(const struct ctl *c, struct steer_maps *m);
+
+/* "95.00" for 9500 units into @buf. */
+const char *ctl_pct(char *buf, size_t len, unsigned int units);
+
+/* Address of a frontend/backend as text: "10.0.0.1:80", "[fd00::1]:80". */
+const char *ctl_addr(char *buf, size_t len, const __u32 addr[4], __u8 family,
+		     __be16 port);
+
+/* True when @argv holds -h/--help: the command prints its help. */
+bool ctl_wants_help(int argc, char **argv);
+
+extern const struct ctl_cmd ctl_cmd_status;
+extern const struct ctl_cmd ctl_cmd_validate;
+
+#endif /* STEER_CTL_H */
