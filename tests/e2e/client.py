@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""TCP test client for the steer e2e tests.  Run it inside the test netns:
+
+  nsenter --net=/run/netns/NS /usr/bin/python3 client.py --cgroup CG [--uid U]
+      [--bind ADDR] --count N [--interval-ms M] [--duration-s S]
+      [--cgroups-many K] [--seq] ADDR:PORT
+
+It first moves itself into CG (before any socket exists), then drops to --uid,
+then does N TCP connects (2 s timeout each); from each it reads the server's
+identity line and records getpeername() of the connected socket.  Prints one JSON
+document:
+  {"counts": {IDENT: n}, "errors": {ERRNO_NAME: n}, "peernames": [...],
+   "sources": [...], "total": N, "uid": U, "cgroup": "/..."}
+"sources" are the client addresses the servers saw.  --seq adds "seq": a list of
+[wall_time, IDENT or ERRNO_NAME] per connect.  --cgroups-many K creates K child
+cgroups c0..cK-1 under CG and does the N connects from each in turn (moving
+itself), adding "per_cgroup": {"c0": [IDENT...], ...}.
+--duration-s bounds the whole run in time (connects stop when it is over).
+"""
+import argparse
+import errno
+import json
+import os
+import socket
+import sys
+import time
+
+
+def parse_addr(s):
+    if s.startswith("["):
+        host, _, port = s[1:].partition("]:")
+        return socket.AF_INET6, host, int(port)
+    host, _, port = s.rpartition(":")
+    return socket.AF_INET, host, int(port)
+
+
+def fmt_addr(fam, a):
+    return f"[{a[0]}]:{a[1]}" if fam == socket.AF_INET6 else f"{a[0]}:{a[1]}"
+
+
+def join_cgroup(path):
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+
+def my_cgroup():
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].strip()
+    return ""
+
+
+def connect_once(fam, host, port, bind):
+    """Returns (ident or None, errno name or None, peername, source seen by server)."""
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        s.settimeout(2.0)
+        if bind:
+            s.bind((bind, 0))
+        s.connect((host, port))
+        peer = fmt_addr(fam, s.getpeername())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            buf += chunk
+        parts = buf.decode(errors="replace").split()
+        if not parts:
+            return None, "EMPTY", peer, None
+        return parts[0], None, peer, parts[1] if len(parts) > 1 else None
+    except socket.timeout:
+        return None, "ETIMEDOUT", None, None
+    except OSError as e:
+        return None, errno.errorcode.get(e.errno, str(e.errno)), None, None
+    finally:
+        s.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cgroup", required=True)
+    ap.add_argument("--uid", type=int)
+    ap.add_argument("--bind")
+    ap.add_argument("--count", type=int, default=1)
+    ap.add_argument("--interval-ms", type=float, default=0)
+    ap.add_argument("--duration-s", type=float, default=60)
+    ap.add_argument("--cgroups-many", type=int, default=0)
+    ap.add_argument("--seq", action="store_true")
+    ap.add_argument("target")
+    a = ap.parse_args()
+    if a.count > 100000 or a.cgroups_many > 1000:
+        ap.error("count/cgroups-many out of bounds")
+
+    join_cgroup(a.cgroup)  # before any socket is opened
+    groups = []
+    if a.cgroups_many:
+        for i in range(a.cgroups_many):
+            p = os.path.join(a.cgroup, f"c{i}")
+            os.makedirs(p, exist_ok=True)
+            groups.append((f"c{i}", p))
+    if a.uid is not None:
+        os.setgid(a.uid)
+        os.setuid(a.uid)
+
+    fam, host, port = parse_addr(a.target)
+    counts, errors, peers, sources, seq = {}, {}, set(), set(), []
+    per_cgroup = {}
+    deadline = time.monotonic() + a.duration_s
+    total = 0
+
+    def one(tag=None):
+        nonlocal total
+        ident, err, peer, src = connect_once(fam, host, port, a.bind)
+        total += 1
+        if ident:
+            counts[ident] = counts.get(ident, 0) + 1
+        else:
+            errors[err] = errors.get(err, 0) + 1
+        if peer:
+            peers.add(peer)
+        if src:
+            sources.add(src)
+        if a.seq:
+            seq.append([time.time(), ident or err])
+        if tag is not None:
+            per_cgroup.setdefault(tag, []).append(ident or err)
+        if a.interval_ms:
+            time.sleep(a.interval_ms / 1000.0)
+
+    if groups:
+        for tag, path in groups:
+            join_cgroup(path)
+            for _ in range(a.count):
+                if time.monotonic() > deadline:
+                    break
+                one(tag)
+        join_cgroup(a.cgroup)
+    else:
+        for _ in range(a.count):
+            if time.monotonic() > deadline:
+                break
+            one()
+
+    out = {"counts": counts, "errors": errors, "peernames": sorted(peers),
+           "sources": sorted(sources), "total": total, "uid": os.getuid(),
+           "cgroup": my_cgroup()}
+    if a.seq:
+        out["seq"] = seq
+    if groups:
+        out["per_cgroup"] = per_cgroup
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
