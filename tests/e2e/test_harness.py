@@ -99,29 +99,3 @@ time.sleep(30)
             p.wait()
     assert p.returncode != 0
     _gone(*line)
-
-
-def test_steerd_helper_lifecycle(sandbox):
-    """The Steerd helper's plumbing (start/ready, SIGHUP, kill -9, restart, log
-    search, cleanup) against a stand-in that speaks the assumed interface."""
-    from steer import Steerd
-    d = Steerd(sandbox, binary=[PYTHON, os.path.join(HERE, "fake_steerd.py")])
-    sandbox.closers.append(d.cleanup)
-    d.write_route("reviews", "kind: Route\nname: reviews\n")
-    assert os.listdir(d.routes) == ["reviews.yaml"]
-    d.start()
-    assert os.path.isdir(sandbox.pin_dir)
-    off = d.log_offset()
-    d.reload()
-    assert d.wait_log(r'"msg": "reload"', off, timeout=3)
-    first = d.proc
-    d.kill9()
-    assert first.returncode == -9
-    d.write_route("routes", "v2: 90\n")
-    off = d.log_offset()
-    d.start()
-    assert d.proc.pid != first.pid
-    assert d.wait_log(r"routes\.yaml:\d+:\d+", off, timeout=1)
-    d.cleanup()
-    assert d.proc.poll() is not None
-    assert not os.path.exists(sandbox.pin_dir)
