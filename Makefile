@@ -12,7 +12,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -Iagent -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c
+LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
               -Wall -Wextra -Werror -Wno-unused-parameter \
               -Iinclude -Ivmlinux -Ibpf

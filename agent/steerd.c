@@ -15,11 +15,13 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 #include "apply.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics.h"
 #include "routes.h"
 #include "sysfs.h"
 
@@ -44,7 +46,8 @@ static const char usage_text[] =
 	"                          cgroup v2 root found in /proc/mounts\n"
 	"      --max-routes N      routes the maps hold (default 256); fixed\n"
 	"                          for the life of the pinned maps\n"
-	"  -m, --metrics ADDR:PORT Prometheus endpoint, or 'off'; default\n"
+	"  -m, --metrics ADDR:PORT serve /metrics (Prometheus), /healthz and\n"
+	"                          /readyz there, or 'off'; default\n"
 	"                          " DEFAULT_METRICS "\n"
 	"      --log-format FMT    text (default) or json\n"
 	"      --once              apply the route files once and exit\n"
@@ -74,8 +77,8 @@ struct steerd {
 	enum log_level level;
 
 	struct steer_maps maps;
-	__u64 generation;
-	__u64 apply_errors;
+	struct metrics_state ms; /* generation, errors, readiness */
+	struct metrics_http *http;
 	int epfd, sigfd, inofd, timerfd;
 };
 
@@ -90,19 +93,25 @@ static int reload(struct steerd *d, const char *why)
 	ret = routes_load_dir(d->routes_dir, &set, err, sizeof(err));
 	if (!ret)
 		ret = apply_routes(&d->maps, &set, d->cgroup_root,
-				   d->generation + 1, &st, err, sizeof(err));
+				   d->ms.generation + 1, &st, err, sizeof(err));
 	if (ret) {
-		d->apply_errors++;
+		d->ms.apply_errors++;
 		pr_warn("%s; configuration unchanged (generation %llu)", err,
-			(unsigned long long)d->generation);
+			(unsigned long long)d->ms.generation);
 	} else {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		d->ms.last_apply_s = now.tv_sec + now.tv_nsec / 1e9;
+		d->ms.ready = true;
 		if (st.published || st.removed)
-			d->generation++;
+			d->ms.generation++;
 		pr_info("applied %d routes from %s (%s): %d published, "
 			"%d unchanged, %d overridden by steerctl, %d removed; "
 			"generation %llu",
 			set.n, d->routes_dir, why, st.published, st.unchanged,
-			st.kept, st.removed, (unsigned long long)d->generation);
+			st.kept, st.removed,
+			(unsigned long long)d->ms.generation);
 	}
 	routes_free(&set);
 	return ret;
@@ -161,6 +170,8 @@ static int loop_init(struct steerd *d)
 	if (epoll_add(d->epfd, d->sigfd) || epoll_add(d->epfd, d->inofd) ||
 	    epoll_add(d->epfd, d->timerfd))
 		return -errno;
+	if (d->http && epoll_add(d->epfd, metrics_http_fd(d->http)))
+		return -errno;
 	return 0;
 }
 
@@ -189,7 +200,8 @@ static int run_loop(struct steerd *d)
 	struct epoll_event ev[4];
 
 	for (;;) {
-		int n = epoll_wait(d->epfd, ev, 4, -1);
+		int timeout = d->http ? metrics_http_timeout_ms(d->http) : -1;
+		int n = epoll_wait(d->epfd, ev, 4, timeout);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -197,6 +209,8 @@ static int run_loop(struct steerd *d)
 			pr_warn("epoll_wait: %s", strerror(errno));
 			return -errno;
 		}
+		if (d->http)
+			metrics_http_run(d->http); /* I/O and idle timeouts */
 		for (int i = 0; i < n; i++) {
 			int fd = ev[i].data.fd;
 
@@ -358,9 +372,17 @@ int main(int argc, char **argv)
 	}
 	if (!d.cgroup[0])
 		snprintf(d.cgroup, sizeof(d.cgroup), "%s", d.cgroup_root);
-	if (strcmp(d.metrics, "off"))
-		pr_info("metrics endpoint %s: not part of this build yet",
-			d.metrics);
+
+	/* Before touching the datapath: a bad address or a busy port fails
+	 * here and changes nothing. Requests are served only from the loop. */
+	d.ms.maps = &d.maps;
+	if (!d.once && strcmp(d.metrics, "off")) {
+		d.http = metrics_http_start(d.metrics, &d.ms, err, sizeof(err));
+		if (!d.http) {
+			pr_warn("%s", err);
+			return 1;
+		}
+	}
 
 	lo = (struct loader_opts){ .bpffs = d.bpffs,
 				   .cgroup = d.cgroup,
@@ -370,10 +392,13 @@ int main(int argc, char **argv)
 		ret = maps_open(d.bpffs, &d.maps, err, sizeof(err));
 	if (ret) {
 		pr_warn("%s", err);
+		metrics_http_stop(d.http);
 		return 1;
 	}
-	d.generation = live_generation(&d.maps);
+	d.ms.generation = live_generation(&d.maps);
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
+	if (d.http)
+		pr_info("metrics on http://%s/metrics", d.metrics);
 
 	ret = reload(&d, "start");
 	if (d.once) {
@@ -391,6 +416,7 @@ int main(int argc, char **argv)
 	ret = run_loop(&d) ? 1 : 0;
 out:
 	loop_fini(&d);
+	metrics_http_stop(d.http);
 	maps_close(&d.maps);
 	return ret;
 }

@@ -79,6 +79,7 @@ class Steerd:
         self.log_path = os.path.join(self.routes + ".steerd.log")
         self.proc = None
         self.cleaned = False
+        self.metrics = "off"  # or "127.0.0.1:PORT" (host loopback only)
 
     # -- route files -----------------------------------------------------------
     def route_path(self, name):
@@ -100,7 +101,7 @@ class Steerd:
     # -- process ---------------------------------------------------------------
     def argv(self):
         return self.binary + ["--routes", self.routes, "--bpffs", self.sb.pin_dir,
-                "--cgroup", self.sb.cgroup, "--metrics", "off", "--log-format", "json"]
+                "--cgroup", self.sb.cgroup, "--metrics", self.metrics, "--log-format", "json"]
 
     def log_offset(self):
         try:
