@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""steerd's lifecycle (DESIGN.md §3, §4): SIGTERM leaves the datapath working, --once
+applies and exits, --cleanup detaches and unpins, a restart takes the pins over."""
+import os
+import subprocess
+
+import pytest
+
+from steer import STEERD
+from test_steer import VIP4, assert_all, route, versions
+
+pytestmark = pytest.mark.usefixtures("need_binaries")
+
+
+def test_sigterm_leaves_datapath_working(steerd, client):
+    steerd.write_route("reviews", route({"v1": 0, "v2": 100}))
+    steerd.start()
+    steerd.stop()
+    assert steerd.proc.returncode == 0
+    assert_all(client.run(VIP4, count=100), {"v2-a", "v2-b"}, 100)
+    assert os.path.exists(os.path.join(steerd.sb.pin_dir, "links", "connect4"))
+
+
+def test_once_applies_and_exits(steerd, client):
+    steerd.write_route("reviews", route({"v1": 100, "v2": 0}))
+    p = subprocess.run([STEERD, "--once", "--routes", steerd.routes, "--bpffs",
+                        steerd.sb.pin_dir, "--cgroup", steerd.sb.cgroup],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stdout
+    assert_all(client.run(VIP4, count=100), {"v1-a", "v1-b"}, 100)
+
+
+def test_once_with_bad_file_exits_1_and_changes_nothing(steerd, client):
+    steerd.write_route("reviews", route({"v1": 100, "v2": 0}))
+    argv = [STEERD, "--once", "--routes", steerd.routes, "--bpffs", steerd.sb.pin_dir,
+            "--cgroup", steerd.sb.cgroup]
+    assert subprocess.run(argv, capture_output=True, timeout=30).returncode == 0
+    steerd.write_route("reviews", route({"v1": 50, "v2": 40}))
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "reviews.yaml:" in p.stderr and "split sums to 90.00" in p.stderr, p.stderr
+    assert_all(client.run(VIP4, count=100), {"v1-a", "v1-b"}, 100)
+
+
+def test_cleanup_detaches_and_unpins(steerd, client):
+    steerd.write_route("reviews", route({"v1": 100, "v2": 0}))
+    steerd.start()
+    steerd.stop()
+    p = subprocess.run([STEERD, "--cleanup", "--bpffs", steerd.sb.pin_dir],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert not os.path.exists(steerd.sb.pin_dir)
+    r = client.run(VIP4, count=5)  # no hook any more: the VIP is unreachable
+    assert r["counts"] == {} and set(r["errors"]) <= {"ENETUNREACH", "EHOSTUNREACH"}, r
+
+
+def test_restart_keeps_split_and_reuses_pins(steerd, client):
+    steerd.write_route("reviews", route({"v1": 20, "v2": 80}))
+    steerd.start()
+    off = steerd.log_offset()
+    steerd.stop()
+    steerd.start()
+    log = steerd.log_since(off)
+    assert "0 published, 1 unchanged" in log, log
+    v1, v2 = versions(client.run(VIP4, count=500))
+    assert v1 + v2 == 500 and abs(v2 / 5 - 80) <= 5, (v1, v2)
