@@ -138,12 +138,13 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out)
 {
 	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
-	__u32 ids[1024];
-	int n, ret = -ENOENT;
+	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
+	int n = 0, ret = -ENOENT;
 
-	if (!cfg)
-		return -ENOMEM;
-	n = maps_route_ids(m, ids, 1024);
+	if (cfg && ids)
+		n = maps_route_ids(m, ids, (int)m->max_routes);
+	else
+		n = -ENOMEM;
 	if (n < 0)
 		ret = n;
 	for (int i = 0; i < n; i++) {
@@ -156,6 +157,7 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 	}
 	if (!out)
 		free(cfg);
+	free(ids);
 	return ret;
 }
 

@@ -121,16 +121,16 @@ static int reload(struct steerd *d, const char *why)
 static __u64 live_generation(const struct steer_maps *m)
 {
 	struct steer_route_cfg *cfg = malloc(sizeof(*cfg));
-	__u32 ids[1024];
+	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
 	__u64 gen = 0;
-	int n;
+	int n = -ENOMEM;
 
-	if (!cfg)
-		return 0;
-	n = maps_route_ids(m, ids, 1024);
+	if (cfg && ids)
+		n = maps_route_ids(m, ids, (int)m->max_routes);
 	for (int i = 0; i < n; i++)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;
+	free(ids);
 	free(cfg);
 	return gen;
 }
