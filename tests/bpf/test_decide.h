@@ -20,8 +20,8 @@
 
 /* Program return values (opts.retval). */
 enum test_decide_ret {
-	TEST_DECIDE_OK = 0,	 /* decided: see verdict and friends */
-	TEST_DECIDE_NO_CFG = 1,	 /* route_lookup() found no config */
+	TEST_DECIDE_OK = 0,	/* decided: see verdict and friends */
+	TEST_DECIDE_NO_CFG = 1, /* route_lookup() found no config */
 };
 
 struct test_decide_ctx {
