@@ -38,12 +38,16 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+# Test-only BPF programs (never attached): build/progs/*.bpf.o + .skel.h
+TPROG_SRCS  := $(wildcard tests/bpf/progs/*.bpf.c)
+TPROG_OBJS  := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.bpf.o,$(TPROG_SRCS))
+TPROG_SKELS := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.skel.h,$(TPROG_SRCS))
 TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl
 HEADERS   := $(wildcard include/*.h agent/*.h)
 
 all: $(BPF_OBJS) $(SKELS) $(TOOLS) $(UNIT_BINS) $(BPFT_BINS)
 
-$(BUILD) $(BUILD)/agent $(BUILD)/tests:
+$(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/progs:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) include/steer_abi.h | $(BUILD)
@@ -51,6 +55,14 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) include/steer_abi.
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name steer_$* > $@
+
+$(BUILD)/progs/%.bpf.o: tests/bpf/progs/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h tests/bpf/*.h) include/steer_abi.h | $(BUILD)/progs
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itests/bpf -c $< -o $@
+
+$(BUILD)/progs/%.skel.h: $(BUILD)/progs/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name steer_$* > $@
 
@@ -75,9 +87,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(BUILD)/libsteer.a $(SKELS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
 # Every level prints "N passed, N failed"; any failure fails the target.
 test: unit-test bpf-test e2e-test
@@ -85,13 +97,13 @@ test: unit-test bpf-test e2e-test
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 
-bpf-test: $(BPFT_BINS) $(BPF_OBJS)
+bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
 	$(Q)tests/run-unit.sh $(BPFT_BINS)
 
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.c)
+CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c)
 check: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)

@@ -201,6 +201,16 @@ static inline __u32 steer_stats_index(__u32 route, __u32 rule, __u32 version)
 	       version;
 }
 
+/* ---- the decision's outcome (bpf/lib/decide.h steer_decide()) --------- */
+/* Kept apart from enum steer_reason: a verdict is what happens to the
+ * connection, a reason is what the counters record (STYLE.md 7). */
+enum steer_verdict {
+	STEER_VERDICT_STEER = 0,
+	STEER_VERDICT_DENY,	  /* policy: EPERM / drop */
+	STEER_VERDICT_NO_RULE,	  /* ECONNREFUSED / drop */
+	STEER_VERDICT_NO_BACKEND, /* ECONNREFUSED / drop */
+};
+
 /* ---- steer_reasons_v1 (PERCPU_ARRAY): one counter per verdict reason --- */
 enum steer_reason {
 	STEER_REASON_STEERED = 0,  /* destination rewritten to a backend */

@@ -29,12 +29,7 @@ struct steer_client {
 	__u8 layer;  /* enum steer_layer: cgroups and uids exist only at SOCK */
 };
 
-enum steer_verdict {
-	STEER_VERDICT_STEER = 0,
-	STEER_VERDICT_DENY,	  /* policy: EPERM / drop */
-	STEER_VERDICT_NO_RULE,	  /* ECONNREFUSED / drop */
-	STEER_VERDICT_NO_BACKEND, /* ECONNREFUSED / drop */
-};
+/* enum steer_verdict is in steer_abi.h: tests and tracing see it too. */
 
 struct steer_decision {
 	const struct steer_backend *backend;
