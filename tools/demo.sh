@@ -31,7 +31,6 @@ PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
 bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
 [ -t 1 ] || bold='' dim='' off=''
 say()  { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
-run()  { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
 die()  { echo "demo: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (it creates a netns, a cgroup and BPF pins)"
@@ -109,6 +108,8 @@ for _ in $(seq 50); do grep -q ready "$TMP/server.out" && break; sleep 0.1; done
 grep -q ready "$TMP/server.out" || die "servers did not start: $(cat "$TMP/server.out")"
 
 ctl() { "$STEERCTL" --bpffs "$PIN" "$@"; }
+# steerctl as an operator types it (the sandbox's --bpffs left out of the echo).
+sctl() { printf '%s$ steerctl %s%s\n' "$dim" "$*" "$off"; ctl "$@"; }
 generation() {
 	ctl -o json status reviews 2>/dev/null |
 		"$PY" -c 'import json,sys; print(json.load(sys.stdin)["routes"][0]["generation"])' 2>/dev/null ||
@@ -173,20 +174,19 @@ traffic users
 say "4. release v2 step by step with steerctl set"
 for pct in 5 25 50 100; do
 	echo
-	run "$STEERCTL" --bpffs "$PIN" set reviews v1=$((100 - pct)) v2=$pct |
-		grep default
+	sctl set reviews v1=$((100 - pct)) v2=$pct |
+		grep -E "steerctl|rule default"
 	traffic users
 done
 
 # ---- 5. roll back in one step -------------------------------------------
 say "5. v2 misbehaves: roll back in one step"
-run "$STEERCTL" --bpffs "$PIN" rollback reviews
+sctl rollback reviews
 traffic users
 
 # ---- 6. promote and retire v1 -------------------------------------------
 say "6. promote v2 again, then retire v1 in the route file"
-run "$STEERCTL" --bpffs "$PIN" promote reviews v2 >/dev/null
-status
+sctl promote reviews v2
 traffic users
 route_file examples/release/steps/6-v1-retired.yaml
 status
