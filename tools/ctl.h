@@ -69,11 +69,12 @@ bool ctl_edit_differs(const struct steer_route_cfg *cfg);
 
 /*
  * Print the published result: every rule's split (text), or one JSON
- * document {route, action, generation, override, rules[], ...@extra}.
- * @extra (consumed, may be NULL) adds command-specific keys.
+ * document {route, action, generation, override, rules[]}; @key (may be
+ * NULL) adds one command-specific member @val (consumed either way).
  */
 void ctl_edit_report(const struct ctl *c, const struct ctl_edit *e,
-		     const char *action, struct json_object *extra);
+		     const char *action, const char *key,
+		     struct json_object *val);
 
 /* eject (@eject true) or restore ROUTE BACKEND: argv as the command's. */
 int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject);

@@ -119,13 +119,15 @@ static struct json_object *split_json(const struct steer_route_cfg *cfg,
 	struct json_object *o = json_object_new_object();
 
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++)
-		json_object_object_add(o, cfg->versions[v].name,
-				       json_object_new_double(split[v] / 100.0));
+		json_object_object_add(
+			o, cfg->versions[v].name,
+			json_object_new_double(split[v] / 100.0));
 	return o;
 }
 
 void ctl_edit_report(const struct ctl *c, const struct ctl_edit *e,
-		     const char *action, struct json_object *extra)
+		     const char *action, const char *key,
+		     struct json_object *val)
 {
 	const struct steer_route_cfg *cfg = e->cfg;
 	bool override = cfg->flags & STEER_ROUTE_OVERRIDE;
@@ -156,20 +158,18 @@ void ctl_edit_report(const struct ctl *c, const struct ctl_edit *e,
 			json_object_array_add(rules, ro);
 		}
 		json_object_object_add(o, "rules", rules);
-		if (extra) {
-			json_object_object_foreach(extra, k, val)
-				json_object_object_add(o, k,
-						       json_object_get(val));
-		}
-		json_object_put(extra);
+		if (key)
+			json_object_object_add(o, key, val);
+		else
+			json_object_put(val);
 		ctl_print_json(o);
 		return;
 	}
-	json_object_put(extra);
+	json_object_put(val);
 	printf("route %s: %s (generation %llu%s)\n", cfg->name, action,
 	       (unsigned long long)cfg->generation,
-	       override ? ", OVERRIDE until the route file changes" :
-			  ", as the route file gives");
+	       override ? ", OVERRIDE until the route file changes"
+			: ", as the route file gives");
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
 		printf("  rule %-14s", cfg->rules[r].name);
 		split_text(cfg, cfg->rules[r].split);

@@ -58,8 +58,8 @@ static int mark(struct steer_route_cfg *cfg, const struct route_addr *want,
 			}
 			ctl_addr(buf, sizeof(buf), b->addr, b->family, b->port);
 			o = json_object_new_object();
-			json_object_object_add(o, "version",
-					       json_object_new_string(sv->name));
+			json_object_object_add(
+				o, "version", json_object_new_string(sv->name));
 			json_object_object_add(o, "address",
 					       json_object_new_string(buf));
 			json_object_array_add(list, o);
@@ -71,7 +71,7 @@ static int mark(struct steer_route_cfg *cfg, const struct route_addr *want,
 int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 {
 	const char *cmd = eject ? "eject" : "restore";
-	struct json_object *extra, *list;
+	struct json_object *list;
 	struct route_addr want;
 	struct ctl_edit e;
 	bool loose;
@@ -81,10 +81,11 @@ int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 		return ctl_error(c, CTL_USAGE, "%s: expected ROUTE BACKEND",
 				 cmd);
 	if (addr_parse(argv[2], &want))
-		return ctl_error(c, CTL_ERR,
-				 "'%s' is not a backend address like "
-				 "10.244.2.7:9080, [fd00::7]:9080 or 10.244.2.9",
-				 argv[2]);
+		return ctl_error(
+			c, CTL_ERR,
+			"'%s' is not a backend address like "
+			"10.244.2.7:9080, [fd00::7]:9080 or 10.244.2.9",
+			argv[2]);
 	ret = ctl_edit_begin(c, argv[1], &e);
 	if (ret)
 		goto out;
@@ -100,18 +101,17 @@ int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 			goto out;
 		}
 	}
-	extra = json_object_new_object();
 	list = json_object_new_array();
-	json_object_object_add(extra, "backends", list);
 	mark(e.cfg, &want, loose, eject, list);
 	ret = ctl_edit_commit(c, &e);
 	if (ret) {
-		json_object_put(extra);
+		json_object_put(list);
 		goto out;
 	}
 	if (!c->json) {
 		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			struct json_object *o = json_object_array_get_idx(list, i);
+			struct json_object *o =
+				json_object_array_get_idx(list, i);
 			struct json_object *a, *v;
 
 			json_object_object_get_ex(o, "address", &a);
@@ -122,7 +122,8 @@ int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 			       json_object_get_string(v));
 		}
 	}
-	ctl_edit_report(c, &e, eject ? "ejected" : "restored", extra);
+	ctl_edit_report(c, &e, eject ? "ejected" : "restored", "backends",
+			list);
 out:
 	ctl_edit_end(&e);
 	return ret;
@@ -138,17 +139,21 @@ const struct ctl_cmd ctl_cmd_eject = {
 	.run = run_eject,
 	.summary = "stop sending new connections to a backend",
 	.help = "Usage: steerctl eject ROUTE BACKEND\n"
-		"Give BACKEND no new connections of ROUTE, in one atomic publish;\n"
+		"Give BACKEND no new connections of ROUTE, in one atomic "
+		"publish;\n"
 		"its open connections stay. BACKEND is written as 'steerctl\n"
 		"status' shows it: 10.244.2.7:9080, [fd00::7]:9080, or a bare\n"
-		"address for a backend without a port. A bare address of a host\n"
-		"whose backends all have ports ejects every port of that host.\n"
+		"address for a backend without a port. A bare address of a "
+		"host\n"
+		"whose backends all have ports ejects every port of that "
+		"host.\n"
 		"Every version that lists the backend loses it; each one is\n"
 		"printed. If all backends of a version are ejected, its share\n"
 		"goes to the rule's other versions.\n"
 		"\n"
 		"An override like 'set': 'steerctl restore' or 'steerctl\n"
-		"rollback' undoes it, and so does a change of the route's file.\n"
+		"rollback' undoes it, and so does a change of the route's "
+		"file.\n"
 		"\n"
 		"Exit status: 0 ejected, 1 unknown route or backend, 2 usage.\n"
 		"\n"

@@ -30,7 +30,7 @@ static int run_promote(struct ctl *c, int argc, char **argv)
 	if (!ret) {
 		snprintf(what, sizeof(what), "promoted %s",
 			 e.cfg->versions[v].name);
-		ctl_edit_report(c, &e, what, NULL);
+		ctl_edit_report(c, &e, what, NULL, NULL);
 	}
 out:
 	ctl_edit_end(&e);
@@ -42,12 +42,16 @@ const struct ctl_cmd ctl_cmd_promote = {
 	.run = run_promote,
 	.summary = "send 100% of every rule's traffic to VERSION",
 	.help = "Usage: steerctl promote ROUTE VERSION\n"
-		"Set every rule of ROUTE to send 100 % of its new connections to\n"
-		"VERSION, in one atomic publish. Existing connections stay where\n"
-		"they are. Like 'set', this is an override until the route's file\n"
+		"Set every rule of ROUTE to send 100 % of its new connections "
+		"to\n"
+		"VERSION, in one atomic publish. Existing connections stay "
+		"where\n"
+		"they are. Like 'set', this is an override until the route's "
+		"file\n"
 		"changes; make it permanent by editing the file.\n"
 		"\n"
-		"Exit status: 0 promoted, 1 unknown route or version, 2 usage.\n"
+		"Exit status: 0 promoted, 1 unknown route or version, 2 "
+		"usage.\n"
 		"\n"
 		"EXAMPLES\n"
 		"  steerctl promote reviews v2\n"

@@ -29,7 +29,8 @@ static int run_rollback(struct ctl *c, int argc, char **argv)
 	}
 	ret = ctl_edit_commit(c, &e);
 	if (!ret)
-		ctl_edit_report(c, &e, "rolled back to the route file", NULL);
+		ctl_edit_report(c, &e, "rolled back to the route file", NULL,
+				NULL);
 out:
 	ctl_edit_end(&e);
 	return ret;
@@ -40,9 +41,11 @@ const struct ctl_cmd ctl_cmd_rollback = {
 	.run = run_rollback,
 	.summary = "return to the split the route file gives",
 	.help = "Usage: steerctl rollback ROUTE\n"
-		"Undo every steerctl change to ROUTE in one atomic publish: each\n"
+		"Undo every steerctl change to ROUTE in one atomic publish: "
+		"each\n"
 		"rule's split returns to the one its file gives and backends\n"
-		"ejected with 'steerctl eject' are restored. The route is then no\n"
+		"ejected with 'steerctl eject' are restored. The route is then "
+		"no\n"
 		"longer an override: steerd follows its file again.\n"
 		"\n"
 		"Exit status: 0 rolled back, 1 unknown route, 2 usage.\n"

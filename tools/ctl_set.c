@@ -58,11 +58,11 @@ static int default_rule(const struct steer_route_cfg *cfg)
 static int run_set(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "rule", required_argument, NULL, 'r' },
-		{ 0 },
+		{"rule", required_argument, NULL, 'r'},
+		{0},
 	};
-	__u16 split[STEER_MAX_VERSIONS] = { 0 };
-	bool named[STEER_MAX_VERSIONS] = { false };
+	__u16 split[STEER_MAX_VERSIONS] = {0};
+	bool named[STEER_MAX_VERSIONS] = {false};
 	const char *rule_name = NULL, *route;
 	struct ctl_edit e;
 	unsigned int sum = 0;
@@ -157,7 +157,7 @@ static int run_set(struct ctl *c, int argc, char **argv)
 
 		snprintf(what, sizeof(what), "set rule %s",
 			 e.cfg->rules[rule].name);
-		ctl_edit_report(c, &e, what, NULL);
+		ctl_edit_report(c, &e, what, NULL, NULL);
 	}
 out:
 	ctl_edit_end(&e);
@@ -170,18 +170,25 @@ const struct ctl_cmd ctl_cmd_set = {
 	.summary = "change a split now, atomically",
 	.help = "Usage: steerctl set ROUTE [--rule NAME] VERSION=PERCENT...\n"
 		"Change one rule's split in the kernel now. The route's whole\n"
-		"configuration is republished in one step, so no connection sees\n"
+		"configuration is republished in one step, so no connection "
+		"sees\n"
 		"half of the change. PERCENT has at most 2 decimals (0.01 %\n"
-		"steps); versions not named get 0; the split must sum to exactly\n"
-		"100. Without --rule the rule named 'default' is changed, or the\n"
+		"steps); versions not named get 0; the split must sum to "
+		"exactly\n"
+		"100. Without --rule the rule named 'default' is changed, or "
+		"the\n"
 		"route's last rule when none has that name.\n"
 		"\n"
-		"The change is an override: it survives steerd restarts and is\n"
-		"shown as OVERRIDE in 'steerctl status' until the route's file\n"
-		"changes (then the file wins) or 'steerctl rollback' returns to it.\n"
+		"The change is an override: it survives steerd restarts and "
+		"is\n"
+		"shown as OVERRIDE in 'steerctl status' until the route's "
+		"file\n"
+		"changes (then the file wins) or 'steerctl rollback' returns "
+		"to it.\n"
 		"A bad argument changes nothing.\n"
 		"\n"
-		"Exit status: 0 set, 1 bad route, rule, version or percentage,\n"
+		"Exit status: 0 set, 1 bad route, rule, version or "
+		"percentage,\n"
 		"2 usage.\n"
 		"\n"
 		"EXAMPLES\n"

@@ -43,6 +43,11 @@ def _close_all():
         sb.close()
 
 
+def _sigterm(signum, frame):
+    # Unwind like Ctrl-C, so fixture finalizers and atexit remove the sandbox.
+    raise SystemExit(128 + signum)
+
+
 def cgroup2_mount():
     with open("/proc/mounts") as f:
         for line in f:
@@ -73,6 +78,8 @@ class CtlSandbox:
         self._made_ns = False
         self._closed = False
         _open.append(self)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _sigterm)
 
     # ---- setup ----------------------------------------------------------
     def open(self, route_files):
