@@ -42,7 +42,49 @@ const char *ctl_addr(char *buf, size_t len, const __u32 addr[4], __u8 family,
 /* True when @argv holds -h/--help: the command prints its help. */
 bool ctl_wants_help(int argc, char **argv);
 
+/*
+ * Editing one route's live config (tools/ctl_edit.c). begin() opens the
+ * maps and reads route @route into both @live and @cfg; the command
+ * changes @cfg; commit() sets or clears STEER_ROUTE_OVERRIDE (set exactly
+ * when @cfg differs from the route file), rebuilds the tables stably
+ * against @live, bumps the generation and publishes @cfg in one swap.
+ * begin() and commit() return CTL_OK or an exit status whose error they
+ * printed; end() is always called.
+ */
+struct ctl_edit {
+	struct steer_maps m;
+	int id; /* route id, or -errno */
+	struct steer_route_cfg *live, *cfg;
+};
+
+int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e);
+int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e);
+void ctl_edit_end(struct ctl_edit *e);
+
+/* Index of version @name in @cfg, or -1. */
+int ctl_edit_version(const struct steer_route_cfg *cfg, const char *name);
+
+/* True when @cfg's splits or manual ejections differ from its file. */
+bool ctl_edit_differs(const struct steer_route_cfg *cfg);
+
+/*
+ * Print the published result: every rule's split (text), or one JSON
+ * document {route, action, generation, override, rules[]}; @key (may be
+ * NULL) adds one command-specific member @val (consumed either way).
+ */
+void ctl_edit_report(const struct ctl *c, const struct ctl_edit *e,
+		     const char *action, const char *key,
+		     struct json_object *val);
+
+/* eject (@eject true) or restore ROUTE BACKEND: argv as the command's. */
+int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject);
+
 extern const struct ctl_cmd ctl_cmd_status;
 extern const struct ctl_cmd ctl_cmd_validate;
+extern const struct ctl_cmd ctl_cmd_set;
+extern const struct ctl_cmd ctl_cmd_promote;
+extern const struct ctl_cmd ctl_cmd_rollback;
+extern const struct ctl_cmd ctl_cmd_eject;
+extern const struct ctl_cmd ctl_cmd_restore;
 
 #endif /* STEER_CTL_H */

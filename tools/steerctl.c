@@ -14,6 +14,11 @@
 
 static const struct ctl_cmd *const commands[] = {
 	&ctl_cmd_status,
+	&ctl_cmd_set,
+	&ctl_cmd_promote,
+	&ctl_cmd_rollback,
+	&ctl_cmd_eject,
+	&ctl_cmd_restore,
 	&ctl_cmd_validate,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

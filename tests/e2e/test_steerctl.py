@@ -1,0 +1,309 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""steerctl over live maps: every command checked by the split observed on
+real connections through a test netns + cgroup, its -o json output, the
+override's life across a steerd kill -9 and a route-file change, and bad
+arguments that must change nothing.
+
+Run: /usr/bin/python3 -m pytest -q tests/e2e/test_steerctl.py   (as root)
+"""
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from ctl_sandbox import STEERCTL, CtlSandbox
+
+REVIEWS = """\
+kind: Route
+name: reviews
+frontends: [10.96.0.20:9080]
+versions:
+  v1:
+    backends: [10.244.1.5:9080, 10.244.1.6:9080]
+  v2:
+    backends: [10.244.2.7:9080, 10.244.2.8:9080]
+rules:
+  - name: testers
+    match: {uids: [1001]}
+    split: {v2: 100}
+  - name: default
+    split: {v1: 100, v2: 0}
+"""
+# 10.244.3.3 (no port: gets the dialled port) serves both versions.
+RATINGS = """\
+kind: Route
+name: ratings
+frontends: [10.96.0.30:9080]
+versions:
+  v1:
+    backends: [10.244.3.3, 10.244.1.5:9080]
+  v2:
+    backends: [10.244.3.3, 10.244.2.7:9080]
+rules:
+  - name: all
+    split: {v1: 50, v2: 50}
+"""
+RATINGS_VIP = "10.96.0.30:9080"
+N = 400
+
+
+def frac(res, key, field="versions"):
+    return res[field].get(key, 0) / res["total"]
+
+
+def split_of(route, rule):
+    return next(r for r in route["rules"] if r["name"] == rule)["split"]
+
+
+def at_file_state(route):
+    return (not route["override"]
+            and all(r["split"] == r["file_split"] for r in route["rules"])
+            and not any(b["ejected"] for v in route["versions"]
+                        for b in v["backends"]))
+
+
+@pytest.fixture(scope="module")
+def sb():
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    box = CtlSandbox().open({"reviews.yaml": REVIEWS,
+                             "ratings.yaml": RATINGS})
+    try:
+        yield box
+    finally:
+        box.close()
+
+
+@pytest.fixture
+def fresh(sb):
+    """Each test starts from the files' state, whatever the last one did."""
+    for name in ("reviews", "ratings"):
+        sb.ctl("rollback", name, check=True)
+    st = sb.status()
+    assert all(at_file_state(r) for r in st.values()), st
+    return sb
+
+
+def test_file_state_observed(fresh):
+    users = fresh.observe(N)
+    assert users["versions"] == {"v1": N}, users
+    testers = fresh.observe(100, who="testers", uid=1001)
+    assert testers["versions"] == {"v2": 100}, testers
+
+
+def test_set_default_rule(fresh):
+    out = fresh.ctl_json("set", "reviews", "v1=75", "v2=25")
+    assert out["route"] == "reviews" and out["override"] is True
+    assert split_of(out, "default") == {"v1": 75.0, "v2": 25.0}
+    assert split_of(out, "testers") == {"v1": 0.0, "v2": 100.0}
+    users = fresh.observe(N)
+    assert not users["errors"], users
+    assert 0.15 < frac(users, "v2") < 0.35, users
+    # testers rule untouched
+    assert fresh.observe(50, who="testers", uid=1001)["versions"] == {"v2": 50}
+    st = fresh.status()["reviews"]
+    assert st["override"] is True
+    assert split_of(st, "default") == {"v1": 75.0, "v2": 25.0}
+    assert next(r for r in st["rules"] if r["name"] == "default")[
+        "file_split"] == {"v1": 100.0, "v2": 0.0}
+
+
+def test_set_two_decimals_exact(fresh):
+    out = fresh.ctl_json("set", "reviews", "v1=66.67", "v2=33.33")
+    assert split_of(out, "default") == {"v1": 66.67, "v2": 33.33}
+    users = fresh.observe(N)
+    assert 0.23 < frac(users, "v2") < 0.43, users
+
+
+def test_set_text_output_and_generation(fresh):
+    gen = fresh.status()["reviews"]["generation"]
+    p = fresh.ctl("set", "reviews", "v2=100")
+    assert p.returncode == 0, p.stderr
+    assert "rule default" in p.stdout and "v2 100.00%" in p.stdout
+    assert "OVERRIDE" in p.stdout
+    assert fresh.status()["reviews"]["generation"] == gen + 1
+    assert fresh.observe(100)["versions"] == {"v2": 100}
+
+
+def test_set_named_rule(fresh):
+    out = fresh.ctl_json("set", "reviews", "--rule", "testers", "v1=100")
+    assert split_of(out, "testers") == {"v1": 100.0, "v2": 0.0}
+    assert fresh.observe(100, who="testers", uid=1001)["versions"] == {
+        "v1": 100}
+    assert fresh.observe(100)["versions"] == {"v1": 100}
+
+
+def test_set_back_to_file_split_clears_override(fresh):
+    fresh.ctl_json("set", "reviews", "v1=50", "v2=50")
+    out = fresh.ctl_json("set", "reviews", "v1=100")
+    assert out["override"] is False
+    assert at_file_state(fresh.status()["reviews"])
+
+
+def test_promote(fresh):
+    out = fresh.ctl_json("promote", "reviews", "v1")
+    assert out["override"] is True
+    assert all(r["split"] == {"v1": 100.0, "v2": 0.0} for r in out["rules"])
+    assert fresh.observe(100, who="testers", uid=1001)["versions"] == {
+        "v1": 100}
+    out = fresh.ctl_json("promote", "reviews", "v2")
+    assert all(r["split"] == {"v1": 0.0, "v2": 100.0} for r in out["rules"])
+    assert fresh.observe(N)["versions"] == {"v2": N}
+
+
+def test_rollback(fresh):
+    fresh.ctl_json("set", "reviews", "v1=10", "v2=90")
+    fresh.ctl_json("eject", "reviews", "10.244.1.5:9080")
+    assert fresh.observe(100)["versions"].get("v2", 0) > 70
+    out = fresh.ctl_json("rollback", "reviews")
+    assert out["override"] is False
+    assert all(r["split"] == r["file_split"] for r in out["rules"])
+    st = fresh.status()["reviews"]
+    assert at_file_state(st), st
+    users = fresh.observe(N)
+    assert users["versions"] == {"v1": N}, users
+    assert set(users["backends"]) == {"10.244.1.5:9080", "10.244.1.6:9080"}
+
+
+def test_eject_restore(fresh):
+    out = fresh.ctl_json("eject", "reviews", "10.244.1.5:9080")
+    assert out["backends"] == [{"version": "v1",
+                                "address": "10.244.1.5:9080"}]
+    assert out["override"] is True
+    users = fresh.observe(200)
+    assert users["backends"] == {"10.244.1.6:9080": 200}, users
+    st = fresh.status()["reviews"]
+    ej = {b["address"]: b["ejected"] for v in st["versions"]
+          for b in v["backends"]}
+    assert ej["10.244.1.5:9080"] and not ej["10.244.1.6:9080"]
+    out = fresh.ctl_json("restore", "reviews", "10.244.1.5:9080")
+    assert out["override"] is False  # nothing else differs from the file
+    users = fresh.observe(N)
+    assert set(users["backends"]) == {"10.244.1.5:9080", "10.244.1.6:9080"}
+
+
+def test_eject_whole_version_moves_share(fresh):
+    fresh.ctl_json("set", "reviews", "v1=50", "v2=50")
+    fresh.ctl_json("eject", "reviews", "10.244.2.7:9080")
+    fresh.ctl_json("eject", "reviews", "10.244.2.8:9080")
+    assert fresh.observe(200)["versions"] == {"v1": 200}
+
+
+def test_eject_shared_backend_all_versions(fresh):
+    before = fresh.observe(N, target=RATINGS_VIP)
+    assert before["versions"].get("shared", 0) > 0, before
+    out = fresh.ctl_json("eject", "ratings", "10.244.3.3")
+    assert sorted((b["version"], b["address"]) for b in out["backends"]) == [
+        ("v1", "10.244.3.3"), ("v2", "10.244.3.3")]
+    after = fresh.observe(N, target=RATINGS_VIP)
+    assert "shared" not in after["versions"], after
+    assert 0.35 < frac(after, "v1") < 0.65, after
+    p = fresh.ctl("restore", "ratings", "10.244.3.3")
+    assert p.returncode == 0
+    assert "restored 10.244.3.3 (version v1)" in p.stdout
+    assert "restored 10.244.3.3 (version v2)" in p.stdout
+
+
+def test_override_survives_kill9_and_file_change_clears_it(fresh):
+    fresh.ctl_json("set", "reviews", "v1=50", "v2=50")
+    fresh.kill9_steerd()
+    fresh.start_steerd()
+    st = fresh.status()["reviews"]
+    assert st["override"] is True
+    assert split_of(st, "default") == {"v1": 50.0, "v2": 50.0}
+    users = fresh.observe(N)
+    assert 0.35 < frac(users, "v2") < 0.65, users
+    # A real change of the file (not a comment): the file wins again.
+    changed = REVIEWS.replace("    split: {v1: 100, v2: 0}",
+                              "    split: {v1: 90, v2: 10}")
+    try:
+        st = fresh.write_route(
+            "reviews.yaml", changed,
+            lambda s: split_of(s["reviews"], "default") == {"v1": 90.0,
+                                                            "v2": 10.0})
+        r = st["reviews"]
+        assert r["override"] is False and at_file_state(r), r
+        users = fresh.observe(N)
+        assert 0.03 < frac(users, "v2") < 0.2, users
+    finally:
+        fresh.write_route("reviews.yaml", REVIEWS,
+                          lambda s: split_of(s["reviews"], "default")
+                          == {"v1": 100.0, "v2": 0.0})
+
+
+BAD = [
+    (["set", "nosuch", "v1=100"], 1, "nosuch"),
+    (["set", "reviews", "v9=100"], 1, "v9"),
+    (["set", "reviews", "v1=60", "v2=30"], 1, "90.00%"),
+    (["set", "reviews", "v1=abc"], 1, "abc"),
+    (["set", "reviews", "v1=33.333", "v2=66.667"], 1, "33.333"),
+    (["set", "reviews", "v1=1e2"], 1, "1e2"),
+    (["set", "reviews", "v1=-5", "v2=105"], 1, "-5"),
+    (["set", "reviews", "v1=101", "v2=0"], 1, "101"),
+    (["set", "reviews", "v1=50", "v1=50"], 1, "twice"),
+    (["set", "reviews", "--rule", "nosuch", "v1=100"], 1, "nosuch"),
+    (["set", "reviews"], 2, "VERSION=PERCENT"),
+    (["set", "reviews", "v1"], 2, "v1"),
+    (["promote", "reviews", "v9"], 1, "v9"),
+    (["promote", "nosuch", "v1"], 1, "nosuch"),
+    (["promote", "reviews"], 2, "ROUTE VERSION"),
+    (["rollback", "nosuch"], 1, "nosuch"),
+    (["eject", "reviews", "10.244.9.9:9080"], 1, "10.244.9.9:9080"),
+    (["eject", "reviews", "10.244.1.5:9999"], 1, "10.244.1.5:9999"),
+    (["eject", "reviews", "not-an-address"], 1, "not-an-address"),
+    (["eject", "nosuch", "10.244.1.5:9080"], 1, "nosuch"),
+    (["restore", "reviews", "10.244.9.9:9080"], 1, "10.244.9.9:9080"),
+    (["eject", "reviews"], 2, "ROUTE BACKEND"),
+]
+
+
+@pytest.mark.parametrize("args,code,names", BAD,
+                         ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_arguments_change_nothing(fresh, args, code, names):
+    fresh.ctl_json("set", "reviews", "v1=80", "v2=20")  # a live override
+    before = fresh.snapshot()
+    p = fresh.ctl(*args)
+    assert p.returncode == code, (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and names in lines[0], p.stderr
+    assert p.stdout == ""
+    pj = fresh.ctl(*args, json_out=True)
+    assert pj.returncode == code
+    doc = json.loads(pj.stdout)
+    assert doc["status"] == code and names in doc["error"], doc
+    assert fresh.snapshot() == before
+
+
+def test_every_command_has_help_with_examples():
+    for cmd in ("set", "promote", "rollback", "eject", "restore"):
+        p = subprocess.run([STEERCTL, "help", cmd], text=True,
+                           stdout=subprocess.PIPE)
+        assert p.returncode == 0 and "EXAMPLES" in p.stdout, cmd
+        assert p.stdout.startswith("Usage: steerctl " + cmd)
+
+
+def test_unprivileged_says_what_is_missing(sb):
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+              STEERCTL, "--bpffs", sb.pin]
+    for args in (["status"], ["set", "reviews", "v1=100"],
+                 ["eject", "reviews", "10.244.1.5:9080"]):
+        p = subprocess.run(nobody + args, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        assert p.returncode == 1, (args, p.stderr)
+        assert p.stdout == ""
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1, p.stderr
+        assert "root or CAP_BPF" in lines[0], lines[0]
+    p = subprocess.run(nobody[:-2] + ["--bpffs", sb.pin, "-o", "json",
+                                      "status"],
+                       text=True, stdout=subprocess.PIPE)
+    assert p.returncode == 1
+    assert "CAP_BPF" in json.loads(p.stdout)["error"]
+
+
+def test_sandbox_is_private(sb):
+    # Untranslated traffic fails inside the netns: a VIP that is no frontend.
+    res = sb.observe(3, target="10.96.0.99:9080")
+    assert res["versions"] == {} and sum(res["errors"].values()) == 3, res

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* steerctl set: change one rule's split now, in one atomic publish. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "ctl.h"
+
+/*
+ * "95", "33.33", "5.5", "0.01", optionally with a trailing '%', into
+ * 0.01 % units, parsed from the text (no floating point, so "33.33" is
+ * exactly 3333). Returns 0, or -1 when malformed or above 100.
+ */
+static int parse_pct(const char *s, unsigned int *units)
+{
+	unsigned int whole = 0, frac = 0;
+	int digits = 0, fdigits = 0;
+	size_t len = strlen(s);
+
+	if (len && s[len - 1] == '%')
+		len--;
+	for (; digits < (int)len && isdigit((unsigned char)s[digits]);
+	     digits++) {
+		if (digits >= 3)
+			return -1;
+		whole = whole * 10 + (unsigned int)(s[digits] - '0');
+	}
+	if (!digits)
+		return -1;
+	if ((size_t)digits < len) {
+		const char *f = s + digits + 1;
+
+		if (s[digits] != '.')
+			return -1;
+		for (; f + fdigits < s + len; fdigits++) {
+			if (fdigits >= 2 || !isdigit((unsigned char)f[fdigits]))
+				return -1;
+			frac = frac * 10 + (unsigned int)(f[fdigits] - '0');
+		}
+		if (!fdigits)
+			return -1;
+		if (fdigits == 1)
+			frac *= 10;
+	}
+	*units = whole * 100 + frac;
+	return *units > STEER_SPLIT_SLOTS ? -1 : 0;
+}
+
+/* The rule `set` changes without --rule: "default", else the last one. */
+static int default_rule(const struct steer_route_cfg *cfg)
+{
+	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++)
+		if (!strcmp(cfg->rules[r].name, "default"))
+			return r;
+	return cfg->n_rules - 1;
+}
+
+static int run_set(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"rule", required_argument, NULL, 'r'},
+		{0},
+	};
+	__u16 split[STEER_MAX_VERSIONS] = {0};
+	bool named[STEER_MAX_VERSIONS] = {false};
+	const char *rule_name = NULL, *route;
+	struct ctl_edit e;
+	unsigned int sum = 0;
+	int opt, rule, first, ret;
+	char pct[16];
+
+	optind = 0; /* reset GNU getopt: main() used it */
+	while ((opt = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		if (opt != 'r')
+			return ctl_error(c, CTL_USAGE,
+					 "set: see 'steerctl help set'");
+		rule_name = optarg;
+	}
+	if (optind >= argc)
+		return ctl_error(c, CTL_USAGE, "set: no ROUTE given");
+	route = argv[optind];
+	first = optind + 1;
+	if (first >= argc)
+		return ctl_error(c, CTL_USAGE,
+				 "set: no VERSION=PERCENT given, e.g. "
+				 "'steerctl set %s v1=95 v2=5'",
+				 route);
+	for (int i = first; i < argc; i++)
+		if (!strchr(argv[i], '=') || argv[i][0] == '=')
+			return ctl_error(c, CTL_USAGE,
+					 "set: '%s' is not VERSION=PERCENT",
+					 argv[i]);
+
+	ret = ctl_edit_begin(c, route, &e);
+	if (ret)
+		goto out;
+	if (rule_name) {
+		for (rule = 0; rule < e.cfg->n_rules; rule++)
+			if (!strncmp(e.cfg->rules[rule].name, rule_name,
+				     STEER_SHORT_NAME_LEN))
+				break;
+		if (rule >= e.cfg->n_rules) {
+			ret = ctl_error(c, CTL_ERR,
+					"route %s has no rule named '%s'",
+					route, rule_name);
+			goto out;
+		}
+	} else {
+		rule = default_rule(e.cfg);
+		if (rule < 0) {
+			ret = ctl_error(c, CTL_ERR, "route %s has no rules",
+					route);
+			goto out;
+		}
+	}
+	for (int i = first; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		unsigned int units;
+		int v;
+
+		*eq = '\0';
+		v = ctl_edit_version(e.cfg, argv[i]);
+		*eq = '=';
+		if (v < 0) {
+			ret = ctl_error(c, CTL_ERR,
+					"route %s has no version '%.*s'", route,
+					(int)(eq - argv[i]), argv[i]);
+			goto out;
+		}
+		if (named[v]) {
+			ret = ctl_error(c, CTL_ERR, "version %s given twice",
+					e.cfg->versions[v].name);
+			goto out;
+		}
+		if (parse_pct(eq + 1, &units)) {
+			ret = ctl_error(c, CTL_ERR,
+					"%s: '%s' is not a percentage from 0 "
+					"to 100 with at most 2 decimals",
+					e.cfg->versions[v].name, eq + 1);
+			goto out;
+		}
+		named[v] = true;
+		split[v] = (__u16)units;
+		sum += units;
+	}
+	if (sum != STEER_SPLIT_SLOTS) {
+		ret = ctl_error(c, CTL_ERR,
+				"the split sums to %s%%, not 100%% (versions "
+				"not named get 0)",
+				ctl_pct(pct, sizeof(pct), sum));
+		goto out;
+	}
+	memcpy(e.cfg->rules[rule].split, split, sizeof(split));
+	ret = ctl_edit_commit(c, &e);
+	if (!ret) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "set rule %s",
+			 e.cfg->rules[rule].name);
+		ctl_edit_report(c, &e, what, NULL, NULL);
+	}
+out:
+	ctl_edit_end(&e);
+	return ret;
+}
+
+const struct ctl_cmd ctl_cmd_set = {
+	.name = "set",
+	.run = run_set,
+	.summary = "change a split now, atomically",
+	.help = "Usage: steerctl set ROUTE [--rule NAME] VERSION=PERCENT...\n"
+		"Change one rule's split in the kernel now. The route's whole\n"
+		"configuration is republished in one step, so no connection "
+		"sees\n"
+		"half of the change. PERCENT has at most 2 decimals (0.01 %\n"
+		"steps); versions not named get 0; the split must sum to "
+		"exactly\n"
+		"100. Without --rule the rule named 'default' is changed, or "
+		"the\n"
+		"route's last rule when none has that name.\n"
+		"\n"
+		"The change is an override: it survives steerd restarts and "
+		"is\n"
+		"shown as OVERRIDE in 'steerctl status' until the route's "
+		"file\n"
+		"changes (then the file wins) or 'steerctl rollback' returns "
+		"to it.\n"
+		"A bad argument changes nothing.\n"
+		"\n"
+		"Exit status: 0 set, 1 bad route, rule, version or "
+		"percentage,\n"
+		"2 usage.\n"
+		"\n"
+		"EXAMPLES\n"
+		"  steerctl set reviews v1=95 v2=5\n"
+		"  steerctl set reviews v1=66.67 v2=33.33\n"
+		"  steerctl set reviews --rule testers v2=100\n"
+		"  steerctl -o json set reviews v2=100\n",
+};
