@@ -89,6 +89,47 @@ static bool cfg_same(const struct steer_route_cfg *a,
 	return same;
 }
 
+static bool has_rule(const struct steer_route_cfg *c, const char *name)
+{
+	for (int r = 0; r < c->n_rules && r < STEER_MAX_RULES; r++)
+		if (!strncmp(c->rules[r].name, name, STEER_SHORT_NAME_LEN))
+			return true;
+	return false;
+}
+
+static bool has_version(const struct steer_route_cfg *c, const char *name)
+{
+	for (int v = 0; v < c->n_versions && v < STEER_MAX_VERSIONS; v++)
+		if (!strncmp(c->versions[v].name, name, STEER_SHORT_NAME_LEN))
+			return true;
+	return false;
+}
+
+/*
+ * Counters are kept per (rule, version) counter slot, and slots follow
+ * names (compile_stats_slots). A rule or version new to the route starts
+ * from zero: zero its slots before the config that counts into them is
+ * published, while no program writes them yet.
+ */
+static void zero_new_counters(const struct steer_maps *m, __u32 id,
+			      const struct steer_route_cfg *prev,
+			      const struct steer_route_cfg *cfg)
+{
+	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
+		bool new_rule = !has_rule(prev, cfg->rules[r].name);
+		__u32 row = cfg->rules[r].stats_slot;
+
+		if (new_rule)
+			maps_stats_clear_slot(m, id, row, STEER_MAX_VERSIONS);
+		for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS;
+		     v++)
+			if (new_rule ||
+			    !has_version(prev, cfg->versions[v].name))
+				maps_stats_clear_slot(
+					m, id, row, cfg->versions[v].stats_slot);
+	}
+}
+
 static void frontend_entry(const struct route_frontend *f, __u32 id, int idx,
 			   struct steer_frontend_key *k,
 			   struct steer_frontend *v)
@@ -153,13 +194,15 @@ static int prune_frontends(const struct steer_maps *m,
 }
 
 int apply_routes(const struct steer_maps *m, const struct route_set *set,
-		 const char *cgroup_root, __u64 generation,
-		 struct apply_stats *st, char *err, size_t errlen)
+		 const char *cgroup_root, struct apply_stats *st, char *err,
+		 size_t errlen)
 {
 	struct steer_route_cfg *cfgs = NULL;
 	struct live live;
 	struct timespec now;
 	__u32 *ids = NULL, next_id = 0;
+	__u64 generation = 0;
+	const struct steer_route_cfg **prevs = NULL;
 	bool *publish = NULL, *fresh = NULL;
 	int ret;
 
@@ -170,6 +213,10 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 			 strerror(-ret));
 		goto out;
 	}
+	for (int i = 0; i < live.n; i++)
+		if (live.cfgs[i].generation > generation)
+			generation = live.cfgs[i].generation;
+	st->generation = generation++;
 	if ((__u32)set->n > m->max_routes) {
 		ret = -E2BIG;
 		snprintf(err, errlen, "%d routes, more than --max-routes %u",
@@ -180,7 +227,8 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	ids = calloc(set->n ? set->n : 1, sizeof(*ids));
 	publish = calloc(set->n ? set->n : 1, sizeof(*publish));
 	fresh = calloc(set->n ? set->n : 1, sizeof(*fresh));
-	if (!cfgs || !ids || !publish || !fresh) {
+	prevs = calloc(set->n ? set->n : 1, sizeof(*prevs));
+	if (!cfgs || !ids || !publish || !fresh || !prevs) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -194,6 +242,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 		const struct steer_route_cfg *prev =
 			li >= 0 ? &live.cfgs[li] : NULL;
 
+		prevs[i] = prev;
 		ret = compile_route(r, cgroup_root, prev, &cfgs[i], err,
 				    errlen);
 		if (ret)
@@ -230,14 +279,14 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 		}
 	}
 
-	/* 2. Publish configs, each in one swap, before frontends point at them.
-	 */
+	/* 2. Publish configs, each in one swap, before frontends point at them. */
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;
-		if (fresh[i])
-			maps_stats_clear(
-				m, ids[i]); /* a reused id: no old counts */
+		if (fresh[i]) /* a reused id: no old counts */
+			maps_stats_clear(m, ids[i]);
+		else
+			zero_new_counters(m, ids[i], prevs[i], &cfgs[i]);
 		ret = maps_route_publish(m, ids[i], &cfgs[i]);
 		if (ret) {
 			snprintf(err, errlen, "cannot publish route %s: %s",
@@ -245,6 +294,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 			goto out;
 		}
 		st->published++;
+		st->generation = generation;
 	}
 
 	/* 3. Point frontends at their routes, then drop the ones gone. */
@@ -285,6 +335,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 		}
 		maps_stats_clear(m, live.ids[i]);
 		st->removed++;
+		st->generation = generation;
 	}
 out:
 	live_free(&live);
@@ -292,5 +343,6 @@ out:
 	free(ids);
 	free(publish);
 	free(fresh);
+	free(prevs);
 	return ret;
 }

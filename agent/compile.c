@@ -482,6 +482,66 @@ static int compile_version(const struct route_version *rv,
 	return 0;
 }
 
+/*
+ * Counter slots follow names: a rule or version keeps the slot it had in
+ * @prev under the same name; a new name takes the lowest slot no name of
+ * @prev or @cfg holds (so no program can be counting into it), or failing
+ * that the lowest slot free in @cfg.
+ */
+static void assign_slots(__u8 *slot_of, const char *names, size_t stride,
+			 int n, const char *prev_names, const __u8 *prev_slots,
+			 size_t prev_stride, int prev_n, int n_slots)
+{
+	bool used_new[STEER_MAX_RULES + STEER_MAX_VERSIONS] = { false };
+	bool used_prev[STEER_MAX_RULES + STEER_MAX_VERSIONS] = { false };
+
+	for (int j = 0; j < prev_n; j++)
+		used_prev[prev_slots[j * prev_stride] % n_slots] = true;
+	for (int i = 0; i < n; i++) {
+		slot_of[i * stride] = STEER_SLOT_NONE;
+		for (int j = 0; j < prev_n; j++) {
+			if (strncmp(names + i * stride,
+				    prev_names + j * prev_stride,
+				    STEER_SHORT_NAME_LEN))
+				continue;
+			slot_of[i * stride] = prev_slots[j * prev_stride];
+			used_new[slot_of[i * stride] % n_slots] = true;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int pick = -1;
+
+		if (slot_of[i * stride] != STEER_SLOT_NONE)
+			continue;
+		for (int k = 0; k < n_slots && pick < 0; k++)
+			if (!used_new[k] && !used_prev[k])
+				pick = k;
+		for (int k = 0; k < n_slots && pick < 0; k++)
+			if (!used_new[k])
+				pick = k;
+		slot_of[i * stride] = (__u8)pick;
+		used_new[pick] = true;
+	}
+}
+
+void compile_stats_slots(struct steer_route_cfg *cfg,
+			 const struct steer_route_cfg *prev)
+{
+	const struct steer_rule *pr = prev ? prev->rules : NULL;
+	const struct steer_version *pv = prev ? prev->versions : NULL;
+
+	assign_slots(&cfg->rules[0].stats_slot, cfg->rules[0].name,
+		     sizeof(cfg->rules[0]), cfg->n_rules,
+		     pr ? pr[0].name : NULL, pr ? &pr[0].stats_slot : NULL,
+		     sizeof(cfg->rules[0]), prev ? prev->n_rules : 0,
+		     STEER_MAX_RULES);
+	assign_slots(&cfg->versions[0].stats_slot, cfg->versions[0].name,
+		     sizeof(cfg->versions[0]), cfg->n_versions,
+		     pv ? pv[0].name : NULL, pv ? &pv[0].stats_slot : NULL,
+		     sizeof(cfg->versions[0]), prev ? prev->n_versions : 0,
+		     STEER_MAX_VERSIONS);
+}
+
 int compile_route(const struct route *r, const char *cgroup_root,
 		  const struct steer_route_cfg *prev,
 		  struct steer_route_cfg *out, char *err, size_t errlen)
@@ -542,5 +602,6 @@ int compile_route(const struct route *r, const char *cgroup_root,
 
 	out->source_hash = compile_source_hash(out);
 	compile_tables(out, prev);
+	compile_stats_slots(out, prev);
 	return 0;
 }

@@ -48,6 +48,15 @@ void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want,
  */
 void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
 
+/*
+ * Give each rule and version of @cfg its counter slot (stats_slot), keeping
+ * the slots of same-named rules and versions of @prev (may be NULL).
+ * compile_route calls it; the caller zeroes the counters of slots that are
+ * new before publishing (apply.c).
+ */
+void compile_stats_slots(struct steer_route_cfg *cfg,
+			 const struct steer_route_cfg *prev);
+
 /* Hash of what the route file says (not of tables, flags set by steerctl). */
 __u64 compile_source_hash(const struct steer_route_cfg *cfg);
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,9 +240,11 @@ int maps_stats_read(const struct steer_maps *m, __u32 id,
 	return 0;
 }
 
-int maps_stats_clear(const struct steer_maps *m, __u32 id)
+int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
+			  __u32 version)
 {
 	int cpus = ncpus(), ret = 0;
+	__u32 key = steer_stats_index(id, rule, version);
 	struct steer_stats *zero;
 
 	if (cpus <= 0)
@@ -248,12 +252,58 @@ int maps_stats_clear(const struct steer_maps *m, __u32 id)
 	zero = calloc(cpus, sizeof(*zero));
 	if (!zero)
 		return -ENOMEM;
-	for (__u32 i = 0; i < STEER_STATS_PER_ROUTE && !ret; i++) {
-		__u32 key = id * STEER_STATS_PER_ROUTE + i;
-
-		if (bpf_map_update_elem(m->stats, &key, zero, BPF_ANY))
-			ret = -errno;
-	}
+	if (bpf_map_update_elem(m->stats, &key, zero, BPF_ANY))
+		ret = -errno;
 	free(zero);
 	return ret;
+}
+
+int maps_stats_clear(const struct steer_maps *m, __u32 id)
+{
+	int ret = 0;
+
+	for (__u32 r = 0; r <= STEER_MAX_RULES && !ret; r++)
+		for (__u32 v = 0; v <= STEER_MAX_VERSIONS && !ret; v++)
+			ret = maps_stats_clear_slot(m, id, r, v);
+	return ret;
+}
+
+__u64 maps_generation_max(const struct steer_maps *m)
+{
+	struct steer_route_cfg *cfg = malloc(sizeof(*cfg));
+	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
+	__u64 gen = 0;
+	int n = -ENOMEM;
+
+	if (cfg && ids)
+		n = maps_route_ids(m, ids, (int)m->max_routes);
+	for (int i = 0; i < n; i++)
+		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
+			gen = cfg->generation;
+	free(ids);
+	free(cfg);
+	return gen;
+}
+
+int maps_lock(const char *bpffs)
+{
+	int fd = open(bpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int ret = -errno;
+
+			close(fd);
+			return ret;
+		}
+	}
+	return fd;
+}
+
+void maps_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the last fd drops the flock */
 }

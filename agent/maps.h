@@ -57,11 +57,29 @@ int maps_route_publish(const struct steer_maps *m, __u32 id,
 		       const struct steer_route_cfg *cfg);
 int maps_route_delete(const struct steer_maps *m, __u32 id);
 
+/*
+ * The newest generation among the live routes; a publisher (steerd or
+ * steerctl) stamps its change with this + 1, so generations only grow.
+ */
+__u64 maps_generation_max(const struct steer_maps *m);
+
+/*
+ * Serialise read-modify-publish cycles on one pin directory between steerd
+ * and steerctl: an flock on the directory itself. Without it, a steerctl
+ * change and a steerd apply that read the same live config could each
+ * publish over the other. Returns an fd to pass to maps_unlock, or -errno.
+ */
+int maps_lock(const char *bpffs);
+void maps_unlock(int fd);
+
 /* Sum of per-CPU counters of route @id: st[rule][version] (see abi). */
 int maps_stats_read(const struct steer_maps *m, __u32 id,
 		    struct steer_stats st[STEER_MAX_RULES + 1]
 					 [STEER_MAX_VERSIONS + 1]);
 /* Zero route @id's counters (the id is being freed or reused). */
 int maps_stats_clear(const struct steer_maps *m, __u32 id);
+/* Zero the counters of one (rule, version) position of route @id. */
+int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
+			  __u32 version);
 
 #endif /* STEER_MAPS_H */

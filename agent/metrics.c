@@ -51,10 +51,19 @@ static int sample_route(const struct steer_maps *m, __u32 id,
 			for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 				rs->denied[l] += st[r][v].denied[l];
 				rs->noroute[l] += st[r][v].no_route[l];
-				if (r < STEER_MAX_RULES && v < STEER_MAX_VERSIONS)
-					rs->conns[r][v][l] =
-						st[r][v].connections[l];
 			}
+		}
+	}
+	/* conns[] by rule and version position, through counter slots */
+	for (int r = 0; r < rs->cfg->n_rules && r < STEER_MAX_RULES; r++) {
+		for (int v = 0; v < rs->cfg->n_versions && v < STEER_MAX_VERSIONS;
+		     v++) {
+			int row = rs->cfg->rules[r].stats_slot % STEER_MAX_RULES;
+			int col = rs->cfg->versions[v].stats_slot %
+				  STEER_MAX_VERSIONS;
+
+			for (int l = 0; l < STEER_LAYER_COUNT; l++)
+				rs->conns[r][v][l] = st[row][col].connections[l];
 		}
 	}
 	return 0;

@@ -91,9 +91,19 @@ static int reload(struct steerd *d, const char *why)
 	int ret;
 
 	ret = routes_load_dir(d->routes_dir, &set, err, sizeof(err));
-	if (!ret)
-		ret = apply_routes(&d->maps, &set, d->cgroup_root,
-				   d->ms.generation + 1, &st, err, sizeof(err));
+	if (!ret) {
+		int lock = maps_lock(d->bpffs);
+
+		if (lock < 0) {
+			ret = lock;
+			snprintf(err, sizeof(err), "cannot lock %s: %s",
+				 d->bpffs, strerror(-lock));
+		} else {
+			ret = apply_routes(&d->maps, &set, d->cgroup_root, &st,
+					   err, sizeof(err));
+			maps_unlock(lock);
+		}
+	}
 	if (ret) {
 		d->ms.apply_errors++;
 		pr_warn("%s; configuration unchanged (generation %llu)", err,
@@ -104,8 +114,7 @@ static int reload(struct steerd *d, const char *why)
 		clock_gettime(CLOCK_REALTIME, &now);
 		d->ms.last_apply_s = now.tv_sec + now.tv_nsec / 1e9;
 		d->ms.ready = true;
-		if (st.published || st.removed)
-			d->ms.generation++;
+		d->ms.generation = st.generation;
 		pr_info("applied %d routes from %s (%s): %d published, "
 			"%d unchanged, %d overridden by steerctl, %d removed; "
 			"generation %llu",
@@ -115,24 +124,6 @@ static int reload(struct steerd *d, const char *why)
 	}
 	routes_free(&set);
 	return ret;
-}
-
-/* The generation to continue from: the newest one published. */
-static __u64 live_generation(const struct steer_maps *m)
-{
-	struct steer_route_cfg *cfg = malloc(sizeof(*cfg));
-	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
-	__u64 gen = 0;
-	int n = -ENOMEM;
-
-	if (cfg && ids)
-		n = maps_route_ids(m, ids, (int)m->max_routes);
-	for (int i = 0; i < n; i++)
-		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
-			gen = cfg->generation;
-	free(ids);
-	free(cfg);
-	return gen;
 }
 
 static int epoll_add(int epfd, int fd)
@@ -395,7 +386,7 @@ int main(int argc, char **argv)
 		metrics_http_stop(d.http);
 		return 1;
 	}
-	d.ms.generation = live_generation(&d.maps);
+	d.ms.generation = maps_generation_max(&d.maps);
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);

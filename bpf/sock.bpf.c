@@ -17,10 +17,19 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline void count(__u32 route, const struct steer_decision *d,
+static __always_inline void count(__u32 route,
+				  const struct steer_route_cfg *cfg,
+				  const struct steer_decision *d,
 				  enum steer_verdict verdict)
 {
-	struct steer_stats *st = stats_lookup(route, d->rule, d->version);
+	__u32 row = STEER_MAX_RULES, col = STEER_MAX_VERSIONS;
+	struct steer_stats *st;
+
+	if (d->rule < STEER_MAX_RULES)
+		row = cfg->rules[d->rule].stats_slot;
+	if (d->version < STEER_MAX_VERSIONS)
+		col = cfg->versions[d->version].stats_slot;
+	st = stats_lookup(route, row, col);
 
 	if (!st)
 		return;
@@ -96,7 +105,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	cl->layer = STEER_LAYER_SOCK;
 
 	verdict = steer_decide(cfg, cl, &d);
-	count(fe->route_id, &d, verdict);
+	count(fe->route_id, cfg, &d, verdict);
 	switch (verdict) {
 	case STEER_VERDICT_STEER:
 		break;

@@ -114,6 +114,13 @@ struct steer_rule {
 					       */
 	__u16 split[STEER_MAX_VERSIONS];      /* 0.01 % units in force */
 	/*
+	 * Counter row of this rule in steer_stats_v1. It follows the rule's
+	 * name, not its position, so inserting a rule never shows one rule's
+	 * counts under another's name (compile_route keeps it stable).
+	 */
+	__u8 stats_slot;
+	__u8 pad[7];
+	/*
 	 * Version index per slot and family. A version with no usable backend
 	 * of a family gets no slot in that family's table: its share goes to
 	 * the rule's other versions by their weights, or the slot is
@@ -139,7 +146,8 @@ struct steer_backend {
 struct steer_version {
 	char name[STEER_SHORT_NAME_LEN];
 	__u8 n_backends;
-	__u8 pad[7];
+	__u8 stats_slot; /* counter column in steer_stats_v1, like rules' */
+	__u8 pad[6];
 	struct steer_backend backends[STEER_MAX_BACKENDS];
 	/* Backend index per slot and family, in proportion to the weights. */
 	__u8 slots[STEER_FAM_COUNT][STEER_BACKEND_SLOTS];
@@ -175,9 +183,9 @@ struct steer_route_cfg {
 
 /* ---- counters: steer_stats_v1 (PERCPU_ARRAY) ---------------------------- */
 /*
- * Index = steer_stats_index(route, rule, version). Rule STEER_MAX_RULES
- * stands for "no rule" (policy denials, no_route), version
- * STEER_MAX_VERSIONS for "no version".
+ * Index = steer_stats_index(route, rule stats_slot, version stats_slot).
+ * Row STEER_MAX_RULES stands for "no rule" (policy denials, no_route),
+ * column STEER_MAX_VERSIONS for "no version".
  */
 enum steer_layer {
 	STEER_LAYER_SOCK = 0,

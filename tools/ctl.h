@@ -53,7 +53,8 @@ bool ctl_wants_help(int argc, char **argv);
  */
 struct ctl_edit {
 	struct steer_maps m;
-	int id; /* route id, or -errno */
+	int lock; /* maps_lock() fd held from begin to end, or -1 */
+	int id;	  /* route id, or -errno */
 	struct steer_route_cfg *live, *cfg;
 };
 

@@ -20,6 +20,7 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 
 	memset(e, 0, sizeof(*e));
 	e->m.routes = e->m.frontends = e->m.stats = e->m.reasons = -1;
+	e->lock = -1;
 	e->live = malloc(sizeof(*e->live));
 	e->cfg = malloc(sizeof(*e->cfg));
 	if (!e->live || !e->cfg)
@@ -27,6 +28,11 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	ret = ctl_open_maps(c, &e->m);
 	if (ret)
 		return ret;
+	/* No steerd apply may publish between our read and our publish. */
+	e->lock = maps_lock(c->bpffs);
+	if (e->lock < 0)
+		return ctl_error(c, CTL_ERR, "cannot lock %s: %s", c->bpffs,
+				 strerror(-e->lock));
 	e->id = maps_route_find(&e->m, route, e->live);
 	if (e->id == -ENOENT)
 		return ctl_error(c, CTL_ERR, "no route named '%s'", route);
@@ -39,6 +45,8 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 
 void ctl_edit_end(struct ctl_edit *e)
 {
+	maps_unlock(e->lock);
+	e->lock = -1;
 	maps_close(&e->m);
 	free(e->live);
 	free(e->cfg);
@@ -95,7 +103,7 @@ int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e)
 		cfg->flags &= ~(__u32)STEER_ROUTE_OVERRIDE;
 	compile_tables(cfg, e->live);
 	clock_gettime(CLOCK_REALTIME, &now);
-	cfg->generation = e->live->generation + 1;
+	cfg->generation = maps_generation_max(&e->m) + 1;
 	cfg->applied_ns = (__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
 	ret = maps_route_publish(&e->m, (__u32)e->id, cfg);
 	if (ret)

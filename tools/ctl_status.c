@@ -39,10 +39,16 @@ static void frontends_of(const struct steer_maps *m, struct route_view *v)
 	}
 }
 
+/* Connections of (rule, version), through their counter slots. */
 static __u64 version_conns(const struct route_view *v, int rule, int ver)
 {
-	return v->st[rule][ver].connections[STEER_LAYER_SOCK] +
-	       v->st[rule][ver].connections[STEER_LAYER_TC];
+	const struct steer_stats *s =
+		&v->st[v->cfg.rules[rule].stats_slot % (STEER_MAX_RULES + 1)]
+		      [v->cfg.versions[ver].stats_slot %
+		       (STEER_MAX_VERSIONS + 1)];
+
+	return s->connections[STEER_LAYER_SOCK] +
+	       s->connections[STEER_LAYER_TC];
 }
 
 static void totals(const struct route_view *v, __u64 *denied, __u64 *noroute)

@@ -772,6 +772,68 @@ TEST(cgroup_resolution)
 	free(r);
 }
 
+/* Counter slots follow names: inserting a rule in front keeps "default" on
+ * its slot and gives the new rule a slot the old config never counted in. */
+TEST(stats_slots_follow_names)
+{
+	struct route *r = two_versions(10000, 0);
+	struct steer_route_cfg *a, *b, *c;
+
+	a = compile(r, NULL);
+	ASSERT_EQ(a->rules[0].stats_slot, 0);
+	ASSERT_EQ(a->versions[0].stats_slot, 0);
+	ASSERT_EQ(a->versions[1].stats_slot, 1);
+
+	r->rules[1] = r->rules[0];
+	snprintf(r->rules[0].name, sizeof(r->rules[0].name), "testers");
+	r->n_rules = 2;
+	b = compile(r, a);
+	ASSERT_STREQ(b->rules[1].name, "default");
+	ASSERT_EQ(b->rules[1].stats_slot, 0);
+	ASSERT_EQ(b->rules[0].stats_slot, 1);
+
+	/* versions swapped in the file keep their columns */
+	struct route_version tmp = r->versions[0];
+
+	r->versions[0] = r->versions[1];
+	r->versions[1] = tmp;
+	c = compile(r, b);
+	ASSERT_STREQ(c->versions[0].name, "v2");
+	ASSERT_EQ(c->versions[0].stats_slot, 1);
+	ASSERT_EQ(c->versions[1].stats_slot, 0);
+	free(a);
+	free(b);
+	free(c);
+	free(r);
+}
+
+/* Eight rules in use and one renamed: the new name reuses the only free
+ * slot, and no two rules ever share one. */
+TEST(stats_slots_full_route_rename)
+{
+	struct route *r = two_versions(10000, 0);
+	struct steer_route_cfg *a, *b;
+	bool seen[STEER_MAX_RULES] = { false };
+
+	for (int i = 1; i < STEER_MAX_RULES; i++) {
+		r->rules[i] = r->rules[0];
+		snprintf(r->rules[i].name, sizeof(r->rules[i].name), "r%d", i);
+	}
+	r->n_rules = STEER_MAX_RULES;
+	a = compile(r, NULL);
+	snprintf(r->rules[3].name, sizeof(r->rules[3].name), "renamed");
+	b = compile(r, a);
+	ASSERT_EQ(b->rules[3].stats_slot, a->rules[3].stats_slot);
+	for (int i = 0; i < STEER_MAX_RULES; i++) {
+		ASSERT_TRUE(b->rules[i].stats_slot < STEER_MAX_RULES);
+		ASSERT_TRUE(!seen[b->rules[i].stats_slot]);
+		seen[b->rules[i].stats_slot] = true;
+	}
+	free(a);
+	free(b);
+	free(r);
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv);
