@@ -126,7 +126,8 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 			if (new_rule ||
 			    !has_version(prev, cfg->versions[v].name))
 				maps_stats_clear_slot(
-					m, id, row, cfg->versions[v].stats_slot);
+					m, id, row,
+					cfg->versions[v].stats_slot);
 	}
 }
 
@@ -279,7 +280,8 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 		}
 	}
 
-	/* 2. Publish configs, each in one swap, before frontends point at them. */
+	/* 2. Publish configs, each in one swap, before frontends point at them.
+	 */
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;

@@ -12,10 +12,10 @@
 #include "routes.h"
 
 struct apply_stats {
-	int published; /* routes whose config was swapped */
-	int unchanged; /* routes already live as compiled */
-	int kept;      /* routes kept because steerctl overrides them */
-	int removed;   /* routes deleted */
+	int published;	  /* routes whose config was swapped */
+	int unchanged;	  /* routes already live as compiled */
+	int kept;	  /* routes kept because steerctl overrides them */
+	int removed;	  /* routes deleted */
 	__u64 generation; /* newest generation live after the apply */
 };
 

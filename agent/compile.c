@@ -20,9 +20,9 @@
 #include "compile.h"
 
 #define FNV32_OFFSET 0x811c9dc5u
-#define FNV32_PRIME 0x01000193u
+#define FNV32_PRIME  0x01000193u
 #define FNV64_OFFSET 0xcbf29ce484222325ull
-#define FNV64_PRIME 0x00000100000001b3ull
+#define FNV64_PRIME  0x00000100000001b3ull
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -88,8 +88,8 @@ void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out)
 	}
 }
 
-void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want,
-			int n, const __u8 *old)
+void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
+			const __u8 *old)
 {
 	__u32 have[STEER_SLOT_NONE] = { 0 };
 	size_t s;
@@ -452,7 +452,8 @@ static int check_limits(const struct route *r, char *err, size_t errlen)
 	for (int v = 0; !what && v < r->n_versions; v++)
 		if (r->versions[v].n_backends < 0 ||
 		    r->versions[v].n_backends > STEER_MAX_BACKENDS)
-			what = "backends in a version", max = STEER_MAX_BACKENDS;
+			what = "backends in a version",
+			max = STEER_MAX_BACKENDS;
 	if (!what)
 		return 0;
 	seterr(err, errlen, "route %.*s: more than %d %s", STEER_NAME_LEN,
@@ -470,8 +471,9 @@ static int compile_version(const struct route_version *rv,
 		struct steer_backend *b = &v->backends[i];
 
 		if (rb->addr.family >= STEER_FAM_COUNT) {
-			seterr(err, errlen, "version %s: backend %d: bad family %u",
-			       v->name, i, rb->addr.family);
+			seterr(err, errlen,
+			       "version %s: backend %d: bad family %u", v->name,
+			       i, rb->addr.family);
 			return -EINVAL;
 		}
 		memcpy(b->addr, rb->addr.addr, sizeof(b->addr));
@@ -488,8 +490,8 @@ static int compile_version(const struct route_version *rv,
  * @prev or @cfg holds (so no program can be counting into it), or failing
  * that the lowest slot free in @cfg.
  */
-static void assign_slots(__u8 *slot_of, const char *names, size_t stride,
-			 int n, const char *prev_names, const __u8 *prev_slots,
+static void assign_slots(__u8 *slot_of, const char *names, size_t stride, int n,
+			 const char *prev_names, const __u8 *prev_slots,
 			 size_t prev_stride, int prev_n, int n_slots)
 {
 	bool used_new[STEER_MAX_RULES + STEER_MAX_VERSIONS] = { false };

@@ -39,8 +39,8 @@ void compile_tables(struct steer_route_cfg *cfg,
  * owner indices (STEER_SLOT_NONE for owners that are gone). Exposed for the
  * unit tests.
  */
-void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want,
-			int n, const __u8 *old);
+void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
+			const __u8 *old);
 
 /*
  * Largest-remainder apportionment of @total slots by @weights (n entries,

@@ -76,10 +76,10 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 	m->max_routes = info.max_entries;
 	return 0;
 fail:
-	ret = m->routes < 0	 ? m->routes :
-	      m->frontends < 0 ? m->frontends :
-	      m->stats < 0	 ? m->stats :
-				   m->reasons;
+	ret = m->routes < 0	 ? m->routes
+	      : m->frontends < 0 ? m->frontends
+	      : m->stats < 0	 ? m->stats
+				 : m->reasons;
 	maps_close(m);
 	return ret;
 }
@@ -206,9 +206,9 @@ static int ncpus(void)
 	return n;
 }
 
-int maps_stats_read(const struct steer_maps *m, __u32 id,
-		    struct steer_stats st[STEER_MAX_RULES + 1]
-					 [STEER_MAX_VERSIONS + 1])
+int maps_stats_read(
+	const struct steer_maps *m, __u32 id,
+	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1])
 {
 	int cpus = ncpus();
 	struct steer_stats *per;
@@ -218,8 +218,9 @@ int maps_stats_read(const struct steer_maps *m, __u32 id,
 	per = calloc(cpus, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
-	memset(st, 0, sizeof(struct steer_stats) * (STEER_MAX_RULES + 1) *
-			      (STEER_MAX_VERSIONS + 1));
+	memset(st, 0,
+	       sizeof(struct steer_stats) * (STEER_MAX_RULES + 1) *
+		       (STEER_MAX_VERSIONS + 1));
 	for (__u32 r = 0; r <= STEER_MAX_RULES; r++) {
 		for (__u32 v = 0; v <= STEER_MAX_VERSIONS; v++) {
 			__u32 key = steer_stats_index(id, r, v);
@@ -270,7 +271,7 @@ int maps_stats_clear(const struct steer_maps *m, __u32 id)
 
 __u64 maps_generation_max(const struct steer_maps *m)
 {
-	struct steer_route_cfg *cfg = malloc(sizeof(*cfg));
+	struct steer_route_cfg *cfg = calloc(1, sizeof(*cfg));
 	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
 	__u64 gen = 0;
 	int n = -ENOMEM;

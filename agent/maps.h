@@ -13,11 +13,11 @@
 #define STEER_DEFAULT_BPFFS "/sys/fs/bpf/steer"
 
 /* Pinned map names under <bpffs>/maps/ (the names the BPF object uses). */
-#define STEER_MAP_ROUTES "steer_routes_v1"
+#define STEER_MAP_ROUTES    "steer_routes_v1"
 #define STEER_MAP_FRONTENDS "steer_frontends_v1"
-#define STEER_MAP_STATS "steer_stats_v1"
-#define STEER_MAP_REASONS "steer_reasons_v1"
-#define STEER_MAP_SK_ORIG "steer_sk_orig_v1"
+#define STEER_MAP_STATS	    "steer_stats_v1"
+#define STEER_MAP_REASONS   "steer_reasons_v1"
+#define STEER_MAP_SK_ORIG   "steer_sk_orig_v1"
 
 struct steer_maps {
 	int routes;
@@ -34,7 +34,8 @@ int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name);
  * Open the pinned maps under @bpffs. Returns 0 or -errno; on error a
  * one-line reason is in @err ("no steer maps at /sys/fs/bpf/x: ...").
  */
-int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen);
+int maps_open(const char *bpffs, struct steer_maps *m, char *err,
+	      size_t errlen);
 void maps_close(struct steer_maps *m);
 
 /* Route ids in use, ascending; returns the count or -errno. */
@@ -73,9 +74,9 @@ int maps_lock(const char *bpffs);
 void maps_unlock(int fd);
 
 /* Sum of per-CPU counters of route @id: st[rule][version] (see abi). */
-int maps_stats_read(const struct steer_maps *m, __u32 id,
-		    struct steer_stats st[STEER_MAX_RULES + 1]
-					 [STEER_MAX_VERSIONS + 1]);
+int maps_stats_read(
+	const struct steer_maps *m, __u32 id,
+	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1]);
 /* Zero route @id's counters (the id is being freed or reused). */
 int maps_stats_clear(const struct steer_maps *m, __u32 id);
 /* Zero the counters of one (rule, version) position of route @id. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Prometheus text format: https://prometheus.io/docs/instrumenting/exposition_formats/ */
+/* Prometheus text format:
+ * https://prometheus.io/docs/instrumenting/exposition_formats/ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,8 @@ struct route_sample {
 static int sample_route(const struct steer_maps *m, __u32 id,
 			struct route_sample *rs)
 {
-	static struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1];
+	static struct steer_stats st[STEER_MAX_RULES + 1]
+				    [STEER_MAX_VERSIONS + 1];
 	int ret;
 
 	memset(rs->conns, 0, sizeof(rs->conns));
@@ -56,14 +58,16 @@ static int sample_route(const struct steer_maps *m, __u32 id,
 	}
 	/* conns[] by rule and version position, through counter slots */
 	for (int r = 0; r < rs->cfg->n_rules && r < STEER_MAX_RULES; r++) {
-		for (int v = 0; v < rs->cfg->n_versions && v < STEER_MAX_VERSIONS;
-		     v++) {
-			int row = rs->cfg->rules[r].stats_slot % STEER_MAX_RULES;
+		for (int v = 0;
+		     v < rs->cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+			int row =
+				rs->cfg->rules[r].stats_slot % STEER_MAX_RULES;
 			int col = rs->cfg->versions[v].stats_slot %
 				  STEER_MAX_VERSIONS;
 
 			for (int l = 0; l < STEER_LAYER_COUNT; l++)
-				rs->conns[r][v][l] = st[row][col].connections[l];
+				rs->conns[r][v][l] =
+					st[row][col].connections[l];
 		}
 	}
 	return 0;
@@ -112,12 +116,12 @@ static void route_series(FILE *out, const struct route_sample *rs,
 			const char *rule = cfg->rules[r].name;
 			const char *ver = cfg->versions[v].name;
 
-			for (int l = 0; f == FAM_CONNECTIONS &&
-					l < STEER_LAYER_COUNT;
-			     l++)
+			for (int l = 0;
+			     f == FAM_CONNECTIONS && l < STEER_LAYER_COUNT; l++)
 				fprintf(out,
 					"steer_connections_total{route=\"%s\","
-					"rule=\"%s\",version=\"%s\",layer=\"%s\"} "
+					"rule=\"%s\",version=\"%s\",layer=\"%"
+					"s\"} "
 					"%llu\n",
 					route, rule, ver, layer_names[l],
 					(unsigned long long)rs->conns[r][v][l]);

@@ -31,8 +31,8 @@ struct metrics_http;
  * readable. Returns NULL with a message in @err.
  */
 struct metrics_http *metrics_http_start(const char *listen,
-					const struct metrics_state *s, char *err,
-					size_t errlen);
+					const struct metrics_state *s,
+					char *err, size_t errlen);
 int metrics_http_fd(const struct metrics_http *h);
 void metrics_http_run(struct metrics_http *h);
 /* How long the loop may sleep before metrics_http_run() must run (idle

@@ -39,7 +39,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 {
 	struct metrics_http *h = cls;
 	static char ok[] = "ok\n", not_ready[] = "not ready\n",
-		    not_found[] = "not found: try /metrics, /healthz, /readyz\n",
+		    not_found[] =
+			    "not found: try /metrics, /healthz, /readyz\n",
 		    bad_method[] = "method not allowed\n";
 	char *body = NULL;
 	size_t len = 0;
@@ -104,9 +105,9 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
 		host[hlen - 1] = '\0';
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons((__u16)port);
-		return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1 ?
-			       0 :
-			       -EINVAL;
+		return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1
+			       ? 0
+			       : -EINVAL;
 	}
 	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 
@@ -116,8 +117,8 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
 }
 
 struct metrics_http *metrics_http_start(const char *listen,
-					const struct metrics_state *s, char *err,
-					size_t errlen)
+					const struct metrics_state *s,
+					char *err, size_t errlen)
 {
 	struct metrics_http *h = calloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
@@ -137,10 +138,10 @@ struct metrics_http *metrics_http_start(const char *listen,
 	}
 	if (h->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
-				MHD_OPTION_SOCK_ADDR, &h->addr,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &h->addr,
+		MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT,
+		64u, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot serve metrics on %s: %s", listen,
 			 strerror(errno ? errno : EADDRINUSE));

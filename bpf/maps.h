@@ -30,10 +30,11 @@ struct {
 	__array(values, struct steer_route_inner);
 } steer_routes_v1 SEC(".maps");
 
-/* struct steer_frontend_key -> struct steer_frontend (dialled address -> route) */
+/* struct steer_frontend_key -> struct steer_frontend (dialled address -> route)
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES * STEER_MAX_FRONTENDS);
+	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES *STEER_MAX_FRONTENDS);
 	__type(key, struct steer_frontend_key);
 	__type(value, struct steer_frontend);
 } steer_frontends_v1 SEC(".maps");
@@ -41,7 +42,7 @@ struct {
 /* steer_stats_index(route, rule, version) -> per-CPU struct steer_stats */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES * STEER_STATS_PER_ROUTE);
+	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES *STEER_STATS_PER_ROUTE);
 	__type(key, __u32);
 	__type(value, struct steer_stats);
 } steer_stats_v1 SEC(".maps");

@@ -8,12 +8,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define steer_ancestor_cgroup_id(level) bpf_get_current_ancestor_cgroup_id(level)
+#define steer_ancestor_cgroup_id(level)                                        \
+	bpf_get_current_ancestor_cgroup_id(level)
 #include "lib/decide.h"
 
 #define ECONNREFUSED 111
-#define SYS_PROCEED 1
-#define SYS_REJECT 0
+#define SYS_PROCEED  1
+#define SYS_REJECT   0
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -46,10 +47,10 @@ static __always_inline void count(__u32 route,
 	}
 }
 
-static __always_inline void remember_frontend(struct bpf_sock_addr *ctx,
-					      const struct steer_frontend_key *fk,
-					      __u32 route,
-					      const struct steer_decision *d)
+static __always_inline void
+remember_frontend(struct bpf_sock_addr *ctx,
+		  const struct steer_frontend_key *fk, __u32 route,
+		  const struct steer_decision *d)
 {
 	struct steer_sk_orig *o;
 

@@ -19,7 +19,7 @@ struct ctl_cmd {
 	const char *name;
 	int (*run)(struct ctl *c, int argc, char **argv);
 	const char *summary; /* one line for the command list */
-	const char *help;    /* full text for `steerctl help CMD` / CMD --help */
+	const char *help; /* full text for `steerctl help CMD` / CMD --help */
 };
 
 /* One-line error: "steerctl: ..." on stderr, or {"error": ...} with -o json. */

@@ -58,11 +58,11 @@ static int default_rule(const struct steer_route_cfg *cfg)
 static int run_set(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"rule", required_argument, NULL, 'r'},
-		{0},
+		{ "rule", required_argument, NULL, 'r' },
+		{ 0 },
 	};
-	__u16 split[STEER_MAX_VERSIONS] = {0};
-	bool named[STEER_MAX_VERSIONS] = {false};
+	__u16 split[STEER_MAX_VERSIONS] = { 0 };
+	bool named[STEER_MAX_VERSIONS] = { false };
 	const char *rule_name = NULL, *route;
 	struct ctl_edit e;
 	unsigned int sum = 0;

@@ -79,12 +79,13 @@ static void print_text(const struct route_view *v)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&secs));
 	printf("route %s  (id %u, generation %llu, applied %s)%s\n", cfg->name,
 	       v->id, (unsigned long long)cfg->generation, when,
-	       cfg->flags & STEER_ROUTE_OVERRIDE ? "  OVERRIDE by steerctl" :
-						   "");
+	       cfg->flags & STEER_ROUTE_OVERRIDE ? "  OVERRIDE by steerctl"
+						 : "");
 	printf("  frontends ");
 	for (int i = 0; i < v->n_frontends; i++)
 		printf(" %s", v->frontends[i]);
-	printf("\n  affinity   %s\n  policy     default %s, %u allow, %u deny\n",
+	printf("\n  affinity   %s\n  policy     default %s, %u allow, %u "
+	       "deny\n",
 	       cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ? "client" : "none",
 	       cfg->flags & STEER_ROUTE_DEFAULT_DENY ? "deny" : "allow",
 	       cfg->n_allow, cfg->n_deny);
@@ -119,8 +120,8 @@ static void print_text(const struct route_view *v)
 			       ctl_addr(buf, sizeof(buf), be->addr, be->family,
 					be->port),
 			       be->weight,
-			       be->flags & STEER_BACKEND_EJECTED ? " EJECTED" :
-								   "");
+			       be->flags & STEER_BACKEND_EJECTED ? " EJECTED"
+								 : "");
 		}
 		printf("\n");
 	}
@@ -136,8 +137,9 @@ static struct json_object *split_json(const struct steer_route_cfg *cfg,
 
 	for (int ver = 0; ver < cfg->n_versions && ver < STEER_MAX_VERSIONS;
 	     ver++)
-		json_object_object_add(o, cfg->versions[ver].name,
-				       json_object_new_double(split[ver] / 100.0));
+		json_object_object_add(
+			o, cfg->versions[ver].name,
+			json_object_new_double(split[ver] / 100.0));
 	return o;
 }
 
@@ -154,27 +156,28 @@ static struct json_object *route_json(const struct route_view *v)
 			       json_object_new_uint64(cfg->generation));
 	json_object_object_add(o, "applied_ns",
 			       json_object_new_uint64(cfg->applied_ns));
-	json_object_object_add(o, "override",
-			       json_object_new_boolean(cfg->flags &
-						       STEER_ROUTE_OVERRIDE));
+	json_object_object_add(
+		o, "override",
+		json_object_new_boolean(cfg->flags & STEER_ROUTE_OVERRIDE));
 	json_object_object_add(
 		o, "affinity",
-		json_object_new_string(cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ?
-					       "client" :
-					       "none"));
+		json_object_new_string(cfg->flags & STEER_ROUTE_AFFINITY_CLIENT
+					       ? "client"
+					       : "none"));
 	p = json_object_new_object();
 	json_object_object_add(
 		p, "default",
-		json_object_new_string(cfg->flags & STEER_ROUTE_DEFAULT_DENY ?
-					       "deny" :
-					       "allow"));
+		json_object_new_string(cfg->flags & STEER_ROUTE_DEFAULT_DENY
+					       ? "deny"
+					       : "allow"));
 	json_object_object_add(p, "allow", json_object_new_int(cfg->n_allow));
 	json_object_object_add(p, "deny", json_object_new_int(cfg->n_deny));
 	json_object_object_add(o, "policy", p);
 
 	a = json_object_new_array();
 	for (int i = 0; i < v->n_frontends; i++)
-		json_object_array_add(a, json_object_new_string(v->frontends[i]));
+		json_object_array_add(a,
+				      json_object_new_string(v->frontends[i]));
 	json_object_object_add(o, "frontends", a);
 
 	a = json_object_new_array();
@@ -185,7 +188,8 @@ static struct json_object *route_json(const struct route_view *v)
 
 		json_object_object_add(ro, "name",
 				       json_object_new_string(rule->name));
-		json_object_object_add(ro, "split", split_json(cfg, rule->split));
+		json_object_object_add(ro, "split",
+				       split_json(cfg, rule->split));
 		json_object_object_add(ro, "file_split",
 				       split_json(cfg, rule->file_split));
 		json_object_object_add(
@@ -194,7 +198,8 @@ static struct json_object *route_json(const struct route_view *v)
 		for (int ver = 0; ver < cfg->n_versions; ver++)
 			json_object_object_add(
 				conns, cfg->versions[ver].name,
-				json_object_new_uint64(version_conns(v, r, ver)));
+				json_object_new_uint64(
+					version_conns(v, r, ver)));
 		json_object_object_add(ro, "connections", conns);
 		json_object_array_add(a, ro);
 	}
@@ -309,7 +314,8 @@ const struct ctl_cmd ctl_cmd_status = {
 	.run = run_status,
 	.summary = "routes, rules, splits, backends and their health",
 	.help = "Usage: steerctl status [ROUTE]\n"
-		"Show every route (or ROUTE) as the kernel has it now: frontends,\n"
+		"Show every route (or ROUTE) as the kernel has it now: "
+		"frontends,\n"
 		"affinity, policy, each rule's split with the connections it\n"
 		"steered per version, each version's backends with weight and\n"
 		"health, and the connections refused. A split changed with\n"

@@ -24,7 +24,8 @@ static int run_validate(struct ctl *c, int argc, char **argv)
 			continue;
 		bad++;
 		if (errs)
-			json_object_array_add(errs, json_object_new_string(err));
+			json_object_array_add(errs,
+					      json_object_new_string(err));
 		else
 			fprintf(stderr, "%s\n", err);
 	}
@@ -32,13 +33,16 @@ static int run_validate(struct ctl *c, int argc, char **argv)
 	if (!bad && routes_check_set(&set, err, sizeof(err))) {
 		bad++;
 		if (errs)
-			json_object_array_add(errs, json_object_new_string(err));
+			json_object_array_add(errs,
+					      json_object_new_string(err));
 		else
 			fprintf(stderr, "%s\n", err);
 	}
 	if (doc) {
-		json_object_object_add(doc, "valid", json_object_new_boolean(!bad));
-		json_object_object_add(doc, "routes", json_object_new_int(set.n));
+		json_object_object_add(doc, "valid",
+				       json_object_new_boolean(!bad));
+		json_object_object_add(doc, "routes",
+				       json_object_new_int(set.n));
 		json_object_object_add(doc, "errors", errs);
 		ctl_print_json(doc);
 	} else if (!bad) {
@@ -54,9 +58,11 @@ const struct ctl_cmd ctl_cmd_validate = {
 	.run = run_validate,
 	.summary = "check route files offline, errors as file:line:col",
 	.help = "Usage: steerctl validate FILE...\n"
-		"Parse and validate route files exactly as steerd does, without\n"
+		"Parse and validate route files exactly as steerd does, "
+		"without\n"
 		"touching the kernel. Each error is printed as\n"
-		"FILE:LINE:COL: what is wrong. Route names and frontends must be\n"
+		"FILE:LINE:COL: what is wrong. Route names and frontends must "
+		"be\n"
 		"unique across all FILEs given.\n"
 		"\n"
 		"Exit status: 0 all valid, 1 an error was found, 2 usage.\n"

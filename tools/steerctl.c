@@ -13,13 +13,8 @@
 #include "log.h"
 
 static const struct ctl_cmd *const commands[] = {
-	&ctl_cmd_status,
-	&ctl_cmd_set,
-	&ctl_cmd_promote,
-	&ctl_cmd_rollback,
-	&ctl_cmd_eject,
-	&ctl_cmd_restore,
-	&ctl_cmd_validate,
+	&ctl_cmd_status, &ctl_cmd_set,	   &ctl_cmd_promote,  &ctl_cmd_rollback,
+	&ctl_cmd_eject,	 &ctl_cmd_restore, &ctl_cmd_validate,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -27,15 +22,18 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: steerctl [--bpffs DIR] [-o text|json] COMMAND [ARGS]\n"
-		"Read and change steer's live routing state (the pinned maps);\n"
+		"Read and change steer's live routing state (the pinned "
+		"maps);\n"
 		"no daemon is needed.\n"
 		"\n"
 		"Options:\n"
 		"  -b, --bpffs DIR    pin directory (default %s)\n"
-		"  -o, --output FMT   text (default) or json: one JSON document,\n"
+		"  -o, --output FMT   text (default) or json: one JSON "
+		"document,\n"
 		"                     errors included\n"
 		"  -v, --verbose      libbpf's messages too\n"
-		"  -h, --help         this help; 'steerctl help COMMAND' for one\n"
+		"  -h, --help         this help; 'steerctl help COMMAND' for "
+		"one\n"
 		"\n"
 		"Commands (a unique prefix is enough):\n",
 		STEER_DEFAULT_BPFFS);
@@ -57,7 +55,8 @@ int ctl_error(const struct ctl *c, int status, const char *fmt, ...)
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "error", json_object_new_string(msg));
-		json_object_object_add(o, "status", json_object_new_int(status));
+		json_object_object_add(o, "status",
+				       json_object_new_int(status));
 		ctl_print_json(o);
 	} else {
 		fprintf(stderr, "steerctl: %s\n", msg);
@@ -194,8 +193,8 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return ctl_error(&c, CTL_USAGE,
 				 ambiguous ? "'%s' is ambiguous; see "
-					     "'steerctl help'" :
-					     "unknown command '%s'; see "
+					     "'steerctl help'"
+					   : "unknown command '%s'; see "
 					     "'steerctl help'",
 				 argv[optind]);
 	if (ctl_wants_help(argc - optind, argv + optind)) {

@@ -96,7 +96,8 @@ __noinline int steer_match(const struct steer_match *m,
 	if (m->n_sources) {
 		hit = false;
 		for (int i = 0; i < STEER_MAX_MATCH_ITEMS && !hit; i++)
-			hit = i < m->n_sources && cidr_match(&m->sources[i], cl);
+			hit = i < m->n_sources &&
+			      cidr_match(&m->sources[i], cl);
 		if (!hit)
 			return false;
 	}

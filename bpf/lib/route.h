@@ -35,7 +35,7 @@ static __always_inline void reason_count(enum steer_reason reason)
 }
 
 static __always_inline struct steer_stats *stats_lookup(__u32 route, __u32 rule,
-							 __u32 version)
+							__u32 version)
 {
 	__u32 key = steer_stats_index(route, rule, version);
 

@@ -40,7 +40,7 @@
 #define VERIFIER_LIMIT 1000000
 
 static struct steer_test_decide *skel;
-static struct steer_maps maps = {-1, -1, -1, -1, 0};
+static struct steer_maps maps = { -1, -1, -1, -1, 0 };
 static int prog_fd = -1;
 static char tmpdir[] = "/tmp/steer-bpftest-XXXXXX";
 static char cgroot[256]; /* fake cgroup2 root: plain directories */
@@ -245,7 +245,7 @@ static struct steer_route_cfg *compile_yaml(const char *yaml,
 					    const struct steer_route_cfg *prev)
 {
 	struct steer_route_cfg *cfg = NULL;
-	struct route_set set = {0};
+	struct route_set set = { 0 };
 	char path[PATH_MAX], err[ROUTE_ERR_MAX] = "";
 	size_t len = strlen(yaml);
 	int fd, ret;
@@ -430,8 +430,8 @@ static bool in_set(const char *set, const char *be)
 	return false;
 }
 
-static const char *const verdict_names[] = {"STEER", "DENY", "NO_RULE",
-					    "NO_BACKEND"};
+static const char *const verdict_names[] = { "STEER", "DENY", "NO_RULE",
+					     "NO_BACKEND" };
 
 static const char *verdict_str(int v)
 {
@@ -707,7 +707,7 @@ TEST(distribution_table)
 		const struct dist_case *dc = &dist_cases[i];
 		struct steer_route_cfg *cfg =
 			load_yaml(ROUTE_ID, dc->yaml, NULL);
-		struct tally vt = {0}, bt = {0};
+		struct tally vt = { 0 }, bt = { 0 };
 		int n;
 
 		if (!cfg) {
@@ -767,7 +767,7 @@ static const char Y_AFF_50[] = Y_AFF(20, 50, 30);
 /* Version and backend index per key: v << 8 | backend; -1 on error. */
 static int sticky_choice(__u64 key)
 {
-	struct client c = {.src = V4, .dport = 80, .key = key};
+	struct client c = { .src = V4, .dport = 80, .key = key };
 	struct test_decide_ctx ctx;
 
 	if (run(ROUTE_ID, &c, &ctx) != TEST_DECIDE_OK ||
@@ -860,7 +860,7 @@ TEST(republish_seen_by_next_run)
 {
 	struct steer_route_cfg *a, *b;
 	struct test_decide_ctx ctx;
-	struct client c = {.src = V4, .dport = 80};
+	struct client c = { .src = V4, .dport = 80 };
 	__u64 gen_a;
 
 	a = load_yaml(ROUTE_ID, Y_SPLIT_100_0, NULL);
@@ -893,7 +893,7 @@ TEST(republish_seen_by_next_run)
 TEST(unknown_route_has_no_config)
 {
 	struct test_decide_ctx ctx;
-	struct client c = {.src = V4, .dport = 80};
+	struct client c = { .src = V4, .dport = 80 };
 
 	ASSERT_EQ(run(ROUTE_ID + 100, &c, &ctx), TEST_DECIDE_NO_CFG);
 }
