@@ -42,7 +42,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TPROG_SRCS  := $(wildcard tests/bpf/progs/*.bpf.c)
 TPROG_OBJS  := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.bpf.o,$(TPROG_SRCS))
 TPROG_SKELS := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.skel.h,$(TPROG_SRCS))
-TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl
+TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench_connect
 HEADERS   := $(wildcard include/*.h agent/*.h)
 
 all: $(BPF_OBJS) $(SKELS) $(TOOLS) $(UNIT_BINS) $(BPFT_BINS)
@@ -79,6 +79,7 @@ $(BUILD)/steerd: agent/steerd.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
 CTL_SRCS := tools/steerctl.c $(wildcard tools/ctl_*.c)
+BENCH_SRCS := tools/bench_connect.c
 $(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libsteer.a $(HEADERS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itools $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
@@ -90,6 +91,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD
 $(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
+
+$(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # Every level prints "N passed, N failed"; any failure fails the target.
 test: unit-test bpf-test e2e-test
@@ -112,7 +117,7 @@ check: all
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
 		agent tools
 	$(call msg,ANALYZE,agent tools)
-	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS); do \
+	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS); do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeleton (included by loader.c) trips unix.Malloc.

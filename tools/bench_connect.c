@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * bench_connect: what steer's connect() hook costs, measured side by side.
+ *
+ * Three modes, interleaved round by round so that a noisy, shared machine
+ * affects them alike; the figures that matter are the ratios:
+ *   plain  a client outside the steered cgroup dials the backend directly
+ *   miss   a client in the steered cgroup dials a non-frontend address
+ *          (the hook runs, finds no frontend, changes nothing)
+ *   steer  a client in the steered cgroup dials the frontend (policy,
+ *          rules, split and backend tables, rewrite, socket storage)
+ * Each connect is a full TCP handshake over the namespace's loopback with
+ * a local accept loop; sockets close with RST (SO_LINGER 0) so TIME_WAIT
+ * never runs out of ports. Run by tools/bench.sh, which builds the sandbox.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ROUNDS 64
+
+enum mode { MODE_PLAIN, MODE_MISS, MODE_STEER, MODE_COUNT };
+static const char *const mode_names[] = { "plain", "miss", "steer" };
+
+struct opts {
+	const char *netns, *cg_plain, *cg_steer;
+	struct sockaddr_in backend, frontend;
+	int count, rounds;
+};
+
+static int parse_addr(const char *s, struct sockaddr_in *a)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, colon - s);
+	host[colon - s] = '\0';
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_port = htons((unsigned short)atoi(colon + 1));
+	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+static int enter_netns(const char *name)
+{
+	char path[256];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = setns(fd, CLONE_NEWNET);
+	close(fd);
+	return ret;
+}
+
+static int join_cgroup(const char *dir)
+{
+	char path[512];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%d\n", getpid()) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* Accept and drop connections until killed. */
+static void serve(const struct opts *o)
+{
+	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ls < 0 ||
+	    bind(ls, (const struct sockaddr *)&o->backend,
+		 sizeof(o->backend)) ||
+	    listen(ls, 4096)) {
+		perror("bench_connect: server");
+		_exit(1);
+	}
+	for (;;) {
+		int c = accept(ls, NULL, NULL);
+
+		if (c >= 0)
+			close(c);
+	}
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* In a child: join the mode's cgroup, connect @count times, report ns. */
+static double run_mode(const struct opts *o, enum mode m)
+{
+	const struct sockaddr_in *dst =
+		m == MODE_STEER ? &o->frontend : &o->backend;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int pfd[2], status;
+	double result = -1;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		double t0, ns;
+		int failed = 0;
+
+		close(pfd[0]);
+		if (join_cgroup(m == MODE_PLAIN ? o->cg_plain : o->cg_steer) ||
+		    enter_netns(o->netns))
+			_exit(2);
+		t0 = now_ns();
+		for (int i = 0; i < o->count; i++) {
+			int s = socket(AF_INET, SOCK_STREAM, 0);
+
+			if (s < 0 || connect(s, (const struct sockaddr *)dst,
+					     sizeof(*dst)))
+				failed++;
+			setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(s);
+		}
+		ns = failed ? -1 : (now_ns() - t0) / o->count;
+		if (write(pfd[1], &ns, sizeof(ns)) != sizeof(ns))
+			_exit(3);
+		_exit(failed ? 4 : 0);
+	}
+	close(pfd[1]);
+	if (pid > 0) {
+		if (read(pfd[0], &result, sizeof(result)) != sizeof(result))
+			result = -1;
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			result = -1;
+	}
+	close(pfd[0]);
+	return result;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: bench_connect --netns NS --cgroup-plain DIR "
+		"--cgroup-steer DIR\n"
+		"                     --backend IP:PORT --frontend IP:PORT "
+		"[--count N] [--rounds R]\n"
+		"Time TCP connect() through steer's hook against a baseline;\n"
+		"prints the median ns per connect of each mode and the "
+		"ratios.\n"
+		"Normally run by tools/bench.sh, which builds the sandbox.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "netns", required_argument, NULL, 'n' },
+		{ "cgroup-plain", required_argument, NULL, 'p' },
+		{ "cgroup-steer", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "frontend", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct opts o = { .count = 2000, .rounds = 9 };
+	double ns[MODE_COUNT][MAX_ROUNDS], med[MODE_COUNT];
+	int c, bad = 0;
+	pid_t server;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.netns = optarg;
+			break;
+		case 'p':
+			o.cg_plain = optarg;
+			break;
+		case 's':
+			o.cg_steer = optarg;
+			break;
+		case 'b':
+			bad |= parse_addr(optarg, &o.backend);
+			break;
+		case 'f':
+			bad |= parse_addr(optarg, &o.frontend);
+			break;
+		case 'c':
+			o.count = atoi(optarg);
+			break;
+		case 'r':
+			o.rounds = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (bad || !o.netns || !o.cg_plain || !o.cg_steer || o.count < 1 ||
+	    o.rounds < 1 || o.rounds > MAX_ROUNDS || !o.backend.sin_port ||
+	    !o.frontend.sin_port) {
+		usage(stderr);
+		return 2;
+	}
+
+	server = fork();
+	if (server == 0) {
+		if (enter_netns(o.netns))
+			_exit(1);
+		serve(&o);
+	}
+	usleep(200000); /* let the server listen */
+
+	for (int r = 0; r < o.rounds; r++) {
+		for (int m = 0; m < MODE_COUNT; m++) {
+			ns[m][r] = run_mode(&o, (enum mode)m);
+			if (ns[m][r] < 0) {
+				fprintf(stderr,
+					"bench_connect: mode %s failed in "
+					"round %d\n",
+					mode_names[m], r);
+				kill(server, SIGKILL);
+				waitpid(server, NULL, 0);
+				return 1;
+			}
+		}
+	}
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
+
+	printf("%d rounds x %d connects per mode, interleaved; median ns per "
+	       "connect()+close():\n",
+	       o.rounds, o.count);
+	for (int m = 0; m < MODE_COUNT; m++) {
+		qsort(ns[m], o.rounds, sizeof(double), cmp_double);
+		med[m] = ns[m][o.rounds / 2];
+		printf("  %-6s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
+		       med[m], ns[m][0], ns[m][o.rounds - 1]);
+	}
+	/* The minimum is the run least disturbed by other load. */
+	printf("ratio miss/plain  %.3f (medians)  %.3f (minimums)\n",
+	       med[MODE_MISS] / med[MODE_PLAIN],
+	       ns[MODE_MISS][0] / ns[MODE_PLAIN][0]);
+	printf("ratio steer/plain %.3f (medians)  %.3f (minimums)\n",
+	       med[MODE_STEER] / med[MODE_PLAIN],
+	       ns[MODE_STEER][0] / ns[MODE_PLAIN][0]);
+	return 0;
+}
