@@ -100,10 +100,10 @@ $(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
 test: unit-test bpf-test e2e-test
 
 unit-test: $(UNIT_BINS)
-	$(Q)tests/run-unit.sh $(UNIT_BINS)
+	$(Q)tests/run-unit.sh unit $(UNIT_BINS)
 
 bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
-	$(Q)tests/run-unit.sh $(BPFT_BINS)
+	$(Q)tests/run-unit.sh bpf $(BPFT_BINS)
 
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e

@@ -1,7 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
-# Run test binaries; each prints "N passed, N failed". Sum them up and fail
-# when any binary fails.
+# Usage: run-unit.sh LABEL TEST_BINARY...
+# Run test binaries; each prints "N passed, N failed". Sum them up under
+# LABEL and fail when any binary fails.
+label=$1
+shift
 passed=0 failed=0 rc=0
 for t in "$@"; do
 	out=$("$t" 2>&1) || rc=1
@@ -18,5 +21,5 @@ for t in "$@"; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
-echo "unit: $passed passed, $failed failed"
+echo "$label: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$rc" -eq 0 ]
