@@ -162,6 +162,17 @@ int steer_sock4_connect(struct bpf_sock_addr *ctx)
 	return ret;
 }
 
+/* ::ffff:a.b.c.d, how a dual-stack IPv6 socket dials an IPv4 address. */
+static __always_inline bool v4_mapped(const __u32 *a)
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0x0000ffff);
+}
+
+/*
+ * A dual-stack socket that dials ::ffff:VIP runs only this hook (the
+ * kernel's IPv6 pre-connect), so it is steered here as the IPv4 frontend
+ * VIP and gets ::ffff:backend, the way Cilium's sock6 hook does.
+ */
 SEC("cgroup/connect6")
 int steer_sock6_connect(struct bpf_sock_addr *ctx)
 {
@@ -169,26 +180,42 @@ int steer_sock6_connect(struct bpf_sock_addr *ctx)
 	struct steer_client cl = {};
 	struct steer_backend be = {};
 	struct bpf_sock *sk = ctx->sk;
+	__u32 dst[4], src[4];
+	bool mapped;
 	int ret;
 
 	if (!sk)
 		return SYS_PROCEED;
-	fk.addr[0] = ctx->user_ip6[0];
-	fk.addr[1] = ctx->user_ip6[1];
-	fk.addr[2] = ctx->user_ip6[2];
-	fk.addr[3] = ctx->user_ip6[3];
+	/* Field by field: ctx and sock allow no pointer arithmetic. */
+	dst[0] = ctx->user_ip6[0];
+	dst[1] = ctx->user_ip6[1];
+	dst[2] = ctx->user_ip6[2];
+	dst[3] = ctx->user_ip6[3];
+	src[0] = sk->src_ip6[0];
+	src[1] = sk->src_ip6[1];
+	src[2] = sk->src_ip6[2];
+	src[3] = sk->src_ip6[3];
+	mapped = v4_mapped(dst);
 	fk.port = (__be16)ctx->user_port;
-	fk.family = STEER_FAM_INET6;
-	cl.family = STEER_FAM_INET6;
-	cl.saddr[0] = sk->src_ip6[0];
-	cl.saddr[1] = sk->src_ip6[1];
-	cl.saddr[2] = sk->src_ip6[2];
-	cl.saddr[3] = sk->src_ip6[3];
+	if (mapped) {
+		fk.addr[0] = dst[3];
+		fk.family = cl.family = STEER_FAM_INET;
+		cl.saddr[0] = v4_mapped(src) ? src[3] : 0;
+	} else {
+		__builtin_memcpy(fk.addr, dst, sizeof(fk.addr));
+		__builtin_memcpy(cl.saddr, src, sizeof(cl.saddr));
+		fk.family = cl.family = STEER_FAM_INET6;
+	}
 
 	ret = sock_connect(ctx, &fk, &cl, &be);
 	if (ret < 0)
 		return SYS_PROCEED;
 	if (ret == SYS_PROCEED) {
+		if (mapped) {
+			be.addr[3] = be.addr[0];
+			be.addr[0] = be.addr[1] = 0;
+			be.addr[2] = bpf_htonl(0x0000ffff);
+		}
 		ctx->user_ip6[0] = be.addr[0];
 		ctx->user_ip6[1] = be.addr[1];
 		ctx->user_ip6[2] = be.addr[2];
@@ -200,24 +227,19 @@ int steer_sock6_connect(struct bpf_sock_addr *ctx)
 
 /* getpeername: show the frontend, never the backend (Cilium #9974). */
 static __always_inline const struct steer_sk_orig *
-sk_orig(struct bpf_sock_addr *ctx, __u8 family)
+sk_orig(struct bpf_sock_addr *ctx)
 {
-	const struct steer_sk_orig *o;
-
 	if (!ctx->sk)
 		return NULL;
-	o = bpf_sk_storage_get(&steer_sk_orig_v1, ctx->sk, 0, 0);
-	if (!o || o->family != family)
-		return NULL;
-	return o;
+	return bpf_sk_storage_get(&steer_sk_orig_v1, ctx->sk, 0, 0);
 }
 
 SEC("cgroup/getpeername4")
 int steer_sock4_getpeername(struct bpf_sock_addr *ctx)
 {
-	const struct steer_sk_orig *o = sk_orig(ctx, STEER_FAM_INET);
+	const struct steer_sk_orig *o = sk_orig(ctx);
 
-	if (o) {
+	if (o && o->family == STEER_FAM_INET) {
 		ctx->user_ip4 = o->addr[0];
 		ctx->user_port = o->port;
 	}
@@ -227,14 +249,21 @@ int steer_sock4_getpeername(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername6")
 int steer_sock6_getpeername(struct bpf_sock_addr *ctx)
 {
-	const struct steer_sk_orig *o = sk_orig(ctx, STEER_FAM_INET6);
+	const struct steer_sk_orig *o = sk_orig(ctx);
 
-	if (o) {
+	if (!o)
+		return SYS_PROCEED;
+	if (o->family == STEER_FAM_INET6) {
 		ctx->user_ip6[0] = o->addr[0];
 		ctx->user_ip6[1] = o->addr[1];
 		ctx->user_ip6[2] = o->addr[2];
 		ctx->user_ip6[3] = o->addr[3];
-		ctx->user_port = o->port;
+	} else { /* dialled as ::ffff:VIP */
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+		ctx->user_ip6[3] = o->addr[0];
 	}
+	ctx->user_port = o->port;
 	return SYS_PROCEED;
 }
