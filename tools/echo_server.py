@@ -18,17 +18,8 @@ import signal
 import socket
 import sys
 
-
-def parse_addr(s):
-    if s.startswith("["):
-        host, _, port = s[1:].partition("]:")
-        return socket.AF_INET6, host, int(port)
-    host, _, port = s.rpartition(":")
-    return socket.AF_INET, host, int(port)
-
-
-def fmt_addr(fam, a):
-    return f"[{a[0]}]:{a[1]}" if fam == socket.AF_INET6 else f"{a[0]}:{a[1]}"
+sys.dont_write_bytecode = True  # leave no tools/__pycache__ behind
+from hostport import fmt_addr, parse_addr  # noqa: E402 (tools/hostport.py)
 
 
 def main(argv):
