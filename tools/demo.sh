@@ -100,12 +100,13 @@ mkdir -p "$ROUTES"
 
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 
-in_ns "$PY" "$REPO/tools/demo_server.py" \
-	v1=10.244.1.5:9080 v1=10.244.1.6:9080 \
-	v2=10.244.2.7:9080 v2=10.244.2.8:9080 >"$TMP/server.out" 2>&1 &
+# The e2e tests' servers and probe client: ADDR:PORT=LABEL, one label per version.
+in_ns "$PY" "$REPO/tools/echo_server.py" \
+	10.244.1.5:9080=v1 10.244.1.6:9080=v1 \
+	10.244.2.7:9080=v2 10.244.2.8:9080=v2 >"$TMP/server.out" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 50); do grep -q ready "$TMP/server.out" && break; sleep 0.1; done
-grep -q ready "$TMP/server.out" || die "servers did not start: $(cat "$TMP/server.out")"
+for _ in $(seq 50); do grep -q READY "$TMP/server.out" && break; sleep 0.1; done
+grep -q READY "$TMP/server.out" || die "servers did not start: $(cat "$TMP/server.out")"
 
 ctl() { "$STEERCTL" --bpffs "$PIN" "$@"; }
 # steerctl as an operator types it (the sandbox's --bpffs left out of the echo).
@@ -132,8 +133,8 @@ traffic() {
 	[ "$who" = testers ] && uid=(--uid 1001)
 	printf '  %s connections from %s%s:\n' "$CONNS" "$who" \
 		"$([ "$who" = testers ] && echo ' (uid 1001)')"
-	in_ns "$PY" "$REPO/tools/demo_client.py" --cgroup "$CG/$who" "${uid[@]}" \
-		--count "$CONNS" --bars --versions v1,v2 "$VIP"
+	in_ns "$PY" "$REPO/tools/steer_probe.py" --cgroup "$CG/$who" "${uid[@]}" \
+		--count "$CONNS" --bars --order v1,v2 "$VIP"
 }
 # The route as the kernel has it now (counters left out: traffic() shows them).
 status() {

@@ -54,16 +54,18 @@ def client(sandbox):
     return Client(sandbox)
 
 
-@pytest.fixture
-def need_binaries():
+def _need_binaries():
     missing = binaries_missing()
     if missing:
         skip_or_fail("not built yet: " + ", ".join(missing) + " (run make)")
 
 
 @pytest.fixture
-def steerd(sandbox, need_binaries):
-    """A steerd for this test (not started: write routes, then call .start())."""
+def need_binaries():
+    _need_binaries()
+
+
+def _steerd(sandbox):
     d = Steerd(sandbox)
     sandbox.closers.append(d.cleanup)
     try:
@@ -73,6 +75,21 @@ def steerd(sandbox, need_binaries):
             d.cleanup()
         finally:
             assert not os.path.exists(sandbox.pin_dir), "pin dir left behind"
+
+
+@pytest.fixture
+def steerd(sandbox, need_binaries):
+    """A steerd for this test (not started: write routes, then call .start())."""
+    yield from _steerd(sandbox)
+
+
+@pytest.fixture(scope="module")
+def module_steerd(sandbox):
+    """One steerd shared by every test of a module (not started), for modules whose
+    tests put the state back themselves.  Both fixtures use the sandbox's one pin dir:
+    a module uses either this or `steerd`, never both."""
+    _need_binaries()
+    yield from _steerd(sandbox)
 
 
 @pytest.fixture

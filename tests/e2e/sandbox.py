@@ -8,7 +8,7 @@ One Sandbox owns, per run:
   * a cgroup v2 directory  <cgroup2 mount>/steer-e2e-<suffix>  (children made on demand);
   * a bpffs pin directory  /sys/fs/bpf/steer-e2e-<suffix>;
   * a temporary directory (routes, logs);
-  * the echo-server process inside the namespace.
+  * the echo-server process (tools/echo_server.py) inside the namespace.
 
 Everything is removed by close(), which is idempotent and is also registered with
 atexit, so it runs on fixture teardown, on a test failure, on an uncaught exception
@@ -29,12 +29,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.join(REPO, "tools")  # echo_server.py, steer_probe.py (shared with the demo)
 PYTHON = "/usr/bin/python3"
 BPFFS_ROOT = "/sys/fs/bpf"
 
 # Addresses on svc0 inside the namespace.
 V4_ADDRS = ["10.244.1.5", "10.244.1.6", "10.244.2.7", "10.244.2.8",
-            "10.244.9.5", "10.244.8.5"]
+            "10.244.3.3", "10.244.9.5", "10.244.8.5"]
 V6_ADDRS = ["fd00:244:1::5", "fd00:244:2::7"]
 UNREACHABLE = ["10.96.0.0/16", "fd00:96::/64"]
 
@@ -46,9 +47,15 @@ SERVERS = {
     "v2-b": "10.244.2.8:9080",
     "v1-6": "[fd00:244:1::5]:9080",
     "v2-6": "[fd00:244:2::7]:9080",
+    "shared": "10.244.3.3:9080",  # a backend that routes list under both versions
 }
 V1 = {"v1-a", "v1-b", "v1-6"}
 V2 = {"v2-a", "v2-b", "v2-6"}
+
+
+def version_of(ident):
+    """The label a server identity stands for: v1-a -> v1, shared -> shared."""
+    return ident.split("-")[0]
 
 _live = []  # sandboxes not yet closed, for atexit
 
@@ -201,7 +208,7 @@ class Sandbox:
         args = [f"{addr}={ident}" for ident, addr in servers.items()]
         log = open(os.path.join(self.tmp, "echo_server.log"), "w")
         self.server = subprocess.Popen(
-            self.nsenter([PYTHON, os.path.join(HERE, "echo_server.py")] + args),
+            self.nsenter([PYTHON, os.path.join(TOOLS, "echo_server.py")] + args),
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         self.procs.append(self.server)

@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Helpers that drive build/steerd, build/steerctl and the test client."""
+"""Helpers that drive build/steerd, build/steerctl and the probe client
+(tools/steer_probe.py, shared with tools/demo.sh)."""
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
-from sandbox import PYTHON, REPO, HERE, kill_pid
+from sandbox import PYTHON, REPO, TOOLS, kill_pid, version_of
 
 # STEER_E2E_BUILD points the tests at another build directory (default: REPO/build).
 BUILD = os.environ.get("STEER_E2E_BUILD") or os.path.join(REPO, "build")
@@ -22,14 +24,14 @@ def binaries_missing():
 
 
 class Client:
-    """Runs tests/e2e/client.py inside the sandbox netns."""
+    """Runs tools/steer_probe.py inside the sandbox netns."""
 
     def __init__(self, sb):
         self.sb = sb
 
     def argv(self, target, count=1, cgroup="clients", uid=None, bind=None,
              interval_ms=0, duration_s=30, cgroups_many=0, seq=False):
-        argv = [PYTHON, os.path.join(HERE, "client.py"),
+        argv = [PYTHON, os.path.join(TOOLS, "steer_probe.py"),
                 "--cgroup", self.sb.make_cgroup(cgroup), "--count", str(count),
                 "--interval-ms", str(interval_ms), "--duration-s", str(duration_s)]
         if uid is not None:
@@ -48,6 +50,15 @@ class Client:
         if p.returncode != 0:
             raise RuntimeError(f"client failed ({p.returncode}): {p.stderr}")
         return json.loads(p.stdout)
+
+    def observe(self, target, count=1, cgroup="clients", **kw):
+        """run(), plus "versions": {version label: n} (v1-a, v1-b, v1-6 count as v1)."""
+        r = self.run(target, count=count, cgroup=cgroup, **kw)
+        r["versions"] = {}
+        for ident, n in r["counts"].items():
+            v = version_of(ident)
+            r["versions"][v] = r["versions"].get(v, 0) + n
+        return r
 
     def start(self, target, **kw):
         """Background client; finish with wait(proc)."""
@@ -151,6 +162,10 @@ class Steerd:
                 return True
         return False
 
+    def write_routes(self, routes):
+        """Write several route files at once: {name: yaml text}."""
+        return [self.write_route(name, text) for name, text in routes.items()]
+
     def kill9(self):
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
@@ -197,3 +212,63 @@ class Steerd:
 def steerctl(*args, timeout=30):
     return subprocess.run([STEERCTL] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+
+class Steerctl:
+    """build/steerctl against one sandbox's pin dir (steerd: for its log in failures)."""
+
+    def __init__(self, sb, steerd=None):
+        self.sb = sb
+        self.steerd = steerd
+
+    def run(self, *args, json_out=False, check=False):
+        argv = ["--bpffs", self.sb.pin_dir] + (["-o", "json"] if json_out else [])
+        p = steerctl(*argv, *args)
+        if check and p.returncode:
+            raise AssertionError(f"steerctl {' '.join(args)}: exit {p.returncode}: "
+                                 f"{p.stderr.strip()}")
+        return p
+
+    def json(self, *args):
+        """-o json output of a command that must succeed."""
+        return json.loads(self.run(*args, json_out=True, check=True).stdout)
+
+    def status(self):
+        """{route name: route} from `steerctl -o json status`."""
+        return {r["name"]: r for r in self.json("status")["routes"]}
+
+    def wait_status(self, until, timeout=5.0):
+        """Poll status() until until(status) holds; return that status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status()
+            if until(st):
+                return st
+            if time.monotonic() > deadline:
+                log = self.steerd.log_since()[-4000:] if self.steerd else ""
+                raise AssertionError(f"timed out; status: {json.dumps(st)}\n"
+                                     f"steerd log:\n{log}")
+            time.sleep(0.05)
+
+
+def bpftool(*args):
+    return subprocess.run(["bpftool"] + list(args), check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=30).stdout
+
+
+def map_snapshot(pin_dir):
+    """The routes map and every inner map it points at, as bpftool dumps them, plus the
+    frontends map: equal snapshots mean the kernel state did not change (inner maps are
+    frozen: same id, same bytes)."""
+    maps = os.path.join(pin_dir, "maps")
+    outer = json.loads(bpftool("-j", "map", "dump", "pinned",
+                               os.path.join(maps, "steer_routes_v1")))
+    snap = {"outer": outer, "inner": {},
+            "frontends": json.loads(bpftool("-j", "map", "dump", "pinned",
+                                            os.path.join(maps, "steer_frontends_v1")))}
+    for e in outer:
+        inner_id = e.get("inner_map_id")
+        if inner_id is None:
+            inner_id = int.from_bytes(bytes(int(x, 16) for x in e["value"]), sys.byteorder)
+        snap["inner"][inner_id] = bpftool("map", "dump", "id", str(inner_id))
+    return snap

@@ -15,6 +15,7 @@ def test_servers_reachable_directly(client):
         assert r["counts"] == {ident: 3}, r
         assert r["errors"] == {}
         assert r["peernames"] == [addr]
+        assert r["backends"] == {addr: 3}, r
 
 
 def test_client_joins_cgroup_and_drops_uid(sandbox, client):

@@ -4,16 +4,17 @@ real connections through a test netns + cgroup, its -o json output, the
 override's life across a steerd kill -9 and a route-file change, and bad
 arguments that must change nothing.
 
+Runs on the conftest sandbox with one steerd for the module (both route files);
+each test starts from the files' state (fixture `fresh`).
+
 Run: /usr/bin/python3 -m pytest -q tests/e2e/test_steerctl.py   (as root)
 """
 import json
-import os
-import signal
 import subprocess
 
 import pytest
 
-from ctl_sandbox import STEERCTL, CtlSandbox
+from steer import STEERCTL, Steerctl, map_snapshot
 
 REVIEWS = """\
 kind: Route
@@ -45,8 +46,15 @@ rules:
   - name: all
     split: {v1: 50, v2: 50}
 """
+REVIEWS_VIP = "10.96.0.20:9080"
 RATINGS_VIP = "10.96.0.30:9080"
 N = 400
+
+
+def observe(client, n=200, who="users", uid=None, target=REVIEWS_VIP):
+    """Make n real connections from test cgroup @who; return the tally
+    ("versions": {v1|v2|shared: n}, "backends": {ADDR:PORT: n}, "errors", "total")."""
+    return client.observe(target, count=n, cgroup=who, uid=uid)
 
 
 def frac(res, key, field="versions"):
@@ -65,44 +73,44 @@ def at_file_state(route):
 
 
 @pytest.fixture(scope="module")
-def sb():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    box = CtlSandbox().open({"reviews.yaml": REVIEWS,
-                             "ratings.yaml": RATINGS})
-    try:
-        yield box
-    finally:
-        box.close()
+def steerd(module_steerd):
+    """One steerd for the module, serving reviews and ratings."""
+    module_steerd.write_routes({"reviews": REVIEWS, "ratings": RATINGS})
+    return module_steerd.start()
+
+
+@pytest.fixture(scope="module")
+def ctl(sandbox, steerd):
+    return Steerctl(sandbox, steerd)
 
 
 @pytest.fixture
-def fresh(sb):
+def fresh(ctl):
     """Each test starts from the files' state, whatever the last one did."""
     for name in ("reviews", "ratings"):
-        sb.ctl("rollback", name, check=True)
-    st = sb.status()
+        ctl.run("rollback", name, check=True)
+    st = ctl.status()
     assert all(at_file_state(r) for r in st.values()), st
-    return sb
+    return ctl
 
 
-def test_file_state_observed(fresh):
-    users = fresh.observe(N)
+def test_file_state_observed(fresh, client):
+    users = observe(client, N)
     assert users["versions"] == {"v1": N}, users
-    testers = fresh.observe(100, who="testers", uid=1001)
+    testers = observe(client, 100, who="testers", uid=1001)
     assert testers["versions"] == {"v2": 100}, testers
 
 
-def test_set_default_rule(fresh):
-    out = fresh.ctl_json("set", "reviews", "v1=75", "v2=25")
+def test_set_default_rule(fresh, client):
+    out = fresh.json("set", "reviews", "v1=75", "v2=25")
     assert out["route"] == "reviews" and out["override"] is True
     assert split_of(out, "default") == {"v1": 75.0, "v2": 25.0}
     assert split_of(out, "testers") == {"v1": 0.0, "v2": 100.0}
-    users = fresh.observe(N)
+    users = observe(client, N)
     assert not users["errors"], users
     assert 0.15 < frac(users, "v2") < 0.35, users
     # testers rule untouched
-    assert fresh.observe(50, who="testers", uid=1001)["versions"] == {"v2": 50}
+    assert observe(client, 50, who="testers", uid=1001)["versions"] == {"v2": 50}
     st = fresh.status()["reviews"]
     assert st["override"] is True
     assert split_of(st, "default") == {"v1": 75.0, "v2": 25.0}
@@ -110,127 +118,127 @@ def test_set_default_rule(fresh):
         "file_split"] == {"v1": 100.0, "v2": 0.0}
 
 
-def test_set_two_decimals_exact(fresh):
-    out = fresh.ctl_json("set", "reviews", "v1=66.67", "v2=33.33")
+def test_set_two_decimals_exact(fresh, client):
+    out = fresh.json("set", "reviews", "v1=66.67", "v2=33.33")
     assert split_of(out, "default") == {"v1": 66.67, "v2": 33.33}
-    users = fresh.observe(N)
+    users = observe(client, N)
     assert 0.23 < frac(users, "v2") < 0.43, users
 
 
-def test_set_text_output_and_generation(fresh):
+def test_set_text_output_and_generation(fresh, client):
     # Generations are global: a publish gets the newest live one + 1.
     gen = max(r["generation"] for r in fresh.status().values())
-    p = fresh.ctl("set", "reviews", "v2=100")
+    p = fresh.run("set", "reviews", "v2=100")
     assert p.returncode == 0, p.stderr
     assert "rule default" in p.stdout and "v2 100.00%" in p.stdout
     assert "OVERRIDE" in p.stdout
     assert fresh.status()["reviews"]["generation"] == gen + 1
-    assert fresh.observe(100)["versions"] == {"v2": 100}
+    assert observe(client, 100)["versions"] == {"v2": 100}
 
 
-def test_set_named_rule(fresh):
-    out = fresh.ctl_json("set", "reviews", "--rule", "testers", "v1=100")
+def test_set_named_rule(fresh, client):
+    out = fresh.json("set", "reviews", "--rule", "testers", "v1=100")
     assert split_of(out, "testers") == {"v1": 100.0, "v2": 0.0}
-    assert fresh.observe(100, who="testers", uid=1001)["versions"] == {
+    assert observe(client, 100, who="testers", uid=1001)["versions"] == {
         "v1": 100}
-    assert fresh.observe(100)["versions"] == {"v1": 100}
+    assert observe(client, 100)["versions"] == {"v1": 100}
 
 
 def test_set_back_to_file_split_clears_override(fresh):
-    fresh.ctl_json("set", "reviews", "v1=50", "v2=50")
-    out = fresh.ctl_json("set", "reviews", "v1=100")
+    fresh.json("set", "reviews", "v1=50", "v2=50")
+    out = fresh.json("set", "reviews", "v1=100")
     assert out["override"] is False
     assert at_file_state(fresh.status()["reviews"])
 
 
-def test_promote(fresh):
-    out = fresh.ctl_json("promote", "reviews", "v1")
+def test_promote(fresh, client):
+    out = fresh.json("promote", "reviews", "v1")
     assert out["override"] is True
     assert all(r["split"] == {"v1": 100.0, "v2": 0.0} for r in out["rules"])
-    assert fresh.observe(100, who="testers", uid=1001)["versions"] == {
+    assert observe(client, 100, who="testers", uid=1001)["versions"] == {
         "v1": 100}
-    out = fresh.ctl_json("promote", "reviews", "v2")
+    out = fresh.json("promote", "reviews", "v2")
     assert all(r["split"] == {"v1": 0.0, "v2": 100.0} for r in out["rules"])
-    assert fresh.observe(N)["versions"] == {"v2": N}
+    assert observe(client, N)["versions"] == {"v2": N}
 
 
-def test_rollback(fresh):
-    fresh.ctl_json("set", "reviews", "v1=10", "v2=90")
-    fresh.ctl_json("eject", "reviews", "10.244.1.5:9080")
-    assert fresh.observe(100)["versions"].get("v2", 0) > 70
-    out = fresh.ctl_json("rollback", "reviews")
+def test_rollback(fresh, client):
+    fresh.json("set", "reviews", "v1=10", "v2=90")
+    fresh.json("eject", "reviews", "10.244.1.5:9080")
+    assert observe(client, 100)["versions"].get("v2", 0) > 70
+    out = fresh.json("rollback", "reviews")
     assert out["override"] is False
     assert all(r["split"] == r["file_split"] for r in out["rules"])
     st = fresh.status()["reviews"]
     assert at_file_state(st), st
-    users = fresh.observe(N)
+    users = observe(client, N)
     assert users["versions"] == {"v1": N}, users
     assert set(users["backends"]) == {"10.244.1.5:9080", "10.244.1.6:9080"}
 
 
-def test_eject_restore(fresh):
-    out = fresh.ctl_json("eject", "reviews", "10.244.1.5:9080")
+def test_eject_restore(fresh, client):
+    out = fresh.json("eject", "reviews", "10.244.1.5:9080")
     assert out["backends"] == [{"version": "v1",
                                 "address": "10.244.1.5:9080"}]
     assert out["override"] is True
-    users = fresh.observe(200)
+    users = observe(client, 200)
     assert users["backends"] == {"10.244.1.6:9080": 200}, users
     st = fresh.status()["reviews"]
     ej = {b["address"]: b["ejected"] for v in st["versions"]
           for b in v["backends"]}
     assert ej["10.244.1.5:9080"] and not ej["10.244.1.6:9080"]
-    out = fresh.ctl_json("restore", "reviews", "10.244.1.5:9080")
+    out = fresh.json("restore", "reviews", "10.244.1.5:9080")
     assert out["override"] is False  # nothing else differs from the file
-    users = fresh.observe(N)
+    users = observe(client, N)
     assert set(users["backends"]) == {"10.244.1.5:9080", "10.244.1.6:9080"}
 
 
-def test_eject_whole_version_moves_share(fresh):
-    fresh.ctl_json("set", "reviews", "v1=50", "v2=50")
-    fresh.ctl_json("eject", "reviews", "10.244.2.7:9080")
-    fresh.ctl_json("eject", "reviews", "10.244.2.8:9080")
-    assert fresh.observe(200)["versions"] == {"v1": 200}
+def test_eject_whole_version_moves_share(fresh, client):
+    fresh.json("set", "reviews", "v1=50", "v2=50")
+    fresh.json("eject", "reviews", "10.244.2.7:9080")
+    fresh.json("eject", "reviews", "10.244.2.8:9080")
+    assert observe(client, 200)["versions"] == {"v1": 200}
 
 
-def test_eject_shared_backend_all_versions(fresh):
-    before = fresh.observe(N, target=RATINGS_VIP)
+def test_eject_shared_backend_all_versions(fresh, client):
+    before = observe(client, N, target=RATINGS_VIP)
     assert before["versions"].get("shared", 0) > 0, before
-    out = fresh.ctl_json("eject", "ratings", "10.244.3.3")
+    out = fresh.json("eject", "ratings", "10.244.3.3")
     assert sorted((b["version"], b["address"]) for b in out["backends"]) == [
         ("v1", "10.244.3.3"), ("v2", "10.244.3.3")]
-    after = fresh.observe(N, target=RATINGS_VIP)
+    after = observe(client, N, target=RATINGS_VIP)
     assert "shared" not in after["versions"], after
     assert 0.35 < frac(after, "v1") < 0.65, after
-    p = fresh.ctl("restore", "ratings", "10.244.3.3")
+    p = fresh.run("restore", "ratings", "10.244.3.3")
     assert p.returncode == 0
     assert "restored 10.244.3.3 (version v1)" in p.stdout
     assert "restored 10.244.3.3 (version v2)" in p.stdout
 
 
-def test_override_survives_kill9_and_file_change_clears_it(fresh):
-    fresh.ctl_json("set", "reviews", "v1=50", "v2=50")
-    fresh.kill9_steerd()
-    fresh.start_steerd()
+def test_override_survives_kill9_and_file_change_clears_it(fresh, steerd, client):
+    fresh.json("set", "reviews", "v1=50", "v2=50")
+    steerd.kill9()
+    steerd.start()
     st = fresh.status()["reviews"]
     assert st["override"] is True
     assert split_of(st, "default") == {"v1": 50.0, "v2": 50.0}
-    users = fresh.observe(N)
+    users = observe(client, N)
     assert 0.35 < frac(users, "v2") < 0.65, users
     # A real change of the file (not a comment): the file wins again.
     changed = REVIEWS.replace("    split: {v1: 100, v2: 0}",
                               "    split: {v1: 90, v2: 10}")
     try:
-        st = fresh.write_route(
-            "reviews.yaml", changed,
+        steerd.write_route("reviews", changed)
+        st = fresh.wait_status(
             lambda s: split_of(s["reviews"], "default") == {"v1": 90.0,
                                                             "v2": 10.0})
         r = st["reviews"]
         assert r["override"] is False and at_file_state(r), r
-        users = fresh.observe(N)
+        users = observe(client, N)
         assert 0.03 < frac(users, "v2") < 0.2, users
     finally:
-        fresh.write_route("reviews.yaml", REVIEWS,
-                          lambda s: split_of(s["reviews"], "default")
+        steerd.write_route("reviews", REVIEWS)
+        fresh.wait_status(lambda s: split_of(s["reviews"], "default")
                           == {"v1": 100.0, "v2": 0.0})
 
 
@@ -262,22 +270,22 @@ BAD = [
 
 @pytest.mark.parametrize("args,code,names", BAD,
                          ids=[" ".join(a) for a, _, _ in BAD])
-def test_bad_arguments_change_nothing(fresh, args, code, names):
-    fresh.ctl_json("set", "reviews", "v1=80", "v2=20")  # a live override
-    before = fresh.snapshot()
-    p = fresh.ctl(*args)
+def test_bad_arguments_change_nothing(fresh, args, code, names, sandbox):
+    fresh.json("set", "reviews", "v1=80", "v2=20")  # a live override
+    before = map_snapshot(sandbox.pin_dir)
+    p = fresh.run(*args)
     assert p.returncode == code, (p.stdout, p.stderr)
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and names in lines[0], p.stderr
     assert p.stdout == ""
-    pj = fresh.ctl(*args, json_out=True)
+    pj = fresh.run(*args, json_out=True)
     assert pj.returncode == code
     doc = json.loads(pj.stdout)
     assert doc["status"] == code and names in doc["error"], doc
-    assert fresh.snapshot() == before
+    assert map_snapshot(sandbox.pin_dir) == before
 
 
-def test_every_command_has_help_with_examples():
+def test_every_command_has_help_with_examples(need_binaries):
     for cmd in ("set", "promote", "rollback", "eject", "restore"):
         p = subprocess.run([STEERCTL, "help", cmd], text=True,
                            stdout=subprocess.PIPE)
@@ -285,9 +293,9 @@ def test_every_command_has_help_with_examples():
         assert p.stdout.startswith("Usage: steerctl " + cmd)
 
 
-def test_unprivileged_says_what_is_missing(sb):
+def test_unprivileged_says_what_is_missing(sandbox, steerd):
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-              STEERCTL, "--bpffs", sb.pin]
+              STEERCTL, "--bpffs", sandbox.pin_dir]
     for args in (["status"], ["set", "reviews", "v1=100"],
                  ["eject", "reviews", "10.244.1.5:9080"]):
         p = subprocess.run(nobody + args, text=True, stdout=subprocess.PIPE,
@@ -297,14 +305,14 @@ def test_unprivileged_says_what_is_missing(sb):
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1, p.stderr
         assert "root or CAP_BPF" in lines[0], lines[0]
-    p = subprocess.run(nobody[:-2] + ["--bpffs", sb.pin, "-o", "json",
+    p = subprocess.run(nobody[:-2] + ["--bpffs", sandbox.pin_dir, "-o", "json",
                                       "status"],
                        text=True, stdout=subprocess.PIPE)
     assert p.returncode == 1
     assert "CAP_BPF" in json.loads(p.stdout)["error"]
 
 
-def test_sandbox_is_private(sb):
+def test_sandbox_is_private(steerd, client):
     # Untranslated traffic fails inside the netns: a VIP that is no frontend.
-    res = sb.observe(3, target="10.96.0.99:9080")
+    res = observe(client, 3, target="10.96.0.99:9080")
     assert res["versions"] == {} and sum(res["errors"].values()) == 3, res

@@ -1,22 +1,27 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""TCP test client for the steer e2e tests.  Run it inside the test netns:
+"""TCP probe client for the steer e2e tests and the demo (stdlib only).
+Run it inside the test netns, against tools/echo_server.py backends:
 
-  nsenter --net=/run/netns/NS /usr/bin/python3 client.py --cgroup CG [--uid U]
-      [--bind ADDR] --count N [--interval-ms M] [--duration-s S]
-      [--cgroups-many K] [--seq] ADDR:PORT
+  nsenter --net=/run/netns/NS /usr/bin/python3 tools/steer_probe.py --cgroup CG
+      [--uid U] [--bind ADDR] --count N [--interval-ms M] [--duration-s S]
+      [--cgroups-many K] [--seq] [--bars [--order A,B]] ADDR:PORT
 
-It first moves itself into CG (before any socket exists), then drops to --uid,
-then does N TCP connects (2 s timeout each); from each it reads the server's
-identity line and records getpeername() of the connected socket.  Prints one JSON
-document:
-  {"counts": {IDENT: n}, "errors": {ERRNO_NAME: n}, "peernames": [...],
-   "sources": [...], "total": N, "uid": U, "cgroup": "/..."}
-"sources" are the client addresses the servers saw.  --seq adds "seq": a list of
-[wall_time, IDENT or ERRNO_NAME] per connect.  --cgroups-many K creates K child
-cgroups c0..cK-1 under CG and does the N connects from each in turn (moving
-itself), adding "per_cgroup": {"c0": [IDENT...], ...}.
---duration-s bounds the whole run in time (connects stop when it is over).
+It first moves itself into CG (before any socket exists: steer's socket-layer
+programs only see processes in their cgroup), then drops to --uid (and clears the
+supplementary groups), then does N TCP connects (2 s timeout each); from each it
+reads the server's line "IDENT PEER_ADDR PEER_PORT LOCAL" and records
+getpeername() of the connected socket.  Prints one JSON document:
+  {"counts": {IDENT: n}, "backends": {LOCAL: n}, "errors": {ERRNO_NAME: n},
+   "peernames": [...], "sources": [...], "total": N, "uid": U, "cgroup": "/..."}
+"sources" are the client addresses the servers saw, "backends" the server
+addresses that accepted.  --seq adds "seq": a list of [wall_time, IDENT or
+ERRNO_NAME] per connect.  --cgroups-many K creates K child cgroups c0..cK-1 under
+CG and does the N connects from each in turn (moving itself), adding
+"per_cgroup": {"c0": [IDENT...], ...}.  --bars prints, instead of JSON, one line
+per IDENT (in --order, else sorted) with a bar and its share, then one line per
+error (the demo's output).  --duration-s bounds the whole run in time (connects
+stop when it is over).
 """
 import argparse
 import errno
@@ -26,17 +31,8 @@ import socket
 import sys
 import time
 
-
-def parse_addr(s):
-    if s.startswith("["):
-        host, _, port = s[1:].partition("]:")
-        return socket.AF_INET6, host, int(port)
-    host, _, port = s.rpartition(":")
-    return socket.AF_INET, host, int(port)
-
-
-def fmt_addr(fam, a):
-    return f"[{a[0]}]:{a[1]}" if fam == socket.AF_INET6 else f"{a[0]}:{a[1]}"
+sys.dont_write_bytecode = True  # leave no tools/__pycache__ behind
+from hostport import fmt_addr, parse_addr  # noqa: E402 (tools/hostport.py)
 
 
 def join_cgroup(path):
@@ -53,7 +49,8 @@ def my_cgroup():
 
 
 def connect_once(fam, host, port, bind):
-    """Returns (ident or None, errno name or None, peername, source seen by server)."""
+    """Returns (ident or None, errno name or None, peername, source seen by server,
+    backend that accepted)."""
     s = socket.socket(fam, socket.SOCK_STREAM)
     try:
         s.settimeout(2.0)
@@ -69,14 +66,29 @@ def connect_once(fam, host, port, bind):
             buf += chunk
         parts = buf.decode(errors="replace").split()
         if not parts:
-            return None, "EMPTY", peer, None
-        return parts[0], None, peer, parts[1] if len(parts) > 1 else None
+            return None, "EMPTY", peer, None, None
+        return (parts[0], None, peer, parts[1] if len(parts) > 1 else None,
+                parts[3] if len(parts) > 3 else None)
     except socket.timeout:
-        return None, "ETIMEDOUT", None, None
+        return None, "ETIMEDOUT", None, None, None
     except OSError as e:
-        return None, errno.errorcode.get(e.errno, str(e.errno)), None, None
+        return None, errno.errorcode.get(e.errno, str(e.errno)), None, None, None
     finally:
         s.close()
+
+
+def bars(counts, errors, total, order, width=30):
+    """One line per IDENT: count, bar, share of all connects; then the errors."""
+    total = total or 1
+    out = []
+    for ident in order or sorted(counts):
+        n = counts.get(ident, 0)
+        out.append(f"    {ident:<4}{n:>5} {'█' * round(width * n / total):<{width}}"
+                   f" {100 * n / total:5.1f}%")
+    for err, n in sorted(errors.items()):
+        code = getattr(errno, err, None)
+        out.append(f"    {os.strerror(code) if code else err}: {n}")
+    return "\n".join(out)
 
 
 def main():
@@ -89,6 +101,8 @@ def main():
     ap.add_argument("--duration-s", type=float, default=60)
     ap.add_argument("--cgroups-many", type=int, default=0)
     ap.add_argument("--seq", action="store_true")
+    ap.add_argument("--bars", action="store_true", help="print bars, not JSON")
+    ap.add_argument("--order", default="", help="A,B: IDENTs to show with --bars, in order")
     ap.add_argument("target")
     a = ap.parse_args()
     if a.count > 100000 or a.cgroups_many > 1000:
@@ -102,21 +116,24 @@ def main():
             os.makedirs(p, exist_ok=True)
             groups.append((f"c{i}", p))
     if a.uid is not None:
+        os.setgroups([])
         os.setgid(a.uid)
         os.setuid(a.uid)
 
     fam, host, port = parse_addr(a.target)
-    counts, errors, peers, sources, seq = {}, {}, set(), set(), []
+    counts, backends, errors, peers, sources, seq = {}, {}, {}, set(), set(), []
     per_cgroup = {}
     deadline = time.monotonic() + a.duration_s
     total = 0
 
     def one(tag=None):
         nonlocal total
-        ident, err, peer, src = connect_once(fam, host, port, a.bind)
+        ident, err, peer, src, backend = connect_once(fam, host, port, a.bind)
         total += 1
         if ident:
             counts[ident] = counts.get(ident, 0) + 1
+            if backend:
+                backends[backend] = backends.get(backend, 0) + 1
         else:
             errors[err] = errors.get(err, 0) + 1
         if peer:
@@ -144,7 +161,10 @@ def main():
                 break
             one()
 
-    out = {"counts": counts, "errors": errors, "peernames": sorted(peers),
+    if a.bars:
+        print(bars(counts, errors, total, [i for i in a.order.split(",") if i]))
+        return
+    out = {"counts": counts, "backends": backends, "errors": errors, "peernames": sorted(peers),
            "sources": sorted(sources), "total": total, "uid": os.getuid(),
            "cgroup": my_cgroup()}
     if a.seq:

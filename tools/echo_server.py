@@ -1,25 +1,25 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""TCP identity server for the steer e2e tests.
+"""TCP identity server for the steer e2e tests and the demo (stdlib only).
 
 usage: echo_server.py ADDR:PORT=IDENT ...     (IPv6 as [addr]:port=IDENT)
+       e.g. echo_server.py 10.244.1.5:9080=v1-a 10.244.1.6:9080=v1-b "[fd00::7]:9080=v2"
 
-Listens on every given address; for each accepted connection writes one line
-"IDENT PEER_ADDR PEER_PORT\\n" (the client address the server saw) and closes.
-Prints "READY" on stdout once every socket listens.  Exits on SIGTERM/SIGINT.
+Run it inside the test network namespace.  Listens on every given address (one
+process, one thread; several addresses may share an IDENT, e.g. a version label);
+for each accepted connection writes one line
+  "IDENT PEER_ADDR PEER_PORT LOCAL\\n"
+(PEER_* is the client address the server saw, LOCAL the ADDR:PORT that accepted it:
+the backend the connection reached) and closes.  Prints "READY" on stdout once
+every socket listens.  Exits on SIGTERM/SIGINT.
 """
 import selectors
 import signal
 import socket
 import sys
 
-
-def parse_addr(s):
-    if s.startswith("["):
-        host, _, port = s[1:].partition("]:")
-        return socket.AF_INET6, host, int(port)
-    host, _, port = s.rpartition(":")
-    return socket.AF_INET, host, int(port)
+sys.dont_write_bytecode = True  # leave no tools/__pycache__ behind
+from hostport import fmt_addr, parse_addr  # noqa: E402 (tools/hostport.py)
 
 
 def main(argv):
@@ -34,11 +34,12 @@ def main(argv):
         s.bind((host, port))
         s.listen(4096)
         s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, ident)
+        sel.register(s, selectors.EVENT_READ, (ident, fam, fmt_addr(fam, s.getsockname())))
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     print("READY", flush=True)
     while True:
         for key, _ in sel.select():
+            ident, fam, local = key.data
             while True:
                 try:
                     c, peer = key.fileobj.accept()
@@ -49,7 +50,7 @@ def main(argv):
                 try:
                     c.setblocking(True)
                     c.settimeout(1.0)
-                    c.sendall(f"{key.data} {peer[0]} {peer[1]}\n".encode())
+                    c.sendall(f"{ident} {peer[0]} {peer[1]} {local}\n".encode())
                 except OSError:
                     pass
                 finally:
