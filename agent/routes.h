@@ -119,6 +119,14 @@ int routes_load_dir(const char *dir, struct route_set *set, char *err,
 /* Cross-route checks on a complete set (duplicates); used by load_dir. */
 int routes_check_set(const struct route_set *set, char *err, size_t errlen);
 
+/*
+ * A percentage with up to 2 decimals, from the text itself (never through a
+ * double, which would round 33.33 to 3332 or 3333 by luck), in 0.01 %
+ * units: "12.5" -> 1250. Returns the units (0..10000), -EDOM for more than
+ * 2 decimals, -EINVAL otherwise. Route files and steerctl set share it.
+ */
+long routes_parse_percent(const char *s);
+
 /* Index of version @name in @r, or -1. */
 int routes_version_index(const struct route *r, const char *name);
 

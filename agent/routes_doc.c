@@ -45,12 +45,7 @@ static int check_name(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	return 0;
 }
 
-/*
- * Percent with up to 2 decimals, from the text itself (never through a
- * double, which would round 33.33 to 3332 or 3333 by luck): "12.5" -> 1250.
- * Returns units, -EDOM for more than 2 decimals, -EINVAL otherwise.
- */
-static long parse_pct(const char *s)
+long routes_parse_percent(const char *s)
 {
 	long v = 0, frac = 0;
 	int i = 0, nfrac = 0;
@@ -325,7 +320,7 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 			return ry_error(c, key,
 					"unknown version \"%s\" in split",
 					ry_text(key));
-		units = s && !ry_is_null(val) ? parse_pct(s) : -EINVAL;
+		units = s && !ry_is_null(val) ? routes_parse_percent(s) : -EINVAL;
 		if (units == -EDOM)
 			return ry_error(c, val,
 					"split \"%s\" has more than 2 decimals",

@@ -1,49 +1,29 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* steerctl set: change one rule's split now, in one atomic publish. */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include "ctl.h"
+#include "routes.h"
 
-/*
- * "95", "33.33", "5.5", "0.01", optionally with a trailing '%', into
- * 0.01 % units, parsed from the text (no floating point, so "33.33" is
- * exactly 3333). Returns 0, or -1 when malformed or above 100.
- */
+/* "95", "33.33", optionally with a trailing '%', in 0.01 % units. */
 static int parse_pct(const char *s, unsigned int *units)
 {
-	unsigned int whole = 0, frac = 0;
-	int digits = 0, fdigits = 0;
+	char buf[16];
 	size_t len = strlen(s);
+	long v;
 
 	if (len && s[len - 1] == '%')
 		len--;
-	for (; digits < (int)len && isdigit((unsigned char)s[digits]);
-	     digits++) {
-		if (digits >= 3)
-			return -1;
-		whole = whole * 10 + (unsigned int)(s[digits] - '0');
-	}
-	if (!digits)
+	if (len >= sizeof(buf))
 		return -1;
-	if ((size_t)digits < len) {
-		const char *f = s + digits + 1;
-
-		if (s[digits] != '.')
-			return -1;
-		for (; f + fdigits < s + len; fdigits++) {
-			if (fdigits >= 2 || !isdigit((unsigned char)f[fdigits]))
-				return -1;
-			frac = frac * 10 + (unsigned int)(f[fdigits] - '0');
-		}
-		if (!fdigits)
-			return -1;
-		if (fdigits == 1)
-			frac *= 10;
-	}
-	*units = whole * 100 + frac;
-	return *units > STEER_SPLIT_SLOTS ? -1 : 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	v = routes_parse_percent(buf);
+	if (v < 0)
+		return -1;
+	*units = (unsigned int)v;
+	return 0;
 }
 
 /* The rule `set` changes without --rule: "default", else the last one. */
