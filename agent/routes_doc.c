@@ -320,7 +320,8 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 			return ry_error(c, key,
 					"unknown version \"%s\" in split",
 					ry_text(key));
-		units = s && !ry_is_null(val) ? routes_parse_percent(s) : -EINVAL;
+		units = s && !ry_is_null(val) ? routes_parse_percent(s)
+					      : -EINVAL;
 		if (units == -EDOM)
 			return ry_error(c, val,
 					"split \"%s\" has more than 2 decimals",
