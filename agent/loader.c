@@ -121,15 +121,24 @@ out_old:
 	return ret;
 }
 
+/* Undo sysfs_bpffs_prepare() after a failed start; rmdir keeps any pin. */
+static void remove_empty_pin_dirs(const char *bpffs)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/links", bpffs);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/maps", bpffs);
+	rmdir(path);
+	rmdir(bpffs);
+}
+
 int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 {
 	struct steer_sock *skel;
 	__u64 cg_id;
 	int cg_fd = -1, ret;
 
-	ret = sysfs_bpffs_prepare(o->bpffs, err, errlen);
-	if (ret)
-		return ret;
 	ret = sysfs_cgroup_id(o->cgroup, &cg_id);
 	if (!ret) {
 		cg_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY);
@@ -139,6 +148,11 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 	if (ret) {
 		snprintf(err, errlen, "cgroup %s: %s", o->cgroup,
 			 strerror(-ret));
+		return ret;
+	}
+	ret = sysfs_bpffs_prepare(o->bpffs, err, errlen);
+	if (ret) {
+		close(cg_fd);
 		return ret;
 	}
 
@@ -158,7 +172,14 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 		goto out;
 	}
 	ret = steer_sock__load(skel);
-	if (ret) {
+	if (ret == -EPERM || ret == -EACCES) {
+		snprintf(err, errlen,
+			 "failed to load BPF programs: %s (steerd needs root, "
+			 "or CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and "
+			 "CAP_SYS_ADMIN)",
+			 strerror(-ret));
+		goto out;
+	} else if (ret) {
 		snprintf(err, errlen,
 			 "failed to load BPF programs: %s (pinned maps of "
 			 "another layout or --max-routes under %s? run "
@@ -183,6 +204,8 @@ out:
 	steer_sock__destroy(skel);
 	if (cg_fd >= 0)
 		close(cg_fd);
+	if (ret)
+		remove_empty_pin_dirs(o->bpffs);
 	return ret;
 }
 
@@ -216,11 +239,9 @@ int loader_cleanup(const char *bpffs, char *err, size_t errlen)
 				 strerror(errno));
 		}
 	}
-	snprintf(path, sizeof(path), "%s/links", bpffs);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/maps", bpffs);
-	rmdir(path);
-	if (rmdir(bpffs) && errno != ENOENT && !ret) {
+	remove_empty_pin_dirs(bpffs);
+	if (access(bpffs, F_OK) == 0 && !ret) {
+		errno = ENOTEMPTY;
 		ret = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", bpffs,
 			 strerror(errno));

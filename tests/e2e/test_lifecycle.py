@@ -65,3 +65,15 @@ def test_restart_keeps_split_and_reuses_pins(steerd, client):
     assert "0 published, 1 unchanged" in log, log
     v1, v2 = versions(client.run(VIP4, count=500))
     assert v1 + v2 == 500 and abs(v2 / 5 - 80) <= 5, (v1, v2)
+
+
+def test_unprivileged_steerd_says_what_is_missing_and_leaves_nothing(steerd):
+    steerd.write_route("reviews", route({"v1": 100}))
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        STEERD, "--routes", steerd.routes, "--bpffs", steerd.sb.pin_dir,
+                        "--cgroup", steerd.sb.cgroup, "--metrics", "off"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs root" in lines[0], p.stderr
+    assert not os.path.exists(steerd.sb.pin_dir)
