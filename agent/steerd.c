@@ -175,12 +175,21 @@ static void loop_fini(struct steerd *d)
 			close(*fds[i]);
 }
 
+/*
+ * Apply DEBOUNCE_MS after the first change of a burst, not after the last:
+ * re-arming on every event would starve a directory that keeps changing.
+ * Changes that arrive meanwhile are picked up by that same apply or, if
+ * they come after its read, by the next event's timer.
+ */
 static void arm_debounce(struct steerd *d)
 {
-	struct itimerspec its = {
+	struct itimerspec cur, its = {
 		.it_value = { .tv_sec = 0, .tv_nsec = DEBOUNCE_MS * 1000000L },
 	};
 
+	if (!timerfd_gettime(d->timerfd, &cur) &&
+	    (cur.it_value.tv_sec || cur.it_value.tv_nsec))
+		return; /* already armed */
 	timerfd_settime(d->timerfd, 0, &its, NULL);
 }
 
