@@ -102,7 +102,7 @@ $(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
 # own tree, never mixed with the normal objects of libsteer.a.
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
-SAN_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS)
+SAN_CFLAGS := $(CFLAGS) $(SAN_FLAGS)
 ASAN_OBJS  := $(patsubst agent/%.c,$(BUILD)/asan/agent/%.o,$(LIB_SRCS))
 ASAN_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 

@@ -196,8 +196,8 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 		      size_t errlen)
 {
 	struct route_set tmp = { 0 };
-	unsigned char *buf;
-	size_t len;
+	unsigned char *buf = NULL;
+	size_t len = 0;
 	FILE *f;
 	int ret;
 
