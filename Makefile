@@ -126,7 +126,8 @@ FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
 FUZZ_AGENT  := addr compile routes routes_doc routes_policy ryaml
 FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/%.o,$(FUZZ_AGENT))
 # Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
-# tests/fuzz/regressions/ once crashed the target: every run replays them.
+# tests/fuzz/regressions/ once crashed or hung the target: every run
+# replays them.
 FUZZ_SEEDS  := examples tests/unit/bad tests/fuzz/regressions
 FUZZ_ARGS   ?=
 
@@ -135,7 +136,7 @@ $(BUILD)/fuzz/agent/%.o: agent/%.c $(HEADERS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HEADERS)
 	$(call msg,LD-FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -lyaml -o $@
 
