@@ -27,7 +27,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test unit-test bpf-test e2e-test check format vmlinux clean
+.PHONY: all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+	format vmlinux clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -96,8 +97,68 @@ $(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------
+# The agent sources are compiled again with the sanitizer flags into their
+# own tree, never mixed with the normal objects of libsteer.a.
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+SAN_CFLAGS := $(CFLAGS) $(SAN_FLAGS)
+ASAN_OBJS  := $(patsubst agent/%.c,$(BUILD)/asan/agent/%.o,$(LIB_SRCS))
+ASAN_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
+
+$(BUILD)/asan/agent/%.o: agent/%.c $(HEADERS) $(SKELS)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/tests/%: tests/unit/%.c tests/unit/test.h $(ASAN_OBJS)
+	$(call msg,LD-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit $< $(ASAN_OBJS) $(LDLIBS) -o $@
+
+sanitize: $(ASAN_BINS)
+	$(Q)tests/run-unit.sh asan $(ASAN_BINS)
+
+# The fuzz target needs only the parser and the compiler.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
+FUZZ_AGENT  := addr compile routes routes_doc routes_policy ryaml
+FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/%.o,$(FUZZ_AGENT))
+# Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
+# tests/fuzz/regressions/ once crashed or hung the target: every run
+# replays them.
+FUZZ_SEEDS  := examples tests/unit/bad tests/fuzz/regressions
+FUZZ_ARGS   ?=
+
+$(BUILD)/fuzz/agent/%.o: agent/%.c $(HEADERS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HEADERS)
+	$(call msg,LD-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -lyaml -o $@
+
+# libFuzzer exits non-zero on a crash, leak, UBSan report or timeout and
+# leaves the input as build/fuzz/crash-* (leak-*, timeout-*).
+fuzz: $(BUILD)/fuzz/fuzz_routes
+	$(call msg,FUZZ,$< $(FUZZ_SECONDS)s)
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+		-dict=tests/fuzz/routes.dict -artifact_prefix=$(BUILD)/fuzz/ \
+		$(FUZZ_ARGS) $(BUILD)/fuzz/corpus $(FUZZ_SEEDS) \
+		> $(BUILD)/fuzz/fuzz.log 2>&1 || \
+		{ tail -n 60 $(BUILD)/fuzz/fuzz.log; exit 1; }
+	$(Q)grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs)' \
+		$(BUILD)/fuzz/fuzz.log | sed 's/^/  /' || true
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
 # Every level prints "N passed, N failed"; any failure fails the target.
-test: unit-test bpf-test e2e-test
+# sanitize and a short fuzz run are cheap enough for every CI run.
+test: unit-test bpf-test e2e-test sanitize fuzz-smoke
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh unit $(UNIT_BINS)
@@ -108,16 +169,17 @@ bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c)
+CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
+	tests/fuzz/*.c)
 check: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
-	$(call msg,CPPCHECK,agent tools)
+	$(call msg,CPPCHECK,agent tools tests/fuzz)
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
-		agent tools
-	$(call msg,ANALYZE,agent tools)
-	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS); do \
+		agent tools tests/fuzz
+	$(call msg,ANALYZE,agent tools tests/fuzz)
+	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c); do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeleton (included by loader.c) trips unix.Malloc.

@@ -62,9 +62,58 @@ static int yaml_error(const char *path, yaml_parser_t *p, char *err,
 	return -EINVAL;
 }
 
-/* Parse every document of @f into @out. */
-static int parse_stream(const char *path, FILE *f, struct route_set *out,
-			char *err, size_t errlen)
+/*
+ * Deepest nesting of mappings and sequences a route file may use; real
+ * files need 5 (route, versions, version, backends, backend). libyaml
+ * 0.2.5 has no limit of its own, and its scanner takes time quadratic in
+ * the depth of flow collections: 40 KB of '[' keep it busy ~20 s.
+ */
+#define ROUTE_MAX_DEPTH 32
+
+/*
+ * Stream the events of @f and refuse nesting deeper than ROUTE_MAX_DEPTH
+ * before any document is loaded: libyaml hands out events as it scans, so
+ * this stops after ROUTE_MAX_DEPTH levels however deep the input goes.
+ * Syntax errors are left to the load, which reports them.
+ */
+static int check_depth(const char *path, const unsigned char *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, ret = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	while (!done && yaml_parser_parse(&parser, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+			 ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		if (depth > ROUTE_MAX_DEPTH) {
+			snprintf(err, errlen,
+				 "%s:%zu:%zu: nested deeper than %d levels",
+				 path, ev.start_mark.line + 1,
+				 ev.start_mark.column + 1, ROUTE_MAX_DEPTH);
+			ret = -EINVAL;
+			done = true;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
+/* Parse every document of @buf into @out. */
+static int parse_stream(const char *path, const unsigned char *buf, size_t len,
+			struct route_set *out, char *err, size_t errlen)
 {
 	struct ry_ctx c = { .file = path, .err = err, .errlen = errlen };
 	yaml_parser_t parser;
@@ -77,7 +126,7 @@ static int parse_stream(const char *path, FILE *f, struct route_set *out,
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, buf, len);
 	for (;;) {
 		if (!yaml_parser_load(&parser, &doc)) {
 			ret = yaml_error(path, &parser, err, errlen);
@@ -113,10 +162,42 @@ static int parse_stream(const char *path, FILE *f, struct route_set *out,
 	return ret;
 }
 
+/* The whole of @f into a malloc'ed @buf. */
+static int read_all(FILE *f, unsigned char **buf, size_t *len)
+{
+	size_t cap = 4096, n = 0, got;
+	unsigned char *b = NULL, *nb;
+
+	for (;;) {
+		nb = realloc(b, cap);
+		if (!nb) {
+			free(b);
+			return -ENOMEM;
+		}
+		b = nb;
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (n < cap)
+			break;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		free(b);
+		return -e;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 int routes_parse_file(const char *path, struct route_set *set, char *err,
 		      size_t errlen)
 {
 	struct route_set tmp = { 0 };
+	unsigned char *buf = NULL;
+	size_t len = 0;
 	FILE *f;
 	int ret;
 
@@ -130,8 +211,18 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return ret;
 	}
-	ret = parse_stream(path, f, &tmp, err, errlen);
+	/* In memory: it is read twice, and may be a pipe. */
+	errno = 0;
+	ret = read_all(f, &buf, &len);
 	fclose(f);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = check_depth(path, buf, len, err, errlen);
+	if (!ret)
+		ret = parse_stream(path, buf, len, &tmp, err, errlen);
+	free(buf);
 	/* Duplicates inside the file are errors of this file. */
 	if (!ret)
 		ret = routes_check_set(&tmp, err, errlen);

@@ -490,6 +490,33 @@ TEST(empty_and_odd_files)
 	ASSERT_EQ(set.n, 0);
 }
 
+/*
+ * libyaml's scanner is quadratic in flow nesting: 40 KB of '[' took ~20 s
+ * before the depth limit (found by tests/fuzz). Now it stops at level 33.
+ */
+TEST(deep_nesting_refused)
+{
+	struct route_set set = { 0 };
+	char err[ROUTE_ERR_MAX];
+	size_t n = 40000;
+	char *text = malloc(n + 1);
+
+	ASSERT_TRUE(text);
+	memset(text, '[', n);
+	text[n] = '\0';
+	ASSERT_EQ(parse_text(text, &set, err), -EINVAL);
+	free(text);
+	ASSERT_TRUE(strstr(err, "t.yaml:1:33: nested deeper than 32 levels"));
+	ASSERT_EQ(set.n, 0);
+	/* Block nesting counts the same. */
+	ASSERT_EQ(parse_text("kind: Route\nname: x\nfrontends:\n"
+			     "- - - - - - - - - - - - - - - - - - - - - - - - "
+			     "- - - - - - - - - - x\n",
+			     &set, err),
+		  -EINVAL);
+	ASSERT_TRUE(strstr(err, "nested deeper than 32 levels"));
+}
+
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv);

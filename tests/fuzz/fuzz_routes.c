@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * libFuzzer target for the route parser and the table compiler: the input
+ * is a route file. Every route that parses is compiled (compile_route)
+ * against the config of the route before it, and its tables are rebuilt
+ * again (compile_tables), as steerctl does, so the stable-table code sees
+ * a changing @prev. The tables are then checked for indexes out of range.
+ *
+ * The parser takes a path, so the bytes go to a memfd read back through
+ * /proc/self/fd/N: no file system writes, nothing left behind.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "compile.h"
+#include "routes.h"
+
+/* Does not exist: every cgroup compiles to id 0. */
+#define FUZZ_CGROUP_ROOT "/nonexistent-steer-fuzz-cgroup-root"
+
+static void fuzz_fail(const char *what, int a, int b)
+{
+	fprintf(stderr, "fuzz_routes: %s (%d, %d)\n", what, a, b);
+	abort();
+}
+
+/* Every table slot names a version or backend that exists, or none. */
+static void check_cfg(const struct steer_route_cfg *cfg)
+{
+	for (int i = 0; i < cfg->n_rules; i++) {
+		const struct steer_rule *rule = &cfg->rules[i];
+
+		if (rule->stats_slot >= STEER_MAX_RULES)
+			fuzz_fail("rule stats_slot out of range", i,
+				  rule->stats_slot);
+		for (int f = 0; f < STEER_FAM_COUNT; f++)
+			for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
+				__u8 v = rule->slots[f][s];
+
+				if (v != STEER_SLOT_NONE &&
+				    v >= cfg->n_versions)
+					fuzz_fail("rule slot names no version",
+						  i, v);
+			}
+	}
+	for (int i = 0; i < cfg->n_versions; i++) {
+		const struct steer_version *ver = &cfg->versions[i];
+
+		if (ver->stats_slot >= STEER_MAX_VERSIONS)
+			fuzz_fail("version stats_slot out of range", i,
+				  ver->stats_slot);
+		for (int f = 0; f < STEER_FAM_COUNT; f++)
+			for (int s = 0; s < STEER_BACKEND_SLOTS; s++) {
+				__u8 b = ver->slots[f][s];
+
+				if (b != STEER_SLOT_NONE &&
+				    b >= ver->n_backends)
+					fuzz_fail("version slot names no "
+						  "backend",
+						  i, b);
+			}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* Large (hundreds of KiB each): on the heap, once. */
+	static struct steer_route_cfg *cfg, *prev;
+	struct route_set set = { 0 };
+	char path[64], err[ROUTE_ERR_MAX];
+	struct steer_route_cfg *tmp;
+	bool have_prev = false;
+	int fd, i;
+
+	if (!cfg) {
+		cfg = calloc(1, sizeof(*cfg));
+		prev = calloc(1, sizeof(*prev));
+		if (!cfg || !prev)
+			abort();
+	}
+	fd = memfd_create("fuzz-route", MFD_CLOEXEC);
+	if (fd < 0)
+		abort();
+	if (size && write(fd, data, size) != (ssize_t)size)
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (routes_parse_file(path, &set, err, sizeof(err))) {
+		if (set.n || set.routes)
+			fuzz_fail("failed parse left routes in the set", set.n,
+				  0);
+		close(fd);
+		return 0;
+	}
+	close(fd);
+
+	for (i = 0; i < set.n; i++) {
+		const struct steer_route_cfg *p = have_prev ? prev : NULL;
+
+		if (compile_route(&set.routes[i], FUZZ_CGROUP_ROOT, p, cfg, err,
+				  sizeof(err)))
+			continue;
+		check_cfg(cfg);
+		/* As steerctl does after a change: rebuild against @prev. */
+		compile_tables(cfg, p);
+		check_cfg(cfg);
+		/* And against itself: a rebuild of a live config. */
+		memcpy(prev, cfg, sizeof(*prev));
+		compile_tables(cfg, prev);
+		check_cfg(cfg);
+		if (memcmp(prev, cfg, sizeof(*cfg)))
+			fuzz_fail("rebuilding a table against itself moved "
+				  "slots",
+				  i, 0);
+		tmp = prev;
+		prev = cfg;
+		cfg = tmp;
+		have_prev = true;
+	}
+	routes_free(&set);
+	return 0;
+}
