@@ -157,8 +157,9 @@ fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 # Every level prints "N passed, N failed"; any failure fails the target.
-# sanitize and a short fuzz run are cheap enough for every CI run.
-test: unit-test bpf-test e2e-test sanitize fuzz-smoke
+# sanitize and a short fuzz run are cheap enough for every CI run; the e2e
+# tests run last so that pytest's summary closes the output.
+test: sanitize fuzz-smoke unit-test bpf-test e2e-test
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh unit $(UNIT_BINS)
