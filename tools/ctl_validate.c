@@ -6,6 +6,15 @@
 #include "ctl.h"
 #include "routes.h"
 
+/* One error: into the JSON list @errs, or a line on stderr. */
+static void report(struct json_object *errs, const char *err)
+{
+	if (errs)
+		json_object_array_add(errs, json_object_new_string(err));
+	else
+		fprintf(stderr, "%s\n", err);
+}
+
 static int run_validate(struct ctl *c, int argc, char **argv)
 {
 	struct route_set set = { 0 };
@@ -23,20 +32,12 @@ static int run_validate(struct ctl *c, int argc, char **argv)
 		if (routes_parse_file(argv[i], &set, err, sizeof(err)) == 0)
 			continue;
 		bad++;
-		if (errs)
-			json_object_array_add(errs,
-					      json_object_new_string(err));
-		else
-			fprintf(stderr, "%s\n", err);
+		report(errs, err);
 	}
 	/* Names and frontends must be unique across the files given. */
 	if (!bad && routes_check_set(&set, err, sizeof(err))) {
 		bad++;
-		if (errs)
-			json_object_array_add(errs,
-					      json_object_new_string(err));
-		else
-			fprintf(stderr, "%s\n", err);
+		report(errs, err);
 	}
 	if (doc) {
 		json_object_object_add(doc, "valid",
