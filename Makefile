@@ -95,7 +95,7 @@ $(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BU
 
 $(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@
 
 # ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------
 # The agent sources are compiled again with the sanitizer flags into their

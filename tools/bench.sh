@@ -52,4 +52,4 @@ build/steerd --once --routes "$routes" --bpffs "$pins" --cgroup "$cg/steer" \
 echo "kernel $(uname -r), $(nproc) CPUs; route: 2 rules, 1 deny entry, 90/10 split"
 build/bench_connect --netns "$ns" --cgroup-plain "$cg/plain" \
 	--cgroup-steer "$cg/steer" --backend 10.244.1.5:9080 \
-	--frontend 10.96.0.20:9080 "$@"
+	--frontend 10.96.0.20:9080 --bpffs "$pins" "$@"
