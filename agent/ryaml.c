@@ -98,6 +98,14 @@ int ry_map_check(struct ry_ctx *c, yaml_node_t *n, const char *what,
 
 	if (n->type != YAML_MAPPING_NODE)
 		return ry_error(c, n, "%s must be a mapping", what);
+	/*
+	 * The duplicate check below is quadratic; no route-file mapping has
+	 * anywhere near this many keys, so a huge one is refused up front.
+	 */
+	if (n->data.mapping.pairs.top - n->data.mapping.pairs.start >
+	    RY_MAX_KEYS)
+		return ry_error(c, n, "too many keys in %s: at most %d", what,
+				RY_MAX_KEYS);
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		k = ry_node(c, p->key);

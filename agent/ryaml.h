@@ -31,6 +31,9 @@ yaml_node_t *ry_node(struct ry_ctx *c, int id);
 /* An empty plain scalar, "~" or "null": YAML's null. */
 bool ry_is_null(const yaml_node_t *n);
 
+/* Keys one mapping may have (the largest real one has about ten). */
+#define RY_MAX_KEYS 64
+
 /*
  * Check that @n is a mapping whose keys are distinct scalars and, when
  * @fields (NULL-terminated) is given, all among @fields. @what names the

@@ -112,6 +112,8 @@ static const struct bad_case {
 	  "too many frontends: at most 16" },
 	{ "bad/too-many-rules.yaml", "34:5", "too many rules: at most 8" },
 	{ "bad/too-many-sources.yaml", "12:97", "too many sources: at most 8" },
+	{ "bad/too-many-keys.yaml", "5:3",
+	  "too many keys in versions: at most 64" },
 	{ "bad/too-many-versions.yaml", "21:3",
 	  "too many versions: at most 8" },
 	{ "bad/unknown-field.yaml", "7:36",
