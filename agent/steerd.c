@@ -30,6 +30,8 @@
 /* Editors write files in several steps: wait this long after the last
  * event, then apply once. Well inside the 1 s the contract promises. */
 #define DEBOUNCE_MS 100
+/* How often to look for a routes directory that is missing. */
+#define RETRY_MS 1000
 
 static const char usage_text[] =
 	"Usage: steerd [OPTION]...\n"
@@ -80,6 +82,7 @@ struct steerd {
 	struct metrics_state ms; /* generation, errors, readiness */
 	struct metrics_http *http;
 	int epfd, sigfd, inofd, timerfd;
+	int wd; /* inotify watch on routes_dir; -1 while it is missing */
 };
 
 /* Read the routes directory and apply it; on error keep what is live. */
@@ -133,6 +136,55 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* One-shot timer: debounce or retry. */
+static void arm_timer(struct steerd *d, long ms)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000L },
+	};
+
+	timerfd_settime(d->timerfd, 0, &its, NULL);
+}
+
+/*
+ * Watch the routes directory itself too (DELETE_SELF, MOVE_SELF): a tool
+ * that replaces the whole directory leaves the old watch on a dead inode,
+ * so steerd drops it and watches the path again once it is back.
+ */
+static int watch_routes(struct steerd *d)
+{
+	d->wd = inotify_add_watch(d->inofd, d->routes_dir,
+				  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+					  IN_DELETE | IN_CREATE | IN_ATTRIB |
+					  IN_DELETE_SELF | IN_MOVE_SELF);
+	return d->wd < 0 ? -errno : 0;
+}
+
+/* Drain inotify; true when the routes directory itself went away. */
+static bool routes_dir_gone(struct steerd *d)
+{
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	bool gone = false;
+	ssize_t len;
+
+	while ((len = read(d->inofd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			/* IN_IGNORED also follows our own rm_watch of an
+			 * older watch: only the current watch counts. */
+			if (ev->wd == d->wd &&
+			    (ev->mask &
+			     (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
+				gone = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return gone;
+}
+
 static int loop_init(struct steerd *d)
 {
 	sigset_t mask;
@@ -150,13 +202,10 @@ static int loop_init(struct steerd *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->sigfd < 0 || d->inofd < 0 || d->timerfd < 0 || d->epfd < 0)
 		return -errno;
-	if (inotify_add_watch(d->inofd, d->routes_dir,
-			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-				      IN_DELETE | IN_CREATE | IN_ATTRIB) < 0) {
-		int ret = -errno;
-
-		pr_warn("cannot watch %s: %s", d->routes_dir, strerror(errno));
-		return ret;
+	if (watch_routes(d)) {
+		pr_warn("cannot watch %s: %s; retrying every second",
+			d->routes_dir, strerror(errno));
+		arm_timer(d, RETRY_MS);
 	}
 	if (epoll_add(d->epfd, d->sigfd) || epoll_add(d->epfd, d->inofd) ||
 	    epoll_add(d->epfd, d->timerfd))
@@ -183,20 +232,31 @@ static void loop_fini(struct steerd *d)
  */
 static void arm_debounce(struct steerd *d)
 {
-	struct itimerspec cur, its = {
-		.it_value = { .tv_sec = 0, .tv_nsec = DEBOUNCE_MS * 1000000L },
-	};
+	struct itimerspec cur;
 
 	if (!timerfd_gettime(d->timerfd, &cur) &&
 	    (cur.it_value.tv_sec || cur.it_value.tv_nsec))
 		return; /* already armed */
-	timerfd_settime(d->timerfd, 0, &its, NULL);
+	arm_timer(d, DEBOUNCE_MS);
+}
+
+/* The timer fired: apply a debounced change, or look for the directory. */
+static void on_timer(struct steerd *d)
+{
+	if (d->wd >= 0) {
+		reload(d, "routes directory changed");
+		return;
+	}
+	if (watch_routes(d)) {
+		arm_timer(d, RETRY_MS);
+		return;
+	}
+	pr_info("watching %s again", d->routes_dir);
+	reload(d, "routes directory is back");
 }
 
 static int run_loop(struct steerd *d)
 {
-	char buf[4096]
-		__attribute__((aligned(__alignof__(struct inotify_event))));
 	struct epoll_event ev[4];
 
 	for (;;) {
@@ -228,15 +288,23 @@ static int run_loop(struct steerd *d)
 					strsignal((int)si.ssi_signo), d->bpffs);
 				return 0;
 			} else if (fd == d->inofd) {
-				while (read(fd, buf, sizeof(buf)) > 0)
-					;
-				arm_debounce(d);
+				if (!routes_dir_gone(d) || d->wd < 0) {
+					arm_debounce(d);
+					continue;
+				}
+				inotify_rm_watch(d->inofd, d->wd);
+				d->wd = -1;
+				pr_warn("routes directory %s went away; "
+					"configuration unchanged, waiting for "
+					"it to return",
+					d->routes_dir);
+				arm_timer(d, RETRY_MS);
 			} else if (fd == d->timerfd) {
 				__u64 expirations;
 
 				if (read(fd, &expirations,
 					 sizeof(expirations)) > 0)
-					reload(d, "routes directory changed");
+					on_timer(d);
 			}
 		}
 	}
@@ -343,6 +411,7 @@ int main(int argc, char **argv)
 		.epfd = -1,
 		.sigfd = -1,
 		.inofd = -1,
+		.wd = -1,
 		.timerfd = -1,
 	};
 	struct loader_opts lo;

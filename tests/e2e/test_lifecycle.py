@@ -2,7 +2,9 @@
 """steerd's lifecycle (DESIGN.md §3, §4): SIGTERM leaves the datapath working, --once
 applies and exits, --cleanup detaches and unpins, a restart takes the pins over."""
 import os
+import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -77,3 +79,43 @@ def test_unprivileged_steerd_says_what_is_missing_and_leaves_nothing(steerd):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs root" in lines[0], p.stderr
     assert not os.path.exists(steerd.sb.pin_dir)
+
+
+def test_routes_directory_replaced_is_watched_again(steerd, client):
+    """A tool that swaps the whole routes directory (mv new dir into place) leaves
+    the old config in force while the path is missing, and steerd applies the new
+    directory once it is back."""
+    steerd.write_route("reviews", route({"v1": 100, "v2": 0}))
+    steerd.start()
+    old = steerd.routes + ".old"
+    os.rename(steerd.routes, old)
+    time.sleep(0.3)
+    assert_all(client.run(VIP4, count=50), {"v1-a", "v1-b"}, 50)
+    new = steerd.routes + ".new"
+    os.mkdir(new)
+    with open(os.path.join(new, "reviews.yaml"), "w") as f:
+        f.write(route({"v1": 0, "v2": 100}))
+    os.rename(new, steerd.routes)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if versions(client.run(VIP4, count=10)) == (0, 10):
+            break
+        time.sleep(0.1)
+    assert_all(client.run(VIP4, count=50), {"v2-a", "v2-b"}, 50)
+    log = steerd.log_since()
+    assert "went away" in log and "watching" in log and "again" in log, log
+    shutil.rmtree(old)
+
+
+def test_missing_routes_directory_at_start_is_waited_for(steerd, client):
+    os.rmdir(steerd.routes)
+    steerd.start()  # ready even without the directory: the pins stay as they are
+    os.mkdir(steerd.routes)
+    steerd.write_route("reviews", route({"v1": 0, "v2": 100}))
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        r = client.run(VIP4, count=10)
+        if versions(r) == (0, 10):
+            break
+        time.sleep(0.1)
+    assert_all(client.run(VIP4, count=50), {"v2-a", "v2-b"}, 50)
