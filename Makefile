@@ -27,7 +27,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+.PHONY: install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
 	format vmlinux clean
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -194,6 +194,16 @@ format:
 # Regenerate the committed vmlinux.h from the running kernel's BTF.
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+# Install the two programs and the systemd unit (DESTDIR for packaging).
+PREFIX  ?= /usr/local
+install: $(BUILD)/steerd $(BUILD)/steerctl
+	install -D -m 0755 $(BUILD)/steerd $(DESTDIR)$(PREFIX)/sbin/steerd
+	install -D -m 0755 $(BUILD)/steerctl $(DESTDIR)$(PREFIX)/bin/steerctl
+	install -D -m 0644 deploy/steerd.service \
+		$(DESTDIR)/lib/systemd/system/steerd.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/steer/README.md
+	install -d -m 0755 $(DESTDIR)/etc/steer/routes
 
 clean:
 	$(Q)rm -rf $(BUILD)
