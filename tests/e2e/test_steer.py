@@ -150,6 +150,24 @@ def test_no_matching_rule_refused(steerd, client):
     assert_all(r, {"v1-a", "v1-b"}, 5)
 
 
+def test_no_backend_of_the_family_refused(steerd, client):
+    """An IPv4 frontend whose versions have only IPv6 backends has no usable backend:
+    connect() fails at once with ECONNREFUSED, and it is counted as no_route."""
+    steerd.write_route("v6only", "kind: Route\n"
+                       "name: v6only\n"
+                       f'frontends: ["{VIP_OTHER}"]\n'
+                       "versions:\n"
+                       '  v1: {backends: ["[fd00:244:1::5]:9080"]}\n'
+                       "rules:\n"
+                       "  - name: default\n"
+                       "    split: {v1: 100}\n")
+    steerd.start()
+    r = client.run(VIP_OTHER, count=20)
+    assert r["counts"] == {} and r["errors"] == {"ECONNREFUSED": 20}, r
+    p = steerctl("--bpffs", steerd.sb.pin_dir, "-o", "json", "status", "v6only")
+    assert json.loads(p.stdout)["routes"][0]["refused"]["no_route"] == 20, p.stdout
+
+
 def test_non_frontend_untouched(steerd, client):
     steerd.write_route("reviews", route({"v2": 100, "v1": 0}))
     steerd.start()
