@@ -68,9 +68,10 @@ remember_frontend(struct bpf_sock_addr *ctx,
 }
 
 /*
- * The connect path of both families. @fk is the dialled address; on
- * STEER the backend is written into @ctx by the caller-specific @write.
- * Returns the hook's verdict.
+ * The connect path of both families. @fk is the dialled address. Returns
+ * -1 when it is no frontend (leave the socket alone), SYS_REJECT with the
+ * errno already set, or SYS_PROCEED with the backend in @out for the caller
+ * to write into @ctx in its family's form.
  */
 static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 					struct steer_frontend_key *fk,
@@ -122,8 +123,10 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 		bpf_set_retval(-ECONNREFUSED);
 		return SYS_REJECT;
 	}
-	if (!d.backend)
+	if (!d.backend) { /* cannot happen with STEER; refuse, never guess */
+		bpf_set_retval(-ECONNREFUSED);
 		return SYS_REJECT;
+	}
 
 	__builtin_memcpy(out->addr, d.backend->addr, sizeof(out->addr));
 	port = d.backend->port;
