@@ -31,6 +31,9 @@ static int size_maps(struct steer_sock *skel, __u32 max_routes)
 		ret = bpf_map__set_max_entries(skel->maps.steer_stats_v1,
 					       max_routes *
 						       STEER_STATS_PER_ROUTE);
+	if (!ret)
+		ret = bpf_map__set_max_entries(skel->maps.steer_seq_v1,
+					       max_routes);
 	return ret;
 }
 
@@ -213,10 +216,10 @@ int loader_cleanup(const char *bpffs, char *err, size_t errlen)
 {
 	static const char *const links[] = { "connect4", "connect6",
 					     "getpeername4", "getpeername6" };
-	static const char *const maps[] = { STEER_MAP_ROUTES,
-					    STEER_MAP_FRONTENDS,
-					    STEER_MAP_STATS, STEER_MAP_REASONS,
-					    STEER_MAP_SK_ORIG };
+	static const char *const maps[] = {
+		STEER_MAP_ROUTES, STEER_MAP_SEQ,     STEER_MAP_FRONTENDS,
+		STEER_MAP_STATS,  STEER_MAP_REASONS, STEER_MAP_SK_ORIG
+	};
 	char path[512];
 	int ret = 0;
 

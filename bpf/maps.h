@@ -47,6 +47,19 @@ struct {
 	__type(value, struct steer_stats);
 } steer_stats_v1 SEC(".maps");
 
+/*
+ * route id -> per-CPU connection sequence number. Without affinity, the
+ * k-th connection of a route on a CPU takes the k-th point of a
+ * low-discrepancy (Weyl) sequence instead of a random draw, so a split is
+ * met closely over any run of connections, not only on average.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES);
+	__type(key, __u32);
+	__type(value, __u64);
+} steer_seq_v1 SEC(".maps");
+
 /* enum steer_reason -> per-CPU count of verdicts for that reason */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -105,6 +105,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	cl->uid = (__u32)bpf_get_current_uid_gid();
 	cl->affinity_key = bpf_get_current_cgroup_id();
 	cl->layer = STEER_LAYER_SOCK;
+	cl->route_id = fe->route_id;
 
 	verdict = steer_decide(cfg, cl, &d);
 	count(fe->route_id, cfg, &d, verdict);

@@ -34,6 +34,14 @@ static __always_inline void reason_count(enum steer_reason reason)
 		*n += 1;
 }
 
+/* The next sequence number of route @id on this CPU (0 if out of range). */
+static __always_inline __u32 seq_next(__u32 id)
+{
+	__u64 *seq = bpf_map_lookup_elem(&steer_seq_v1, &id);
+
+	return seq ? (__u32)(*seq)++ : 0;
+}
+
 static __always_inline struct steer_stats *stats_lookup(__u32 route, __u32 rule,
 							__u32 version)
 {

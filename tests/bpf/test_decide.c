@@ -632,6 +632,13 @@ static const struct dist_case dist_cases[] = {
 	  { { "10.0.1.1:80", 80, 2 },
 	    { "10.0.2.1:80", 5, 2 },
 	    { "10.0.2.2:80", 15, 2 } } },
+	/* The connection sequence meets a split over short runs too,
+	 * where random draws would stray by about 9 of 500. */
+	{ "80/20 over 500 runs within 1 point", Y_SPLIT_80_20,
+	  { .src = V4, .dport = 80 }, 500, { { "v1", 80, 1 }, { "v2", 20, 1 } },
+	  { { "10.0.1.1:80", 80, 1 },
+	    { "10.0.2.1:80", 5, 1 },
+	    { "10.0.2.2:80", 15, 1 } } },
 	{ "backend weights 1:3 within 3 points", Y_WEIGHTS,
 	  { .src = V4, .dport = 80 }, 10000, { { "v1", 100, 0 } },
 	  { { "10.0.1.1:80", 25, 3 }, { "10.0.1.2:80", 75, 3 } } },

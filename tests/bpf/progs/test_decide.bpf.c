@@ -50,6 +50,7 @@ int test_decide(struct test_decide_ctx *ctx)
 	cl.dport = ctx->dport;
 	cl.family = ctx->family;
 	cl.layer = ctx->layer;
+	cl.route_id = ctx->route_id;
 
 	verdict = steer_decide(cfg, &cl, &d);
 	ctx->generation = cfg->generation;
