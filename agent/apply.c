@@ -89,22 +89,6 @@ static bool cfg_same(const struct steer_route_cfg *a,
 	return same;
 }
 
-static bool has_rule(const struct steer_route_cfg *c, const char *name)
-{
-	for (int r = 0; r < c->n_rules && r < STEER_MAX_RULES; r++)
-		if (!strncmp(c->rules[r].name, name, STEER_SHORT_NAME_LEN))
-			return true;
-	return false;
-}
-
-static bool has_version(const struct steer_route_cfg *c, const char *name)
-{
-	for (int v = 0; v < c->n_versions && v < STEER_MAX_VERSIONS; v++)
-		if (!strncmp(c->versions[v].name, name, STEER_SHORT_NAME_LEN))
-			return true;
-	return false;
-}
-
 /*
  * Counters are kept per (rule, version) counter slot, and slots follow
  * names (compile_stats_slots). A rule or version new to the route starts
@@ -116,7 +100,8 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 			      const struct steer_route_cfg *cfg)
 {
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
-		bool new_rule = !has_rule(prev, cfg->rules[r].name);
+		bool new_rule =
+			compile_rule_index(prev, cfg->rules[r].name) < 0;
 		__u32 row = cfg->rules[r].stats_slot;
 
 		if (new_rule)
@@ -124,7 +109,8 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 		for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS;
 		     v++)
 			if (new_rule ||
-			    !has_version(prev, cfg->versions[v].name))
+			    compile_version_index(prev, cfg->versions[v].name) <
+				    0)
 				maps_stats_clear_slot(
 					m, id, row,
 					cfg->versions[v].stats_slot);

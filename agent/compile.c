@@ -131,10 +131,18 @@ void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
 
 /* ---- translating the live tables to the new indices ------------------- */
 
-static int find_version(const struct steer_route_cfg *cfg, const char *name)
+int compile_version_index(const struct steer_route_cfg *cfg, const char *name)
 {
 	for (int i = 0; i < cfg->n_versions && i < STEER_MAX_VERSIONS; i++)
 		if (!strncmp(cfg->versions[i].name, name, STEER_SHORT_NAME_LEN))
+			return i;
+	return -1;
+}
+
+int compile_rule_index(const struct steer_route_cfg *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_rules && i < STEER_MAX_RULES; i++)
+		if (!strncmp(cfg->rules[i].name, name, STEER_SHORT_NAME_LEN))
 			return i;
 	return -1;
 }
@@ -147,10 +155,7 @@ static int find_rule(const struct steer_route_cfg *prev,
 
 	if (!name[0])
 		return r < prev->n_rules && !prev->rules[r].name[0] ? r : -1;
-	for (int i = 0; i < prev->n_rules && i < STEER_MAX_RULES; i++)
-		if (!strncmp(prev->rules[i].name, name, STEER_SHORT_NAME_LEN))
-			return i;
-	return -1;
+	return compile_rule_index(prev, name);
 }
 
 static int find_backend(const struct steer_version *v,
@@ -249,7 +254,7 @@ void compile_tables(struct steer_route_cfg *cfg,
 		cfg->n_rules = STEER_MAX_RULES;
 	for (i = 0; prev && i < prev->n_versions && i < STEER_MAX_VERSIONS;
 	     i++) {
-		int j = find_version(cfg, prev->versions[i].name);
+		int j = compile_version_index(cfg, prev->versions[i].name);
 
 		vmap[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
 	}
@@ -257,7 +262,7 @@ void compile_tables(struct steer_route_cfg *cfg,
 
 	for (v = 0; v < cfg->n_versions; v++) {
 		struct steer_version *ver = &cfg->versions[v];
-		int pv = prev ? find_version(prev, ver->name) : -1;
+		int pv = prev ? compile_version_index(prev, ver->name) : -1;
 
 		if (ver->n_backends > STEER_MAX_BACKENDS)
 			ver->n_backends = STEER_MAX_BACKENDS;

@@ -57,6 +57,10 @@ void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
 void compile_stats_slots(struct steer_route_cfg *cfg,
 			 const struct steer_route_cfg *prev);
 
+/* Index of the version / rule named @name in @cfg, or -1. */
+int compile_version_index(const struct steer_route_cfg *cfg, const char *name);
+int compile_rule_index(const struct steer_route_cfg *cfg, const char *name);
+
 /* Hash of what the route file says (not of tables, flags set by steerctl). */
 __u64 compile_source_hash(const struct steer_route_cfg *cfg);
 

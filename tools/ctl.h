@@ -62,9 +62,6 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e);
 int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e);
 void ctl_edit_end(struct ctl_edit *e);
 
-/* Index of version @name in @cfg, or -1. */
-int ctl_edit_version(const struct steer_route_cfg *cfg, const char *name);
-
 /* True when @cfg's splits or manual ejections differ from its file. */
 bool ctl_edit_differs(const struct steer_route_cfg *cfg);
 

@@ -53,14 +53,6 @@ void ctl_edit_end(struct ctl_edit *e)
 	e->live = e->cfg = NULL;
 }
 
-int ctl_edit_version(const struct steer_route_cfg *cfg, const char *name)
-{
-	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++)
-		if (!strncmp(cfg->versions[v].name, name, STEER_SHORT_NAME_LEN))
-			return v;
-	return -1;
-}
-
 /* Manual ejections (steerctl) have no expiry; health ejections do. */
 static bool manually_ejected(const struct steer_backend *b)
 {

@@ -2,6 +2,7 @@
 /* steerctl promote: every rule of a route sends 100 % to one version. */
 #include <stdio.h>
 #include <string.h>
+#include "compile.h"
 #include "ctl.h"
 
 static int run_promote(struct ctl *c, int argc, char **argv)
@@ -16,7 +17,7 @@ static int run_promote(struct ctl *c, int argc, char **argv)
 	ret = ctl_edit_begin(c, argv[1], &e);
 	if (ret)
 		goto out;
-	v = ctl_edit_version(e.cfg, argv[2]);
+	v = compile_version_index(e.cfg, argv[2]);
 	if (v < 0) {
 		ret = ctl_error(c, CTL_ERR, "route %s has no version '%s'",
 				argv[1], argv[2]);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include "compile.h"
 #include "ctl.h"
 #include "routes.h"
 
@@ -75,11 +76,8 @@ static int run_set(struct ctl *c, int argc, char **argv)
 	if (ret)
 		goto out;
 	if (rule_name) {
-		for (rule = 0; rule < e.cfg->n_rules; rule++)
-			if (!strncmp(e.cfg->rules[rule].name, rule_name,
-				     STEER_SHORT_NAME_LEN))
-				break;
-		if (rule >= e.cfg->n_rules) {
+		rule = compile_rule_index(e.cfg, rule_name);
+		if (rule < 0) {
 			ret = ctl_error(c, CTL_ERR,
 					"route %s has no rule named '%s'",
 					route, rule_name);
@@ -99,7 +97,7 @@ static int run_set(struct ctl *c, int argc, char **argv)
 		int v;
 
 		*eq = '\0';
-		v = ctl_edit_version(e.cfg, argv[i]);
+		v = compile_version_index(e.cfg, argv[i]);
 		*eq = '=';
 		if (v < 0) {
 			ret = ctl_error(c, CTL_ERR,
