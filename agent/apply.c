@@ -31,10 +31,7 @@ static int live_read(const struct steer_maps *m, struct live *l)
 	int n;
 
 	memset(l, 0, sizeof(*l));
-	l->ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*l->ids));
-	if (!l->ids)
-		return -ENOMEM;
-	n = maps_route_ids(m, l->ids, (int)m->max_routes);
+	n = maps_route_ids(m, &l->ids);
 	if (n < 0)
 		return n;
 	l->cfgs = calloc(n ? n : 1, sizeof(*l->cfgs));

@@ -102,22 +102,30 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int maps_route_ids(const struct steer_maps *m, __u32 *ids, int max)
+int maps_route_ids(const struct steer_maps *m, __u32 **ids)
 {
-	__u32 key, next;
-	int n = 0;
+	__u32 key, next, max = m->max_routes ? m->max_routes : 1;
 	void *prev = NULL;
+	__u32 n = 0;
 
+	*ids = calloc(max, sizeof(**ids));
+	if (!*ids)
+		return -ENOMEM;
 	while (!bpf_map_get_next_key(m->routes, prev, &next)) {
 		if (n < max)
-			ids[n++] = next;
+			(*ids)[n++] = next;
 		key = next;
 		prev = &key;
 	}
-	if (errno != ENOENT)
-		return -errno;
-	qsort(ids, n, sizeof(*ids), cmp_u32);
-	return n;
+	if (errno != ENOENT) {
+		int ret = -errno;
+
+		free(*ids);
+		*ids = NULL;
+		return ret;
+	}
+	qsort(*ids, n, sizeof(**ids), cmp_u32);
+	return (int)n;
 }
 
 int maps_route_get(const struct steer_maps *m, __u32 id,
@@ -140,13 +148,11 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out)
 {
 	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
-	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
-	int n = 0, ret = -ENOENT;
+	__u32 *ids = NULL;
+	int n = -ENOMEM, ret = -ENOENT;
 
-	if (cfg && ids)
-		n = maps_route_ids(m, ids, (int)m->max_routes);
-	else
-		n = -ENOMEM;
+	if (cfg)
+		n = maps_route_ids(m, &ids);
 	if (n < 0)
 		ret = n;
 	for (int i = 0; i < n; i++) {
@@ -272,12 +278,12 @@ int maps_stats_clear(const struct steer_maps *m, __u32 id)
 __u64 maps_generation_max(const struct steer_maps *m)
 {
 	struct steer_route_cfg *cfg = calloc(1, sizeof(*cfg));
-	__u32 *ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
+	__u32 *ids = NULL;
 	__u64 gen = 0;
 	int n = -ENOMEM;
 
-	if (cfg && ids)
-		n = maps_route_ids(m, ids, (int)m->max_routes);
+	if (cfg)
+		n = maps_route_ids(m, &ids);
 	for (int i = 0; i < n; i++)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;

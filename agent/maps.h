@@ -39,8 +39,11 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err,
 	      size_t errlen);
 void maps_close(struct steer_maps *m);
 
-/* Route ids in use, ascending; returns the count or -errno. */
-int maps_route_ids(const struct steer_maps *m, __u32 *ids, int max);
+/*
+ * Route ids in use, ascending, in *@ids (malloc'ed, room for max_routes;
+ * the caller frees it). Returns the count or -errno (*@ids then NULL).
+ */
+int maps_route_ids(const struct steer_maps *m, __u32 **ids);
 
 /* The live config of route @id; -ENOENT when there is none. */
 int maps_route_get(const struct steer_maps *m, __u32 id,

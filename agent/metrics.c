@@ -180,7 +180,7 @@ static void write_reasons(FILE *out, const struct steer_maps *m)
 int metrics_write(FILE *out, const struct metrics_state *s)
 {
 	const struct steer_maps *m = s->maps;
-	struct route_sample *rs = NULL;
+	struct route_sample *rs;
 	__u32 *ids;
 	int n, ns = 0, ret = 0;
 
@@ -197,13 +197,15 @@ int metrics_write(FILE *out, const struct metrics_state *s)
 	fprintf(out, "steer_config_apply_errors_total %llu\n",
 		(unsigned long long)s->apply_errors);
 
-	ids = calloc(m->max_routes ? m->max_routes : 1, sizeof(*ids));
-	if (!ids)
+	n = maps_route_ids(m, &ids);
+	if (n < 0)
+		return n;
+	rs = calloc(n ? n : 1, sizeof(*rs));
+	if (!rs) {
+		free(ids);
 		return -ENOMEM;
-	n = maps_route_ids(m, ids, (int)m->max_routes);
-	if (n > 0)
-		rs = calloc(n, sizeof(*rs));
-	for (int i = 0; rs && i < n; i++) {
+	}
+	for (int i = 0; i < n; i++) {
 		rs[ns].cfg = malloc(sizeof(*rs[ns].cfg));
 		if (!rs[ns].cfg) {
 			ret = -ENOMEM;

@@ -258,13 +258,12 @@ static int run_status(struct ctl *c, int argc, char **argv)
 	ret = ctl_open_maps(c, &m);
 	if (ret)
 		return ret;
-	ids = calloc(m.max_routes, sizeof(*ids));
 	v = malloc(sizeof(*v));
-	if (!ids || !v) {
+	if (!v) {
 		ret = ctl_error(c, CTL_ERR, "out of memory");
 		goto out;
 	}
-	n = maps_route_ids(&m, ids, (int)m.max_routes);
+	n = maps_route_ids(&m, &ids);
 	if (n < 0) {
 		ret = ctl_error(c, CTL_ERR, "cannot list routes: %s",
 				strerror(-n));
