@@ -251,6 +251,10 @@ _Static_assert(sizeof(struct steer_backend) == 32, "backend ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
 _Static_assert(sizeof(struct steer_sk_orig) == 32, "sk_orig ABI");
 _Static_assert(sizeof(struct steer_route_cfg) % 8 == 0, "route cfg ABI");
+/* apply.c compares configs field by field up to flags, then as bytes. */
+_Static_assert(__builtin_offsetof(struct steer_route_cfg, flags) ==
+		       STEER_NAME_LEN + 3 * sizeof(__u64),
+	       "route cfg header");
 #endif
 
 #endif /* STEER_ABI_H */
