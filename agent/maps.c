@@ -330,7 +330,7 @@ __u64 maps_generation_max(const struct steer_maps *m)
 
 	if (cfg)
 		n = maps_route_ids(m, &ids);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; ids && i < n; i++)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;
 	free(ids);
