@@ -39,6 +39,9 @@ static int size_maps(struct steer_sock *skel, __u32 max_routes)
 	if (!ret)
 		ret = bpf_map__set_max_entries(skel->maps.steer_seq_v1,
 					       max_routes);
+	if (!ret)
+		ret = bpf_map__set_max_entries(skel->maps.steer_rtt_v1,
+					       max_routes * STEER_MAX_VERSIONS);
 	return ret;
 }
 
@@ -201,6 +204,7 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 		{ "connect6", skel->progs.steer_sock6_connect },
 		{ "getpeername4", skel->progs.steer_sock4_getpeername },
 		{ "getpeername6", skel->progs.steer_sock6_getpeername },
+		{ "sockops", skel->progs.steer_sockops },
 	};
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		ret = attach_hook(&hooks[i], o->bpffs, cg_fd, cg_id, o->cgroup,

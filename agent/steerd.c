@@ -89,6 +89,7 @@ struct steerd {
 static int reload(struct steerd *d, const char *why)
 {
 	struct route_set set = { 0 };
+	struct steer_agent_state agent;
 	struct apply_stats st;
 	char err[ROUTE_ERR_MAX];
 	int ret;
@@ -107,14 +108,23 @@ static int reload(struct steerd *d, const char *why)
 			maps_unlock(lock);
 		}
 	}
+	/* steerd's own counters live in a pinned map: a restart goes on
+	 * from them instead of starting over at 0. */
+	maps_agent_get(&d->maps, &agent);
 	if (ret) {
-		d->ms.apply_errors++;
+		agent.apply_errors++;
+		maps_agent_put(&d->maps, &agent);
+		d->ms.apply_errors = agent.apply_errors;
 		pr_warn("%s; configuration unchanged (generation %llu)", err,
 			(unsigned long long)d->ms.generation);
 	} else {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
+		agent.applies++;
+		agent.last_apply_ns =
+			(__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+		maps_agent_put(&d->maps, &agent);
 		d->ms.last_apply_s = now.tv_sec + now.tv_nsec / 1e9;
 		d->ms.ready = true;
 		d->ms.generation = st.generation;
@@ -465,6 +475,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.ms.generation = maps_generation_max(&d.maps);
+	{
+		struct steer_agent_state agent;
+
+		if (!maps_agent_get(&d.maps, &agent)) {
+			d.ms.apply_errors = agent.apply_errors;
+			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
+		}
+	}
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);
