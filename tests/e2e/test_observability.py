@@ -149,7 +149,48 @@ def check_metrics(fams, t):
                           version="v2") == 0.5
 
 
-def test_outcomes_metrics_and_restart(steerd, client, cg):
+def stats_json(sb):
+    p = subprocess.run([STEERCTL, "--bpffs", sb.pin_dir, "-o", "json", "stats", "obs"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [r["name"] for r in doc["routes"]] == ["obs"]
+    return doc["routes"][0]
+
+
+def check_stats(route, t):
+    """steerctl -o json stats shows exactly what /metrics shows."""
+    exp_b = t.expected_backends()
+    ver = t.expected_versions()
+    total = sum(ver.values())
+    assert route["connections"] == total
+    assert route["denied"] == {"sock": t.denied, "tc": 0}
+    assert route["no_route"] == {"sock": t.noroute, "tc": 0}
+    rules = {r["name"]: r["connections"] for r in route["rules"]}
+    assert rules["default"]["v1"] == {"sock": ver["v1"], "tc": 0}
+    assert rules["default"]["v2"] == {"sock": ver["v2"], "tc": 0}
+    assert rules["slow"]["v3"] == {"sock": ver["v3"], "tc": 0}
+    for v in route["versions"]:
+        name = v["name"]
+        assert v["connections"] == ver[name], name
+        assert v["share"] == pytest.approx(ver[name] / total)
+        failed = sum(exp_b[b][2] for b in BACKENDS[name])
+        assert v["failed"] == failed, name
+        assert v["failure_rate"] == pytest.approx(failed / ver[name] if ver[name] else 0)
+        est = sum(exp_b[b][1] for b in BACKENDS[name])
+        assert v["established"] == v["closed"] == est and v["active"] == 0, v
+        assert v["connect_rtt"]["count"] == est
+        assert [b["address"] for b in v["backends"]] == BACKENDS[name]
+        for b in v["backends"]:
+            conns, est, failed, nbytes = exp_b[b["address"]]
+            got = (b["connections"], b["established"], b["failed"], b["bytes_received"])
+            assert got == (conns, est, failed, nbytes), (b["address"], got)
+            assert b["layers"]["sock"]["connections"] == conns
+            assert b["layers"]["tc"]["connections"] == 0
+            assert b["bytes_sent"] == 0 and b["closed"] == est and b["active"] == 0
+
+
+def test_outcomes_metrics_and_restart(steerd, client, cg, sandbox):
     port = free_port()
     steerd.metrics = f"127.0.0.1:{port}"
     steerd.write_route("obs", obs_route(cg))
@@ -167,6 +208,7 @@ def test_outcomes_metrics_and_restart(steerd, client, cg):
     fams = wait_closed(port, t)
     assert names == {n for f in fams.values() for n, _, _ in f["samples"]}
     check_metrics(fams, t)
+    check_stats(stats_json(sandbox), t)
 
     # A restart (SIGTERM, then kill -9) resets nothing; new connections add exactly.
     steerd.stop()
@@ -181,3 +223,133 @@ def test_outcomes_metrics_and_restart(steerd, client, cg):
     steerd.reload()
     time.sleep(0.3)
     check_metrics(wait_closed(port, t), t)
+    check_stats(stats_json(sandbox), t)
+
+
+def start_steerd(steerd, cg, client):
+    steerd.write_route("obs", obs_route(cg))
+    steerd.start()
+    return Traffic(client)
+
+
+def test_stats_watch_json_rates(steerd, client, cg, sandbox):
+    t = start_steerd(steerd, cg, client)
+    t.steered(5)
+    p = subprocess.Popen([STEERCTL, "--bpffs", sandbox.pin_dir, "-o", "json", "stats", "obs",
+                          "--watch", "--interval", "0.4", "--count", "5"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sandbox.procs.append(p)
+    first = json.loads(p.stdout.readline())  # the first frame is out: traffic starts now
+    t.steered(30)
+    t.deny(2)
+    rest = [json.loads(line) for line in p.stdout]
+    assert p.wait(timeout=30) == 0, p.stderr.read()
+    frames = [first] + rest
+    assert len(frames) == 5
+    conns = [f["routes"][0]["connections"] for f in frames]
+    assert conns == sorted(conns) and conns[-1] - conns[0] == 30 and conns[0] >= 5, conns
+    assert frames[-1]["routes"][0]["denied"]["sock"] == 2
+    # rates x interval add up to exactly the connections made, per version
+    for v in ("v1", "v2"):
+        made = (sum(n for b, n in t.backends.items() if t.version_of(b) == v)
+                + (t.refused if v == "v2" else 0))
+        before = next(x for x in first["routes"][0]["versions"] if x["name"] == v)
+        after = next(x for x in frames[-1]["routes"][0]["versions"] if x["name"] == v)
+        delta = sum(next(x for x in f["routes"][0]["versions"] if x["name"] == v)["rates"]
+                    ["connections_per_second"] * f["interval_s"] for f in rest)
+        assert after["connections"] == made
+        assert delta == pytest.approx(after["connections"] - before["connections"])
+    shares = sum(x["rates"]["share"] for x in rest[0]["routes"][0]["versions"])
+    assert shares == pytest.approx(1.0) or shares == 0
+
+
+def test_stats_text_and_usage(steerd, client, cg, sandbox):
+    t = start_steerd(steerd, cg, client)
+    t.steered(4)
+    ctl = [STEERCTL, "--bpffs", sandbox.pin_dir]
+    p = subprocess.run(ctl + ["stats", "obs", "--watch", "-i", "0.2", "-n", "2"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("route obs") == 2 and p.stdout.count("VERSION / BACKEND") == 2
+    assert f"  {DEAD}" in p.stdout
+    p = subprocess.run(ctl + ["stats"], stdout=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0 and "route obs" in p.stdout and "4 connections" in p.stdout
+    for bad, code in ((["stats", "nope"], 1), (["stats", "--count", "2"], 2),
+                      (["stats", "--watch", "-i", "0"], 2), (["stats", "a", "b"], 2)):
+        p = subprocess.run(ctl + bad, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        assert p.returncode == code and p.stderr.startswith("steerctl: "), (bad, p)
+    p = subprocess.run([STEERCTL, "help", "stats"], stdout=subprocess.PIPE, text=True)
+    assert "EXAMPLES" in p.stdout and "--watch" in p.stdout
+
+
+def trace_lease(sb):
+    """until_ns of the tracing lease, read with bpftool."""
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
+                          os.path.join(sb.pin_dir, "maps", "steer_trace_v1")],
+                         stdout=subprocess.PIPE, check=True, text=True).stdout
+    return json.loads(out)[0]["formatted"]["value"]["until_ns"]
+
+
+def start_tracer(sb, *args):
+    p = subprocess.Popen([STEERCTL, "--bpffs", sb.pin_dir, "-o", "json", "trace", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sb.procs.append(p)
+    line = p.stderr.readline()  # printed once the lease is set
+    assert line.startswith("steerctl: tracing"), line
+    return p
+
+
+def test_trace_one_line_per_connection(steerd, client, cg, sandbox):
+    t = start_steerd(steerd, cg, client)
+    assert trace_lease(sandbox) == 0  # nobody traces: off in the kernel
+    t.steered(3)                      # not traced
+    p = start_tracer(sandbox, "obs")
+    assert trace_lease(sandbox) > time.monotonic_ns()
+    before = dict(t.backends), t.refused
+    t.steered(12)
+    t.deny(2)
+    t.no_route(3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert trace_lease(sandbox) == 0  # cleared on exit
+    ev = [json.loads(line) for line in out.splitlines()]
+    assert len(ev) == 12 + 2 + 3, out
+    verdicts = [e["verdict"] for e in ev]
+    assert verdicts.count("steered") == 12 and verdicts.count("denied") == 2
+    assert verdicts.count("no_route") == 3
+    seen = {}
+    for e in ev:
+        assert e["route"] == "obs" and e["layer"] == "sock" and e["proto"] == "tcp"
+        assert e["client"]["uid"] == 0 and e["client"]["pid"] > 0
+        assert e["client"]["cgroup_id"] == os.stat(sandbox.make_cgroup(
+            "blocked" if e["verdict"] == "denied" else "clients")).st_ino
+        assert e["client"]["cgroup"] == cg("blocked" if e["verdict"] == "denied" else "clients")
+        assert e["time"].endswith("Z")
+        if e["verdict"] == "steered":
+            assert e["frontend"] == f"{VIP}:9080" and e["rule"] == "default"
+            assert e["reason"] == "steered"
+            assert e["backend"] in BACKENDS[e["version"]], e
+            seen[e["backend"]] = seen.get(e["backend"], 0) + 1
+        elif e["verdict"] == "denied":
+            assert e["reason"] == "policy_deny" and e["backend"] is None
+            assert e["rule"] is None and e["version"] is None
+        else:
+            assert e["frontend"] == f"{VIP}:9081" and e["reason"] == "no_rule"
+            assert e["backend"] is None and e["rule"] is None
+    made = {b: n - before[0].get(b, 0) for b, n in t.backends.items()}
+    made[DEAD] = t.refused - before[1]
+    assert seen == {b: n for b, n in made.items() if n}, (seen, made)
+
+
+def test_trace_lease_runs_out_after_kill9(steerd, client, cg, sandbox):
+    start_steerd(steerd, cg, client)
+    p = start_tracer(sandbox)
+    p.kill()
+    p.wait(timeout=10)
+    until = trace_lease(sandbox)
+    assert time.monotonic_ns() < until <= time.monotonic_ns() + 3_000_000_000
+    p = subprocess.run([STEERCTL, "--bpffs", sandbox.pin_dir, "trace", "nope"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 1 and "no route named 'nope'" in p.stderr
