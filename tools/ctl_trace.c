@@ -159,8 +159,10 @@ static const char *addr_str(char *buf, size_t len, const __u32 a[4],
 	static const __u32 zero[4];
 
 	if (!memcmp(a, zero, sizeof(zero)))
-		return "-";
-	return ctl_addr(buf, len, a, family, port);
+		snprintf(buf, len, "-");
+	else
+		ctl_addr(buf, len, a, family, port);
+	return buf;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -257,8 +259,9 @@ static int on_event(void *ctx, void *data, size_t size)
 						  JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
-		printf("%s%.4s %-4s %-8s %-15s uid=%-5u cgroup=%s %s/%s "
-		       "route=%s rule=%s version=%s backend=%s\n",
+		printf("%s%.4s %s %-8s client=%s uid=%u cgroup=%s "
+		       "frontend=%s/%s route=%s rule=%s version=%s "
+		       "backend=%s\n",
 		       when + 11, frac, layer, verdict_name(e->verdict),
 		       client, e->uid,
 		       e->cgroup_id ? cgroup_path(t, e->cgroup_id) : "-", fe,
@@ -334,10 +337,6 @@ static int run_trace(struct ctl *c, int argc, char **argv)
 	next_renew = t.start_ns + RENEW_NS;
 	fprintf(stderr, "steerctl: tracing %s%s (Ctrl-C stops)\n",
 		t.only ? "route " : "all routes", t.only ? t.only : "");
-	if (!c->json)
-		printf("TIME            LAYER VERDICT  CLIENT          UID       "
-		       "CGROUP FRONTEND ROUTE RULE VERSION BACKEND\n");
-	fflush(stdout);
 	while (!stop) {
 		__u64 now;
 

@@ -55,8 +55,8 @@ class Traffic:
         self.denied = 0
         self.noroute = 0
 
-    def steered(self, n):
-        r = self.client.run(f"{VIP}:9080", count=n)
+    def steered(self, n, bind=None):
+        r = self.client.run(f"{VIP}:9080", count=n, bind=bind)
         assert set(r["errors"]) <= {"ECONNREFUSED"}, r
         self.refused += r["errors"].get("ECONNREFUSED", 0)
         for b, k in r["backends"].items():
@@ -307,7 +307,7 @@ def test_trace_one_line_per_connection(steerd, client, cg, sandbox):
     p = start_tracer(sandbox, "obs")
     assert trace_lease(sandbox) > time.monotonic_ns()
     before = dict(t.backends), t.refused
-    t.steered(12)
+    t.steered(12, bind="10.244.9.5")  # a bound socket: its address is known at connect
     t.deny(2)
     t.no_route(3)
     p.send_signal(signal.SIGINT)
@@ -328,11 +328,13 @@ def test_trace_one_line_per_connection(steerd, client, cg, sandbox):
         assert e["client"]["cgroup"] == cg("blocked" if e["verdict"] == "denied" else "clients")
         assert e["time"].endswith("Z")
         if e["verdict"] == "steered":
+            assert e["client"]["address"] == "10.244.9.5", e
             assert e["frontend"] == f"{VIP}:9080" and e["rule"] == "default"
             assert e["reason"] == "steered"
             assert e["backend"] in BACKENDS[e["version"]], e
             seen[e["backend"]] = seen.get(e["backend"], 0) + 1
         elif e["verdict"] == "denied":
+            assert e["client"]["address"] is None  # unbound: not chosen yet at connect
             assert e["reason"] == "policy_deny" and e["backend"] is None
             assert e["rule"] is None and e["version"] is None
         else:
@@ -350,6 +352,18 @@ def test_trace_lease_runs_out_after_kill9(steerd, client, cg, sandbox):
     p.wait(timeout=10)
     until = trace_lease(sandbox)
     assert time.monotonic_ns() < until <= time.monotonic_ns() + 3_000_000_000
+    # text lines: one per decision, key=value
+    p = subprocess.Popen([STEERCTL, "--bpffs", sandbox.pin_dir, "trace", "--count", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sandbox.procs.append(p)
+    assert p.stderr.readline().startswith("steerctl: tracing all routes")
+    Traffic(client).steered(2)
+    out, _ = p.communicate(timeout=30)
+    lines = out.splitlines()
+    assert p.returncode == 0 and len(lines) == 2, out
+    for line in lines:
+        assert " sock steered  client=- uid=0 cgroup=" + cg("clients") in line, line
+        assert f"frontend={VIP}:9080/tcp route=obs rule=default version=v" in line, line
     p = subprocess.run([STEERCTL, "--bpffs", sandbox.pin_dir, "trace", "nope"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     assert p.returncode == 1 and "no route named 'nope'" in p.stderr
