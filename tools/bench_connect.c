@@ -9,6 +9,10 @@
  *          (the hook runs, finds no frontend, changes nothing)
  *   steer  a client in the steered cgroup dials the frontend (policy,
  *          rules, split and backend tables, rewrite, socket storage)
+ *   sockops  (with --sockops) steer with the sockops program attached:
+ *          connection outcomes, bytes and the RTT histogram counted too.
+ *          The other modes run with it detached, so steer/sockops is the
+ *          cost of the counters on the connect path.
  * Each connect is a full TCP handshake over the namespace's loopback with
  * a local accept loop; sockets close with RST (SO_LINGER 0) so TIME_WAIT
  * never runs out of ports. Run by tools/bench.sh, which builds the sandbox.
@@ -35,13 +39,15 @@
 
 #define MAX_ROUNDS 64
 
-enum mode { MODE_PLAIN, MODE_MISS, MODE_STEER, MODE_COUNT };
-static const char *const mode_names[] = { "plain", "miss", "steer" };
+enum mode { MODE_PLAIN, MODE_MISS, MODE_STEER, MODE_SOCKOPS, MODE_COUNT };
+static const char *const mode_names[] = { "plain", "miss", "steer",
+					  "sockops" };
 
 struct opts {
 	const char *netns, *cg_plain, *cg_steer, *bpffs;
 	struct sockaddr_in backend, frontend;
 	int count, rounds;
+	bool sockops;
 };
 
 static int parse_addr(const char *s, struct sockaddr_in *a)
@@ -120,7 +126,7 @@ static double now_ns(void)
 static double run_mode(const struct opts *o, enum mode m)
 {
 	const struct sockaddr_in *dst =
-		m == MODE_STEER ? &o->frontend : &o->backend;
+		m >= MODE_STEER ? &o->frontend : &o->backend;
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	int pfd[2], status;
 	double result = -1;
@@ -162,6 +168,44 @@ static double run_mode(const struct opts *o, enum mode m)
 	}
 	close(pfd[0]);
 	return result;
+}
+
+static int prog_stats(int fd, __u64 *ns, __u64 *cnt)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+
+	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
+		return -1;
+	*ns = pi.run_time_ns;
+	*cnt = pi.run_cnt;
+	return 0;
+}
+
+/*
+ * Take the sockops program out of the pinned link (detached: the steered
+ * cgroup runs no sockops) and return an fd of it, to attach with a link of
+ * our own around each sockops round. steerd --cleanup removes the pin.
+ */
+static int sockops_take(const char *bpffs)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li);
+	char path[512];
+	int lfd, pfd = -1;
+
+	snprintf(path, sizeof(path), "%s/links/sockops", bpffs);
+	lfd = bpf_obj_get(path);
+	if (lfd < 0)
+		return -1;
+	if (!bpf_obj_get_info_by_fd(lfd, &li, &len))
+		pfd = bpf_prog_get_fd_by_id(li.prog_id);
+	if (pfd >= 0 && bpf_link_detach(lfd)) {
+		close(pfd);
+		pfd = -1;
+	}
+	close(lfd);
+	return pfd;
 }
 
 /* Run time and count of the program behind the pinned connect4 link. */
@@ -206,10 +250,13 @@ static void usage(FILE *out)
 		"--cgroup-steer DIR\n"
 		"                     --backend IP:PORT --frontend IP:PORT "
 		"[--count N] [--rounds R]\n"
-		"                     [--bpffs PIN_DIR]\n"
+		"                     [--bpffs PIN_DIR [--sockops]]\n"
 		"Time TCP connect() through steer's hook against a baseline;\n"
 		"prints the median ns per connect of each mode and the "
 		"ratios.\n"
+		"--sockops adds a mode with the sockops program attached "
+		"(the\n"
+		"others run with it detached) and its cost per call.\n"
 		"Normally run by tools/bench.sh, which builds the sandbox.\n");
 }
 
@@ -224,13 +271,15 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "bpffs", required_argument, NULL, 'B' },
+		{ "sockops", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct opts o = { .count = 2000, .rounds = 9 };
 	double ns[MODE_COUNT][MAX_ROUNDS], med[MODE_COUNT];
 	__u64 run_ns[MODE_COUNT] = { 0 }, run_cnt[MODE_COUNT] = { 0 };
-	int c, bad = 0, stats_fd = -1;
+	int c, bad = 0, stats_fd = -1, sockops_fd = -1, cg_fd = -1, n_modes;
+	__u64 so_ns = 0, so_cnt = 0;
 	pid_t server;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -259,6 +308,9 @@ int main(int argc, char **argv)
 		case 'B':
 			o.bpffs = optarg;
 			break;
+		case 'S':
+			o.sockops = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -269,9 +321,21 @@ int main(int argc, char **argv)
 	}
 	if (bad || !o.netns || !o.cg_plain || !o.cg_steer || o.count < 1 ||
 	    o.rounds < 1 || o.rounds > MAX_ROUNDS || !o.backend.sin_port ||
-	    !o.frontend.sin_port) {
+	    !o.frontend.sin_port || (o.sockops && !o.bpffs)) {
 		usage(stderr);
 		return 2;
+	}
+	n_modes = o.sockops ? MODE_COUNT : MODE_SOCKOPS;
+	if (o.sockops) {
+		sockops_fd = sockops_take(o.bpffs);
+		cg_fd = open(o.cg_steer, O_RDONLY | O_DIRECTORY);
+		if (sockops_fd < 0 || cg_fd < 0) {
+			fprintf(stderr,
+				"bench_connect: no sockops program to take "
+				"from %s/links/sockops: %s\n",
+				o.bpffs, strerror(errno));
+			return 1;
+		}
 	}
 
 	server = fork();
@@ -290,15 +354,35 @@ int main(int argc, char **argv)
 				strerror(errno));
 	}
 	for (int r = 0; r < o.rounds; r++) {
-		for (int m = 0; m < MODE_COUNT; m++) {
-			__u64 t0 = 0, c0 = 0, t1 = 0, c1 = 0;
+		for (int m = 0; m < n_modes; m++) {
+			__u64 t0 = 0, c0 = 0, t1 = 0, c1 = 0, s0 = 0, n0 = 0;
 			bool stats =
 				stats_fd >= 0 && !hook_stats(o.bpffs, &t0, &c0);
+			int link = -1;
 
-			ns[m][r] = run_mode(&o, (enum mode)m);
+			if (m == MODE_SOCKOPS) {
+				link = bpf_link_create(sockops_fd, cg_fd,
+						       BPF_CGROUP_SOCK_OPS, NULL);
+				if (link < 0)
+					fprintf(stderr,
+						"bench_connect: cannot attach "
+						"sockops: %s\n",
+						strerror(errno));
+				prog_stats(sockops_fd, &s0, &n0);
+			}
+			ns[m][r] = m == MODE_SOCKOPS && link < 0
+					   ? -1
+					   : run_mode(&o, (enum mode)m);
 			if (stats && !hook_stats(o.bpffs, &t1, &c1)) {
 				run_ns[m] += t1 - t0;
 				run_cnt[m] += c1 - c0;
+			}
+			if (link >= 0) {
+				if (!prog_stats(sockops_fd, &t1, &c1)) {
+					so_ns += t1 - s0;
+					so_cnt += c1 - n0;
+				}
+				close(link); /* detaches: next modes run without */
 			}
 			if (ns[m][r] < 0) {
 				fprintf(stderr,
@@ -317,7 +401,7 @@ int main(int argc, char **argv)
 	printf("%d rounds x %d connects per mode, interleaved; median ns per "
 	       "connect()+close():\n",
 	       o.rounds, o.count);
-	for (int m = 0; m < MODE_COUNT; m++) {
+	for (int m = 0; m < n_modes; m++) {
 		qsort(ns[m], o.rounds, sizeof(double), cmp_double);
 		med[m] = ns[m][o.rounds / 2];
 		printf("  %-6s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
@@ -330,7 +414,24 @@ int main(int argc, char **argv)
 	printf("ratio steer/plain %.3f (medians)  %.3f (minimums)\n",
 	       med[MODE_STEER] / med[MODE_PLAIN],
 	       ns[MODE_STEER][0] / ns[MODE_PLAIN][0]);
-	for (int m = MODE_MISS; m < MODE_COUNT && stats_fd >= 0; m++)
+	if (o.sockops) {
+		printf("connection rate: steer %.0f/s, steer+sockops %.0f/s "
+		       "(medians)\n",
+		       1e9 / med[MODE_STEER], 1e9 / med[MODE_SOCKOPS]);
+		printf("ratio sockops/steer %.3f (medians)  %.3f (minimums): "
+		       "%+.1f%% per connect\n",
+		       med[MODE_SOCKOPS] / med[MODE_STEER],
+		       ns[MODE_SOCKOPS][0] / ns[MODE_STEER][0],
+		       100.0 * (med[MODE_SOCKOPS] / med[MODE_STEER] - 1));
+		if (so_cnt)
+			printf("sockops program %6.0f ns per call, %.1f calls "
+			       "per connection (kernel run-time stats)\n",
+			       (double)so_ns / so_cnt,
+			       (double)so_cnt / ((double)o.rounds * o.count));
+		close(sockops_fd);
+		close(cg_fd);
+	}
+	for (int m = MODE_MISS; m < n_modes && stats_fd >= 0; m++)
 		if (run_cnt[m])
 			printf("connect4 hook, mode %-5s %6.0f ns per call "
 			       "(kernel run-time stats, %llu calls)\n",
