@@ -349,8 +349,15 @@ int steer_sockops(struct bpf_sock_ops *ctx)
 	struct bpf_sock *sk;
 	__u32 op = ctx->op;
 
-	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_STATE_CB)
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		/* Only these two transitions count: skip the storage lookup
+		 * for FIN_WAIT1, CLOSE_WAIT, LAST_ACK and the like. */
+		if (ctx->args[1] != BPF_TCP_ESTABLISHED &&
+		    ctx->args[1] != BPF_TCP_CLOSE)
+			return 1;
+	} else if (op != BPF_SOCK_OPS_TCP_CONNECT_CB) {
 		return 1;
+	}
 	sk = ctx->sk;
 	if (!sk)
 		return 1;

@@ -9,7 +9,10 @@
  *          (the hook runs, finds no frontend, changes nothing)
  *   steer  a client in the steered cgroup dials the frontend (policy,
  *          rules, split and backend tables, rewrite, socket storage)
- *   sockops  (with --sockops) steer with the sockops program attached:
+ *   noop   (with --sockops) steer with a sockops program that only
+ *          returns: what any sockops program costs (the kernel calls it
+ *          for several always-on callbacks of every connection)
+ *   sockops  (with --sockops) steer with steer's sockops program attached:
  *          connection outcomes, bytes and the RTT histogram counted too.
  *          The other modes run with it detached, so steer/sockops is the
  *          cost of the counters on the connect path.
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +43,15 @@
 
 #define MAX_ROUNDS 64
 
-enum mode { MODE_PLAIN, MODE_MISS, MODE_STEER, MODE_SOCKOPS, MODE_COUNT };
-static const char *const mode_names[] = { "plain", "miss", "steer",
+enum mode {
+	MODE_PLAIN,
+	MODE_MISS,
+	MODE_STEER,
+	MODE_NOOP,
+	MODE_SOCKOPS,
+	MODE_COUNT
+};
+static const char *const mode_names[] = { "plain", "miss", "steer", "noop",
 					  "sockops" };
 
 struct opts {
@@ -122,21 +133,36 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* In a child: join the mode's cgroup, connect @count times, report ns. */
-static double run_mode(const struct opts *o, enum mode m)
+static double cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+
+/*
+ * In a child: join the mode's cgroup, connect @count times, report the
+ * wall-clock ns per connect and, in *@cpu, the CPU time per connect that
+ * the client was charged (its own syscalls plus the softirq work of the
+ * handshake that runs in its context): time spent descheduled by other
+ * load on the machine is not in it.
+ */
+static double run_mode(const struct opts *o, enum mode m, double *cpu)
 {
 	const struct sockaddr_in *dst =
 		m >= MODE_STEER ? &o->frontend : &o->backend;
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	int pfd[2], status;
-	double result = -1;
+	double result[2] = { -1, -1 };
 	pid_t pid;
 
 	if (pipe(pfd))
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		double t0, ns;
+		double t0, c0, ns[2];
 		int failed = 0;
 
 		close(pfd[0]);
@@ -144,6 +170,7 @@ static double run_mode(const struct opts *o, enum mode m)
 		    enter_netns(o->netns))
 			_exit(2);
 		t0 = now_ns();
+		c0 = cpu_ns();
 		for (int i = 0; i < o->count; i++) {
 			int s = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -153,21 +180,23 @@ static double run_mode(const struct opts *o, enum mode m)
 			setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			close(s);
 		}
-		ns = failed ? -1 : (now_ns() - t0) / o->count;
-		if (write(pfd[1], &ns, sizeof(ns)) != sizeof(ns))
+		ns[0] = failed ? -1 : (now_ns() - t0) / o->count;
+		ns[1] = (cpu_ns() - c0) / o->count;
+		if (write(pfd[1], ns, sizeof(ns)) != sizeof(ns))
 			_exit(3);
 		_exit(failed ? 4 : 0);
 	}
 	close(pfd[1]);
 	if (pid > 0) {
-		if (read(pfd[0], &result, sizeof(result)) != sizeof(result))
-			result = -1;
+		if (read(pfd[0], result, sizeof(result)) != sizeof(result))
+			result[0] = -1;
 		waitpid(pid, &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			result = -1;
+			result[0] = -1;
 	}
 	close(pfd[0]);
-	return result;
+	*cpu = result[1];
+	return result[0];
 }
 
 static int prog_stats(int fd, __u64 *ns, __u64 *cnt)
@@ -206,6 +235,19 @@ static int sockops_take(const char *bpffs)
 	}
 	close(lfd);
 	return pfd;
+}
+
+/* A sockops program that returns 1 and does nothing else. */
+static int noop_sockops(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SOCK_OPS, "steer_noop", "GPL",
+			     insns, 2, NULL);
 }
 
 /* Run time and count of the program behind the pinned connect4 link. */
@@ -277,8 +319,10 @@ int main(int argc, char **argv)
 	};
 	struct opts o = { .count = 2000, .rounds = 9 };
 	double ns[MODE_COUNT][MAX_ROUNDS], med[MODE_COUNT];
+	double cpu[MODE_COUNT][MAX_ROUNDS], cmed[MODE_COUNT];
 	__u64 run_ns[MODE_COUNT] = { 0 }, run_cnt[MODE_COUNT] = { 0 };
-	int c, bad = 0, stats_fd = -1, sockops_fd = -1, cg_fd = -1, n_modes;
+	int c, bad = 0, stats_fd = -1, sockops_fd = -1, noop_fd = -1,
+	    cg_fd = -1, n_modes;
 	__u64 so_ns = 0, so_cnt = 0;
 	pid_t server;
 
@@ -328,8 +372,9 @@ int main(int argc, char **argv)
 	n_modes = o.sockops ? MODE_COUNT : MODE_SOCKOPS;
 	if (o.sockops) {
 		sockops_fd = sockops_take(o.bpffs);
+		noop_fd = noop_sockops();
 		cg_fd = open(o.cg_steer, O_RDONLY | O_DIRECTORY);
-		if (sockops_fd < 0 || cg_fd < 0) {
+		if (sockops_fd < 0 || noop_fd < 0 || cg_fd < 0) {
 			fprintf(stderr,
 				"bench_connect: no sockops program to take "
 				"from %s/links/sockops: %s\n",
@@ -346,22 +391,35 @@ int main(int argc, char **argv)
 	}
 	usleep(200000); /* let the server listen */
 
-	if (o.bpffs) {
-		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (stats_fd < 0)
-			fprintf(stderr,
-				"bench_connect: no BPF run-time stats: %s\n",
-				strerror(errno));
-	}
-	for (int r = 0; r < o.rounds; r++) {
+	/*
+	 * The timed rounds run without BPF run-time stats: they add clock
+	 * reads to every program call, which would weigh on the modes with
+	 * more calls. One more round with them (--bpffs) gives the per-call
+	 * costs; its times are not used.
+	 */
+	for (int r = 0; r < o.rounds + (o.bpffs ? 1 : 0); r++) {
+		bool stats_round = r == o.rounds;
+
+		if (stats_round) {
+			stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+			if (stats_fd < 0)
+				fprintf(stderr,
+					"bench_connect: no BPF run-time "
+					"stats: %s\n",
+					strerror(errno));
+		}
 		for (int m = 0; m < n_modes; m++) {
 			__u64 t0 = 0, c0 = 0, t1 = 0, c1 = 0, s0 = 0, n0 = 0;
 			bool stats =
 				stats_fd >= 0 && !hook_stats(o.bpffs, &t0, &c0);
 			int link = -1;
+			double t, ct = -1;
 
-			if (m == MODE_SOCKOPS) {
-				link = bpf_link_create(sockops_fd, cg_fd,
+			if (m == MODE_SOCKOPS || m == MODE_NOOP) {
+				link = bpf_link_create(m == MODE_SOCKOPS
+							       ? sockops_fd
+							       : noop_fd,
+						       cg_fd,
 						       BPF_CGROUP_SOCK_OPS, NULL);
 				if (link < 0)
 					fprintf(stderr,
@@ -370,21 +428,26 @@ int main(int argc, char **argv)
 						strerror(errno));
 				prog_stats(sockops_fd, &s0, &n0);
 			}
-			ns[m][r] = m == MODE_SOCKOPS && link < 0
-					   ? -1
-					   : run_mode(&o, (enum mode)m);
+			t = m >= MODE_NOOP && link < 0
+				    ? -1
+				    : run_mode(&o, (enum mode)m, &ct);
+			if (!stats_round) {
+				ns[m][r] = t;
+				cpu[m][r] = ct;
+			}
 			if (stats && !hook_stats(o.bpffs, &t1, &c1)) {
 				run_ns[m] += t1 - t0;
 				run_cnt[m] += c1 - c0;
 			}
 			if (link >= 0) {
-				if (!prog_stats(sockops_fd, &t1, &c1)) {
+				if (m == MODE_SOCKOPS && stats_fd >= 0 &&
+				    !prog_stats(sockops_fd, &t1, &c1)) {
 					so_ns += t1 - s0;
 					so_cnt += c1 - n0;
 				}
 				close(link); /* detaches: next modes run without */
 			}
-			if (ns[m][r] < 0) {
+			if (t < 0) {
 				fprintf(stderr,
 					"bench_connect: mode %s failed in "
 					"round %d\n",
@@ -404,8 +467,15 @@ int main(int argc, char **argv)
 	for (int m = 0; m < n_modes; m++) {
 		qsort(ns[m], o.rounds, sizeof(double), cmp_double);
 		med[m] = ns[m][o.rounds / 2];
-		printf("  %-6s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
+		printf("  %-7s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
 		       med[m], ns[m][0], ns[m][o.rounds - 1]);
+	}
+	printf("median CPU ns per connect()+close() charged to the client:\n");
+	for (int m = 0; m < n_modes; m++) {
+		qsort(cpu[m], o.rounds, sizeof(double), cmp_double);
+		cmed[m] = cpu[m][o.rounds / 2];
+		printf("  %-7s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
+		       cmed[m], cpu[m][0], cpu[m][o.rounds - 1]);
 	}
 	/* The minimum is the run least disturbed by other load. */
 	printf("ratio miss/plain  %.3f (medians)  %.3f (minimums)\n",
@@ -423,12 +493,26 @@ int main(int argc, char **argv)
 		       med[MODE_SOCKOPS] / med[MODE_STEER],
 		       ns[MODE_SOCKOPS][0] / ns[MODE_STEER][0],
 		       100.0 * (med[MODE_SOCKOPS] / med[MODE_STEER] - 1));
+		printf("CPU ratio sockops/steer %.3f (medians)  %.3f "
+		       "(minimums): %+.1f%% CPU per connect\n",
+		       cmed[MODE_SOCKOPS] / cmed[MODE_STEER],
+		       cpu[MODE_SOCKOPS][0] / cpu[MODE_STEER][0],
+		       100.0 * (cmed[MODE_SOCKOPS] / cmed[MODE_STEER] - 1));
+		printf("CPU ratio noop/steer    %.3f (medians)  %.3f "
+		       "(minimums): any sockops program\n",
+		       cmed[MODE_NOOP] / cmed[MODE_STEER],
+		       cpu[MODE_NOOP][0] / cpu[MODE_STEER][0]);
+		printf("CPU ratio sockops/noop  %.3f (medians)  %.3f "
+		       "(minimums): steer's counting itself\n",
+		       cmed[MODE_SOCKOPS] / cmed[MODE_NOOP],
+		       cpu[MODE_SOCKOPS][0] / cpu[MODE_NOOP][0]);
 		if (so_cnt)
 			printf("sockops program %6.0f ns per call, %.1f calls "
 			       "per connection (kernel run-time stats)\n",
 			       (double)so_ns / so_cnt,
-			       (double)so_cnt / ((double)o.rounds * o.count));
+			       (double)so_cnt / o.count);
 		close(sockops_fd);
+		close(noop_fd);
 		close(cg_fd);
 	}
 	for (int m = MODE_MISS; m < n_modes && stats_fd >= 0; m++)
