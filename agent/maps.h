@@ -31,10 +31,10 @@ struct steer_maps {
 	int stats;
 	int reasons;
 	int backend_stats;
-	int rtt;    /* connect-RTT histograms */
-	int trace;  /* tracing lease */
-	int events; /* ring buffer of decisions */
-	int agent;  /* steerd's own counters */
+	int rtt;	  /* connect-RTT histograms */
+	int trace;	  /* tracing lease */
+	int events;	  /* ring buffer of decisions */
+	int agent;	  /* steerd's own counters */
 	__u32 max_routes; /* from the routes map's max_entries */
 };
 

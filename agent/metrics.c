@@ -119,8 +119,8 @@ static const struct {
 		    "connections (socket layer)." },
 };
 
-static __u64 be_value(const struct stats_route *rs, enum family f, int v,
-		      int b, int l)
+static __u64 be_value(const struct stats_route *rs, enum family f, int v, int b,
+		      int l)
 {
 	const struct steer_backend_stats *s = &rs->be[v][b][l];
 
@@ -208,8 +208,7 @@ static void rtt_series(FILE *out, const struct stats_route *rs)
 }
 
 /* The samples of family @f for one route. */
-static void route_series(FILE *out, const struct stats_route *rs,
-			 enum family f)
+static void route_series(FILE *out, const struct stats_route *rs, enum family f)
 {
 	const struct steer_route_cfg *cfg = &rs->cfg;
 	const char *name = families[f].name;

@@ -91,9 +91,9 @@ remember_frontend(struct bpf_sock_addr *ctx,
 static __always_inline void
 trace_connect(const struct steer_frontend_key *fk,
 	      const struct steer_client *cl, __u32 route,
-	      const struct steer_route_cfg *cfg,
-	      const struct steer_decision *d, enum steer_verdict verdict,
-	      enum steer_reason reason, const struct steer_backend *out)
+	      const struct steer_route_cfg *cfg, const struct steer_decision *d,
+	      enum steer_verdict verdict, enum steer_reason reason,
+	      const struct steer_backend *out)
 {
 	struct steer_event *e = trace_begin();
 	__u64 id;
@@ -177,8 +177,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	switch (verdict) {
 	case STEER_VERDICT_STEER:
 		reason = STEER_REASON_STEERED;
-		__builtin_memcpy(out->addr, d.backend->addr,
-				 sizeof(out->addr));
+		__builtin_memcpy(out->addr, d.backend->addr, sizeof(out->addr));
 		port = d.backend->port;
 		if (!port)
 			port = fe->target_port ? fe->target_port : fk->port;
@@ -365,8 +364,9 @@ int steer_sockops(struct bpf_sock_ops *ctx)
 	if (!o)
 		return 1;
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
-		bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
-						       BPF_SOCK_OPS_STATE_CB_FLAG);
+		bpf_sock_ops_cb_flags_set(ctx,
+					  ctx->bpf_sock_ops_cb_flags |
+						  BPF_SOCK_OPS_STATE_CB_FLAG);
 	else
 		outcome_state(ctx, sk, o, ctx->args[1]);
 	return 1;

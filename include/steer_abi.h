@@ -287,8 +287,8 @@ struct steer_sk_orig {
 	__u8 family;
 	__u8 version; /* index in the config at connect time */
 	__u32 route_id;
-	__u8 backend; /* index in the config at connect time */
-	__u8 rule;    /* index in the config at connect time */
+	__u8 backend;	   /* index in the config at connect time */
+	__u8 rule;	   /* index in the config at connect time */
 	__u8 rule_slot;	   /* counter slots at connect time */
 	__u8 version_slot; /* (stats_slot of the rule, version, backend) */
 	__u8 backend_slot;

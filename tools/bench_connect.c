@@ -241,13 +241,14 @@ static int sockops_take(const char *bpffs)
 static int noop_sockops(void)
 {
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+		  .dst_reg = BPF_REG_0,
 		  .imm = 1 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
-	return bpf_prog_load(BPF_PROG_TYPE_SOCK_OPS, "steer_noop", "GPL",
-			     insns, 2, NULL);
+	return bpf_prog_load(BPF_PROG_TYPE_SOCK_OPS, "steer_noop", "GPL", insns,
+			     2, NULL);
 }
 
 /* Run time and count of the program behind the pinned connect4 link. */
@@ -322,7 +323,7 @@ int main(int argc, char **argv)
 	double cpu[MODE_COUNT][MAX_ROUNDS], cmed[MODE_COUNT];
 	__u64 run_ns[MODE_COUNT] = { 0 }, run_cnt[MODE_COUNT] = { 0 };
 	int c, bad = 0, stats_fd = -1, sockops_fd = -1, noop_fd = -1,
-	    cg_fd = -1, n_modes;
+	       cg_fd = -1, n_modes;
 	__u64 so_ns = 0, so_cnt = 0;
 	pid_t server;
 
@@ -416,11 +417,10 @@ int main(int argc, char **argv)
 			double t, ct = -1;
 
 			if (m == MODE_SOCKOPS || m == MODE_NOOP) {
-				link = bpf_link_create(m == MODE_SOCKOPS
-							       ? sockops_fd
-							       : noop_fd,
-						       cg_fd,
-						       BPF_CGROUP_SOCK_OPS, NULL);
+				link = bpf_link_create(
+					m == MODE_SOCKOPS ? sockops_fd
+							  : noop_fd,
+					cg_fd, BPF_CGROUP_SOCK_OPS, NULL);
 				if (link < 0)
 					fprintf(stderr,
 						"bench_connect: cannot attach "
@@ -445,7 +445,8 @@ int main(int argc, char **argv)
 					so_ns += t1 - s0;
 					so_cnt += c1 - n0;
 				}
-				close(link); /* detaches: next modes run without */
+				close(link); /* detaches: next modes run without
+					      */
 			}
 			if (t < 0) {
 				fprintf(stderr,

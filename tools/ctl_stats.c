@@ -70,8 +70,7 @@ static __u64 route_conns(const struct stats_route *rs)
 	struct counts c;
 	__u64 n = 0;
 
-	for (int v = 0; v < rs->cfg.n_versions && v < STEER_MAX_VERSIONS;
-	     v++) {
+	for (int v = 0; v < rs->cfg.n_versions && v < STEER_MAX_VERSIONS; v++) {
 		version_counts(rs, v, &c);
 		n += c.conns;
 	}
@@ -148,7 +147,8 @@ static int find_backend(const struct stats_route *rs, int v,
 	const struct steer_version *ver = &rs->cfg.versions[v];
 
 	for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS; b++)
-		if (!memcmp(ver->backends[b].addr, be->addr, sizeof(be->addr)) &&
+		if (!memcmp(ver->backends[b].addr, be->addr,
+			    sizeof(be->addr)) &&
 		    ver->backends[b].port == be->port &&
 		    ver->backends[b].family == be->family)
 			return b;
@@ -236,9 +236,9 @@ static struct json_object *by_layer(const __u64 v[STEER_LAYER_COUNT])
 	return o;
 }
 
-static struct json_object *
-backend_json(const struct stats_route *rs, int v, int b,
-	     const struct stats_route *prev, double secs)
+static struct json_object *backend_json(const struct stats_route *rs, int v,
+					int b, const struct stats_route *prev,
+					double secs)
 {
 	const struct steer_backend *be = &rs->cfg.versions[v].backends[b];
 	struct json_object *o, *layers = json_object_new_object();
@@ -248,10 +248,9 @@ backend_json(const struct stats_route *rs, int v, int b,
 
 	backend_counts(rs, v, b, &c);
 	o = counts_json(&c);
-	json_object_object_add(
-		o, "address",
-		json_object_new_string(stats_backend_name(name, sizeof(name),
-							  be)));
+	json_object_object_add(o, "address",
+			       json_object_new_string(stats_backend_name(
+				       name, sizeof(name), be)));
 	json_object_object_add(
 		o, "ejected",
 		json_object_new_boolean(be->flags & STEER_BACKEND_EJECTED));
@@ -291,8 +290,7 @@ static struct json_object *route_json(const struct stats_route *rs,
 	json_object_object_add(o, "id", json_object_new_int64(rs->id));
 	json_object_object_add(o, "generation",
 			       json_object_new_uint64(cfg->generation));
-	json_object_object_add(o, "connections",
-			       json_object_new_uint64(total));
+	json_object_object_add(o, "connections", json_object_new_uint64(total));
 	json_object_object_add(o, "denied", by_layer(rs->denied));
 	json_object_object_add(o, "no_route", by_layer(rs->noroute));
 
@@ -320,9 +318,11 @@ static struct json_object *route_json(const struct stats_route *rs,
 		version_counts(rs, v, &c);
 		vo = counts_json(&c);
 		json_object_object_add(
-			vo, "name", json_object_new_string(cfg->versions[v].name));
+			vo, "name",
+			json_object_new_string(cfg->versions[v].name));
 		json_object_object_add(
-			vo, "share", json_object_new_double(ratio(c.conns, total)));
+			vo, "share",
+			json_object_new_double(ratio(c.conns, total)));
 		ro = json_object_new_object();
 		json_object_object_add(ro, "count",
 				       json_object_new_uint64(h->count));
@@ -343,11 +343,11 @@ static struct json_object *route_json(const struct stats_route *rs,
 				vo, "rates",
 				rates_json(&r, ratio(r.d_conns, dtotal)));
 		}
-		for (int b = 0; b < cfg->versions[v].n_backends &&
-				b < STEER_MAX_BACKENDS;
+		for (int b = 0;
+		     b < cfg->versions[v].n_backends && b < STEER_MAX_BACKENDS;
 		     b++)
-			json_object_array_add(bs,
-					      backend_json(rs, v, b, prev, secs));
+			json_object_array_add(
+				bs, backend_json(rs, v, b, prev, secs));
 		json_object_object_add(vo, "backends", bs);
 		json_object_array_add(a, vo);
 	}
@@ -472,22 +472,26 @@ static void show(const struct ctl *c, const struct frame *f,
 
 		json_object_object_add(doc, "bpffs",
 				       json_object_new_string(c->bpffs));
-		json_object_object_add(doc, "time",
-				       json_object_new_double((double)time(NULL)));
+		json_object_object_add(
+			doc, "time",
+			json_object_new_double((double)time(NULL)));
 		if (prev)
 			json_object_object_add(doc, "interval_s",
 					       json_object_new_double(secs));
 		for (int i = 0; i < f->n; i++)
 			json_object_array_add(
-				arr, route_json(f->routes[i],
-						find_route(prev,
-							   f->routes[i]->cfg.name),
-						secs));
+				arr,
+				route_json(f->routes[i],
+					   find_route(prev,
+						      f->routes[i]->cfg.name),
+					   secs));
 		json_object_object_add(doc, "routes", arr);
 		if (prev) /* --watch: one compact document per line */
-			printf("%s\n", json_object_to_json_string_ext(
-					       doc, JSON_C_TO_STRING_PLAIN |
-							    JSON_C_TO_STRING_NOSLASHESCAPE));
+			printf("%s\n",
+			       json_object_to_json_string_ext(
+				       doc,
+				       JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
 		else
 			ctl_print_json(doc);
 		if (prev)
@@ -579,11 +583,11 @@ static int run_stats(struct ctl *c, int argc, char **argv)
 		return ret;
 	ret = frame_read(&m, only, &cur);
 	if (ret) {
-		ret = ret == -ENOENT
-			      ? ctl_error(c, CTL_ERR, "no route named '%s'",
-					  only)
-			      : ctl_error(c, CTL_ERR, "cannot read counters: %s",
-					  strerror(-ret));
+		ret = ret == -ENOENT ? ctl_error(c, CTL_ERR,
+						 "no route named '%s'", only)
+				     : ctl_error(c, CTL_ERR,
+						 "cannot read counters: %s",
+						 strerror(-ret));
 		goto out;
 	}
 	if (!watch) {
@@ -645,6 +649,7 @@ const struct ctl_cmd ctl_cmd_stats = {
 		"EXAMPLES\n"
 		"  steerctl stats\n"
 		"  steerctl stats reviews --watch\n"
-		"  steerctl -o json stats reviews | jq '.routes[0].versions[]'\n"
+		"  steerctl -o json stats reviews | jq "
+		"'.routes[0].versions[]'\n"
 		"  steerctl -o json stats reviews --watch --count 5\n",
 };

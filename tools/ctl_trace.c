@@ -22,10 +22,10 @@
 #include "stats.h"
 #include "sysfs.h"
 
-#define RENEW_NS     1000000000ULL
-#define CG_CACHE     64
-#define ROUTE_CACHE  16
-#define MAX_CG_WALK  200000
+#define RENEW_NS    1000000000ULL
+#define CG_CACHE    64
+#define ROUTE_CACHE 16
+#define MAX_CG_WALK 200000
 
 struct tracer {
 	const struct ctl *c;
@@ -206,9 +206,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		struct json_object *o = json_object_new_object();
 		struct json_object *cl = json_object_new_object();
 
-		json_object_object_add(o, "time",
-				       json_object_new_string(
-					       strcat(when, frac)));
+		json_object_object_add(
+			o, "time", json_object_new_string(strcat(when, frac)));
 		json_object_object_add(o, "layer",
 				       json_object_new_string(layer));
 		json_object_object_add(
@@ -235,9 +234,8 @@ static int on_event(void *ctx, void *data, size_t size)
 				       json_object_new_string(fe));
 		json_object_object_add(
 			o, "proto",
-			json_object_new_string(e->proto == STEER_PROTO_UDP
-						       ? "udp"
-						       : "tcp"));
+			json_object_new_string(
+				e->proto == STEER_PROTO_UDP ? "udp" : "tcp"));
 		json_object_object_add(o, "route",
 				       json_object_new_string(route));
 		json_object_object_add(o, "rule",
@@ -248,22 +246,22 @@ static int on_event(void *ctx, void *data, size_t size)
 				       strcmp(version, "-")
 					       ? json_object_new_string(version)
 					       : NULL);
-		json_object_object_add(o, "backend",
-				       strcmp(be, "-")
-					       ? json_object_new_string(be)
-					       : NULL);
+		json_object_object_add(
+			o, "backend",
+			strcmp(be, "-") ? json_object_new_string(be) : NULL);
 		json_object_object_add(o, "generation",
 				       json_object_new_uint64(e->generation));
-		printf("%s\n", json_object_to_json_string_ext(
-				       o, JSON_C_TO_STRING_PLAIN |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(
+			       o, JSON_C_TO_STRING_PLAIN |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
 		printf("%s%.4s %s %-8s client=%s uid=%u cgroup=%s "
 		       "frontend=%s/%s route=%s rule=%s version=%s "
 		       "backend=%s\n",
-		       when + 11, frac, layer, verdict_name(e->verdict),
-		       client, e->uid,
+		       when + 11, frac, layer, verdict_name(e->verdict), client,
+		       e->uid,
 		       e->cgroup_id ? cgroup_path(t, e->cgroup_id) : "-", fe,
 		       e->proto == STEER_PROTO_UDP ? "udp" : "tcp", route, rule,
 		       version, be);
@@ -379,7 +377,8 @@ const struct ctl_cmd ctl_cmd_trace = {
 		"socket\n"
 		"is not bound yet), uid and cgroup, frontend, route, rule, "
 		"version\n"
-		"and backend. -o json prints one JSON object per line instead.\n"
+		"and backend. -o json prints one JSON object per line "
+		"instead.\n"
 		"Runs until Ctrl-C (or N events with --count).\n"
 		"\n"
 		"The datapath writes events only while a tracer holds a 3 s "

@@ -41,8 +41,7 @@ static __always_inline __u64 steer_fls64(__u64 v)
 	return r + v;
 }
 
-static __always_inline void rtt_observe(const struct steer_sk_orig *o,
-					__u64 ns)
+static __always_inline void rtt_observe(const struct steer_sk_orig *o, __u64 ns)
 {
 	struct steer_rtt *h = rtt_lookup(o->route_id, o->version_slot);
 	__u64 b = steer_fls64(ns / 1000);
@@ -72,7 +71,8 @@ static __always_inline void bytes_of(struct bpf_sock *sk, __u64 *to,
 		return;
 	*to = tp->bytes_sent - tp->bytes_retrans;
 	*from = tp->bytes_received;
-	if ((tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags & (1UL << SOCK_DONE)) &&
+	if ((tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags &
+	     (1UL << SOCK_DONE)) &&
 	    *from)
 		*from -= 1;
 }
