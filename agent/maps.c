@@ -46,36 +46,43 @@ static int open_pinned(const char *bpffs, const char *name, char *err,
 	return ret;
 }
 
-/* Every map steerd and steerctl open, by pin name. */
-#define MAP_FDS(m)                                                             \
-	{                                                                      \
-		{ STEER_MAP_ROUTES, &(m)->routes },                            \
-			{ STEER_MAP_FRONTENDS, &(m)->frontends },              \
-			{ STEER_MAP_STATS, &(m)->stats },                      \
-			{ STEER_MAP_REASONS, &(m)->reasons },                  \
-			{ STEER_MAP_BACKEND_STATS, &(m)->backend_stats },      \
-			{ STEER_MAP_RTT, &(m)->rtt },                          \
-			{ STEER_MAP_TRACE, &(m)->trace },                      \
-			{ STEER_MAP_EVENTS, &(m)->events },                    \
-			{ STEER_MAP_AGENT, &(m)->agent },                      \
-	}
-
 struct map_fd {
 	const char *name;
 	int *fd;
 };
 
+#define N_MAPS 9
+
+/* Every map steerd and steerctl open, by pin name, with its fd in @m. */
+static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
+{
+	const struct map_fd all[N_MAPS] = {
+		{ STEER_MAP_ROUTES, &m->routes },
+		{ STEER_MAP_FRONTENDS, &m->frontends },
+		{ STEER_MAP_STATS, &m->stats },
+		{ STEER_MAP_REASONS, &m->reasons },
+		{ STEER_MAP_BACKEND_STATS, &m->backend_stats },
+		{ STEER_MAP_RTT, &m->rtt },
+		{ STEER_MAP_TRACE, &m->trace },
+		{ STEER_MAP_EVENTS, &m->events },
+		{ STEER_MAP_AGENT, &m->agent },
+	};
+
+	memcpy(fds, all, sizeof(all));
+}
+
 int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
-	struct map_fd fds[] = MAP_FDS(m);
+	struct map_fd fds[N_MAPS];
 	__u32 len = sizeof(info);
 	int ret = 0;
 
 	memset(m, 0, sizeof(*m));
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++)
 		*fds[i].fd = -1;
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]) && !ret; i++) {
+	for (size_t i = 0; i < N_MAPS && !ret; i++) {
 		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
 		if (*fds[i].fd < 0)
 			ret = *fds[i].fd;
@@ -95,9 +102,10 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 
 void maps_close(struct steer_maps *m)
 {
-	struct map_fd fds[] = MAP_FDS(m);
+	struct map_fd fds[N_MAPS];
 
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++) {
 		if (*fds[i].fd >= 0)
 			close(*fds[i].fd);
 		*fds[i].fd = -1;

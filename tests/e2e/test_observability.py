@@ -111,6 +111,24 @@ def wait_closed(port, traffic, timeout=10.0):
         time.sleep(0.1)
 
 
+def check_buckets(fams, version, total_s):
+    """Bucket i holds samples in [2^(i-1), 2^i) microseconds (i = 0: under 1 us), so the
+    buckets bound the sum from both sides: an off-by-one in the kernel's log2 fails."""
+    cum = [(float(lab["le"]), v) for n, lab, v in
+           fams["steer_version_connect_rtt_seconds"]["samples"]
+           if n.endswith("_bucket") and lab["route"] == "obs" and lab["version"] == version]
+    assert len(cum) == 24 and cum[-1][0] == float("inf")
+    lo = hi = prev = 0.0
+    for i, (le, c) in enumerate(cum):
+        n, prev = c - prev, c
+        assert le == (2 ** i / 1e6 if i < 23 else float("inf"))
+        if n:
+            assert i < 23, "an RTT over 4 s on loopback"
+            lo += n * (2 ** (i - 1) / 1e6 if i else 0.0)
+            hi += n * 2 ** i / 1e6
+    assert lo <= total_s < hi or lo == hi == total_s == 0, (version, lo, total_s, hi)
+
+
 def check_metrics(fams, t):
     lab = dict(route="obs", layer="sock")
     for b, (conns, est, failed, nbytes) in t.expected_backends().items():
@@ -139,6 +157,7 @@ def check_metrics(fams, t):
                               route="obs", version=v) == est, v
         s = promtext.value(fams, "steer_version_connect_rtt_seconds_sum", route="obs", version=v)
         assert (s > 0) == (est > 0) and s <= est * 1.0, (v, s)  # each well under 1 s
+        check_buckets(fams, v, s)
     assert promtext.value(fams, "steer_route_policy_denials_total", **lab) == t.denied
     assert promtext.value(fams, "steer_route_no_route_total", **lab) == t.noroute
     steered = sum(t.expected_versions().values())
