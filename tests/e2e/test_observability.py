@@ -386,3 +386,79 @@ def test_trace_lease_runs_out_after_kill9(steerd, client, cg, sandbox):
     p = subprocess.run([STEERCTL, "--bpffs", sandbox.pin_dir, "trace", "nope"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     assert p.returncode == 1 and "no route named 'nope'" in p.stderr
+
+
+HOLD = r"""
+import os, socket, sys
+with open(os.path.join(sys.argv[1], "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+s = socket.create_connection(("10.96.0.41", 9080), timeout=2)
+n = len(s.recv(256))
+print(n, flush=True)
+sys.stdin.readline()
+s.close()
+"""
+
+
+def test_active_connection_across_restart(steerd, cg, sandbox):
+    """A connection open across a kill -9 restart is active until it closes, then
+    counted closed with its bytes, once, by the program that took over."""
+    port = free_port()
+    steerd.metrics = f"127.0.0.1:{port}"
+    steerd.write_route("hold", "kind: Route\nname: hold\nfrontends: [10.96.0.41:9080]\n"
+                       "versions:\n  v1: {backends: [10.244.1.5:9080]}\n"
+                       "rules:\n  - name: default\n    split: {v1: 100}\n")
+    steerd.start()
+    lab = dict(route="hold", version="v1", backend="10.244.1.5:9080", layer="sock")
+
+    def metric(name):
+        return promtext.value(promtext.parse(scrape(port)), name, **lab)
+
+    p = subprocess.Popen(sandbox.nsenter(["/usr/bin/python3", "-c", HOLD,
+                                          sandbox.make_cgroup("clients")]),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    sandbox.procs.append(p)
+    nbytes = int(p.stdout.readline())
+    assert nbytes > 0
+    assert metric("steer_backend_active_connections") == 1
+    steerd.kill9()
+    steerd.start()
+    assert metric("steer_backend_active_connections") == 1
+    assert metric("steer_backend_connections_established_total") == 1
+    p.stdin.write("\n")
+    p.stdin.close()
+    assert p.wait(timeout=10) == 0
+    deadline = time.monotonic() + 5
+    while metric("steer_backend_connections_closed_total") != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert metric("steer_backend_active_connections") == 0
+    assert metric("steer_backend_received_bytes_total") == nbytes
+    assert metric("steer_backend_connect_failures_total") == 0
+    assert metric("steer_backend_connections_total") == 1
+
+
+def test_kernel_connect_timeout_counted_once(steerd, client, cg, sandbox):
+    """The kernel giving up on SYN retransmissions (not the application) is one failure."""
+    sysctl = sandbox.nsenter(["sysctl", "-q", "-w"])
+    old = subprocess.run(sandbox.nsenter(["sysctl", "-n", "net.ipv4.tcp_syn_retries"]),
+                         stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    subprocess.run(sysctl + ["net.ipv4.tcp_syn_retries=1"], check=True)
+    try:
+        port = free_port()
+        steerd.metrics = f"127.0.0.1:{port}"
+        steerd.write_route("obs", obs_route(cg))
+        steerd.start()
+        t0 = time.monotonic()
+        r = client.run(f"{VIP}:9080", count=1, uid=1001, timeout_s=20)
+        assert r["errors"] == {"ETIMEDOUT": 1} and time.monotonic() - t0 < 15, r
+    finally:
+        subprocess.run(sysctl + [f"net.ipv4.tcp_syn_retries={old}"], check=True)
+    fams = promtext.parse(scrape(port))
+    lab = dict(route="obs", version="v3", backend=SILENT, layer="sock")
+    assert promtext.value(fams, "steer_backend_connections_total", **lab) == 1
+    assert promtext.value(fams, "steer_backend_connect_failures_total", **lab) == 1
+    assert promtext.value(fams, "steer_backend_connections_established_total", **lab) == 0
+    assert promtext.value(fams, "steer_backend_connections_closed_total", **lab) == 0
+    assert promtext.value(fams, "steer_version_connect_rtt_seconds_count",
+                          route="obs", version="v3") == 0
