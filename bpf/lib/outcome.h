@@ -91,8 +91,8 @@ static __always_inline void outcome_state(struct bpf_sock_ops *ctx,
 	struct steer_backend_stats *bs;
 	__u64 to, from;
 
-	bs = backend_stats_slot(o->route_id, o->version_slot, o->backend_slot,
-				STEER_LAYER_SOCK);
+	bs = backend_stats_slot_lookup(o->route_id, o->version_slot,
+				       o->backend_slot, STEER_LAYER_SOCK);
 	if (next == BPF_TCP_ESTABLISHED && o->state == STEER_SK_CONNECTING) {
 		o->state = STEER_SK_ESTABLISHED;
 		if (bs)

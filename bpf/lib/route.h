@@ -68,17 +68,15 @@ backend_stats_lookup(__u32 route, const struct steer_route_cfg *cfg,
 	return bpf_map_lookup_elem(&steer_backend_stats_v1, &key);
 }
 
-/* Counters of the backend in counter slot @bslot of version slot @vslot
- * (as socket storage remembers them); NULL when out of range. */
+/* Counters of a backend by its counter slots (as a flow remembers them). */
 static __always_inline struct steer_backend_stats *
-backend_stats_slot(__u32 route, __u32 vslot, __u32 bslot,
-		   enum steer_layer layer)
+backend_stats_slot_lookup(__u32 route, __u32 vslot, __u32 bslot,
+			  enum steer_layer layer)
 {
-	__u32 key;
+	__u32 key =
+		steer_backend_stats_index(route, vslot % STEER_MAX_VERSIONS,
+					  bslot % STEER_MAX_BACKENDS, layer);
 
-	if (vslot >= STEER_MAX_VERSIONS || bslot >= STEER_MAX_BACKENDS)
-		return NULL;
-	key = steer_backend_stats_index(route, vslot, bslot, layer);
 	return bpf_map_lookup_elem(&steer_backend_stats_v1, &key);
 }
 
