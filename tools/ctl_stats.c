@@ -384,15 +384,16 @@ static void bar(char *buf, size_t len, double share, int width)
 static void row(const char *name, const struct counts *c, const struct rates *r,
 		double share, double rtt, bool watch)
 {
-	char a[16], b[16], d[16], e[16], bs[24];
+	char a[16], b[16], d[16], e[16], f[16], bs[24];
 
 	bar(bs, sizeof(bs), share, 20);
-	printf("  %-24s %7s %7s %6s %6.1f%% %6s", name,
+	printf("  %-24s %7s %7s %6s %6.1f%% %6s %6s", name,
 	       human(a, sizeof(a), (double)c->conns),
 	       human(b, sizeof(b), (double)c->failed),
 	       human(d, sizeof(d), (double)c->active),
 	       100.0 * (watch ? r->failure_rate : ratio(c->failed, c->conns)),
-	       human(e, sizeof(e), (double)c->bytes_recv));
+	       human(e, sizeof(e), (double)c->bytes_sent),
+	       human(f, sizeof(f), (double)c->bytes_recv));
 	if (rtt >= 0)
 		printf(" %8.3fms", rtt * 1e3);
 	else
@@ -422,8 +423,8 @@ static void route_text(const struct stats_route *rs,
 	       (unsigned long long)total,
 	       (unsigned long long)(rs->denied[0] + rs->denied[1]),
 	       (unsigned long long)(rs->noroute[0] + rs->noroute[1]));
-	printf("  %-24s %7s %7s %6s %7s %6s %10s %s\n", "VERSION / BACKEND",
-	       "CONNS", "FAILED", "ACTIVE", "FAIL%", "RX", "RTT(avg)",
+	printf("  %-24s %7s %7s %6s %7s %6s %6s %10s %s\n", "VERSION / BACKEND",
+	       "CONNS", "FAILED", "ACTIVE", "FAIL%", "TX", "RX", "RTT(avg)",
 	       watch ? "    RATE   SHARE (interval)" : "SHARE");
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
@@ -628,11 +629,14 @@ const struct ctl_cmd ctl_cmd_stats = {
 		"backend,\n"
 		"both layers added up: connections, failed connects (refused, "
 		"reset\n"
-		"or timed out before established), active connections, bytes\n"
-		"received from the backends, the mean connect RTT, and each\n"
-		"version's share of the route's connections. Connections "
-		"refused\n"
-		"at connect() (policy, no route) are counted per route.\n"
+		"or timed out before established), active connections, bytes "
+		"sent\n"
+		"to (TX) and received from (RX) the backends, the mean connect "
+		"RTT,\n"
+		"and each version's share of the route's connections. "
+		"Connections\n"
+		"refused at connect() (policy, no route) are counted per "
+		"route.\n"
 		"\n"
 		"  -w, --watch          redraw every interval until Ctrl-C: "
 		"rates\n"
