@@ -74,14 +74,17 @@ static enum feature_state probe_sock_addr_helper(enum bpf_func_id helper)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	char log[4096] = "";
-	LIBBPF_OPTS(bpf_prog_load_opts, opts,
-		    .expected_attach_type = BPF_CGROUP_INET4_CONNECT,
-		    .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	struct bpf_prog_load_opts opts = {
+		.sz = sizeof(opts),
+		.expected_attach_type = BPF_CGROUP_INET4_CONNECT,
+		.log_buf = log,
+		.log_size = sizeof(log),
+		.log_level = 1,
+	};
 	int fd;
 
-	fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "steer_probe",
-			   "GPL", insns, sizeof(insns) / sizeof(insns[0]),
-			   &opts);
+	fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "steer_probe", "GPL",
+			   insns, sizeof(insns) / sizeof(insns[0]), &opts);
 	if (fd >= 0) {
 		close(fd);
 		return FEATURE_PRESENT;
@@ -130,11 +133,10 @@ int kfeatures_probe(void)
 					       BTF_KIND_FUNC) > 0
 				? FEATURE_PRESENT
 				: FEATURE_ABSENT;
-		state[FEAT_TCX] =
-			btf_enum_has(vmlinux, "bpf_attach_type",
-				     "BPF_TCX_INGRESS")
-				? FEATURE_PRESENT
-				: FEATURE_ABSENT;
+		state[FEAT_TCX] = btf_enum_has(vmlinux, "bpf_attach_type",
+					       "BPF_TCX_INGRESS")
+					  ? FEATURE_PRESENT
+					  : FEATURE_ABSENT;
 		btf__free(vmlinux);
 	}
 	state[FEAT_SK_STORAGE] = from_probe(

@@ -177,8 +177,8 @@ TEST(host_kernel_features)
 				fi->name,
 				kfeatures_state(i) == FEATURE_UNKNOWN
 					? "unknown"
-					: kfeatures_have(i) ? "present"
-							    : "absent",
+				: kfeatures_have(i) ? "present"
+						    : "absent",
 				u.release, fi->since);
 	}
 }
@@ -283,14 +283,15 @@ static struct rtattr *nla_put(struct nlreq *r, int type, const void *data,
 	rta->rta_len = (unsigned short)RTA_LENGTH(len);
 	if (len)
 		memcpy(RTA_DATA(rta), data, len);
-	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	r->nh.nlmsg_len =
+		NLMSG_ALIGN(r->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
 	return rta;
 }
 
 static void nla_end(struct nlreq *r, struct rtattr *nest)
 {
-	nest->rta_len = (unsigned short)((char *)r + r->nh.nlmsg_len -
-					 (char *)nest);
+	nest->rta_len =
+		(unsigned short)((char *)r + r->nh.nlmsg_len - (char *)nest);
 }
 
 static int veth_add(const char *name, const char *peer)
@@ -305,7 +306,6 @@ static int veth_add(const char *name, const char *peer)
 	struct ifinfomsg peer_ifi = { .ifi_family = AF_UNSPEC };
 	struct rtattr *info, *data, *pr;
 	char buf[1024];
-	ssize_t n;
 	int fd, ret = -EIO;
 
 	nla_put(&r, IFLA_IFNAME, name, strlen(name) + 1);
@@ -323,7 +323,7 @@ static int veth_add(const char *name, const char *peer)
 		return -errno;
 	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0) {
 		ret = -errno;
-	} else if ((n = recv(fd, buf, sizeof(buf), 0)) >=
+	} else if (recv(fd, buf, sizeof(buf), 0) >=
 		   (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
 		const struct nlmsghdr *nh = (const void *)buf;
 
@@ -451,9 +451,9 @@ TEST(guest_attach_every_program)
 				continue;
 			}
 			printf("  attached: %-28s %s\n", name,
-			       is_cgroup_type(t) ? CG_ATTACH
-						 : bpf_program__section_name(
-							   prog));
+			       is_cgroup_type(t)
+				       ? CG_ATTACH
+				       : bpf_program__section_name(prog));
 			bpf_link__destroy(link);
 		}
 		bpf_object__close(obj);
@@ -540,8 +540,7 @@ static void unmap(struct sockaddr_storage *ss)
 	const struct sockaddr_in6 *in6 = (const void *)ss;
 	struct sockaddr_in in = { .sin_family = AF_INET };
 
-	if (ss->ss_family != AF_INET6 ||
-	    !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
 		return;
 	in.sin_port = in6->sin6_port;
 	memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
@@ -595,10 +594,10 @@ static int listen_on(int family, const char *addr, int port)
 
 /* What a client process saw, sent back over a pipe. */
 struct client_result {
-	int err;			/* connect()'s errno, 0 on success */
-	int peer_is_frontend;		/* getpeername() shows the dial */
-	struct sockaddr_storage local;	/* getsockname() */
-	struct sockaddr_storage peer;	/* getpeername() */
+	int err;		       /* connect()'s errno, 0 on success */
+	int peer_is_frontend;	       /* getpeername() shows the dial */
+	struct sockaddr_storage local; /* getsockname() */
+	struct sockaddr_storage peer;  /* getpeername() */
 };
 
 /* In a child: join the case's cgroup, connect, report, exit. */
@@ -684,7 +683,7 @@ static int run_steerd(const char *const *args, char *out, size_t outlen)
 	pid_t pid;
 	ssize_t n;
 
-	for (i = 0; args[i] && i < 14; i++)
+	for (i = 0; i < 14 && args[i]; i++)
 		argv[i + 1] = args[i];
 	if (pipe2(p, O_CLOEXEC))
 		return -1;
@@ -696,8 +695,7 @@ static int run_steerd(const char *const *args, char *out, size_t outlen)
 		_exit(127);
 	}
 	close(p[1]);
-	while (pid > 0 &&
-	       (n = read(p[0], out + used, outlen - used - 1)) > 0)
+	while (pid > 0 && (n = read(p[0], out + used, outlen - used - 1)) > 0)
 		used += (size_t)n;
 	out[used] = '\0';
 	close(p[0]);
@@ -789,8 +787,8 @@ TEST(guest_steer_connect)
 			if (r.err != c->err) {
 				FAIL_AT("case %zu (%s dials %s): connect: "
 					"%s, want %s",
-					i, c->cgroup, c->dial,
-					strerror(r.err), strerror(c->err));
+					i, c->cgroup, c->dial, strerror(r.err),
+					strerror(c->err));
 				break;
 			}
 			printf("  steer: %-6s -> %-17s refused: %s\n",
