@@ -181,9 +181,9 @@ check: all
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
 		agent tools tests/fuzz
-	$(call msg,ANALYZE,agent tools tests/fuzz)
-	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c); do \
-		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools \
+	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
+	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
+		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeleton (included by loader.c) trips unix.Malloc.
 	$(Q)$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \

@@ -100,9 +100,12 @@ timeout "$limit" qemu-system-x86_64 -accel "$accel" -cpu max -machine q35 \
 	</dev/null >"$log" 2>&1 || rc=$?
 tr -d '\r' <"$log" | sed -n '/vmtest: guest up/,$p'
 say "guest ran $(($(date +%s) - start))s"
-[ "$rc" -eq 124 ] && die "guest killed after ${limit}s"
+[ "$rc" -eq 124 ] && die "guest killed after ${limit}s (see $log)"
 summary=$(tr -d '\r' <"$log" | grep -E '^vmtest: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
-[ -n "$summary" ] || die "no summary from the guest (kernel panic or crash; see $log)"
+if [ -z "$summary" ]; then
+	tr -d '\r' <"$log" | tail -n 40
+	die "no summary from the guest (kernel panic or crash; see $log)"
+fi
 
 # ---- verifier record: this guest's kernel and this host's ---------------------
 failed=0
