@@ -465,14 +465,14 @@ int main(int argc, char **argv)
 	}
 
 	/* Newer kernel features are used where present, skipped (one line
-	 * each) where not; only a kernel below steer's minimum stops here. */
+	 * each, once the datapath is up) where not; only a kernel below
+	 * steer's minimum stops here. */
 	kfeatures_probe();
 	ret = kfeatures_check_required(err, sizeof(err));
 	if (ret) {
 		pr_warn("%s", err);
 		return 1;
 	}
-	kfeatures_log();
 
 	ret = sysfs_cgroup2_root(d.cgroup_root, sizeof(d.cgroup_root));
 	if (ret) {
@@ -505,6 +505,7 @@ int main(int argc, char **argv)
 		metrics_http_stop(d.http);
 		return 1;
 	}
+	kfeatures_log();
 	d.ms.generation = maps_generation_max(&d.maps);
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
