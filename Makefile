@@ -173,7 +173,7 @@ e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
 CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
-	tests/fuzz/*.c tests/vm/*.c)
+	tests/fuzz/*.c tests/vm/*.[ch])
 check: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
@@ -196,10 +196,11 @@ check: all
 VM_LIBS  := -static -lbpf -lelf -lz -lyaml -ljson-c
 VM_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/vm/tests/%,$(BPFT_SRCS))
 
-$(BUILD)/vm/vmtest: tests/vm/vmtest.c tests/unit/test.h $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/vm/vmtest: $(wildcard tests/vm/*.[ch]) tests/unit/test.h $(BUILD)/libsteer.a $(HEADERS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsteer.a $(VM_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(wildcard tests/vm/*.c) $(BUILD)/libsteer.a \
+		$(VM_LIBS) -o $@
 
 $(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS)
 	$(call msg,CCLD,$@)
