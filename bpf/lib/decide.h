@@ -28,6 +28,12 @@ struct steer_client {
 	__u8 family; /* enum steer_family */
 	__u8 layer;  /* enum steer_layer: cgroups and uids exist only at SOCK */
 	__u32 route_id; /* for the route's connection sequence */
+	/*
+	 * TC layer, affinity none: a hash of the flow's 5-tuple. The choice
+	 * is a function of the flow, so a flow whose conntrack entry was
+	 * lost is decided again to the same backend (Katran).
+	 */
+	__u64 flow_key;
 };
 
 /* enum steer_verdict is in steer_abi.h: tests and tracing see it too. */
@@ -185,9 +191,14 @@ steer_decide(const struct steer_route_cfg *cfg, const struct steer_client *cl,
 		return STEER_VERDICT_NO_RULE;
 	d->rule = r;
 
-	if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT) {
-		vslot = steer_hash(cl->affinity_key, cfg->seed);
-		bslot = steer_hash(cl->affinity_key, cfg->seed ^ 0x9e3779b9);
+	if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ||
+	    cl->layer == STEER_LAYER_TC) {
+		__u64 key = cfg->flags & STEER_ROUTE_AFFINITY_CLIENT
+				    ? cl->affinity_key
+				    : cl->flow_key;
+
+		vslot = steer_hash(key, cfg->seed);
+		bslot = steer_hash(key, cfg->seed ^ 0x9e3779b9);
 	} else {
 		/*
 		 * A 2-D Weyl sequence, k * (golden ratio, sqrt(2) - 1) mod 1:
