@@ -10,9 +10,11 @@ BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
+NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-            -Iinclude -Iagent -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd
+            -Iinclude -Iagent -I$(BUILD) $(NL_CFLAGS)
+LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd $(NL_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
               -Wall -Wextra -Werror -Wno-unused-parameter \
               -Iinclude -Ivmlinux -Ibpf

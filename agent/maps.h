@@ -20,6 +20,7 @@
 #define STEER_MAP_SK_ORIG	"steer_sk_orig_v1"
 #define STEER_MAP_SEQ		"steer_seq_v1"
 #define STEER_MAP_BACKEND_STATS "steer_backend_stats_v1"
+#define STEER_MAP_CT		"steer_ct_v1" /* TC layer only */
 
 struct steer_maps {
 	int routes;
