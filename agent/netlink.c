@@ -56,8 +56,7 @@ struct link_watch *link_watch_open(link_watch_fn fn, void *arg, char *err,
 	if (!ret)
 		return w;
 fail:
-	snprintf(err, errlen, "cannot watch link events: %s",
-		 nl_geterror(ret));
+	snprintf(err, errlen, "cannot watch link events: %s", nl_geterror(ret));
 	link_watch_close(w);
 	return NULL;
 }

@@ -94,7 +94,7 @@ struct steerd {
 	int epfd, sigfd, inofd, timerfd;
 	struct tc_state *tc;
 	int gcfd; /* conntrack sweep timer (TC layer) */
-	int wd; /* inotify watch on routes_dir; -1 while it is missing */
+	int wd;	  /* inotify watch on routes_dir; -1 while it is missing */
 };
 
 /* Read the routes directory and apply it; on error keep what is live. */
@@ -246,8 +246,7 @@ static int loop_init(struct steerd *d)
 
 static void loop_fini(struct steerd *d)
 {
-	int *fds[] = { &d->epfd, &d->sigfd, &d->inofd, &d->timerfd,
-		       &d->gcfd };
+	int *fds[] = { &d->epfd, &d->sigfd, &d->inofd, &d->timerfd, &d->gcfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
@@ -376,7 +375,8 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:b:c:m:t:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:b:c:m:t:vh", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'r':
 			d->routes_dir = optarg;

@@ -45,8 +45,9 @@ static void hook_of(struct bpf_tc_hook *h, int ifindex)
 /* Id of the program in steer's filter slot of @ifindex; 0 when none. */
 static __u32 filter_prog_id(int ifindex)
 {
-	LIBBPF_OPTS(bpf_tc_opts, q, .handle = STEER_TC_HANDLE,
-		    .priority = STEER_TC_PRIORITY);
+	struct bpf_tc_opts q = { .sz = sizeof(q),
+				 .handle = STEER_TC_HANDLE,
+				 .priority = STEER_TC_PRIORITY };
 	struct bpf_tc_hook h;
 
 	hook_of(&h, ifindex);
@@ -60,9 +61,11 @@ static __u32 filter_prog_id(int ifindex)
  */
 static int attach_iface(struct tc_state *t, int ifindex, const char *name)
 {
-	LIBBPF_OPTS(bpf_tc_opts, o, .handle = STEER_TC_HANDLE,
-		    .priority = STEER_TC_PRIORITY, .flags = BPF_TC_F_REPLACE,
-		    .prog_fd = t->prog_fd);
+	struct bpf_tc_opts o = { .sz = sizeof(o),
+				 .handle = STEER_TC_HANDLE,
+				 .priority = STEER_TC_PRIORITY,
+				 .flags = BPF_TC_F_REPLACE,
+				 .prog_fd = t->prog_fd };
 	struct bpf_tc_hook h;
 	__u32 old = filter_prog_id(ifindex);
 	int ret;
@@ -279,8 +282,7 @@ int tc_ct_gc(struct tc_state *t)
 	/* Reply entries whose forward entry is gone are swept with it
 	 * next time; a lone one ages out of the LRU. */
 	if (removed)
-		pr_debug("conntrack: %d idle or closed flows removed",
-			 removed);
+		pr_debug("conntrack: %d idle or closed flows removed", removed);
 	return removed;
 }
 
@@ -298,7 +300,7 @@ void tc_stop(struct tc_state *t)
 static bool prog_uses_map(__u32 id, __u32 map_id)
 {
 	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info), ids[64];
+	__u32 len = sizeof(info), ids[64] = { 0 };
 	int fd = bpf_prog_get_fd_by_id(id);
 	bool uses = false;
 
@@ -335,8 +337,9 @@ int tc_cleanup(const char *bpffs, char *err, size_t errlen)
 		return ret;
 	}
 	for (struct if_nameindex *i = ifs; i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_opts, o, .handle = STEER_TC_HANDLE,
-			    .priority = STEER_TC_PRIORITY);
+		struct bpf_tc_opts o = { .sz = sizeof(o),
+					 .handle = STEER_TC_HANDLE,
+					 .priority = STEER_TC_PRIORITY };
 		__u32 id = filter_prog_id((int)i->if_index);
 		struct bpf_tc_hook h;
 

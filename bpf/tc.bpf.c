@@ -92,16 +92,15 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 /* Track a new flow: the reply entry first, so no reply finds none. */
 static __always_inline struct steer_ct_entry *
 ct_create(const struct steer_pkt *p, const struct steer_route_cfg *cfg,
-	  __u32 route, const struct steer_decision *d, __be16 port,
-	  __u8 state)
+	  __u32 route, const struct steer_decision *d, __be16 port, __u8 state)
 {
 	struct steer_ct_entry e = {};
 	struct steer_ct_key rk = {};
 
 	e.route_id = route;
 	e.rule_slot = cfg->rules[d->rule & (STEER_MAX_RULES - 1)].stats_slot;
-	e.version_slot = cfg->versions[d->version & (STEER_MAX_VERSIONS - 1)]
-				 .stats_slot;
+	e.version_slot =
+		cfg->versions[d->version & (STEER_MAX_VERSIONS - 1)].stats_slot;
 	e.backend_slot = d->backend->stats_slot;
 	e.state = state;
 	e.last_seen_ns = bpf_ktime_get_ns();

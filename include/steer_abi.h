@@ -265,13 +265,13 @@ enum steer_reason {
 	STEER_REASON_NO_BACKEND,   /* ECONNREFUSED: no usable backend */
 	STEER_REASON_NO_ROUTE_CFG, /* frontend without route config */
 	/* TC layer (bpf/tc.bpf.c): one count per packet or new flow */
-	STEER_REASON_TC_PASS,	     /* not for steer (no frontend, no flow) */
-	STEER_REASON_TC_FRAGMENT,    /* IP fragment: passed untouched */
-	STEER_REASON_TC_MALFORMED,   /* truncated or bad header: untouched */
-	STEER_REASON_TC_UNSUPPORTED, /* IPv6 routing header, AH, ESP, ...:
-					passed untouched */
-	STEER_REASON_TC_CT_FULL,     /* a new flow could not be tracked:
-					dropped */
+	STEER_REASON_TC_PASS,	      /* not for steer (no frontend, no flow) */
+	STEER_REASON_TC_FRAGMENT,     /* IP fragment: passed untouched */
+	STEER_REASON_TC_MALFORMED,    /* truncated or bad header: untouched */
+	STEER_REASON_TC_UNSUPPORTED,  /* IPv6 routing header, AH, ESP, ...:
+					 passed untouched */
+	STEER_REASON_TC_CT_FULL,      /* a new flow could not be tracked:
+					 dropped */
 	STEER_REASON_TC_CT_RECREATED, /* packet of a flow whose entry was
 					 lost: decided again and tracked */
 	STEER_REASON_TC_REWRITE_FAILED, /* a rewrite helper failed: dropped */
@@ -339,21 +339,21 @@ struct steer_ct_entry {
 	__u8 rule_slot; /* counter slots of the flow (stats_slot values) */
 	__u8 version_slot;
 	__u8 backend_slot;
-	__u8 flags;	     /* enum steer_ct_flags */
+	__u8 flags; /* enum steer_ct_flags */
 	__u32 pad;
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() = CLOCK_MONOTONIC */
 };
 
 /* Idle timeouts by state; steerd removes entries idle for longer. */
-#define STEER_CT_TIMEOUT_NEW_S	   60	 /* SYN without answer */
-#define STEER_CT_TIMEOUT_TCP_S	   21600 /* established TCP, idle */
-#define STEER_CT_TIMEOUT_UDP_S	   60	 /* UDP, idle */
-#define STEER_CT_TIMEOUT_CLOSED_S 10	 /* after FIN both ways or RST */
+#define STEER_CT_TIMEOUT_NEW_S	  60	/* SYN without answer */
+#define STEER_CT_TIMEOUT_TCP_S	  21600 /* established TCP, idle */
+#define STEER_CT_TIMEOUT_UDP_S	  60	/* UDP, idle */
+#define STEER_CT_TIMEOUT_CLOSED_S 10	/* after FIN both ways or RST */
 
 static inline __u64 steer_ct_timeout_ns(__u8 proto, __u8 state)
 {
-	__u64 s = state == STEER_CT_CLOSED	? STEER_CT_TIMEOUT_CLOSED_S
-		  : proto == STEER_PROTO_UDP	? STEER_CT_TIMEOUT_UDP_S
+	__u64 s = state == STEER_CT_CLOSED	  ? STEER_CT_TIMEOUT_CLOSED_S
+		  : proto == STEER_PROTO_UDP	  ? STEER_CT_TIMEOUT_UDP_S
 		  : state == STEER_CT_ESTABLISHED ? STEER_CT_TIMEOUT_TCP_S
 						  : STEER_CT_TIMEOUT_NEW_S;
 

@@ -191,7 +191,8 @@ static void print_text(const struct route_view *v)
 
 			if (!t->connections && !t->packets_to)
 				continue;
-			printf("    tc %s  flows %llu (established %llu, failed "
+			printf("    tc %s  flows %llu (established %llu, "
+			       "failed "
 			       "%llu, closed %llu)  packets %llu/%llu  bytes "
 			       "%llu/%llu to/from\n",
 			       ctl_addr(buf, sizeof(buf), sv->backends[b].addr,
@@ -259,8 +260,8 @@ static struct json_object *layers_json(const struct route_view *v)
 				       json_object_new_uint64(t[1]));
 		json_object_object_add(lo, "no_route",
 				       json_object_new_uint64(t[2]));
-		json_object_object_add(
-			o, l == STEER_LAYER_TC ? "tc" : "sock", lo);
+		json_object_object_add(o, l == STEER_LAYER_TC ? "tc" : "sock",
+				       lo);
 	}
 	return o;
 }
@@ -480,9 +481,11 @@ const struct ctl_cmd ctl_cmd_status = {
 		"frontends,\n"
 		"affinity, policy, each rule's split with the connections it\n"
 		"steered per version, each version's backends with weight and\n"
-		"health, and the connections refused, per layer. Backends that\n"
+		"health, and the connections refused, per layer. Backends "
+		"that\n"
 		"the TC layer steered show its flows (established, failed,\n"
-		"closed), packets and bytes to and from them; a last line sums\n"
+		"closed), packets and bytes to and from them; a last line "
+		"sums\n"
 		"the packets the TC layer passed or dropped without a route\n"
 		"(fragments, malformed, ...). A split changed with\n"
 		"steerctl is marked OVERRIDE, with the split its file gives.\n"

@@ -213,8 +213,8 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 			ret = bpf_skb_store_bytes(skb, a_off, addr, 4, 0);
 	} else {
 		__u32 a_off = ETH_HLEN + (dst ? 24 : 8);
-		__s64 diff = bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr,
-					   16, 0);
+		__s64 diff =
+			bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr, 16, 0);
 
 		ret = diff < 0 ? (int)diff : 0;
 		if (!ret)

@@ -73,8 +73,9 @@ static __always_inline struct steer_backend_stats *
 backend_stats_slot_lookup(__u32 route, __u32 vslot, __u32 bslot,
 			  enum steer_layer layer)
 {
-	__u32 key = steer_backend_stats_index(route, vslot % STEER_MAX_VERSIONS,
-					      bslot % STEER_MAX_BACKENDS, layer);
+	__u32 key =
+		steer_backend_stats_index(route, vslot % STEER_MAX_VERSIONS,
+					  bslot % STEER_MAX_BACKENDS, layer);
 
 	return bpf_map_lookup_elem(&steer_backend_stats_v1, &key);
 }

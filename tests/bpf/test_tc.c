@@ -32,15 +32,15 @@
 /* Packet specs name the fields they need; the rest are zero on purpose. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-#define TC_ACT_OK	0
-#define TC_ACT_SHOT	2
-#define PKT_MAX		512
-#define TCP_FIN		0x01
-#define TCP_SYN		0x02
-#define TCP_RST		0x04
-#define TCP_PSH		0x08
-#define TCP_ACK		0x10
-#define VERIFIER_LIMIT	1000000
+#define TC_ACT_OK      0
+#define TC_ACT_SHOT    2
+#define PKT_MAX	       512
+#define TCP_FIN	       0x01
+#define TCP_SYN	       0x02
+#define TCP_RST	       0x04
+#define TCP_PSH	       0x08
+#define TCP_ACK	       0x10
+#define VERIFIER_LIMIT 1000000
 
 static struct steer_tc *skel;
 static struct steer_test_empty *empty;
@@ -63,7 +63,7 @@ static char tmpdir[] = "/tmp/steer-tctest-XXXXXX";
 	"  v2: {backends: [" v2 "]}\n"                                         \
 	"rules:\n"                                                             \
 	"  - name: testers\n"                                                  \
-	"    match: {sources: [10.244.9.0/24, \"fd00:9::/64\"]}\n"            \
+	"    match: {sources: [10.244.9.0/24, \"fd00:9::/64\"]}\n"             \
 	"    split: {v2: 100}\n"                                               \
 	"  - name: default\n"                                                  \
 	"    split: {v1: 100}\n"                                               \
@@ -77,28 +77,27 @@ static const char Y_ROUTE[] = Y_WEB(V1_BACKENDS, V2_BACKENDS, "");
 static const char Y_ROUTE_MOVED[] =
 	Y_WEB("10.244.1.6:8080, \"[fd00:244:1::6]:8080\"", V2_BACKENDS, "");
 /* A second route: 80/20 over many backends, and one with affinity. */
-static const char Y_SPLIT[] =
-	"kind: Route\n"
-	"name: split\n"
-	"frontends: [10.96.0.20:80]\n"
-	"versions:\n"
-	"  v1: {backends: [10.244.1.5, 10.244.1.6]}\n"
-	"  v2: {backends: [10.244.2.7, 10.244.2.8]}\n"
-	"  v3: {backends: [10.244.3.3]}\n"
-	"rules:\n"
-	"  - name: default\n"
-	"    split: {v1: 80, v2: 20, v3: 0}\n"
-	"---\n"
-	"kind: Route\n"
-	"name: sticky\n"
-	"frontends: [10.96.0.30:80]\n"
-	"versions:\n"
-	"  v1: {backends: [10.244.1.5, 10.244.1.6]}\n"
-	"  v2: {backends: [10.244.2.7, 10.244.2.8]}\n"
-	"rules:\n"
-	"  - name: default\n"
-	"    split: {v1: 50, v2: 50}\n"
-	"affinity: client\n";
+static const char Y_SPLIT[] = "kind: Route\n"
+			      "name: split\n"
+			      "frontends: [10.96.0.20:80]\n"
+			      "versions:\n"
+			      "  v1: {backends: [10.244.1.5, 10.244.1.6]}\n"
+			      "  v2: {backends: [10.244.2.7, 10.244.2.8]}\n"
+			      "  v3: {backends: [10.244.3.3]}\n"
+			      "rules:\n"
+			      "  - name: default\n"
+			      "    split: {v1: 80, v2: 20, v3: 0}\n"
+			      "---\n"
+			      "kind: Route\n"
+			      "name: sticky\n"
+			      "frontends: [10.96.0.30:80]\n"
+			      "versions:\n"
+			      "  v1: {backends: [10.244.1.5, 10.244.1.6]}\n"
+			      "  v2: {backends: [10.244.2.7, 10.244.2.8]}\n"
+			      "rules:\n"
+			      "  - name: default\n"
+			      "    split: {v1: 50, v2: 50}\n"
+			      "affinity: client\n";
 
 /* ---- packets ---------------------------------------------------------- */
 
@@ -140,8 +139,8 @@ static bool is_v6(const char *a)
 }
 
 /* The L4 checksum over the pseudo-header and @l4 (@len bytes). */
-static __u16 l4_csum(bool v6, const __u8 *saddr, const __u8 *daddr,
-		     __u8 proto, const __u8 *l4, size_t len)
+static __u16 l4_csum(bool v6, const __u8 *saddr, const __u8 *daddr, __u8 proto,
+		     const __u8 *l4, size_t len)
 {
 	int alen = v6 ? 16 : 4;
 	__u32 s = 0;
@@ -578,8 +577,8 @@ static struct steer_backend_stats bstats(const char *name, int v, int b)
 	return bs;
 }
 
-static int ct_state(const char *src, __u16 sport, const char *dst,
-		    __u16 dport, __u8 proto)
+static int ct_state(const char *src, __u16 sport, const char *dst, __u16 dport,
+		    __u8 proto)
 {
 	struct steer_ct_key k = { .proto = proto };
 	struct steer_ct_entry e;
@@ -601,8 +600,8 @@ static void tcp_flow(const char *c, const char *f, const char *b, int bi)
 	struct steer_backend_stats s0 = bstats("web", 0, bi), s1;
 	__u16 cp = 41000;
 
-	send_expect("SYN", (struct pkt_spec){ c, f, cp, 80, 6, TCP_SYN }, c,
-		    cp, b, 8080);
+	send_expect("SYN", (struct pkt_spec){ c, f, cp, 80, 6, TCP_SYN }, c, cp,
+		    b, 8080);
 	ASSERT_EQ(ct_state(c, cp, f, 80, 6), STEER_CT_NEW);
 	send_expect("SYN retransmitted",
 		    (struct pkt_spec){ c, f, cp, 80, 6, TCP_SYN }, c, cp, b,
@@ -612,8 +611,8 @@ static void tcp_flow(const char *c, const char *f, const char *b, int bi)
 		    f, 80, c, cp);
 	ASSERT_EQ(ct_state(c, cp, f, 80, 6), STEER_CT_ESTABLISHED);
 	ASSERT_EQ(ct_state(b, 8080, c, cp, 6), STEER_CT_ESTABLISHED);
-	send_expect("ACK", (struct pkt_spec){ c, f, cp, 80, 6, TCP_ACK }, c,
-		    cp, b, 8080);
+	send_expect("ACK", (struct pkt_spec){ c, f, cp, 80, 6, TCP_ACK }, c, cp,
+		    b, 8080);
 	send_expect("data",
 		    (struct pkt_spec){ c, f, cp, 80, 6, TCP_ACK | TCP_PSH,
 				       .payload = 100 },
@@ -697,10 +696,10 @@ TEST(reply_without_flow_untouched)
 {
 	__u64 before = reason(STEER_REASON_TC_PASS);
 
-	send_expect("stray reply",
-		    (struct pkt_spec){ B14, C4, 8080, 49999, 6,
-				       TCP_SYN | TCP_ACK },
-		    NULL, 0, NULL, 0);
+	send_expect(
+		"stray reply",
+		(struct pkt_spec){ B14, C4, 8080, 49999, 6, TCP_SYN | TCP_ACK },
+		NULL, 0, NULL, 0);
 	ASSERT_EQ(reason(STEER_REASON_TC_PASS) - before, 1);
 }
 
@@ -709,12 +708,12 @@ TEST(removed_backend_keeps_flow)
 {
 	__u16 cp = 43000;
 
-	send_expect("SYN", (struct pkt_spec){ C4, F4, cp, 80, 6 }, C4, cp,
-		    B14, 8080);
-	send_expect("SYN-ACK",
-		    (struct pkt_spec){ B14, C4, 8080, cp, 6,
-				       TCP_SYN | TCP_ACK },
-		    F4, 80, C4, cp);
+	send_expect("SYN", (struct pkt_spec){ C4, F4, cp, 80, 6 }, C4, cp, B14,
+		    8080);
+	send_expect(
+		"SYN-ACK",
+		(struct pkt_spec){ B14, C4, 8080, cp, 6, TCP_SYN | TCP_ACK },
+		F4, 80, C4, cp);
 	ASSERT_EQ(apply_yaml(Y_ROUTE_MOVED), 0);
 	send_expect("ACK after the change still to the old backend",
 		    (struct pkt_spec){ C4, F4, cp, 80, 6, TCP_ACK }, C4, cp,
@@ -788,8 +787,8 @@ TEST(split_80_20_by_flow_hash)
 
 	ASSERT_EQ(apply_yaml(Y_SPLIT), 0);
 	for (int i = 0; i < 10000; i++) {
-		int last = chosen("10.244.5.1", (__u16)(20000 + i),
-				  "10.96.0.20");
+		int last =
+			chosen("10.244.5.1", (__u16)(20000 + i), "10.96.0.20");
 
 		if (last < 0) {
 			FAIL_AT("run %d: no backend", i);
@@ -817,9 +816,9 @@ TEST(affinity_client_by_source)
 	first = chosen("10.244.5.1", 30000, "10.96.0.30");
 	ASSERT_TRUE(first > 0);
 	for (int i = 1; i < 200; i++)
-		ASSERT_EQ(chosen("10.244.5.1", (__u16)(30000 + i),
-				 "10.96.0.30"),
-			  first);
+		ASSERT_EQ(
+			chosen("10.244.5.1", (__u16)(30000 + i), "10.96.0.30"),
+			first);
 	for (int i = 1; i <= 200; i++) {
 		char src[32];
 
