@@ -256,32 +256,37 @@ static int ct_sweep(int fd, const struct steer_ct_key *keys,
 	return removed;
 }
 
-int tc_ct_gc(struct tc_state *t)
+int tc_ct_sweep(int ct_fd, __u64 now)
 {
 	static struct steer_ct_key keys[GC_BATCH];
 	static struct steer_ct_entry vals[GC_BATCH];
-	struct timespec ts;
 	__u32 token = 0, count;
 	int removed = 0, ret;
 	bool first = true;
-	__u64 now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 	do {
 		count = GC_BATCH;
-		ret = bpf_map_lookup_batch(t->ct_fd, first ? NULL : &token,
-					   &token, keys, vals, &count, NULL);
+		ret = bpf_map_lookup_batch(ct_fd, first ? NULL : &token, &token,
+					   keys, vals, &count, NULL);
 		if (ret && errno != ENOENT) {
 			pr_warn("conntrack sweep: %s", strerror(errno));
-			break;
+			return -errno;
 		}
 		first = false;
-		removed += ct_sweep(t->ct_fd, keys, vals, count, now);
+		removed += ct_sweep(ct_fd, keys, vals, count, now);
 	} while (!ret);
-	/* Reply entries whose forward entry is gone are swept with it
-	 * next time; a lone one ages out of the LRU. */
-	if (removed)
+	return removed;
+}
+
+int tc_ct_gc(struct tc_state *t)
+{
+	struct timespec ts;
+	int removed;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	removed = tc_ct_sweep(t->ct_fd, (__u64)ts.tv_sec * 1000000000ULL +
+						(__u64)ts.tv_nsec);
+	if (removed > 0)
 		pr_debug("conntrack: %d idle or closed flows removed", removed);
 	return removed;
 }

@@ -47,6 +47,9 @@ void tc_on_event(struct tc_state *t);
  * a flow's two entries together. Returns the number of flows removed.
  */
 int tc_ct_gc(struct tc_state *t);
+/* The sweep itself, on conntrack map @ct_fd at CLOCK_MONOTONIC @now (ns);
+ * the number of flows removed or -errno. */
+int tc_ct_sweep(int ct_fd, __u64 now);
 /* Release steerd's handles; filters and pins stay, the datapath runs on. */
 void tc_stop(struct tc_state *t);
 

@@ -18,11 +18,13 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "apply.h"
+#include "tc.h"
 #include "maps.h"
 #include "routes.h"
 #include "test.h"
@@ -987,4 +989,91 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	return test_main(argc, argv);
+}
+
+/* ---- conntrack expiry (steerd's sweep, agent/tc.c) --------------------- */
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* Open a flow C4:@cp and run it to @state (NEW, ESTABLISHED, CLOSED). */
+static void open_flow(__u16 cp, int state)
+{
+	send_expect("SYN", (struct pkt_spec){ C4, F4, cp, 80, 6 }, C4, cp, B14,
+		    8080);
+	if (state >= STEER_CT_ESTABLISHED)
+		send_expect("SYN-ACK",
+			    (struct pkt_spec){ B14, C4, 8080, cp, 6,
+					       TCP_SYN | TCP_ACK },
+			    F4, 80, C4, cp);
+	if (state == STEER_CT_CLOSED)
+		send_expect("RST",
+			    (struct pkt_spec){ C4, F4, cp, 80, 6, TCP_RST }, C4,
+			    cp, B14, 8080);
+}
+
+/* Empty the conntrack map: counts below are of this test's flows only. */
+static void ct_clear(void)
+{
+	struct steer_ct_key k;
+
+	for (int i = 0; i < 100000 && !bpf_map_get_next_key(ct_fd, NULL, &k);
+	     i++)
+		bpf_map_delete_elem(ct_fd, &k);
+}
+
+TEST(conntrack_sweep_by_state_timeout)
+{
+	__u64 now, s = 1000000000ULL;
+
+	ASSERT_EQ(apply_yaml(Y_ROUTE), 0);
+	ct_clear();
+	open_flow(46000, STEER_CT_NEW);
+	open_flow(46001, STEER_CT_ESTABLISHED);
+	open_flow(46002, STEER_CT_CLOSED);
+	now = mono_ns();
+	/* now: nothing is idle */
+	ASSERT_EQ(tc_ct_sweep(ct_fd, now), 0);
+	/* 11 s on: only the closed flow (10 s) goes, both its entries */
+	ASSERT_EQ(tc_ct_sweep(ct_fd, now + 11 * s), 1);
+	ASSERT_EQ(ct_state(C4, 46002, F4, 80, 6), -1);
+	ASSERT_EQ(ct_state(B14, 8080, C4, 46002, 6), -1);
+	ASSERT_EQ(ct_state(C4, 46000, F4, 80, 6), STEER_CT_NEW);
+	/* 61 s: the unanswered SYN too; the established flow stays */
+	ASSERT_EQ(tc_ct_sweep(ct_fd, now + 61 * s), 1);
+	ASSERT_EQ(ct_state(C4, 46000, F4, 80, 6), -1);
+	ASSERT_EQ(ct_state(C4, 46001, F4, 80, 6), STEER_CT_ESTABLISHED);
+	ASSERT_EQ(ct_state(B14, 8080, C4, 46001, 6), STEER_CT_ESTABLISHED);
+	/* past the established timeout everything goes */
+	ASSERT_TRUE(tc_ct_sweep(ct_fd,
+				now + (STEER_CT_TIMEOUT_TCP_S + 1) * s) >= 1);
+	ASSERT_EQ(ct_state(C4, 46001, F4, 80, 6), -1);
+	ASSERT_EQ(ct_state(B14, 8080, C4, 46001, 6), -1);
+}
+
+/* A flow whose client still talks keeps its idle reply entry. */
+TEST(conntrack_sweep_keeps_half_idle_flow)
+{
+	struct steer_ct_key k = { .family = STEER_FAM_INET, .proto = 17 };
+	struct steer_ct_entry e;
+	__u64 now = mono_ns(), s = 1000000000ULL;
+
+	send_expect("datagram",
+		    (struct pkt_spec){ C4, F4, 46100, 53, 17, .payload = 1 },
+		    C4, 46100, B14, 8080);
+	/* age the reply entry only */
+	inet_pton(AF_INET, B14, k.saddr);
+	inet_pton(AF_INET, C4, k.daddr);
+	k.sport = htons(8080);
+	k.dport = htons(46100);
+	ASSERT_EQ(bpf_map_lookup_elem(ct_fd, &k, &e), 0);
+	e.last_seen_ns = now - 120 * s;
+	ASSERT_EQ(bpf_map_update_elem(ct_fd, &k, &e, BPF_EXIST), 0);
+	ASSERT_EQ(tc_ct_sweep(ct_fd, now), 0);
+	ASSERT_EQ(ct_state(B14, 8080, C4, 46100, 17), STEER_CT_NEW);
 }
