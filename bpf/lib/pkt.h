@@ -216,8 +216,20 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 		__s64 diff =
 			bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr, 16, 0);
 
+		/*
+		 * BPF_F_IPV6 (kernel 6.16+): the address is in the packet
+		 * and no IP header checksum balances it, so a CHECKSUM_COMPLETE
+		 * skb->csum must not move with the pseudo-header. Older
+		 * kernels refuse the flag with -EINVAL before touching the
+		 * packet; then the call is made without it.
+		 */
 		ret = diff < 0 ? (int)diff : 0;
 		if (!ret)
+			ret = bpf_l4_csum_replace(skb, p->csum_off, 0,
+						  (__u32)diff,
+						  BPF_F_PSEUDO_HDR | BPF_F_IPV6 |
+							  l4f);
+		if (ret == -22) /* EINVAL */
 			ret = bpf_l4_csum_replace(skb, p->csum_off, 0,
 						  (__u32)diff,
 						  BPF_F_PSEUDO_HDR | l4f);

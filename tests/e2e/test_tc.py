@@ -172,7 +172,11 @@ def test_long_lived_connection_survives_split_change_and_restart(tcsb, tcd):
     assert by_version(r) == {"v2": 20}, r  # the change is live for new flows
     tcd.stop()
     time.sleep(0.5)  # no steerd at all: the datapath runs from its pins
+    off = tcd.log_offset()
     tcd.start()
+    log = tcd.log_since(off)
+    # the new steerd swapped its program into the filters left in place
+    assert "tc ingress on rc0 (ifindex" in log and "program replaced" in log, log
     out, err = p.communicate(timeout=30)
     held = json.loads(out)
     assert held["errors"] == [] and len(held["idents"]) == 1, held
