@@ -225,10 +225,9 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 		 */
 		ret = diff < 0 ? (int)diff : 0;
 		if (!ret)
-			ret = bpf_l4_csum_replace(skb, p->csum_off, 0,
-						  (__u32)diff,
-						  BPF_F_PSEUDO_HDR | BPF_F_IPV6 |
-							  l4f);
+			ret = bpf_l4_csum_replace(
+				skb, p->csum_off, 0, (__u32)diff,
+				BPF_F_PSEUDO_HDR | BPF_F_IPV6 | l4f);
 		if (ret == -22) /* EINVAL */
 			ret = bpf_l4_csum_replace(skb, p->csum_off, 0,
 						  (__u32)diff,
