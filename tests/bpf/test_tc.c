@@ -1077,3 +1077,57 @@ TEST(conntrack_sweep_keeps_half_idle_flow)
 	ASSERT_EQ(tc_ct_sweep(ct_fd, now), 0);
 	ASSERT_EQ(ct_state(B14, 8080, C4, 46100, 17), STEER_CT_NEW);
 }
+
+/*
+ * A full conntrack table: new flows keep coming (each inserted, the LRU
+ * evicting), and a flow that carries packets both ways keeps both its
+ * entries throughout. Run on a second instance with a 64-entry table.
+ */
+TEST(full_table_keeps_busy_flow)
+{
+	struct steer_maps saved = maps;
+	int saved_prog = prog_fd, saved_ct = ct_fd, broken = 0, i;
+	struct steer_tc *small = steer_tc__open();
+
+	ASSERT_TRUE(small);
+	if (bpf_map__set_max_entries(small->maps.steer_ct_v1, 64) ||
+	    steer_tc__load(small)) {
+		steer_tc__destroy(small);
+		FAIL_AT("small instance does not load");
+		return;
+	}
+	prog_fd = bpf_program__fd(small->progs.steer_tc_ingress);
+	ct_fd = bpf_map__fd(small->maps.steer_ct_v1);
+	maps.routes = bpf_map__fd(small->maps.steer_routes_v1);
+	maps.frontends = bpf_map__fd(small->maps.steer_frontends_v1);
+	maps.stats = bpf_map__fd(small->maps.steer_stats_v1);
+	maps.reasons = bpf_map__fd(small->maps.steer_reasons_v1);
+	maps.backend_stats = bpf_map__fd(small->maps.steer_backend_stats_v1);
+	if (apply_yaml(Y_ROUTE)) {
+		FAIL_AT("apply");
+		goto out;
+	}
+	open_flow(47000, STEER_CT_ESTABLISHED);
+	for (i = 0; i < 2000 && !broken; i++) {
+		char desc[64];
+
+		snprintf(desc, sizeof(desc), "new flow %d", i);
+		send_expect(desc, (struct pkt_spec){ C6, F6, 10000 + i, 80, 6 },
+			    C6, 10000 + i, B16, 8080);
+		broken += !send_expect(
+			"busy flow",
+			(struct pkt_spec){ C4, F4, 47000, 80, 6, TCP_ACK }, C4,
+			47000, B14, 8080);
+		broken += !send_expect(
+			"busy flow reply",
+			(struct pkt_spec){ B14, C4, 8080, 47000, 6, TCP_ACK },
+			F4, 80, C4, 47000);
+	}
+	if (broken)
+		FAIL_AT("busy flow broken after %d new flows", i);
+out:
+	maps = saved;
+	prog_fd = saved_prog;
+	ct_fd = saved_ct;
+	steer_tc__destroy(small);
+}

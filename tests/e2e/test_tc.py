@@ -199,6 +199,7 @@ def test_interface_created_later_is_steered_within_1s(tcsb, tcd):
             break
         time.sleep(0.02)
     assert attached is not None and attached < 1.0, (attached, tcd.log_since()[-2000:])
+    print(f"tc program on rc1 {attached * 1000:.0f} ms after the link was created")
     for cmd in (ipr + ["addr", "add", "10.244.7.1/24", "dev", "rc1"],
                 ipc + ["addr", "add", "10.244.7.5/24", "dev", "c1"],
                 ipr + ["link", "set", "rc1", "up"], ipc + ["link", "set", "c1", "up"],
