@@ -74,7 +74,19 @@ static char tmpdir[] = "/tmp/steer-tctest-XXXXXX";
 
 #define V1_BACKENDS "10.244.1.5:8080, \"[fd00:244:1::5]:8080\""
 #define V2_BACKENDS "10.244.2.7, \"fd00:244:2::7\""
-static const char Y_ROUTE[] = Y_WEB(V1_BACKENDS, V2_BACKENDS, "");
+/* No rule for most clients; no IPv6 backend at all. */
+#define Y_NOROUTE                                                              \
+	"---\n"                                                                \
+	"kind: Route\n"                                                        \
+	"name: noroute\n"                                                      \
+	"frontends: [10.96.0.40:80, \"[fd00:96::40]:80\"]\n"                   \
+	"versions:\n"                                                          \
+	"  v1: {backends: [10.244.1.5]}\n"                                     \
+	"rules:\n"                                                             \
+	"  - name: testers\n"                                                  \
+	"    match: {sources: [10.244.9.0/24, \"fd00:9::/64\"]}\n"             \
+	"    split: {v1: 100}\n"
+static const char Y_ROUTE[] = Y_WEB(V1_BACKENDS, V2_BACKENDS, Y_NOROUTE);
 /* v1's backend replaced: flows to the old one must keep it. */
 static const char Y_ROUTE_MOVED[] =
 	Y_WEB("10.244.1.6:8080, \"[fd00:244:1::6]:8080\"", V2_BACKENDS, "");
@@ -437,6 +449,12 @@ static const struct tc_case tc_cases[] = {
 	  STEER_REASON_POLICY_DENY },
 	{ "v4 denied UDP", { D4, F4, 40028, 53, 17 }, TC_ACT_SHOT, NULL, NULL, 0, 0,
 	  STEER_REASON_POLICY_DENY },
+	{ "v4 no rule matches", { C4, "10.96.0.40", 40029, 80, 6 }, TC_ACT_SHOT, NULL, NULL, 0,
+	  0, STEER_REASON_NO_RULE },
+	{ "v6 tester: no IPv6 backend", { T6, "fd00:96::40", 40030, 80, 6 }, TC_ACT_SHOT, NULL,
+	  NULL, 0, 0, STEER_REASON_NO_BACKEND },
+	{ "v4 tester of that route is steered", { T4, "10.96.0.40", 40031, 80, 6 }, TC_ACT_OK,
+	  T4, B14, 40031, 80, STEER_REASON_STEERED },
 };
 /* clang-format on */
 
