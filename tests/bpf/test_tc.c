@@ -528,6 +528,19 @@ TEST(packet_table)
 	}
 }
 
+/* Run packets through instance @t and point the test's map fds at it. */
+static void use_instance(struct steer_tc *t)
+{
+	prog_fd = bpf_program__fd(t->progs.steer_tc_ingress);
+	ct_fd = bpf_map__fd(t->maps.steer_ct_v1);
+	maps.routes = bpf_map__fd(t->maps.steer_routes_v1);
+	maps.frontends = bpf_map__fd(t->maps.steer_frontends_v1);
+	maps.stats = bpf_map__fd(t->maps.steer_stats_v1);
+	maps.reasons = bpf_map__fd(t->maps.steer_reasons_v1);
+	maps.backend_stats = bpf_map__fd(t->maps.steer_backend_stats_v1);
+	maps.max_routes = bpf_map__max_entries(t->maps.steer_routes_v1);
+}
+
 /* ---- flows ------------------------------------------------------------ */
 
 /* Send @sp; it must come out as @want_src:@sport -> @want_dst:@dport with
@@ -987,14 +1000,7 @@ static int setup(void)
 			strerror(errno));
 		return -1;
 	}
-	prog_fd = bpf_program__fd(skel->progs.steer_tc_ingress);
-	ct_fd = bpf_map__fd(skel->maps.steer_ct_v1);
-	maps.routes = bpf_map__fd(skel->maps.steer_routes_v1);
-	maps.frontends = bpf_map__fd(skel->maps.steer_frontends_v1);
-	maps.stats = bpf_map__fd(skel->maps.steer_stats_v1);
-	maps.reasons = bpf_map__fd(skel->maps.steer_reasons_v1);
-	maps.backend_stats = bpf_map__fd(skel->maps.steer_backend_stats_v1);
-	maps.max_routes = bpf_map__max_entries(skel->maps.steer_routes_v1);
+	use_instance(skel);
 	return apply_yaml(Y_ROUTE);
 }
 
@@ -1103,8 +1109,7 @@ TEST(conntrack_sweep_keeps_half_idle_flow)
  */
 TEST(full_table_keeps_busy_flow)
 {
-	struct steer_maps saved = maps;
-	int saved_prog = prog_fd, saved_ct = ct_fd, broken = 0, i;
+	int broken = 0, i;
 	struct steer_tc *small = steer_tc__open();
 
 	ASSERT_TRUE(small);
@@ -1114,13 +1119,7 @@ TEST(full_table_keeps_busy_flow)
 		FAIL_AT("small instance does not load");
 		return;
 	}
-	prog_fd = bpf_program__fd(small->progs.steer_tc_ingress);
-	ct_fd = bpf_map__fd(small->maps.steer_ct_v1);
-	maps.routes = bpf_map__fd(small->maps.steer_routes_v1);
-	maps.frontends = bpf_map__fd(small->maps.steer_frontends_v1);
-	maps.stats = bpf_map__fd(small->maps.steer_stats_v1);
-	maps.reasons = bpf_map__fd(small->maps.steer_reasons_v1);
-	maps.backend_stats = bpf_map__fd(small->maps.steer_backend_stats_v1);
+	use_instance(small);
 	if (apply_yaml(Y_ROUTE)) {
 		FAIL_AT("apply");
 		goto out;
@@ -1144,8 +1143,6 @@ TEST(full_table_keeps_busy_flow)
 	if (broken)
 		FAIL_AT("busy flow broken after %d new flows", i);
 out:
-	maps = saved;
-	prog_fd = saved_prog;
-	ct_fd = saved_ct;
+	use_instance(skel);
 	steer_tc__destroy(small);
 }
