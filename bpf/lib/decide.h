@@ -64,7 +64,24 @@ static __always_inline __u32 steer_hash(__u64 key, __u32 seed)
  */
 static __always_inline __u32 steer_reduce(__u32 x, __u32 n)
 {
+	/*
+	 * Opaque to clang: it would otherwise fold the hash's last 64-bit
+	 * steps into the product, and the 6.1 verifier loses the bound of
+	 * x there; this way x reaches the multiply zero-extended.
+	 */
+	asm volatile("" : "+r"(x));
 	return (__u32)(((__u64)x * n) >> 32);
+}
+
+/*
+ * @i, known to be below the power of two @n, masked where clang cannot drop
+ * the mask as redundant: the 6.1 verifier loses a checked bound when the
+ * index is spilled, and an index into a 217 KB value must stay provable.
+ */
+static __always_inline __u32 steer_index(__u32 i, __u32 n)
+{
+	asm volatile("" : "+r"(i));
+	return i & (n - 1);
 }
 
 static __always_inline bool cidr_match(const struct steer_cidr *c,
@@ -215,12 +232,12 @@ steer_decide(const struct steer_route_cfg *cfg, const struct steer_client *cl,
 	if (v >= STEER_MAX_VERSIONS)
 		return STEER_VERDICT_NO_BACKEND;
 	d->version = v;
-	ver = &cfg->versions[v];
+	ver = &cfg->versions[steer_index(v, STEER_MAX_VERSIONS)];
 	b = ver->slots[fam][steer_reduce(bslot, STEER_BACKEND_SLOTS)];
 	if (b >= STEER_MAX_BACKENDS)
 		return STEER_VERDICT_NO_BACKEND;
 	d->backend_idx = b;
-	d->backend = &ver->backends[b];
+	d->backend = &ver->backends[steer_index(b, STEER_MAX_BACKENDS)];
 	return STEER_VERDICT_STEER;
 }
 
