@@ -56,9 +56,16 @@ class TcSandbox(Sandbox):
         return ["nsenter", f"--net={self.ns_path(k)}"] + list(argv)
 
     def _netns(self):
-        for ns in self.ns.values():
+        for k, ns in self.ns.items():
             run(["ip", "netns", "add", ns])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            # no duplicate address detection: every address is usable at once
+            for key in ("net.ipv6.conf.all.accept_dad=0",
+                        "net.ipv6.conf.default.accept_dad=0"):
+                run(self.in_ns(k, ["sysctl", "-qw", key]))
+        for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+                    "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"):
+            run(self.in_ns("r", ["sysctl", "-qw", key]))
         c, r, b = (["ip", "-n", self.ns[k]] for k in "crb")
         run(c + ["link", "add", "c0", "type", "veth", "peer", "name", "rc0", "netns",
                  self.ns["r"]])
@@ -85,9 +92,6 @@ class TcSandbox(Sandbox):
         run(b + ["-6", "route", "add", "default", "via", "fd00:244:1::1"])
         run(r + ["route", "add", "unreachable", "10.96.0.0/16"])
         run(r + ["-6", "route", "add", "unreachable", "fd00:96::/64"])
-        for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
-                    "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"):
-            run(self.in_ns("r", ["sysctl", "-qw", key]))
 
     def start_servers(self, timeout=10.0):
         specs = [
@@ -106,6 +110,18 @@ class TcSandbox(Sandbox):
             line = p.stdout.readline() if r else ""
             if line.strip() != "READY":
                 raise RuntimeError(f"server {argv[1:3]} not ready: {line!r}")
+        self._warm_up()
+
+    def _warm_up(self, timeout=10.0):
+        """Reach every TCP backend directly (no frontend, nothing to steer) from the
+        client, so that neighbour discovery on each hop is done before a test counts."""
+        for target in TCP_SERVERS.values():
+            p = subprocess.run(self.in_ns("c", [PYTHON, PEER, "connect", "--count", "1",
+                                                 target]),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=timeout)
+            if p.returncode or '"errors": {}' not in p.stdout:
+                raise RuntimeError(f"backend {target} unreachable: {p.stdout}{p.stderr}")
 
     def close(self):
         if self.closed:
