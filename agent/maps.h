@@ -24,6 +24,7 @@
 #define STEER_MAP_TRACE		"steer_trace_v1"
 #define STEER_MAP_EVENTS	"steer_events_v1"
 #define STEER_MAP_AGENT		"steer_agent_v1"
+#define STEER_MAP_CT		"steer_ct_v1" /* TC layer only */
 
 struct steer_maps {
 	int routes;

@@ -19,6 +19,13 @@ static const char *const reason_names[STEER_REASON_COUNT] = {
 	[STEER_REASON_NO_RULE] = "no_rule",
 	[STEER_REASON_NO_BACKEND] = "no_backend",
 	[STEER_REASON_NO_ROUTE_CFG] = "no_route_config",
+	[STEER_REASON_TC_PASS] = "tc_pass",
+	[STEER_REASON_TC_FRAGMENT] = "tc_fragment",
+	[STEER_REASON_TC_MALFORMED] = "tc_malformed",
+	[STEER_REASON_TC_UNSUPPORTED] = "tc_unsupported",
+	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
+	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
+	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
 };
 
 const char *metrics_reason_name(unsigned int reason)

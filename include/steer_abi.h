@@ -264,6 +264,17 @@ enum steer_reason {
 	STEER_REASON_NO_RULE,	   /* ECONNREFUSED: no rule matched */
 	STEER_REASON_NO_BACKEND,   /* ECONNREFUSED: no usable backend */
 	STEER_REASON_NO_ROUTE_CFG, /* frontend without route config */
+	/* TC layer (bpf/tc.bpf.c): one count per packet or new flow */
+	STEER_REASON_TC_PASS,	      /* not for steer (no frontend, no flow) */
+	STEER_REASON_TC_FRAGMENT,     /* IP fragment: passed untouched */
+	STEER_REASON_TC_MALFORMED,    /* truncated or bad header: untouched */
+	STEER_REASON_TC_UNSUPPORTED,  /* IPv6 routing header, AH, ESP, ...:
+					 passed untouched */
+	STEER_REASON_TC_CT_FULL,      /* a new flow could not be tracked:
+					 dropped */
+	STEER_REASON_TC_CT_RECREATED, /* packet of a flow whose entry was
+					 lost: decided again and tracked */
+	STEER_REASON_TC_REWRITE_FAILED, /* a rewrite helper failed: dropped */
 	STEER_REASON_COUNT,
 };
 
@@ -365,7 +376,79 @@ struct steer_agent_state {
 	__u64 reserved[5];
 };
 
+/* ---- steer_ct_v1 (LRU_HASH): TC-layer connection tracking ------------- */
+/*
+ * Two entries per flow, each keyed by a packet's tuple as it arrives: the
+ * client's (client -> frontend, FORWARD: rewrite the destination to the
+ * backend) and the backend's reply (backend -> client, REPLY: rewrite the
+ * source back to the frontend). One lookup serves either direction. An
+ * entry holds the address to write and the counter slots of its flow,
+ * never an index into the live route, so a flow keeps its backend and its
+ * counters when the route changes or the backend is removed.
+ */
+#define STEER_DEFAULT_CT_MAX 65536 /* flows tracked (steerd --ct-max) */
+
+struct steer_ct_key {
+	__u32 saddr[4]; /* network order; IPv4 in [0], rest zero */
+	__u32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 family; /* enum steer_family */
+	__u8 proto;  /* enum steer_proto */
+	__u16 pad;
+};
+
+enum steer_ct_dir {
+	STEER_CT_FORWARD = 0, /* client -> frontend: DNAT to nat_addr */
+	STEER_CT_REPLY = 1,   /* backend -> client: source back to nat_addr */
+};
+
+/* TCP: NEW (SYN) -> ESTABLISHED (SYN-ACK) -> CLOSED (FIN both ways, RST).
+ * UDP: NEW -> ESTABLISHED once answered; it ends by idle timeout. */
+enum steer_ct_state {
+	STEER_CT_NEW = 0,	  /* TCP: SYN sent; UDP: not answered yet */
+	STEER_CT_ESTABLISHED = 1, /* TCP: SYN-ACK seen; UDP: answered */
+	STEER_CT_CLOSED = 2,	  /* TCP: FIN both ways, or RST */
+};
+
+enum steer_ct_flags {
+	STEER_CT_FIN_FORWARD = 1 << 0, /* client sent FIN */
+	STEER_CT_FIN_REPLY = 1 << 1,   /* backend sent FIN */
+};
+
+struct steer_ct_entry {
+	__u32 nat_addr[4]; /* FORWARD: backend; REPLY: frontend */
+	__be16 nat_port;
+	__u8 dir;   /* enum steer_ct_dir */
+	__u8 state; /* enum steer_ct_state */
+	__u32 route_id;
+	__u8 rule_slot; /* counter slots of the flow (stats_slot values) */
+	__u8 version_slot;
+	__u8 backend_slot;
+	__u8 flags; /* enum steer_ct_flags */
+	__u32 pad;
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() = CLOCK_MONOTONIC */
+};
+
+/* Idle timeouts by state; steerd removes entries idle for longer. */
+#define STEER_CT_TIMEOUT_NEW_S	  60	/* SYN without answer */
+#define STEER_CT_TIMEOUT_TCP_S	  21600 /* established TCP, idle */
+#define STEER_CT_TIMEOUT_UDP_S	  60	/* UDP, idle */
+#define STEER_CT_TIMEOUT_CLOSED_S 10	/* after FIN both ways or RST */
+
+static inline __u64 steer_ct_timeout_ns(__u8 proto, __u8 state)
+{
+	__u64 s = state == STEER_CT_CLOSED	  ? STEER_CT_TIMEOUT_CLOSED_S
+		  : proto == STEER_PROTO_UDP	  ? STEER_CT_TIMEOUT_UDP_S
+		  : state == STEER_CT_ESTABLISHED ? STEER_CT_TIMEOUT_TCP_S
+						  : STEER_CT_TIMEOUT_NEW_S;
+
+	return s * 1000000000ULL;
+}
+
 #ifndef __BPF__
+_Static_assert(sizeof(struct steer_ct_key) == 40, "ct key ABI");
+_Static_assert(sizeof(struct steer_ct_entry) == 40, "ct entry ABI");
 _Static_assert(sizeof(struct steer_frontend_key) == 20, "frontend key ABI");
 _Static_assert(sizeof(struct steer_frontend) == 8, "frontend ABI");
 _Static_assert(sizeof(struct steer_cidr) == 20, "cidr ABI");
