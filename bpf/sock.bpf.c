@@ -11,8 +11,10 @@
 
 #define steer_ancestor_cgroup_id(level)                                        \
 	bpf_get_current_ancestor_cgroup_id(level)
+#define steer_current_pid() ((__u32)(bpf_get_current_pid_tgid() >> 32))
 #include "lib/decide.h"
 #include "lib/outcome.h"
+#include "lib/count.h"
 #include "lib/trace.h"
 
 #define ECONNREFUSED 111
@@ -20,42 +22,6 @@
 #define SYS_REJECT   0
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-static __always_inline void count(__u32 route,
-				  const struct steer_route_cfg *cfg,
-				  const struct steer_decision *d,
-				  enum steer_verdict verdict)
-{
-	__u32 row = STEER_MAX_RULES, col = STEER_MAX_VERSIONS;
-	struct steer_stats *st;
-
-	if (d->rule < STEER_MAX_RULES)
-		row = cfg->rules[d->rule].stats_slot;
-	if (d->version < STEER_MAX_VERSIONS)
-		col = cfg->versions[d->version].stats_slot;
-	st = stats_lookup(route, row, col);
-
-	if (!st)
-		return;
-	switch (verdict) {
-	case STEER_VERDICT_STEER: {
-		struct steer_backend_stats *bs;
-
-		st->connections[STEER_LAYER_SOCK]++;
-		bs = backend_stats_lookup(route, cfg, d->version,
-					  d->backend_idx, STEER_LAYER_SOCK);
-		if (bs)
-			bs->connections++;
-		break;
-	}
-	case STEER_VERDICT_DENY:
-		st->denied[STEER_LAYER_SOCK]++;
-		break;
-	default:
-		st->no_route[STEER_LAYER_SOCK]++;
-		break;
-	}
-}
 
 static __always_inline void
 remember_frontend(struct bpf_sock_addr *ctx,
@@ -85,45 +51,6 @@ remember_frontend(struct bpf_sock_addr *ctx,
 		cfg->versions[d->version].backends[d->backend_idx].stats_slot;
 	o->state = STEER_SK_CONNECTING;
 	o->connect_ns = bpf_ktime_get_ns();
-}
-
-/* One trace event for a decision at connect(), when someone traces. */
-static __always_inline void
-trace_connect(const struct steer_frontend_key *fk,
-	      const struct steer_client *cl, __u32 route,
-	      const struct steer_route_cfg *cfg, const struct steer_decision *d,
-	      enum steer_verdict verdict, enum steer_reason reason,
-	      const struct steer_backend *out)
-{
-	struct steer_event *e = trace_begin();
-	__u64 id;
-
-	if (!e)
-		return;
-	id = bpf_get_current_pid_tgid();
-	e->cgroup_id = cl->affinity_key;
-	e->generation = cfg ? cfg->generation : 0;
-	__builtin_memcpy(e->saddr, cl->saddr, sizeof(e->saddr));
-	__builtin_memcpy(e->daddr, fk->addr, sizeof(e->daddr));
-	e->dport = fk->port;
-	e->family = fk->family;
-	e->proto = fk->proto;
-	e->uid = cl->uid;
-	e->pid = (__u32)(id >> 32);
-	e->route_id = route;
-	e->layer = STEER_LAYER_SOCK;
-	e->verdict = verdict;
-	e->reason = reason;
-	if (d) {
-		e->rule = d->rule;
-		e->version = d->version;
-	}
-	if (verdict == STEER_VERDICT_STEER && d && out) {
-		e->backend = d->backend_idx;
-		__builtin_memcpy(e->baddr, out->addr, sizeof(e->baddr));
-		e->bport = out->port;
-	}
-	trace_submit(e);
 }
 
 /*
@@ -163,15 +90,15 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	cfg = route_lookup(fe->route_id);
 	if (!cfg) {
 		reason_count(STEER_REASON_NO_ROUTE_CFG);
-		trace_connect(fk, cl, fe->route_id, NULL, NULL,
-			      STEER_VERDICT_NO_RULE, STEER_REASON_NO_ROUTE_CFG,
-			      NULL);
+		trace_decision(fk, cl, fe->route_id, NULL, NULL,
+			       STEER_VERDICT_NO_RULE, STEER_REASON_NO_ROUTE_CFG,
+			       NULL, 0);
 		bpf_set_retval(-ECONNREFUSED);
 		return SYS_REJECT;
 	}
 
 	verdict = steer_decide(cfg, cl, &d);
-	count(fe->route_id, cfg, &d, verdict);
+	count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_SOCK);
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; refuse */
 	switch (verdict) {
@@ -195,7 +122,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 		break;
 	}
 	reason_count(reason);
-	trace_connect(fk, cl, fe->route_id, cfg, &d, verdict, reason, out);
+	trace_decision(fk, cl, fe->route_id, cfg, &d, verdict, reason, out, 0);
 	if (verdict == STEER_VERDICT_STEER)
 		return SYS_PROCEED;
 	if (verdict != STEER_VERDICT_DENY)

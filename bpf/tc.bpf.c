@@ -13,6 +13,8 @@
 #include <bpf/bpf_endian.h>
 #include "lib/decide.h"
 #include "lib/pkt.h"
+#include "lib/count.h"
+#include "lib/trace.h"
 
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
@@ -33,30 +35,6 @@ static __always_inline __u64 flow_key(const struct steer_ct_key *k)
 	h = h * 0xff51afd7ed558ccdULL ^ fold_addr(k->daddr);
 	return h * 0xc4ceb9fe1a85ec53ULL ^
 	       ((__u64)k->sport << 24 | (__u64)k->dport << 8 | k->proto);
-}
-
-/* Per-rule/version counters of a decision, as the socket layer keeps. */
-static __always_inline void count_decision(__u32 route,
-					   const struct steer_route_cfg *cfg,
-					   const struct steer_decision *d,
-					   enum steer_verdict verdict)
-{
-	__u32 row = STEER_MAX_RULES, col = STEER_MAX_VERSIONS;
-	struct steer_stats *st;
-
-	if (d->rule < STEER_MAX_RULES)
-		row = cfg->rules[d->rule].stats_slot;
-	if (d->version < STEER_MAX_VERSIONS)
-		col = cfg->versions[d->version].stats_slot;
-	st = stats_lookup(route, row, col);
-	if (!st)
-		return;
-	if (verdict == STEER_VERDICT_STEER)
-		st->connections[STEER_LAYER_TC]++;
-	else if (verdict == STEER_VERDICT_DENY)
-		st->denied[STEER_LAYER_TC]++;
-	else
-		st->no_route[STEER_LAYER_TC]++;
 }
 
 /* A packet of a tracked flow: advance its state, count it, NAT it. */
@@ -138,11 +116,10 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	const struct steer_frontend *fe;
 	struct steer_decision d = {};
 	struct steer_client cl = {};
-	struct steer_backend_stats *bs;
+	struct steer_backend out = {};
 	enum steer_verdict verdict;
 	struct steer_ct_entry *ct;
 	bool syn, midflow;
-	__be16 port;
 
 	__builtin_memcpy(fk.addr, p->key.daddr, sizeof(fk.addr));
 	fk.port = p->key.dport;
@@ -169,37 +146,40 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	midflow = p->key.proto == STEER_PROTO_TCP && !syn;
 	verdict = steer_decide(cfg, &cl, &d);
-	if (!midflow || verdict != STEER_VERDICT_STEER)
-		count_decision(fe->route_id, cfg, &d, verdict);
-	if (verdict == STEER_VERDICT_DENY) {
-		reason_count(STEER_REASON_POLICY_DENY);
-		return TC_ACT_SHOT;
-	} else if (verdict == STEER_VERDICT_NO_RULE) {
-		reason_count(STEER_REASON_NO_RULE);
-		return TC_ACT_SHOT;
-	} else if (verdict != STEER_VERDICT_STEER || !d.backend) {
-		reason_count(STEER_REASON_NO_BACKEND);
+	if (verdict == STEER_VERDICT_STEER && !d.backend)
+		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; drop */
+	if (verdict != STEER_VERDICT_STEER) {
+		enum steer_reason reason = verdict == STEER_VERDICT_DENY
+						   ? STEER_REASON_POLICY_DENY
+					   : verdict == STEER_VERDICT_NO_RULE
+						   ? STEER_REASON_NO_RULE
+						   : STEER_REASON_NO_BACKEND;
+
+		count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_TC);
+		reason_count(reason);
+		trace_decision(&fk, &cl, fe->route_id, cfg, &d, verdict, reason,
+			       NULL, p->key.sport);
 		return TC_ACT_SHOT;
 	}
 
-	port = d.backend->port;
-	if (!port)
-		port = fe->target_port ? fe->target_port : p->key.dport;
-	ct = ct_create(p, cfg, fe->route_id, &d, port,
+	__builtin_memcpy(out.addr, d.backend->addr, sizeof(out.addr));
+	out.port = d.backend->port;
+	if (!out.port)
+		out.port = fe->target_port ? fe->target_port : p->key.dport;
+	ct = ct_create(p, cfg, fe->route_id, &d, out.port,
 		       midflow ? STEER_CT_ESTABLISHED : STEER_CT_NEW);
 	if (!ct) {
 		reason_count(STEER_REASON_TC_CT_FULL);
 		return TC_ACT_SHOT;
 	}
 	if (midflow) {
+		/* The flow was counted and traced when it began. */
 		reason_count(STEER_REASON_TC_CT_RECREATED);
 	} else {
+		count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_TC);
 		reason_count(STEER_REASON_STEERED);
-		bs = backend_stats_slot_lookup(fe->route_id, ct->version_slot,
-					       ct->backend_slot,
-					       STEER_LAYER_TC);
-		if (bs)
-			bs->connections++;
+		trace_decision(&fk, &cl, fe->route_id, cfg, &d, verdict,
+			       STEER_REASON_STEERED, &out, p->key.sport);
 	}
 	return tc_tracked(skb, p, ct);
 }

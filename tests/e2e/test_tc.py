@@ -9,13 +9,14 @@ back to its backend), which makes the outcome a fixed function of these inputs i
 of a draw that would miss a +-5 point band in about 0.5 % of runs."""
 import json
 import os
+import signal
 import subprocess
 import time
 
 import pytest
 
 from sandbox import PYTHON
-from steer import STEERD, Steerctl, Steerd
+from steer import STEERCTL, STEERD, Steerctl, Steerd
 from tc_sandbox import CLIENT_V4, PEER, TcSandbox
 
 pytestmark = pytest.mark.usefixtures("need_binaries")
@@ -218,3 +219,39 @@ def test_cleanup_detaches_tc(tcsb, tcd):
     assert not os.path.exists(tcsb.pin_dir)
     r = connect(tcsb, f"{VIP4}:9080", 2)
     assert r["counts"] == {}, r  # untranslated: unreachable at the router
+
+
+def test_trace_shows_tc_decisions(tcsb, tcd):
+    """`steerctl trace` shows each new flow the TC layer decides, with the client's
+    address and port (known at TC, unlike at connect()), and each dropped SYN."""
+    tcd.write_route("web", route({"v1": 100, "v2": 0}))
+    tcd.start()
+    p = subprocess.Popen([STEERCTL, "--bpffs", tcsb.pin_dir, "-o", "json", "trace", "web"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stderr.readline().startswith("steerctl: tracing"), "no lease"
+        r = connect(tcsb, f"{VIP4}:9080", 4, sport_base=23000, bind=CLIENT_V4["plain"])
+        assert r["errors"] == {} and by_version(r) == {"v1": 4}, r
+        r = connect(tcsb, f"{VIP4}:9080", 1, bind=CLIENT_V4["denied"])
+        assert r["errors"] == {"ETIMEDOUT": 1}, r
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    ev = [json.loads(line) for line in out.splitlines()]
+    steered = [e for e in ev if e["verdict"] == "steered"]
+    denied = [e for e in ev if e["verdict"] == "denied"]
+    assert len(steered) == 4 and len(denied) >= 1 and len(ev) == len(steered) + len(denied), out
+    for e in ev:
+        assert e["layer"] == "tc" and e["route"] == "web" and e["proto"] == "tcp", e
+        assert e["frontend"] == f"{VIP4}:9080", e
+        assert e["client"]["uid"] == 0 and e["client"]["cgroup_id"] == 0, e
+    # the client's port is known at TC: one event per flow, each with its own
+    assert sorted(e["client"]["address"] for e in steered) == [
+        f'{CLIENT_V4["plain"]}:{port}' for port in range(23000, 23004)], steered
+    for e in steered:
+        assert e["rule"] == "default" and e["version"] == "v1", e
+        assert e["backend"].split(":")[0] in ("10.244.1.5", "10.244.1.6"), e
+    for e in denied:
+        assert e["client"]["address"].startswith(CLIENT_V4["denied"] + ":"), e
+        assert e["reason"] == "policy_deny" and e["backend"] is None, e
