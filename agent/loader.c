@@ -218,6 +218,10 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 		{ "connect6", skel->progs.steer_sock6_connect },
 		{ "getpeername4", skel->progs.steer_sock4_getpeername },
 		{ "getpeername6", skel->progs.steer_sock6_getpeername },
+		{ "sendmsg4", skel->progs.steer_sock4_sendmsg },
+		{ "sendmsg6", skel->progs.steer_sock6_sendmsg },
+		{ "recvmsg4", skel->progs.steer_sock4_recvmsg },
+		{ "recvmsg6", skel->progs.steer_sock6_recvmsg },
 		{ "sockops", skel->progs.steer_sockops },
 	};
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {

@@ -18,6 +18,7 @@
 #define STEER_MAP_STATS		"steer_stats_v1"
 #define STEER_MAP_REASONS	"steer_reasons_v1"
 #define STEER_MAP_SK_ORIG	"steer_sk_orig_v2"
+#define STEER_MAP_SK_UDP	"steer_sk_udp_v1"
 #define STEER_MAP_SEQ		"steer_seq_v1"
 #define STEER_MAP_BACKEND_STATS "steer_backend_stats_v1"
 #define STEER_MAP_RTT		"steer_rtt_v1"

@@ -90,6 +90,17 @@ struct {
 	__type(value, struct steer_sk_orig);
 } steer_sk_orig_v2 SEC(".maps");
 
+/*
+ * socket -> struct steer_sk_udp: the frontends an unconnected UDP socket
+ * sent to and the backend each one sticks to (sendmsg4/6, recvmsg4/6).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct steer_sk_udp);
+} steer_sk_udp_v1 SEC(".maps");
+
 /* steer_rtt_index(route, version slot) -> per-CPU struct steer_rtt */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -308,6 +308,36 @@ struct steer_sk_orig {
 	__u64 connect_ns; /* bpf_ktime_get_ns() at connect() */
 };
 
+/* ---- steer_sk_udp_v1 (SK_STORAGE): unconnected UDP, per socket -------- */
+/*
+ * Frontends an unconnected UDP socket sent to with sendto()/sendmsg() and the
+ * backend each was steered to. The first datagram of a socket to a frontend
+ * decides; every later one to that frontend goes to the same backend, and
+ * recvmsg shows a datagram from that backend as coming from the frontend.
+ * A socket remembers STEER_SK_UDP_PEERS frontends; the next new frontend
+ * takes the slot that was filled first (round robin). The entries live and
+ * die with the socket (socket storage: nothing shared to fill up or evict).
+ */
+#define STEER_SK_UDP_PEERS 4
+
+struct steer_sk_peer {
+	__u32 frontend[4]; /* network order; IPv4 in [0], rest zero */
+	__u32 backend[4];  /* as written into the datagram (same family) */
+	__be16 frontend_port;
+	__be16 backend_port;
+	__u8 family; /* enum steer_family of both addresses */
+	__u8 used;   /* 0: free slot */
+	__u16 pad;
+	__u32 route_id; /* a frontend moved to another route decides anew */
+	__u32 pad2;
+};
+
+struct steer_sk_udp {
+	struct steer_sk_peer peers[STEER_SK_UDP_PEERS];
+	__u8 next; /* slot the next new frontend replaces once all are used */
+	__u8 pad[7];
+};
+
 /* ---- steer_rtt_v1 (PERCPU_ARRAY): connect RTT per route and version ---- */
 /*
  * Index = steer_rtt_index(route, version stats_slot). Bucket i counts
@@ -457,6 +487,8 @@ _Static_assert(sizeof(struct steer_backend) == 32, "backend ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
 _Static_assert(sizeof(struct steer_backend_stats) == 64, "backend stats ABI");
 _Static_assert(sizeof(struct steer_sk_orig) == 40, "sk_orig ABI");
+_Static_assert(sizeof(struct steer_sk_peer) == 48, "sk peer ABI");
+_Static_assert(sizeof(struct steer_sk_udp) == 4 * 48 + 8, "sk udp ABI");
 _Static_assert(sizeof(struct steer_rtt) == (STEER_RTT_BUCKETS + 2) * 8,
 	       "rtt ABI");
 _Static_assert(sizeof(struct steer_trace_ctl) == 32, "trace ctl ABI");
