@@ -180,7 +180,8 @@ static __always_inline int sock_sendmsg(struct bpf_sock_addr *ctx,
 	u = sk_udp(ctx->sk, true);
 	if (u)
 		p = udp_peer_by_frontend(u, fk);
-	if (p && p->route_id == fe->route_id) {
+	if (u && p && p->route_id == fe->route_id) {
+		udp_sent(u, p);
 		__builtin_memcpy(out->addr, p->backend, sizeof(out->addr));
 		out->port = p->backend_port;
 		return SYS_PROCEED;

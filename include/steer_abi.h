@@ -314,6 +314,8 @@ struct steer_sk_orig {
  * backend each was steered to. The first datagram of a socket to a frontend
  * decides; every later one to that frontend goes to the same backend, and
  * recvmsg shows a datagram from that backend as coming from the frontend.
+ * When two frontends of one socket reach the same backend, the datagram is
+ * shown as coming from the one the socket sent to last (request/answer).
  * A socket remembers STEER_SK_UDP_PEERS frontends; the next new frontend
  * takes the slot that was filled first (round robin). The entries live and
  * die with the socket (socket storage: nothing shared to fill up or evict).
@@ -328,14 +330,15 @@ struct steer_sk_peer {
 	__u8 family; /* enum steer_family of both addresses */
 	__u8 used;   /* 0: free slot */
 	__u16 pad;
-	__u32 route_id; /* a frontend moved to another route decides anew */
-	__u32 pad2;
+	__u32 route_id;	 /* a frontend moved to another route decides anew */
+	__u32 last_sent; /* steer_sk_udp.sends when last sent to */
 };
 
 struct steer_sk_udp {
 	struct steer_sk_peer peers[STEER_SK_UDP_PEERS];
 	__u8 next; /* slot the next new frontend replaces once all are used */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 sends; /* datagrams sent to frontends, for last_sent */
 };
 
 /* ---- steer_rtt_v1 (PERCPU_ARRAY): connect RTT per route and version ---- */

@@ -43,22 +43,33 @@ udp_peer_by_frontend(struct steer_sk_udp *u,
 
 /*
  * The slot that a datagram from backend @addr:@port (family @family) came
- * through, or NULL. Two frontends of one socket steered to the same
- * backend are told apart by nothing in the datagram: the first slot wins.
+ * through, or NULL. Nothing in the datagram tells two frontends of the
+ * socket that reach the same backend apart: the one sent to last wins,
+ * which is right for request and answer.
  */
 static __always_inline const struct steer_sk_peer *
 udp_peer_by_backend(const struct steer_sk_udp *u, const __u32 *addr,
 		    __be16 port, __u8 family)
 {
+	const struct steer_sk_peer *best = NULL;
+
 #pragma unroll
 	for (int i = 0; i < STEER_SK_UDP_PEERS; i++) {
 		const struct steer_sk_peer *p = &u->peers[i];
 
 		if (p->used && p->family == family &&
-		    p->backend_port == port && addr_eq(p->backend, addr))
-			return p;
+		    p->backend_port == port && addr_eq(p->backend, addr) &&
+		    (!best || (__s32)(p->last_sent - best->last_sent) > 0))
+			best = p;
 	}
-	return NULL;
+	return best;
+}
+
+/* Stamp slot @p as the one the socket sent to last. */
+static __always_inline void udp_sent(struct steer_sk_udp *u,
+				     struct steer_sk_peer *p)
+{
+	p->last_sent = ++u->sends;
 }
 
 /*
@@ -89,6 +100,7 @@ static __always_inline void udp_remember(struct steer_sk_udp *u,
 	p->family = fk->family;
 	p->route_id = route;
 	p->used = 1;
+	udp_sent(u, p);
 }
 
 #endif /* STEER_BPF_LIB_UDP_H */
