@@ -239,3 +239,32 @@ def test_route_change_keeps_socket_backend(steerd, sandbox):
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
         p.communicate(timeout=10)
+
+
+def test_trace_one_event_per_socket_and_frontend(steerd, sandbox):
+    """steerctl trace shows each decision once, not each datagram; denials each time."""
+    steerd.write_route("reviews", udp_route(
+        {"v1": 100}, extra="policy: {default: allow, deny: [{uids: [4242]}]}\n"))
+    steerd.start()
+    p = subprocess.Popen([STEERCTL, "--bpffs", sandbox.pin_dir, "-o", "json", "trace",
+                          "reviews"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    sandbox.procs.append(p)
+    try:
+        line = p.stderr.readline()  # printed once the lease is set
+        assert line.startswith("steerctl: tracing"), line
+        answered(probe(sandbox, VIP4, sockets=3, count=4), VIP4, {"v1-a", "v1-b"})
+        answered(probe(sandbox, VIP6, sockets=2, count=4), VIP6, {"v1-6"})
+        rows = probe(sandbox, VIP4, sockets=1, count=2, uid=4242)
+        assert [r[4] for r in rows[0]] == ["EPERM", "EPERM"], rows
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    ev = [json.loads(x) for x in out.splitlines()]
+    assert len(ev) == 3 + 2 + 2, out
+    assert all(e["proto"] == "udp" and e["layer"] == "sock" for e in ev), ev
+    steered = [e for e in ev if e["verdict"] == "steered"]
+    assert sorted(e["frontend"] for e in steered) == [VIP4] * 3 + [VIP6] * 2, ev
+    denied = [e for e in ev if e["verdict"] == "denied"]
+    assert len(denied) == 2 and all(e["client"]["uid"] == 4242 for e in denied), ev
