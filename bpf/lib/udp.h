@@ -57,8 +57,8 @@ udp_peer_by_backend(const struct steer_sk_udp *u, const __u32 *addr,
 	for (int i = 0; i < STEER_SK_UDP_PEERS; i++) {
 		const struct steer_sk_peer *p = &u->peers[i];
 
-		if (p->used && p->family == family &&
-		    p->backend_port == port && addr_eq(p->backend, addr) &&
+		if (p->used && p->family == family && p->backend_port == port &&
+		    addr_eq(p->backend, addr) &&
 		    (!best || (__s32)(p->last_sent - best->last_sent) > 0))
 			best = p;
 	}

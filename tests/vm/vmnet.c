@@ -179,3 +179,23 @@ int vmnet_listen(int family, const char *addr, int port)
 	}
 	return fd;
 }
+
+int vmnet_udp_bind(int family, const char *addr, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = vmnet_sockaddr(family, addr, port, &ss);
+	int one = 1, fd;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}

@@ -28,4 +28,7 @@ bool vmnet_same_addr(const struct sockaddr_storage *a,
 /* A non-blocking TCP listener on @addr:@port (IPv6: v6only). */
 int vmnet_listen(int family, const char *addr, int port);
 
+/* A UDP socket bound to @addr:@port (IPv6: v6only). */
+int vmnet_udp_bind(int family, const char *addr, int port);
+
 #endif /* STEER_VMNET_H */

@@ -18,6 +18,10 @@
  *                            connect()s from processes in test cgroups
  *                            reach the right backend, see the frontend in
  *                            getpeername(), and a denied one gets EPERM
+ *   guest_steer_udp          the same cases with unconnected UDP: sendto()
+ *                            twice reaches the right backend both times,
+ *                            recvfrom() shows the frontend, a denied
+ *                            sendto() gets EPERM
  *
  * Objects are found at run time, so a new one in build/ is covered
  * without a change here.
@@ -38,10 +42,12 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -375,7 +381,8 @@ TEST(guest_attach_every_program)
 static const char ROUTE[] =
 	"kind: Route\n"
 	"name: vmtest\n"
-	"frontends: [10.96.0.20:9080, \"[fd00:96::20]:9080\"]\n"
+	"frontends: [10.96.0.20:9080, \"[fd00:96::20]:9080\",\n"
+	"            10.96.0.20:9053/udp, \"[fd00:96::20]:9053/udp\"]\n"
 	"versions:\n"
 	"  v1:\n"
 	"    backends: [127.0.0.2:8001, \"[::1]:8001\"]\n"
@@ -646,6 +653,195 @@ TEST(guest_steer_connect)
 		       c->dial, backends[got].addr, backends[got].port);
 	}
 out:
+	steer_cleanup(lfd);
+}
+
+/* ---- guest_steer_udp ---------------------------------------------------- */
+
+#define UDP_PORT   9053 /* the route's UDP frontends */
+#define UDP_WAIT_S 30	/* a bound on waiting for an answer, not a timing */
+#define UDP_SENDS  2
+
+/* What a UDP client saw: the backend index each answer named. */
+struct udp_result {
+	int err;	    /* sendto()'s or recvfrom()'s errno, 0 if none */
+	int from_frontend;  /* every recvfrom() showed the frontend */
+	int got[UDP_SENDS]; /* backend index in each answer */
+};
+
+/* In a child: join the case's cgroup, sendto() twice, report, exit. */
+static void udp_client(const struct steer_case *c, int out)
+{
+	struct timeval tv = { .tv_sec = UDP_WAIT_S };
+	struct udp_result r = { .from_frontend = 1 };
+	struct sockaddr_storage dial, from;
+	socklen_t len = vmnet_sockaddr(c->family, c->dial, UDP_PORT, &dial);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), CG_STEER "/%s/cgroup.procs", c->cgroup);
+	if (write_file(path, "0"))
+		r.err = -1;
+	fd = socket(c->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (int k = 0; k < UDP_SENDS && !r.err; k++) {
+		socklen_t fl = sizeof(from);
+		unsigned char b;
+
+		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&dial, len) != 1 ||
+		    recvfrom(fd, &b, 1, 0, (struct sockaddr *)&from, &fl) !=
+			    1) {
+			r.err = errno;
+			break;
+		}
+		r.got[k] = b;
+		r.from_frontend &= vmnet_same_addr(&from, &dial);
+	}
+	if (write(out, &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+	_exit(0);
+}
+
+/* In a child: answer every datagram with its backend's index, until
+ * killed (or a bound of time). */
+static void udp_server(const int *ufd)
+{
+	struct pollfd pfd[NBACKENDS];
+
+	for (int i = 0; i < NBACKENDS; i++)
+		pfd[i] = (struct pollfd){ .fd = ufd[i], .events = POLLIN };
+	for (int round = 0; round < 1000; round++) {
+		if (poll(pfd, NBACKENDS, ACCEPT_WAIT_MS) <= 0)
+			_exit(0);
+		for (int i = 0; i < NBACKENDS; i++) {
+			struct sockaddr_storage peer;
+			socklen_t pl = sizeof(peer);
+			unsigned char b = (unsigned char)i;
+			char buf[16];
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			if (recvfrom(ufd[i], buf, sizeof(buf), 0,
+				     (struct sockaddr *)&peer, &pl) >= 0)
+				sendto(ufd[i], &b, 1, 0,
+				       (struct sockaddr *)&peer, pl);
+		}
+	}
+	_exit(0);
+}
+
+static int run_udp_client(const struct steer_case *c, struct udp_result *r)
+{
+	int p[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		udp_client(c, p[1]);
+	}
+	close(p[1]);
+	n = pid > 0 ? read(p[0], r, sizeof(*r)) : -1;
+	close(p[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return n == (ssize_t)sizeof(*r) ? 0 : -EIO;
+}
+
+static void udp_cases(void)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct steer_case *c = &cases[i];
+		struct udp_result r = { 0 };
+
+		if (run_udp_client(c, &r)) {
+			FAIL_AT("case %zu: UDP client did not report", i);
+			return;
+		}
+		if (c->backend < 0) {
+			if (r.err != c->err) {
+				FAIL_AT("case %zu (%s sends to %s): %s, want "
+					"%s",
+					i, c->cgroup, c->dial, strerror(r.err),
+					strerror(c->err));
+				return;
+			}
+			printf("  udp:   %-6s -> %-17s refused: %s\n",
+			       c->cgroup, c->dial, strerror(r.err));
+			continue;
+		}
+		if (r.err || !r.from_frontend || r.got[0] != c->backend ||
+		    r.got[1] != c->backend) {
+			FAIL_AT("case %zu (%s sends to %s): %s, answers from "
+				"backends %d and %d (want %d), recvfrom shows "
+				"the frontend: %s",
+				i, c->cgroup, c->dial,
+				r.err ? strerror(r.err) : "ok", r.got[0],
+				r.got[1], c->backend,
+				r.from_frontend ? "yes" : "no");
+			return;
+		}
+		printf("  udp:   %-6s -> %-17s reached %s:%d twice\n",
+		       c->cgroup, c->dial, backends[c->backend].addr,
+		       backends[c->backend].port);
+	}
+}
+
+TEST(guest_steer_udp)
+{
+	const char *const args[] = { "--once",	 "--routes", ROUTES_DIR,
+				     "--cgroup", CG_STEER,   "--bpffs",
+				     BPFFS,	 NULL };
+	int lfd[NBACKENDS], ufd[NBACKENDS], ret, status;
+	char out[8192], path[PATH_MAX];
+	pid_t server = -1;
+
+	for (int i = 0; i < NBACKENDS; i++)
+		lfd[i] = ufd[i] = -1;
+	mkdir(ROUTES_DIR, 0755);
+	mkdir(CG_STEER, 0755);
+	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
+		snprintf(path, sizeof(path), CG_STEER "/%s", cgroups[i]);
+		mkdir(path, 0755);
+	}
+	ret = write_file(ROUTES_DIR "/vmtest.yaml", ROUTE);
+	if (ret) {
+		FAIL_AT("route file: %s", strerror(-ret));
+		goto out;
+	}
+	for (int i = 0; i < NBACKENDS; i++) {
+		ufd[i] = vmnet_udp_bind(backends[i].family, backends[i].addr,
+					backends[i].port);
+		if (ufd[i] < 0) {
+			FAIL_AT("bind UDP %s:%d: %s", backends[i].addr,
+				backends[i].port, strerror(-ufd[i]));
+			goto out;
+		}
+	}
+	ret = run_steerd(args, out, sizeof(out));
+	if (ret) {
+		FAIL_AT("steerd --once exited with %d", ret);
+		goto out;
+	}
+	server = fork();
+	if (server == 0)
+		udp_server(ufd);
+	if (server < 0) {
+		FAIL_AT("fork: %s", strerror(errno));
+		goto out;
+	}
+	udp_cases();
+out:
+	if (server > 0) {
+		kill(server, SIGKILL);
+		waitpid(server, &status, 0);
+	}
+	for (int i = 0; i < NBACKENDS; i++)
+		if (ufd[i] >= 0)
+			close(ufd[i]);
 	steer_cleanup(lfd);
 }
 
