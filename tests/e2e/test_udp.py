@@ -212,7 +212,8 @@ def test_connected_udp(steerd, sandbox):
 
 def test_route_change_keeps_socket_backend(steerd, sandbox):
     """A split change moves no (socket, frontend) already decided: a socket that keeps
-    sending after v1 -> v2 stays on its v1 backend; new sockets go to v2."""
+    sending after v1 -> v2 stays on its v1 backend, across a steerd kill -9 and
+    restart too; new sockets go to v2."""
     steerd.write_route("reviews", udp_route({"v1": 100, "v2": 0}))
     steerd.start()
     argv = [PYTHON, os.path.join(HERE, "udp_probe.py"), "--cgroup",
@@ -231,6 +232,14 @@ def test_route_change_keeps_socket_backend(steerd, sandbox):
             deadline_rows = probe(sandbox, VIP4, sockets=1, count=1)
         assert deadline_rows[0][0][1] in {"v2-a", "v2-b"}, deadline_rows
         for _ in range(5):
+            p.stdin.write("\n")
+            p.stdin.flush()
+            row = json.loads(p.stdout.readline())
+            assert row[1:4] == first[1:4], (first, row)
+        # a steerd kill -9 and restart keeps it too (the socket table is a pinned map)
+        steerd.kill9()
+        steerd.start()
+        for _ in range(3):
             p.stdin.write("\n")
             p.stdin.flush()
             row = json.loads(p.stdout.readline())
