@@ -57,7 +57,7 @@ int steer_sock4_sendmsg(struct bpf_sock_addr *ctx)
 	if (!sk)
 		return SYS_PROCEED;
 	sock4_key(ctx, sk, &fk, &cl);
-	ret = sock_sendmsg(ctx, &fk, &cl, &be);
+	ret = sock_sendmsg(ctx, &fk, &cl, &be, false);
 	if (ret < 0)
 		return SYS_PROCEED;
 	if (ret == SYS_PROCEED) {
@@ -103,7 +103,7 @@ int steer_sock6_sendmsg(struct bpf_sock_addr *ctx)
 	if (!sk)
 		return SYS_PROCEED;
 	mapped = sock6_key(ctx, sk, &fk, &cl);
-	ret = sock_sendmsg(ctx, &fk, &cl, &be);
+	ret = sock_sendmsg(ctx, &fk, &cl, &be, true);
 	if (ret < 0)
 		return SYS_PROCEED;
 	if (ret == SYS_PROCEED)

@@ -143,17 +143,57 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 }
 
 /*
+ * A socket that connect() steered to frontend @fk and that names @fk in a
+ * sendto() keeps the backend it is connected to (its peer): one socket,
+ * one frontend, one backend, and one connection counted.
+ */
+static __always_inline bool
+connected_backend(struct bpf_sock_addr *ctx,
+		  const struct steer_frontend_key *fk,
+		  struct steer_backend *out, bool v6)
+{
+	const struct steer_sk_orig *o;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 d[4];
+
+	if (sk->state != BPF_TCP_ESTABLISHED)
+		return false;
+	o = bpf_sk_storage_get(&steer_sk_orig_v2, sk, 0, 0);
+	if (!o || o->family != fk->family || o->port != fk->port ||
+	    !addr_eq(o->addr, fk->addr))
+		return false;
+	out->port = sk->dst_port;
+	/* Per hook, every field read as itself: no pointer arithmetic on
+	 * sock. A dual-stack socket's IPv4 peer is in dst_ip4 too. */
+	if (!v6) {
+		out->addr[0] = sk->dst_ip4;
+		return true;
+	}
+	d[0] = sk->dst_ip6[0];
+	d[1] = sk->dst_ip6[1];
+	d[2] = sk->dst_ip6[2];
+	d[3] = sk->dst_ip6[3];
+	if (fk->family == STEER_FAM_INET)
+		out->addr[0] = d[3]; /* ::ffff:backend */
+	else
+		__builtin_memcpy(out->addr, d, sizeof(out->addr));
+	return true;
+}
+
+/*
  * The sendmsg path of both families: a UDP datagram with a destination
  * address (the kernel runs the hook only then: sendto()/sendmsg() with a
  * name, never a connected socket's send()). The first datagram of the
  * socket to a frontend decides; later ones take the backend the socket's
  * table remembers, with no second decision, count or event, for as long
- * as the frontend belongs to the same route. Returns as sock_connect().
+ * as the frontend belongs to the same route; a connected socket's first
+ * sendto() to its own frontend takes its connected backend. @v6: the
+ * sendmsg6 hook. Returns as sock_connect().
  */
 static __always_inline int sock_sendmsg(struct bpf_sock_addr *ctx,
 					struct steer_frontend_key *fk,
 					struct steer_client *cl,
-					struct steer_backend *out)
+					struct steer_backend *out, bool v6)
 {
 	const struct steer_frontend *fe;
 	struct steer_sk_peer *p = NULL;
@@ -175,6 +215,11 @@ static __always_inline int sock_sendmsg(struct bpf_sock_addr *ctx,
 		udp_sent(u, p);
 		__builtin_memcpy(out->addr, p->backend, sizeof(out->addr));
 		out->port = p->backend_port;
+		return SYS_PROCEED;
+	}
+	if (!p && connected_backend(ctx, fk, out, v6)) {
+		if (u)
+			udp_remember(u, NULL, fk, fe->route_id, out);
 		return SYS_PROCEED;
 	}
 	ret = sock_decide(ctx, fk, fe, cl, out, true);

@@ -63,13 +63,15 @@ def udp_route(split=None, rules=None, name="reviews", frontends=(VIP4, VIP4B, VI
 
 
 def probe(sb, *targets, sockets=1, count=1, cgroup="clients", connected=False,
-          v6_socket=False, uid=None):
+          v6_socket=False, uid=None, sendto=False):
     argv = [PYTHON, os.path.join(HERE, "udp_probe.py"), "--cgroup", sb.make_cgroup(cgroup),
             "--sockets", str(sockets), "--count", str(count)]
     if connected:
         argv.append("--connected")
     if v6_socket:
         argv.append("--v6-socket")
+    if sendto:
+        argv.append("--sendto")
     if uid is not None:
         argv += ["--uid", str(uid)]
     p = subprocess.run(sb.nsenter(argv + list(targets)), stdout=subprocess.PIPE,
@@ -208,6 +210,14 @@ def test_connected_udp(steerd, sandbox):
              MAPPED, V4_IDENTS)
     assert reason_count(sandbox, REASON_NOT_FRONTEND) - before == 5 * 3
     assert route_status(sandbox)["connections"] == 25
+    # A connected socket that names its frontend in sendto() keeps its connected
+    # backend (one connection, counted at connect), v4, v6 and v4-mapped.
+    for target, frm, idents, v6s in ((VIP4, VIP4, V4_IDENTS, False),
+                                     (VIP6, VIP6, V6_IDENTS, False),
+                                     (VIP4, MAPPED, V4_IDENTS, True)):
+        answered(probe(sandbox, target, sockets=10, count=4, connected=True,
+                       sendto=True, v6_socket=v6s), frm, idents)
+    assert route_status(sandbox)["connections"] == 25 + 30
 
 
 def test_route_change_keeps_socket_backend(steerd, sandbox):

@@ -5,7 +5,7 @@ test netns against `tc_peer.py serve-udp` backends (they answer each datagram wi
 "IDENT PEER_ADDR PEER_PORT LOCAL"):
 
   nsenter --net=/run/netns/NS /usr/bin/python3 tests/e2e/udp_probe.py --cgroup CG
-      [--uid U] [--sockets S] [--count N] [--connected] [--v6-socket]
+      [--uid U] [--sockets S] [--count N] [--connected [--sendto]] [--v6-socket]
       [--timeout-s T] TARGET [TARGET...]
   udp_probe.py --cgroup CG --hold TARGET
 
@@ -13,7 +13,8 @@ test netns against `tc_peer.py serve-udp` backends (they answer each datagram wi
 It moves itself into CG before it opens a socket (steer's socket-layer programs only
 see processes in their cgroup), then drops to --uid.  It opens S UDP sockets, one after
 the other; each sends N rounds, one datagram to every TARGET per round, with sendto()
-(or, with --connected, connect()s to the one TARGET and uses send()), and reads each
+(or, with --connected, connect()s to the one TARGET and uses send(), or sendto(TARGET)
+with --sendto), and reads each
 answer with recvfrom() (--timeout-s, default 1 s).  --v6-socket uses an AF_INET6
 socket for IPv4 targets, dialled as ::ffff:ADDR.  Prints one JSON document:
   {"sockets": [[[TARGET_INDEX, IDENT, LOCAL, FROM, ERR], ...], ...], "uid": U}
@@ -43,7 +44,7 @@ def errname(e):
     return errno.errorcode.get(e.errno, str(e.errno))
 
 
-def one_socket(targets, count, connected, v6_socket, timeout):
+def one_socket(targets, count, connected, v6_socket, timeout, sendto=False):
     fam = socket.AF_INET6 if v6_socket else targets[0][0]
     s = socket.socket(fam, socket.SOCK_DGRAM)
     rows = []
@@ -62,7 +63,7 @@ def one_socket(targets, count, connected, v6_socket, timeout):
         for _ in range(count):
             for i, dest in enumerate(dests):
                 try:
-                    if connected:
+                    if connected and not sendto:
                         s.send(b"hello\n")
                     else:
                         s.sendto(b"hello\n", dest)
@@ -107,6 +108,8 @@ def main():
     ap.add_argument("--connected", action="store_true")
     ap.add_argument("--v6-socket", action="store_true")
     ap.add_argument("--hold", action="store_true")
+    ap.add_argument("--sendto", action="store_true",
+                    help="with --connected: send with sendto(TARGET), not send()")
     ap.add_argument("--timeout-s", type=float, default=1.0)
     ap.add_argument("targets", nargs="+")
     a = ap.parse_args()
@@ -126,7 +129,7 @@ def main():
         hold(targets[0], a.timeout_s)
         return
     out = {"sockets": [one_socket(targets, a.count, a.connected, a.v6_socket,
-                                  a.timeout_s) for _ in range(a.sockets)],
+                                  a.timeout_s, a.sendto) for _ in range(a.sockets)],
            "uid": os.getuid()}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
