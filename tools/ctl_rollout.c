@@ -20,7 +20,8 @@
 #include "ctl_rollout.h"
 
 /* Status lines while a step runs: every second on a tty (redrawn in place)
- * and in JSON, every 5 s in a log. */
+ * and in JSON, every 5 s in a log; at least one in the middle of a short
+ * interval. */
 #define TICK_TTY_S  1.0
 #define TICK_LOG_S  5.0
 #define TICK_JSON_S 1.0
@@ -838,6 +839,8 @@ static int run_rollout(struct ctl *c, int argc, char **argv)
 	r->cfg = malloc(sizeof(*r->cfg));
 	r->tty = !c->json && isatty(STDOUT_FILENO);
 	r->tick = c->json ? TICK_JSON_S : r->tty ? TICK_TTY_S : TICK_LOG_S;
+	if (r->tick > a.interval_s / 2)
+		r->tick = a.interval_s / 2;
 	if (!r->cfg) {
 		ret = ctl_error(c, CTL_ERR, "out of memory");
 		goto out;
