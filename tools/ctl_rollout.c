@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,193 +25,10 @@
 #define TICK_LOG_S  5.0
 #define TICK_JSON_S 1.0
 
-enum outcome { PASSED, BREACH, TOO_FEW, INTERRUPTED, CHANGED, FAILED };
 /* publish() and read_counts(): someone else changed the splits. */
 #define ROUTE_CHANGED 100
+
 enum edit { EDIT_STEP, EDIT_PROMOTE, EDIT_ROLLBACK };
-
-struct run {
-	struct ctl *c;
-	const struct rollout_args *a;
-	struct steer_maps m; /* held for counter reads */
-	struct steer_route_cfg *cfg; /* scratch: the live config */
-	int id;
-	bool stepped[STEER_MAX_RULES];
-	/* Splits as we last published them: anything else is someone else's. */
-	__u16 published[STEER_MAX_RULES][STEER_MAX_VERSIONS];
-	bool have_published;
-	unsigned long long generation;
-	bool tty, line_open;
-	double tick;
-	/* the step being run */
-	int step;
-	__u64 base_conns[STEER_MAX_BACKENDS], base_failed[STEER_MAX_BACKENDS];
-	bool base_ok[STEER_MAX_BACKENDS];
-	__u64 conns, failed;
-	double started, deadline;
-	unsigned int intervals;
-	int signal;
-	char why[512]; /* the reason of a failed rollout, one line */
-};
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double rate_of(__u64 failed, __u64 conns)
-{
-	return conns ? (double)failed / (double)conns : 0.0;
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-/* A new JSON event {"event": @name, "time": ...}; add members, then emit(). */
-static struct json_object *event(const char *name)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "event", json_object_new_string(name));
-	json_object_object_add(o, "time", json_object_new_double(wall()));
-	return o;
-}
-
-static void emit(struct json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(
-			       o, JSON_C_TO_STRING_PLAIN |
-					  JSON_C_TO_STRING_NOSLASHESCAPE));
-	fflush(stdout);
-	json_object_put(o);
-}
-
-static void add_int(struct json_object *o, const char *k, long long v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void add_num(struct json_object *o, const char *k, double v)
-{
-	json_object_object_add(o, k, json_object_new_double(v));
-}
-
-/* One line of text progress (ends a status line redrawn in place first). */
-static void say(struct run *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void say(struct run *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (r->line_open)
-		printf("\r\033[K");
-	r->line_open = false;
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-/* "v1 90%, v2 10%" for @split of @cfg into @buf. */
-static const char *split_text(char *buf, size_t len,
-			      const struct steer_route_cfg *cfg,
-			      const __u16 *split)
-{
-	size_t off = 0;
-	char pct[16];
-
-	buf[0] = '\0';
-	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS &&
-			off < len;
-	     v++)
-		off += snprintf(buf + off, len - off, "%s%s %s%%",
-				v ? ", " : "", cfg->versions[v].name,
-				rollout_pct(pct, sizeof(pct), split[v]));
-	return buf;
-}
-
-/* [{name, split: {version: percent}}] of every rule, as `set` prints. */
-static struct json_object *rules_json(const struct steer_route_cfg *cfg)
-{
-	struct json_object *a = json_object_new_array();
-
-	for (int i = 0; i < cfg->n_rules && i < STEER_MAX_RULES; i++) {
-		struct json_object *ro = json_object_new_object();
-		struct json_object *so = json_object_new_object();
-
-		for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS;
-		     v++)
-			add_num(so, cfg->versions[v].name,
-				cfg->rules[i].split[v] / 100.0);
-		json_object_object_add(ro, "name",
-				       json_object_new_string(
-					       cfg->rules[i].name));
-		json_object_object_add(ro, "split", so);
-		json_object_array_add(a, ro);
-	}
-	return a;
-}
-
-/* The counters of the step so far, as the members of a JSON event. */
-static void add_counts(const struct run *r, struct json_object *o)
-{
-	add_int(o, "step", r->step + 1);
-	add_num(o, "share", r->a->steps[r->step] / 100.0);
-	add_int(o, "connections", (long long)r->conns);
-	add_int(o, "failed", (long long)r->failed);
-	add_num(o, "failure_rate", rate_of(r->failed, r->conns));
-}
-
-static double total_left(const struct run *r, double t)
-{
-	double left = r->deadline - t;
-
-	return (left > 0 ? left : 0) +
-	       (r->a->n_steps - r->step - 1) * r->a->interval_s;
-}
-
-static void progress(struct run *r)
-{
-	double t = now(), left = r->deadline - t;
-	char pct[16];
-
-	if (left < 0)
-		left = 0;
-	if (r->c->json) {
-		struct json_object *o = event("progress");
-
-		add_counts(r, o);
-		add_num(o, "elapsed_s", t - r->started);
-		add_num(o, "left_s", left);
-		add_num(o, "total_left_s", total_left(r, t));
-		emit(o);
-		return;
-	}
-	if (r->tty)
-		printf("\r\033[K");
-	printf("  step %d/%d %s%%: %llu connections, %llu failed (%.2f%%), "
-	       "%.1fs left (%.1fs in all)",
-	       r->step + 1, r->a->n_steps,
-	       rollout_pct(pct, sizeof(pct), r->a->steps[r->step]),
-	       (unsigned long long)r->conns, (unsigned long long)r->failed,
-	       100 * rate_of(r->failed, r->conns), left, total_left(r, t));
-	if (r->tty)
-		r->line_open = true;
-	else
-		printf("\n");
-	fflush(stdout);
-}
 
 /* ---- the route ----------------------------------------------------------- */
 
@@ -257,7 +73,8 @@ static int step_split(const struct steer_route_cfg *cfg, int rule, int v,
 	return 0;
 }
 
-static bool splits_ours(const struct run *r, const struct steer_route_cfg *cfg)
+static bool splits_ours(const struct rollout_run *r,
+			const struct steer_route_cfg *cfg)
 {
 	for (int i = 0; i < cfg->n_rules && i < STEER_MAX_RULES; i++)
 		if (memcmp(cfg->rules[i].split, r->published[i],
@@ -273,7 +90,7 @@ static bool splits_ours(const struct run *r, const struct steer_route_cfg *cfg)
  * Returns CTL_OK, ROUTE_CHANGED when someone else changed the splits since our
  * last publish (nothing is published then), or CTL_ERR (printed).
  */
-static int publish(struct run *r, enum edit what)
+static int publish(struct rollout_run *r, enum edit what)
 {
 	struct ctl_edit e;
 	int v, ret;
@@ -330,7 +147,7 @@ out:
  * and both layers, as deltas from the step's baseline (taken with @base).
  * CTL_OK, ROUTE_CHANGED, or CTL_ERR with r->why set.
  */
-static int read_counts(struct run *r, bool base)
+static int read_counts(struct rollout_run *r, bool base)
 {
 	struct steer_backend_stats st;
 	const struct steer_version *ver;
@@ -354,8 +171,8 @@ static int read_counts(struct run *r, bool base)
 
 		for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 			ret = maps_backend_stats_read(&r->m, (__u32)r->id,
-						      ver->stats_slot, slot,
-						      l, &st);
+						      ver->stats_slot, slot, l,
+						      &st);
 			if (ret) {
 				snprintf(r->why, sizeof(r->why),
 					 "cannot read the counters of %s: %s",
@@ -379,13 +196,6 @@ static int read_counts(struct run *r, bool base)
 }
 
 /* ---- a step -------------------------------------------------------------- */
-
-static const char *sig_name(int sig)
-{
-	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
-}
-
-/* Wait up to @secs for SIGINT/SIGTERM/SIGHUP (blocked): the signal or 0. */
 static int wait_signal(double secs)
 {
 	sigset_t set;
@@ -405,10 +215,10 @@ static int wait_signal(double secs)
 }
 
 /* The step's outcome at the end of an interval, or -1: extend it. */
-static int judge(struct run *r)
+static int judge(struct rollout_run *r)
 {
 	const struct rollout_args *a = r->a;
-	double rate = rate_of(r->failed, r->conns);
+	double rate = rollout_rate(r->failed, r->conns);
 	char pct[16];
 
 	rollout_pct(pct, sizeof(pct), a->steps[r->step]);
@@ -425,14 +235,14 @@ static int judge(struct run *r)
 	}
 	/* Too few to judge, unless the failures are too many even if every
 	 * attempt still missing to --min-connections succeeded. */
-	if (rate_of(r->failed, a->min_conns) > a->max_rate) {
+	if (rollout_rate(r->failed, a->min_conns) > a->max_rate) {
 		snprintf(r->why, sizeof(r->why),
 			 "%s failed %llu of %llu connections at step %d/%d "
 			 "(%s%%): %.2f%% of --min-connections %lu, above "
 			 "--max-failure-rate %.2f%%",
 			 a->version, (unsigned long long)r->failed,
 			 (unsigned long long)r->conns, r->step + 1, a->n_steps,
-			 pct, 100 * rate_of(r->failed, a->min_conns),
+			 pct, 100 * rollout_rate(r->failed, a->min_conns),
 			 a->min_conns, 100 * a->max_rate);
 		return BREACH;
 	}
@@ -450,13 +260,13 @@ static int judge(struct run *r)
 	return -1; /* extend */
 }
 
-static enum outcome run_step(struct run *r)
+static enum rollout_outcome run_step(struct rollout_run *r)
 {
 	const struct rollout_args *a = r->a;
 	double next_tick;
 	int ret, sig;
 
-	r->started = now();
+	r->started = rollout_now();
 	r->deadline = r->started + a->interval_s;
 	r->intervals = 1;
 	next_tick = r->started + r->tick;
@@ -467,12 +277,12 @@ static enum outcome run_step(struct run *r)
 	/* Bounded: each pass sleeps to the next tick or deadline, and the
 	 * deadline moves at most --extend times. */
 	for (;;) {
-		double t = now();
+		double t = rollout_now();
 		int out;
 
-		sig = wait_signal((next_tick < r->deadline ? next_tick
-							   : r->deadline) -
-				  t);
+		sig = wait_signal(
+			(next_tick < r->deadline ? next_tick : r->deadline) -
+			t);
 		if (sig) {
 			r->signal = sig;
 			return INTERRUPTED;
@@ -480,10 +290,10 @@ static enum outcome run_step(struct run *r)
 		ret = read_counts(r, false);
 		if (ret)
 			return ret == ROUTE_CHANGED ? CHANGED : FAILED;
-		t = now();
+		t = rollout_now();
 		if (t < r->deadline) {
 			if (t >= next_tick) {
-				progress(r);
+				rollout_progress(r);
 				while (next_tick <= t)
 					next_tick += r->tick;
 			}
@@ -491,26 +301,11 @@ static enum outcome run_step(struct run *r)
 		}
 		out = judge(r);
 		if (out >= 0)
-			return (enum outcome)out;
+			return (enum rollout_outcome)out;
 		r->intervals++;
 		r->deadline += a->interval_s;
-		if (r->c->json) {
-			struct json_object *o = event("extend");
-
-			add_counts(r, o);
-			add_int(o, "min_connections", (long long)a->min_conns);
-			add_int(o, "extension", r->intervals - 1);
-			add_int(o, "extend", a->extend);
-			emit(o);
-		} else {
-			say(r,
-			    "step %d/%d: %llu connections, fewer than "
-			    "--min-connections %lu: one more interval (%u of "
-			    "%u)",
-			    r->step + 1, a->n_steps,
-			    (unsigned long long)r->conns, a->min_conns,
-			    r->intervals - 1, a->extend);
-		}
+		next_tick = t + r->tick;
+		rollout_report_extend(r);
 	}
 }
 
@@ -521,7 +316,7 @@ static enum outcome run_step(struct run *r)
  * canary, the rules to step and where each rule's remaining share goes.
  * CTL_OK or CTL_ERR (printed).
  */
-static int check_route(struct run *r)
+static int check_route(struct rollout_run *r)
 {
 	const struct rollout_args *a = r->a;
 	struct steer_route_cfg *cfg = r->cfg;
@@ -572,184 +367,8 @@ static int check_route(struct run *r)
 					 cfg->rules[i].name, a->version);
 	return CTL_OK;
 }
-
-static void report_start(struct run *r)
-{
-	const struct rollout_args *a = r->a;
-	char rules[256] = "", steps[512] = "", pct[16];
-	size_t ro = 0, so = 0;
-	struct json_object *o, *ra, *sa;
-
-	ra = json_object_new_array();
-	sa = json_object_new_array();
-	for (int i = 0; i < r->cfg->n_rules && i < STEER_MAX_RULES; i++)
-		if (r->stepped[i]) {
-			json_object_array_add(ra, json_object_new_string(
-							  r->cfg->rules[i].name));
-			if (ro < sizeof(rules))
-				ro += snprintf(rules + ro, sizeof(rules) - ro,
-					       "%s%s", ro ? ", " : "",
-					       r->cfg->rules[i].name);
-		}
-	for (int i = 0; i < a->n_steps; i++) {
-		json_object_array_add(sa,
-				      json_object_new_double(a->steps[i] / 100.0));
-		if (so < sizeof(steps))
-			so += snprintf(steps + so, sizeof(steps) - so, "%s%s%%",
-				       i ? ", " : "",
-				       rollout_pct(pct, sizeof(pct),
-						   a->steps[i]));
-	}
-	if (!r->c->json) {
-		json_object_put(ra);
-		json_object_put(sa);
-		say(r,
-		    "rollout %s: %s at %s of rule %s, %gs each, then promote; "
-		    "a step fails above %.2f%% failed connections (judged on "
-		    "at least %lu, up to %u more interval%s)",
-		    a->route, a->version, steps, rules, a->interval_s,
-		    100 * a->max_rate, a->min_conns, a->extend,
-		    a->extend == 1 ? "" : "s");
-		return;
-	}
-	o = event("start");
-	json_object_object_add(o, "route", json_object_new_string(a->route));
-	json_object_object_add(o, "version",
-			       json_object_new_string(a->version));
-	json_object_object_add(o, "rules", ra);
-	json_object_object_add(o, "steps", sa);
-	add_num(o, "interval_s", a->interval_s);
-	add_num(o, "max_failure_rate", a->max_rate);
-	add_int(o, "min_connections", (long long)a->min_conns);
-	add_int(o, "extend", a->extend);
-	emit(o);
-}
-
-static void report_step(struct run *r)
-{
-	const struct rollout_args *a = r->a;
-	char pct[16], split[256];
-	struct json_object *o;
-
-	if (r->c->json) {
-		o = event("step");
-		add_int(o, "step", r->step + 1);
-		add_int(o, "steps", a->n_steps);
-		add_num(o, "share", a->steps[r->step] / 100.0);
-		add_int(o, "generation", (long long)r->generation);
-		json_object_object_add(o, "rules", rules_json(r->cfg));
-		emit(o);
-		return;
-	}
-	say(r, "step %d/%d: %s at %s%% (generation %llu)", r->step + 1,
-	    a->n_steps, a->version,
-	    rollout_pct(pct, sizeof(pct), a->steps[r->step]), r->generation);
-	for (int i = 0; i < r->cfg->n_rules && i < STEER_MAX_RULES; i++)
-		if (r->stepped[i])
-			say(r, "  rule %-14s %s", r->cfg->rules[i].name,
-			    split_text(split, sizeof(split), r->cfg,
-				       r->cfg->rules[i].split));
-}
-
-static void report_passed(struct run *r)
-{
-	struct json_object *o;
-
-	if (r->c->json) {
-		o = event("passed");
-		add_counts(r, o);
-		add_num(o, "duration_s", now() - r->started);
-		emit(o);
-		return;
-	}
-	say(r, "step %d/%d passed: %llu connections, %llu failed (%.2f%%, at "
-	       "most %.2f%%)",
-	    r->step + 1, r->a->n_steps, (unsigned long long)r->conns,
-	    (unsigned long long)r->failed, 100 * rate_of(r->failed, r->conns),
-	    100 * r->a->max_rate);
-}
-
-/* The event that ends a step early: breach, too_few, interrupted. */
-static void report_stop(struct run *r, enum outcome out)
-{
-	static const char *const names[] = {
-		[BREACH] = "breach",
-		[TOO_FEW] = "too_few",
-		[INTERRUPTED] = "interrupted",
-		[CHANGED] = "changed",
-		[FAILED] = "error",
-	};
-	struct json_object *o;
-
-	if (!r->c->json) {
-		say(r, "step %d/%d stopped: %s", r->step + 1, r->a->n_steps,
-		    r->why);
-		return;
-	}
-	o = event(names[out]);
-	add_counts(r, o);
-	add_num(o, "max_failure_rate", r->a->max_rate);
-	add_int(o, "min_connections", (long long)r->a->min_conns);
-	add_int(o, "intervals", r->intervals);
-	if (out == INTERRUPTED)
-		json_object_object_add(
-			o, "signal",
-			json_object_new_string(sig_name(r->signal)));
-	json_object_object_add(o, "reason", json_object_new_string(r->why));
-	emit(o);
-}
-
-/* After a publish: "promote" or "rollback" with every rule's split. */
-static void report_edit(struct run *r, const char *name, const char *text)
-{
-	char split[256];
-	struct json_object *o;
-
-	if (r->c->json) {
-		o = event(name);
-		add_int(o, "generation", (long long)r->generation);
-		json_object_object_add(o, "rules", rules_json(r->cfg));
-		emit(o);
-		return;
-	}
-	say(r, "%s (generation %llu)", text, r->generation);
-	for (int i = 0; i < r->cfg->n_rules && i < STEER_MAX_RULES; i++)
-		say(r, "  rule %-14s %s", r->cfg->rules[i].name,
-		    split_text(split, sizeof(split), r->cfg,
-			       r->cfg->rules[i].split));
-}
-
-/* The last event: {"event": "done", "result", "status", "message"}. */
-static int finish(struct run *r, const char *result, int status)
-{
-	const char *msg = status ? r->why : "released";
-	struct json_object *o;
-
-	if (r->c->json) {
-		o = event("done");
-		json_object_object_add(o, "route",
-				       json_object_new_string(r->a->route));
-		json_object_object_add(o, "version",
-				       json_object_new_string(r->a->version));
-		json_object_object_add(o, "result",
-				       json_object_new_string(result));
-		add_int(o, "status", status);
-		add_int(o, "generation", (long long)r->generation);
-		json_object_object_add(o, "message",
-				       json_object_new_string(msg));
-		emit(o);
-	} else if (status) {
-		fprintf(stderr, "steerctl: rollout %s: %s\n", r->a->route, msg);
-	} else {
-		say(r, "rollout %s: %s released; make it permanent in the route "
-		       "file",
-		    r->a->route, r->a->version);
-	}
-	return status;
-}
-
 /* Stop the rollout early: roll back (unless someone else took over). */
-static int stop(struct run *r, enum outcome out)
+static int stop(struct rollout_run *r, enum rollout_outcome out)
 {
 	char why[sizeof(r->why)];
 	int ret;
@@ -757,17 +376,17 @@ static int stop(struct run *r, enum outcome out)
 	if (out == INTERRUPTED)
 		snprintf(r->why, sizeof(r->why),
 			 "interrupted by %s at step %d/%d",
-			 sig_name(r->signal),
-			 r->step + 1, r->a->n_steps);
+			 rollout_sig_name(r->signal), r->step + 1,
+			 r->a->n_steps);
 	if (out == CHANGED)
 		snprintf(r->why, sizeof(r->why),
 			 "route %s was changed while the rollout ran (its "
 			 "route file, or another steerctl): stopped, leaving "
 			 "it as it is now ('steerctl status %s')",
 			 r->a->route, r->a->route);
-	report_stop(r, out);
+	rollout_report_stop(r, out);
 	if (out == CHANGED)
-		return finish(r, "stopped", CTL_ERR);
+		return rollout_finish(r, "stopped", CTL_ERR);
 	ret = publish(r, EDIT_ROLLBACK);
 	strcpy(why, r->why);
 	if (ret) {
@@ -775,21 +394,22 @@ static int stop(struct run *r, enum outcome out)
 			 "%.300s; the ROLLBACK FAILED: run 'steerctl rollback "
 			 "%s'",
 			 why, r->a->route);
-		return finish(r, "error", CTL_ERR);
+		return rollout_finish(r, "error", CTL_ERR);
 	}
-	report_edit(r, "rollback",
-		    "rolled back: every rule's split is the route file's");
-	snprintf(r->why, sizeof(r->why), "%.400s: rolled back to the route file",
-		 why);
-	return finish(r, "rolled_back", CTL_ERR);
+	rollout_report_edit(
+		r, "rollback",
+		"rolled back: every rule's split is the route file's");
+	snprintf(r->why, sizeof(r->why),
+		 "%.400s: rolled back to the route file", why);
+	return rollout_finish(r, "rolled_back", CTL_ERR);
 }
 
-static int rollout(struct run *r)
+static int rollout(struct rollout_run *r)
 {
-	enum outcome out;
+	enum rollout_outcome out;
 	int ret;
 
-	report_start(r);
+	rollout_report_start(r);
 	for (r->step = 0; r->step < r->a->n_steps; r->step++) {
 		ret = publish(r, EDIT_STEP);
 		if (ret == ROUTE_CHANGED)
@@ -800,11 +420,11 @@ static int rollout(struct run *r)
 				 r->a->n_steps);
 			return stop(r, FAILED);
 		}
-		report_step(r);
+		rollout_report_step(r);
 		out = run_step(r);
 		if (out != PASSED)
 			return stop(r, out);
-		report_passed(r);
+		rollout_report_passed(r);
 	}
 	r->step = r->a->n_steps - 1;
 	ret = publish(r, EDIT_PROMOTE);
@@ -815,14 +435,15 @@ static int rollout(struct run *r)
 			 r->a->version);
 		return stop(r, FAILED);
 	}
-	report_edit(r, "promote", "promoted: every rule sends 100% to the canary");
-	return finish(r, "promoted", CTL_OK);
+	rollout_report_edit(r, "promote",
+			    "promoted: every rule sends 100% to the canary");
+	return rollout_finish(r, "promoted", CTL_OK);
 }
 
 static int run_rollout(struct ctl *c, int argc, char **argv)
 {
 	struct rollout_args a;
-	struct run *r;
+	struct rollout_run *r;
 	sigset_t set;
 	int ret;
 
@@ -871,107 +492,5 @@ const struct ctl_cmd ctl_cmd_rollout = {
 	.name = "rollout",
 	.run = run_rollout,
 	.summary = "release VERSION step by step; roll back on failures",
-	.help = "Usage: steerctl rollout ROUTE --to VERSION [--steps PCT,...] "
-		"[--interval DUR]\n"
-		"         [--max-failure-rate PCT] [--min-connections N] "
-		"[--extend N]\n"
-		"         [--rule NAME]...\n"
-		"Release VERSION (the canary) in steps: for each step, set its "
-		"share,\n"
-		"wait the interval, and compare its failure rate over that "
-		"interval\n"
-		"with the threshold. On a breach, roll back at once, say why "
-		"and exit\n"
-		"1. After the last step, promote VERSION (100 % of every rule) "
-		"and\n"
-		"exit 0. Each change is one atomic publish, as with 'set'.\n"
-		"\n"
-		"  --to VERSION             the canary (required)\n"
-		"  --steps PCT,...          its shares, increasing, above 0 and "
-		"at most\n"
-		"                           100, 2 decimals (default "
-		"1,5,25,50,100)\n"
-		"  --interval DUR           time per step: 500ms, 30s, 2m, 1h "
-		"(a bare\n"
-		"                           number is seconds; default 30s; "
-		"100ms-24h)\n"
-		"  --max-failure-rate PCT   a step fails above it: 1%, 0.5% "
-		"(default 1%)\n"
-		"  --min-connections N      attempts a step needs to be judged "
-		"(default 10)\n"
-		"  --extend N               extra intervals a step with too "
-		"few may\n"
-		"                           wait (default 3)\n"
-		"  --rule NAME              the rule to step; repeat for "
-		"several (default:\n"
-		"                           the rule 'set' changes: 'default', "
-		"else the last)\n"
-		"\n"
-		"A step sets the canary's share on the stepped rules; the rest "
-		"goes to\n"
-		"the other versions in proportion to the rule's file split of "
-		"them (all\n"
-		"of it to the other version when there is one). Other rules "
-		"keep their\n"
-		"split until the promote.\n"
-		"\n"
-		"The failure rate is failed / attempted connections of the "
-		"canary's\n"
-		"backends, both layers, whichever rule sent them, counted from "
-		"the\n"
-		"step's publish (deltas): failed means refused, reset or timed "
-		"out\n"
-		"before established, counted when the kernel sees it. A rate "
-		"equal to\n"
-		"the threshold passes. A step with fewer than --min-connections "
-		"attempts\n"
-		"at the end of its interval is judged against N instead: if its "
-		"failures\n"
-		"are above the threshold even of N attempts it fails at once; "
-		"else it\n"
-		"waits one more interval (counting on), at most --extend times, "
-		"then\n"
-		"fails: too little traffic to judge.\n"
-		"\n"
-		"Rolling back returns every rule's split to the route file "
-		"(backend\n"
-		"ejections stay). SIGINT, SIGTERM or SIGHUP during the rollout "
-		"roll\n"
-		"back and exit 1 (SIGKILL cannot: then run 'steerctl "
-		"rollback'). If\n"
-		"the splits change under the rollout (the route file changed, "
-		"or\n"
-		"another steerctl), it stops, changes nothing more and exits "
-		"1.\n"
-		"\n"
-		"Output: one line per step, its end and each change, and a "
-		"status line\n"
-		"(step, share, connections, failures, time left) every second "
-		"on a\n"
-		"terminal (redrawn in place) or every 5 s otherwise (no control "
-		"codes);\n"
-		"why a rollout failed goes to stderr too. -o json: one JSON "
-		"object per\n"
-		"line, \"event\" one of start, step, progress (every second), "
-		"extend,\n"
-		"passed, breach, too_few, interrupted, changed, error, "
-		"rollback,\n"
-		"promote, done (always last: result promoted, rolled_back, "
-		"stopped or\n"
-		"error; status; message). share is in percent, failure_rate "
-		"a\n"
-		"fraction, as in 'status' and 'stats'.\n"
-		"\n"
-		"Exit status: 0 released, 1 rolled back, stopped, or bad "
-		"route, version\n"
-		"or rule (nothing changed), 2 usage (nothing changed).\n"
-		"\n"
-		"EXAMPLES\n"
-		"  steerctl rollout reviews --to v2\n"
-		"  steerctl rollout reviews --to v2 --steps 5,25,50,100 "
-		"--interval 2m \\\n"
-		"      --max-failure-rate 0.5% --min-connections 200\n"
-		"  steerctl -o json rollout reviews --to v2 --interval 10s | "
-		"jq -c \\\n"
-		"      'select(.event == \"passed\" or .event == \"done\")'\n",
+	.help = rollout_help,
 };

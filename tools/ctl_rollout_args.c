@@ -50,8 +50,11 @@ double rollout_parse_duration(const char *s)
 	static const struct {
 		const char *unit;
 		double secs;
-	} units[] = { { "", 1 },   { "ms", 0.001 }, { "s", 1 },
-		      { "m", 60 }, { "h", 3600 } };
+	} units[] = { { "", 1 },
+		      { "ms", 0.001 },
+		      { "s", 1 },
+		      { "m", 60 },
+		      { "h", 3600 } };
 	size_t n = number_len(s);
 
 	if (!n || n > 16)
@@ -172,8 +175,8 @@ int rollout_parse_args(const struct ctl *c, int argc, char **argv,
 	a->extend = DEFAULT_EXTEND;
 	optind = 0; /* reset GNU getopt: main() used it */
 	opterr = 0; /* our own one-line message instead of getopt's */
-	while ((opt = getopt_long(argc, argv, ":t:s:i:f:n:e:r:", opts,
-				  NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":t:s:i:f:n:e:r:", opts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 't':
 			a->version = optarg;
@@ -260,3 +263,108 @@ int rollout_parse_args(const struct ctl *c, int argc, char **argv,
 				 "canary to release)");
 	return CTL_OK;
 }
+
+const char rollout_help[] =
+	"Usage: steerctl rollout ROUTE --to VERSION [--steps PCT,...] "
+	"[--interval DUR]\n"
+	"         [--max-failure-rate PCT] [--min-connections N] "
+	"[--extend N]\n"
+	"         [--rule NAME]...\n"
+	"Release VERSION (the canary) in steps: for each step, set its "
+	"share,\n"
+	"wait the interval, and compare its failure rate over that "
+	"interval\n"
+	"with the threshold. On a breach, roll back at once, say why "
+	"and exit\n"
+	"1. After the last step, promote VERSION (100 % of every rule) "
+	"and\n"
+	"exit 0. Each change is one atomic publish, as with 'set'.\n"
+	"\n"
+	"  --to VERSION             the canary (required)\n"
+	"  --steps PCT,...          its shares, increasing, above 0 and "
+	"at most\n"
+	"                           100, 2 decimals (default "
+	"1,5,25,50,100)\n"
+	"  --interval DUR           time per step: 500ms, 30s, 2m, 1h "
+	"(a bare\n"
+	"                           number is seconds; default 30s; "
+	"100ms-24h)\n"
+	"  --max-failure-rate PCT   a step fails above it: 1%, 0.5% "
+	"(default 1%)\n"
+	"  --min-connections N      attempts a step needs to be judged "
+	"(default 10)\n"
+	"  --extend N               extra intervals a step with too "
+	"few may\n"
+	"                           wait (default 3)\n"
+	"  --rule NAME              the rule to step; repeat for "
+	"several (default:\n"
+	"                           the rule 'set' changes: 'default', "
+	"else the last)\n"
+	"\n"
+	"A step sets the canary's share on the stepped rules; the rest "
+	"goes to\n"
+	"the other versions in proportion to the rule's file split of "
+	"them (all\n"
+	"of it to the other version when there is one). Other rules "
+	"keep their\n"
+	"split until the promote.\n"
+	"\n"
+	"The failure rate is failed / attempted connections of the "
+	"canary's\n"
+	"backends, both layers, whichever rule sent them, counted from "
+	"the\n"
+	"step's publish (deltas): failed means refused, reset or timed "
+	"out\n"
+	"before established, counted when the kernel sees it. A rate "
+	"equal to\n"
+	"the threshold passes. A step with fewer than --min-connections "
+	"attempts\n"
+	"at the end of its interval is judged against N instead: if its "
+	"failures\n"
+	"are above the threshold even of N attempts it fails at once; "
+	"else it\n"
+	"waits one more interval (counting on), at most --extend times, "
+	"then\n"
+	"fails: too little traffic to judge.\n"
+	"\n"
+	"Rolling back returns every rule's split to the route file "
+	"(backend\n"
+	"ejections stay). SIGINT, SIGTERM or SIGHUP during the rollout "
+	"roll\n"
+	"back and exit 1 (SIGKILL cannot: then run 'steerctl "
+	"rollback'). If\n"
+	"the splits change under the rollout (the route file changed, "
+	"or\n"
+	"another steerctl), it stops, changes nothing more and exits "
+	"1.\n"
+	"\n"
+	"Output: one line per step, its end and each change, and a "
+	"status line\n"
+	"(step, share, connections, failures, time left) every second "
+	"on a\n"
+	"terminal (redrawn in place) or every 5 s otherwise (no control "
+	"codes);\n"
+	"why a rollout failed goes to stderr too. -o json: one JSON "
+	"object per\n"
+	"line, \"event\" one of start, step, progress (every second), "
+	"extend,\n"
+	"passed, breach, too_few, interrupted, changed, error, "
+	"rollback,\n"
+	"promote, done (always last: result promoted, rolled_back, "
+	"stopped or\n"
+	"error; status; message). share is in percent, failure_rate "
+	"a\n"
+	"fraction, as in 'status' and 'stats'.\n"
+	"\n"
+	"Exit status: 0 released, 1 rolled back, stopped, or bad "
+	"route, version\n"
+	"or rule (nothing changed), 2 usage (nothing changed).\n"
+	"\n"
+	"EXAMPLES\n"
+	"  steerctl rollout reviews --to v2\n"
+	"  steerctl rollout reviews --to v2 --steps 5,25,50,100 "
+	"--interval 2m \\\n"
+	"      --max-failure-rate 0.5% --min-connections 200\n"
+	"  steerctl -o json rollout reviews --to v2 --interval 10s | "
+	"jq -c \\\n"
+	"      'select(.event == \"passed\" or .event == \"done\")'\n";
