@@ -212,12 +212,12 @@ void rollout_report_start(struct rollout_run *r)
 		json_object_put(ra);
 		json_object_put(sa);
 		rollout_say(r,
-			    "rollout %s: %s at %s of rule %s, %gs each, then "
-			    "promote; "
-			    "a step fails above %.2f%% failed connections "
-			    "(judged on "
-			    "at least %lu, up to %u more interval%s)",
-			    a->route, a->version, steps, rules, a->interval_s,
+			    "rollout %s: %s at %s of rule%s %s, %gs each, then "
+			    "promote; a step fails above %.2f%% failed "
+			    "connections (judged on at least %lu, up to %u "
+			    "more interval%s)",
+			    a->route, a->version, steps,
+			    strchr(rules, ',') ? "s" : "", rules, a->interval_s,
 			    100 * a->max_rate, a->min_conns, a->extend,
 			    a->extend == 1 ? "" : "s");
 		return;

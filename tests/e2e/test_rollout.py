@@ -189,7 +189,7 @@ def test_broken_canary_rolled_back_at_first_step(fresh, sandbox, client, json_ou
     finally:
         res = client.wait(bg)
     assert code == 1, (out, err)
-    assert t1 - t0 < 2.5, "the breach was not judged within the first step"
+    assert t1 - t0 < 5, "the breach was not judged within the first step"
     st = fresh.status()["broken"]
     assert at_file_state(st), st
     if json_out:
@@ -204,6 +204,8 @@ def test_broken_canary_rolled_back_at_first_step(fresh, sandbox, client, json_ou
         assert split_of(rb, "default") == {"v1": 100, "v2": 0}
         done = ev[-1]
         assert done["result"] == "rolled_back" and done["status"] == 1
+        # judged at the end of the step's one interval, rolled back at once
+        assert 1.0 <= rb["time"] - ev[1]["time"] < 1.5, (ev[1], rb)
         assert "100.00%" in done["message"] and "1.00%" in done["message"]
         assert err == ""
         # Refused connects (the canary) stop once the rollback is published.
@@ -238,7 +240,7 @@ def test_too_few_connections_rolls_back_after_extensions(fresh, sandbox):
     assert few["connections"] == 0 and few["intervals"] == 3
     assert "--min-connections 5" in few["reason"] and "too little traffic" in few["reason"]
     assert ev[-1]["result"] == "rolled_back"
-    assert 0.85 < took < 3, took  # three intervals of 300 ms, then the rollback
+    assert 0.85 < took < 5, took  # three intervals of 300 ms, then the rollback
     assert at_file_state(fresh.status()["shop"])
 
 
@@ -279,7 +281,7 @@ def test_sigterm_rolls_back(fresh, sandbox):
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 5
     assert p.returncode == 1, err
     ev = [json.loads(line) for line in out.splitlines()]
     assert names(ev) == ["interrupted", "rollback", "done"], names(ev)
