@@ -76,6 +76,8 @@ static int step_split(const struct steer_route_cfg *cfg, int rule, int v,
 static bool splits_ours(const struct rollout_run *r,
 			const struct steer_route_cfg *cfg)
 {
+	if (cfg->n_rules != r->n_published)
+		return false;
 	for (int i = 0; i < cfg->n_rules && i < STEER_MAX_RULES; i++)
 		if (memcmp(cfg->rules[i].split, r->published[i],
 			   sizeof(r->published[i])))
@@ -134,6 +136,7 @@ static int publish(struct rollout_run *r, enum edit what)
 	for (int i = 0; i < e.cfg->n_rules && i < STEER_MAX_RULES; i++)
 		memcpy(r->published[i], e.cfg->rules[i].split,
 		       sizeof(r->published[i]));
+	r->n_published = e.cfg->n_rules;
 	r->have_published = true;
 	r->generation = e.cfg->generation;
 	memcpy(r->cfg, e.cfg, sizeof(*r->cfg));
@@ -411,6 +414,9 @@ static int rollout(struct rollout_run *r)
 
 	rollout_report_start(r);
 	for (r->step = 0; r->step < r->a->n_steps; r->step++) {
+		r->signal = wait_signal(0);
+		if (r->signal)
+			return stop(r, INTERRUPTED);
 		ret = publish(r, EDIT_STEP);
 		if (ret == ROUTE_CHANGED)
 			return stop(r, CHANGED);
@@ -427,6 +433,11 @@ static int rollout(struct rollout_run *r)
 		rollout_report_passed(r);
 	}
 	r->step = r->a->n_steps - 1;
+	/* A signal that came while the last step was judged stops the
+	 * promote too. */
+	r->signal = wait_signal(0);
+	if (r->signal)
+		return stop(r, INTERRUPTED);
 	ret = publish(r, EDIT_PROMOTE);
 	if (ret == ROUTE_CHANGED)
 		return stop(r, CHANGED);

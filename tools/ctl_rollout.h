@@ -58,6 +58,7 @@ struct rollout_run {
 	bool stepped[STEER_MAX_RULES];
 	/* Splits as we last published them: anything else is someone else's. */
 	__u16 published[STEER_MAX_RULES][STEER_MAX_VERSIONS];
+	int n_published; /* rules */
 	bool have_published;
 	unsigned long long generation;
 	bool tty, line_open;
