@@ -71,6 +71,16 @@ static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
 	memcpy(fds, all, sizeof(all));
 }
 
+void maps_init(struct steer_maps *m)
+{
+	struct map_fd fds[N_MAPS];
+
+	memset(m, 0, sizeof(*m));
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++)
+		*fds[i].fd = -1;
+}
+
 int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
@@ -78,10 +88,8 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 	__u32 len = sizeof(info);
 	int ret = 0;
 
-	memset(m, 0, sizeof(*m));
+	maps_init(m);
 	map_fds(m, fds);
-	for (size_t i = 0; i < N_MAPS; i++)
-		*fds[i].fd = -1;
 	for (size_t i = 0; i < N_MAPS && !ret; i++) {
 		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
 		if (*fds[i].fd < 0)

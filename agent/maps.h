@@ -39,6 +39,9 @@ struct steer_maps {
 	__u32 max_routes; /* from the routes map's max_entries */
 };
 
+/* No map open: every fd -1, so maps_close() on it closes nothing. */
+void maps_init(struct steer_maps *m);
+
 /* Path of pinned map @name under @bpffs into @buf. */
 int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name);
 
