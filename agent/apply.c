@@ -83,10 +83,11 @@ static bool cfg_same(const struct steer_route_cfg *a,
 }
 
 /*
- * Counters are kept per (rule, version) counter slot, and slots follow
- * names (compile_stats_slots). A rule or version new to the route starts
- * from zero: zero its slots before the config that counts into them is
- * published, while no program writes them yet.
+ * Counters are kept per (rule, version) and per (version, backend) counter
+ * slot, and slots follow names and addresses (compile_stats_slots). A rule,
+ * version or backend new to the route starts from zero: zero its slots
+ * before the config that counts into them is published, while no program
+ * writes them yet.
  */
 static void zero_new_counters(const struct steer_maps *m, __u32 id,
 			      const struct steer_route_cfg *prev,
@@ -107,6 +108,19 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 				maps_stats_clear_slot(
 					m, id, row,
 					cfg->versions[v].stats_slot);
+	}
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		const struct steer_version *ver = &cfg->versions[v];
+		int pv = compile_version_index(prev, ver->name);
+
+		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		     b++)
+			if (pv < 0 ||
+			    compile_backend_index(&prev->versions[pv],
+						  &ver->backends[b]) < 0)
+				maps_backend_stats_clear(
+					m, id, ver->stats_slot,
+					ver->backends[b].stats_slot);
 	}
 }
 

@@ -158,8 +158,8 @@ static int find_rule(const struct steer_route_cfg *prev,
 	return compile_rule_index(prev, name);
 }
 
-static int find_backend(const struct steer_version *v,
-			const struct steer_backend *b)
+int compile_backend_index(const struct steer_version *v,
+			  const struct steer_backend *b)
 {
 	for (int i = 0; i < v->n_backends && i < STEER_MAX_BACKENDS; i++) {
 		const struct steer_backend *c = &v->backends[i];
@@ -201,7 +201,7 @@ static void version_tables(struct steer_version *v,
 	compile_apportion(w, n, STEER_BACKEND_SLOTS, want);
 	if (pv) {
 		for (i = 0; i < pv->n_backends && i < STEER_MAX_BACKENDS; i++) {
-			int j = find_backend(v, &pv->backends[i]);
+			int j = compile_backend_index(v, &pv->backends[i]);
 
 			map[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
 		}
@@ -531,6 +531,48 @@ static void assign_slots(__u8 *slot_of, const char *names, size_t stride, int n,
 	}
 }
 
+/*
+ * Backend counter slots follow addresses within a version, as rule and
+ * version slots follow names: a backend keeps the slot it had in @pv (the
+ * same-named version of the previous config, or NULL); a new address takes
+ * the lowest slot @pv did not use, or failing that the lowest free one.
+ */
+static void assign_backend_slots(struct steer_version *v,
+				 const struct steer_version *pv)
+{
+	bool used_new[STEER_MAX_BACKENDS] = { false };
+	bool used_prev[STEER_MAX_BACKENDS] = { false };
+	int n = v->n_backends < STEER_MAX_BACKENDS ? v->n_backends
+						   : STEER_MAX_BACKENDS;
+
+	for (int j = 0; pv && j < pv->n_backends && j < STEER_MAX_BACKENDS; j++)
+		used_prev[pv->backends[j].stats_slot % STEER_MAX_BACKENDS] =
+			true;
+	for (int i = 0; i < n; i++) {
+		int j = pv ? compile_backend_index(pv, &v->backends[i]) : -1;
+
+		v->backends[i].stats_slot = STEER_SLOT_NONE;
+		if (j < 0)
+			continue;
+		v->backends[i].stats_slot = pv->backends[j].stats_slot;
+		used_new[v->backends[i].stats_slot % STEER_MAX_BACKENDS] = true;
+	}
+	for (int i = 0; i < n; i++) {
+		int pick = -1;
+
+		if (v->backends[i].stats_slot != STEER_SLOT_NONE)
+			continue;
+		for (int k = 0; k < STEER_MAX_BACKENDS && pick < 0; k++)
+			if (!used_new[k] && !used_prev[k])
+				pick = k;
+		for (int k = 0; k < STEER_MAX_BACKENDS && pick < 0; k++)
+			if (!used_new[k])
+				pick = k;
+		v->backends[i].stats_slot = (__u8)pick;
+		used_new[pick] = true;
+	}
+}
+
 void compile_stats_slots(struct steer_route_cfg *cfg,
 			 const struct steer_route_cfg *prev)
 {
@@ -547,6 +589,14 @@ void compile_stats_slots(struct steer_route_cfg *cfg,
 		     pv ? pv[0].name : NULL, pv ? &pv[0].stats_slot : NULL,
 		     sizeof(cfg->versions[0]), prev ? prev->n_versions : 0,
 		     STEER_MAX_VERSIONS);
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		int pvi = prev ? compile_version_index(prev,
+						       cfg->versions[v].name)
+			       : -1;
+
+		assign_backend_slots(&cfg->versions[v],
+				     pvi >= 0 ? &prev->versions[pvi] : NULL);
+	}
 }
 
 int compile_route(const struct route *r, const char *cgroup_root,

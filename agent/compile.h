@@ -49,8 +49,9 @@ void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
 void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
 
 /*
- * Give each rule and version of @cfg its counter slot (stats_slot), keeping
- * the slots of same-named rules and versions of @prev (may be NULL).
+ * Give each rule, version and backend of @cfg its counter slot (stats_slot),
+ * keeping the slots of same-named rules and versions of @prev (may be NULL)
+ * and of same-addressed backends within a same-named version.
  * compile_route calls it; the caller zeroes the counters of slots that are
  * new before publishing (apply.c).
  */
@@ -60,6 +61,9 @@ void compile_stats_slots(struct steer_route_cfg *cfg,
 /* Index of the version / rule named @name in @cfg, or -1. */
 int compile_version_index(const struct steer_route_cfg *cfg, const char *name);
 int compile_rule_index(const struct steer_route_cfg *cfg, const char *name);
+/* Index of the backend of @v with @b's family, address and port, or -1. */
+int compile_backend_index(const struct steer_version *v,
+			  const struct steer_backend *b);
 
 /* Hash of what the route file says (not of tables, flags set by steerctl). */
 __u64 compile_source_hash(const struct steer_route_cfg *cfg);

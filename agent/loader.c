@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +32,10 @@ static int size_maps(struct steer_sock *skel, __u32 max_routes)
 		ret = bpf_map__set_max_entries(skel->maps.steer_stats_v1,
 					       max_routes *
 						       STEER_STATS_PER_ROUTE);
+	if (!ret)
+		ret = bpf_map__set_max_entries(
+			skel->maps.steer_backend_stats_v1,
+			max_routes * STEER_BACKEND_STATS_PER_ROUTE);
 	if (!ret)
 		ret = bpf_map__set_max_entries(skel->maps.steer_seq_v1,
 					       max_routes);
@@ -212,36 +217,61 @@ out:
 	return ret;
 }
 
-int loader_cleanup(const char *bpffs, char *err, size_t errlen)
+/*
+ * Apply @fn to every entry of <bpffs>/<sub>/ (our own pin directory: every
+ * pin in it is steer's, whatever layer or release pinned it). Returns the
+ * first error, with its reason in @err.
+ */
+static int for_each_pin(const char *bpffs, const char *sub,
+			int (*fn)(const char *path), char *err, size_t errlen)
 {
-	static const char *const links[] = { "connect4", "connect6",
-					     "getpeername4", "getpeername6" };
-	static const char *const maps[] = {
-		STEER_MAP_ROUTES, STEER_MAP_SEQ,     STEER_MAP_FRONTENDS,
-		STEER_MAP_STATS,  STEER_MAP_REASONS, STEER_MAP_SK_ORIG
-	};
-	char path[512];
+	char dir[512], path[1024];
+	struct dirent *de;
 	int ret = 0;
+	DIR *d;
 
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		struct bpf_link *link;
-
-		snprintf(path, sizeof(path), "%s/links/%s", bpffs, links[i]);
-		link = bpf_link__open(path);
-		if (!link)
+	snprintf(dir, sizeof(dir), "%s/%s", bpffs, sub);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
 			continue;
-		bpf_link__detach(link);
-		bpf_link__unpin(link);
-		bpf_link__destroy(link);
-	}
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		maps_pin_path(path, sizeof(path), bpffs, maps[i]);
-		if (unlink(path) && errno != ENOENT && !ret) {
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (fn(path) && !ret) {
 			ret = -errno;
 			snprintf(err, errlen, "cannot remove %s: %s", path,
 				 strerror(errno));
 		}
 	}
+	closedir(d);
+	return ret;
+}
+
+/* Detach a pinned link from its hook, then remove the pin. */
+static int detach_link(const char *path)
+{
+	struct bpf_link *link = bpf_link__open(path);
+
+	if (link) {
+		bpf_link__detach(link);
+		bpf_link__destroy(link);
+	}
+	return unlink(path) && errno != ENOENT ? -1 : 0;
+}
+
+static int unpin(const char *path)
+{
+	return unlink(path) && errno != ENOENT ? -1 : 0;
+}
+
+int loader_cleanup(const char *bpffs, char *err, size_t errlen)
+{
+	int ret;
+
+	ret = for_each_pin(bpffs, "links", detach_link, err, errlen);
+	if (!ret)
+		ret = for_each_pin(bpffs, "maps", unpin, err, errlen);
 	remove_empty_pin_dirs(bpffs);
 	if (access(bpffs, F_OK) == 0 && !ret) {
 		errno = ENOTEMPTY;

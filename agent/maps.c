@@ -54,6 +54,7 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 
 	memset(m, 0, sizeof(*m));
 	m->routes = m->frontends = m->stats = m->reasons = -1;
+	m->backend_stats = -1;
 	m->routes = open_pinned(bpffs, STEER_MAP_ROUTES, err, errlen);
 	if (m->routes < 0)
 		goto fail;
@@ -65,6 +66,10 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 		goto fail;
 	m->reasons = open_pinned(bpffs, STEER_MAP_REASONS, err, errlen);
 	if (m->reasons < 0)
+		goto fail;
+	m->backend_stats =
+		open_pinned(bpffs, STEER_MAP_BACKEND_STATS, err, errlen);
+	if (m->backend_stats < 0)
 		goto fail;
 	if (bpf_obj_get_info_by_fd(m->routes, &info, &len)) {
 		ret = -errno;
@@ -79,14 +84,16 @@ fail:
 	ret = m->routes < 0	 ? m->routes
 	      : m->frontends < 0 ? m->frontends
 	      : m->stats < 0	 ? m->stats
-				 : m->reasons;
+	      : m->reasons < 0	 ? m->reasons
+				 : m->backend_stats;
 	maps_close(m);
 	return ret;
 }
 
 void maps_close(struct steer_maps *m)
 {
-	int *fds[] = { &m->routes, &m->frontends, &m->stats, &m->reasons };
+	int *fds[] = { &m->routes, &m->frontends, &m->stats, &m->reasons,
+		       &m->backend_stats };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -293,80 +300,136 @@ static int ncpus(void)
 	return n;
 }
 
+/*
+ * Add the per-CPU values of @key in @fd (each @n_u64 counters) into @dst.
+ * A missing key adds nothing.
+ */
+static int percpu_sum(int fd, __u32 key, __u64 *dst, size_t n_u64)
+{
+	int cpus = ncpus();
+	__u64 *per;
+
+	if (cpus <= 0)
+		return cpus ? cpus : -EINVAL;
+	per = calloc((size_t)cpus * n_u64, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	if (!bpf_map_lookup_elem(fd, &key, per))
+		for (int c = 0; c < cpus; c++)
+			for (size_t f = 0; f < n_u64; f++)
+				dst[f] += per[(size_t)c * n_u64 + f];
+	free(per);
+	return 0;
+}
+
+/* Set @key of per-CPU map @fd (values of @size bytes) to zero on all CPUs. */
+static int percpu_zero(int fd, __u32 key, size_t size)
+{
+	int cpus = ncpus(), ret = 0;
+	void *zero;
+
+	if (cpus <= 0)
+		return cpus ? cpus : -EINVAL;
+	zero = calloc(cpus, size);
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &key, zero, BPF_ANY))
+		ret = -errno;
+	free(zero);
+	return ret;
+}
+
+int maps_backend_stats_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+			    __u32 bslot, enum steer_layer layer,
+			    struct steer_backend_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (vslot >= STEER_MAX_VERSIONS || bslot >= STEER_MAX_BACKENDS ||
+	    layer >= STEER_LAYER_COUNT)
+		return -EINVAL;
+	return percpu_sum(m->backend_stats,
+			  steer_backend_stats_index(id, vslot, bslot, layer),
+			  (__u64 *)out, sizeof(*out) / sizeof(__u64));
+}
+
+int maps_backend_stats_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
+			     __u32 bslot)
+{
+	int ret = 0;
+
+	for (__u32 l = 0; l < STEER_LAYER_COUNT && !ret; l++)
+		ret = percpu_zero(
+			m->backend_stats,
+			steer_backend_stats_index(id, vslot, bslot, l),
+			sizeof(struct steer_backend_stats));
+	return ret;
+}
+
 int maps_stats_read(
 	const struct steer_maps *m, __u32 id,
 	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1])
 {
-	int cpus = ncpus();
-	struct steer_stats *per;
+	int ret = 0;
 
-	if (cpus <= 0)
-		return cpus ? cpus : -EINVAL;
-	per = calloc(cpus, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
 	memset(st, 0,
 	       sizeof(struct steer_stats) * (STEER_MAX_RULES + 1) *
 		       (STEER_MAX_VERSIONS + 1));
-	for (__u32 r = 0; r <= STEER_MAX_RULES; r++) {
-		for (__u32 v = 0; v <= STEER_MAX_VERSIONS; v++) {
-			__u32 key = steer_stats_index(id, r, v);
-			__u64 *dst = (__u64 *)&st[r][v];
-
-			if (bpf_map_lookup_elem(m->stats, &key, per))
-				continue;
-			for (int c = 0; c < cpus; c++) {
-				const __u64 *src = (const __u64 *)&per[c];
-
-				for (size_t f = 0;
-				     f < sizeof(*per) / sizeof(__u64); f++)
-					dst[f] += src[f];
-			}
-		}
-	}
-	free(per);
-	return 0;
+	for (__u32 r = 0; r <= STEER_MAX_RULES && !ret; r++)
+		for (__u32 v = 0; v <= STEER_MAX_VERSIONS && !ret; v++)
+			ret = percpu_sum(m->stats, steer_stats_index(id, r, v),
+					 (__u64 *)&st[r][v],
+					 sizeof(st[r][v]) / sizeof(__u64));
+	return ret;
 }
 
 int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
 			  __u32 version)
 {
+	return percpu_zero(m->stats, steer_stats_index(id, rule, version),
+			   sizeof(struct steer_stats));
+}
+
+/*
+ * Zero @n consecutive per-CPU entries from @first with one batch write (a
+ * route's counters are one run of indices), or one by one where the
+ * kernel has no batch support: a fresh route has 81 + 512 of them.
+ */
+static int percpu_zero_run(int fd, __u32 first, __u32 n, size_t size)
+{
 	int cpus = ncpus(), ret = 0;
-	__u32 key = steer_stats_index(id, rule, version);
-	struct steer_stats *zero;
+	__u32 *keys, count = n;
+	void *zero;
 
 	if (cpus <= 0)
 		return cpus ? cpus : -EINVAL;
-	zero = calloc(cpus, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_elem(m->stats, &key, zero, BPF_ANY))
-		ret = -errno;
+	keys = calloc(n, sizeof(*keys));
+	zero = calloc((size_t)cpus * n, size);
+	if (!keys || !zero) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = first + i;
+	if (bpf_map_update_batch(fd, keys, zero, &count, NULL))
+		for (__u32 i = count; i < n && !ret; i++)
+			ret = percpu_zero(fd, first + i, size);
+out:
+	free(keys);
 	free(zero);
 	return ret;
 }
 
 int maps_stats_clear(const struct steer_maps *m, __u32 id)
 {
-	enum { N = STEER_STATS_PER_ROUTE };
-	int cpus = ncpus(), ret = 0;
-	struct steer_stats *zero;
-	__u32 keys[N], count = N;
+	int ret = percpu_zero_run(m->stats, steer_stats_index(id, 0, 0),
+				  STEER_STATS_PER_ROUTE,
+				  sizeof(struct steer_stats));
 
-	if (cpus <= 0)
-		return cpus ? cpus : -EINVAL;
-	/* A route's counters are one run of indices: one batch write. */
-	for (__u32 i = 0; i < N; i++)
-		keys[i] = steer_stats_index(id, 0, 0) + i;
-	zero = calloc((size_t)cpus * N, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_batch(m->stats, keys, zero, &count, NULL)) {
-		for (__u32 r = 0; r <= STEER_MAX_RULES && !ret; r++)
-			for (__u32 v = 0; v <= STEER_MAX_VERSIONS && !ret; v++)
-				ret = maps_stats_clear_slot(m, id, r, v);
-	}
-	free(zero);
+	if (!ret)
+		ret = percpu_zero_run(m->backend_stats,
+				      steer_backend_stats_index(id, 0, 0, 0),
+				      STEER_BACKEND_STATS_PER_ROUTE,
+				      sizeof(struct steer_backend_stats));
 	return ret;
 }
 
@@ -379,7 +442,7 @@ __u64 maps_generation_max(const struct steer_maps *m)
 
 	if (cfg)
 		n = maps_route_ids(m, &ids);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; ids && i < n; i++)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;
 	free(ids);

@@ -13,18 +13,20 @@
 #define STEER_DEFAULT_BPFFS "/sys/fs/bpf/steer"
 
 /* Pinned map names under <bpffs>/maps/ (the names the BPF object uses). */
-#define STEER_MAP_ROUTES    "steer_routes_v1"
-#define STEER_MAP_FRONTENDS "steer_frontends_v1"
-#define STEER_MAP_STATS	    "steer_stats_v1"
-#define STEER_MAP_REASONS   "steer_reasons_v1"
-#define STEER_MAP_SK_ORIG   "steer_sk_orig_v1"
-#define STEER_MAP_SEQ	    "steer_seq_v1"
+#define STEER_MAP_ROUTES	"steer_routes_v1"
+#define STEER_MAP_FRONTENDS	"steer_frontends_v1"
+#define STEER_MAP_STATS		"steer_stats_v1"
+#define STEER_MAP_REASONS	"steer_reasons_v1"
+#define STEER_MAP_SK_ORIG	"steer_sk_orig_v1"
+#define STEER_MAP_SEQ		"steer_seq_v1"
+#define STEER_MAP_BACKEND_STATS "steer_backend_stats_v1"
 
 struct steer_maps {
 	int routes;
 	int frontends;
 	int stats;
 	int reasons;
+	int backend_stats;
 	__u32 max_routes; /* from the routes map's max_entries */
 };
 
@@ -91,6 +93,16 @@ void maps_unlock(int fd);
 int maps_stats_read(
 	const struct steer_maps *m, __u32 id,
 	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1]);
+/*
+ * Sum of per-CPU counters of one backend of route @id at @layer: @vslot and
+ * @bslot are the version's and the backend's stats_slot.
+ */
+int maps_backend_stats_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+			    __u32 bslot, enum steer_layer layer,
+			    struct steer_backend_stats *out);
+/* Zero one backend's counters (both layers): its slot is new to it. */
+int maps_backend_stats_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
+			     __u32 bslot);
 /* Zero route @id's counters (the id is being freed or reused). */
 int maps_stats_clear(const struct steer_maps *m, __u32 id);
 /* Zero the counters of one (rule, version) position of route @id. */

@@ -47,6 +47,16 @@ struct {
 	__type(value, struct steer_stats);
 } steer_stats_v1 SEC(".maps");
 
+/* steer_backend_stats_index(route, version, backend, layer) -> per-CPU
+ * struct steer_backend_stats */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries,
+	       STEER_DEFAULT_MAX_ROUTES *STEER_BACKEND_STATS_PER_ROUTE);
+	__type(key, __u32);
+	__type(value, struct steer_backend_stats);
+} steer_backend_stats_v1 SEC(".maps");
+
 /*
  * route id -> per-CPU connection sequence number. Without affinity, the
  * k-th connection of a route on a CPU takes the k-th point of a

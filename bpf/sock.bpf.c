@@ -35,9 +35,16 @@ static __always_inline void count(__u32 route,
 	if (!st)
 		return;
 	switch (verdict) {
-	case STEER_VERDICT_STEER:
+	case STEER_VERDICT_STEER: {
+		struct steer_backend_stats *bs;
+
 		st->connections[STEER_LAYER_SOCK]++;
+		bs = backend_stats_lookup(route, cfg, d->version,
+					  d->backend_idx, STEER_LAYER_SOCK);
+		if (bs)
+			bs->connections++;
 		break;
+	}
 	case STEER_VERDICT_DENY:
 		st->denied[STEER_LAYER_SOCK]++;
 		break;

@@ -139,7 +139,14 @@ struct steer_backend {
 	__u8 family;   /* enum steer_family */
 	__u8 flags;    /* enum steer_backend_flags */
 	__u16 weight;
-	__u16 pad;
+	/*
+	 * Counter slot of this backend in steer_backend_stats_v1, within its
+	 * version's. It follows the address, not the list position, so
+	 * editing the list never shows one backend's counts under another's
+	 * address (compile_stats_slots keeps it stable).
+	 */
+	__u8 stats_slot;
+	__u8 pad;
 	__u64 ejected_until_ns; /* CLOCK_MONOTONIC; 0 when not ejected */
 };
 
@@ -209,6 +216,36 @@ static inline __u32 steer_stats_index(__u32 route, __u32 rule, __u32 version)
 	       version;
 }
 
+/* ---- steer_backend_stats_v1 (PERCPU_ARRAY): per backend and layer ---- */
+/*
+ * Index = steer_backend_stats_index(route, version stats_slot, backend
+ * stats_slot, layer). "to" is client -> backend, "from" backend -> client.
+ * Active connections = established - closed (sums over CPUs: a connection
+ * may open on one CPU and close on another).
+ */
+struct steer_backend_stats {
+	__u64 connections; /* new connections / flows sent here */
+	__u64 established; /* reached ESTABLISHED */
+	__u64 failed;	   /* refused, timed out or reset before established */
+	__u64 closed;	   /* established connections that ended */
+	__u64 bytes_to;	   /* socket layer: at close; TC: per packet */
+	__u64 bytes_from;
+	__u64 packets_to;   /* TC layer only */
+	__u64 packets_from; /* TC layer only */
+};
+
+#define STEER_BACKEND_STATS_PER_ROUTE                                          \
+	(STEER_MAX_VERSIONS * STEER_MAX_BACKENDS * STEER_LAYER_COUNT)
+
+static inline __u32 steer_backend_stats_index(__u32 route, __u32 version,
+					      __u32 backend, __u32 layer)
+{
+	return ((route * STEER_MAX_VERSIONS + version) * STEER_MAX_BACKENDS +
+		backend) *
+		       STEER_LAYER_COUNT +
+	       layer;
+}
+
 /* ---- the decision's outcome (bpf/lib/decide.h steer_decide()) --------- */
 /* Kept apart from enum steer_reason: a verdict is what happens to the
  * connection, a reason is what the counters record (STYLE.md 7). */
@@ -249,6 +286,7 @@ _Static_assert(sizeof(struct steer_cidr) == 20, "cidr ABI");
 _Static_assert(sizeof(struct steer_match) == 312, "match ABI");
 _Static_assert(sizeof(struct steer_backend) == 32, "backend ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
+_Static_assert(sizeof(struct steer_backend_stats) == 64, "backend stats ABI");
 _Static_assert(sizeof(struct steer_sk_orig) == 32, "sk_orig ABI");
 _Static_assert(sizeof(struct steer_route_cfg) % 8 == 0, "route cfg ABI");
 /* apply.c compares configs field by field up to flags, then as bytes. */

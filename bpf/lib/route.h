@@ -50,4 +50,22 @@ static __always_inline struct steer_stats *stats_lookup(__u32 route, __u32 rule,
 	return bpf_map_lookup_elem(&steer_stats_v1, &key);
 }
 
+/* Counters of backend @backend of version @version (indexes into @cfg, not
+ * counter slots) of route @route at @layer; NULL when out of range. */
+static __always_inline struct steer_backend_stats *
+backend_stats_lookup(__u32 route, const struct steer_route_cfg *cfg,
+		     __u32 version, __u32 backend, enum steer_layer layer)
+{
+	__u32 key;
+
+	if (version >= STEER_MAX_VERSIONS || backend >= STEER_MAX_BACKENDS)
+		return NULL;
+	key = steer_backend_stats_index(
+		route, cfg->versions[version].stats_slot % STEER_MAX_VERSIONS,
+		cfg->versions[version].backends[backend].stats_slot %
+			STEER_MAX_BACKENDS,
+		layer);
+	return bpf_map_lookup_elem(&steer_backend_stats_v1, &key);
+}
+
 #endif /* STEER_BPF_LIB_ROUTE_H */

@@ -807,6 +807,37 @@ TEST(stats_slots_follow_names)
 	free(r);
 }
 
+/* Backend counter slots follow addresses: removing the first backend keeps
+ * the others on their slots, and a new address takes a slot the old config
+ * never counted in. */
+TEST(backend_stats_slots_follow_addresses)
+{
+	struct route *r = two_versions(10000, 0);
+	struct steer_route_cfg *a, *b;
+
+	add_backend(r, 0, "10.0.1.2", 80, 1);
+	add_backend(r, 0, "10.0.1.3", 80, 1);
+	a = compile(r, NULL);
+	ASSERT_EQ(a->versions[0].backends[0].stats_slot, 0);
+	ASSERT_EQ(a->versions[0].backends[1].stats_slot, 1);
+	ASSERT_EQ(a->versions[0].backends[2].stats_slot, 2);
+	ASSERT_EQ(a->versions[1].backends[0].stats_slot, 0);
+
+	/* drop 10.0.1.1, add 10.0.1.4 at the end */
+	r->versions[0].backends[0] = r->versions[0].backends[1];
+	r->versions[0].backends[1] = r->versions[0].backends[2];
+	r->versions[0].n_backends = 2;
+	add_backend(r, 0, "10.0.1.4", 80, 1);
+	b = compile(r, a);
+	ASSERT_EQ(b->versions[0].backends[0].stats_slot, 1); /* 10.0.1.2 */
+	ASSERT_EQ(b->versions[0].backends[1].stats_slot, 2); /* 10.0.1.3 */
+	ASSERT_EQ(b->versions[0].backends[2].stats_slot, 3); /* new */
+	ASSERT_EQ(b->versions[1].backends[0].stats_slot, 0);
+	free(a);
+	free(b);
+	free(r);
+}
+
 /* Eight rules in use and one renamed: the new name reuses the only free
  * slot, and no two rules ever share one. */
 TEST(stats_slots_full_route_rename)
