@@ -474,7 +474,7 @@ class Steer:
                 "--max-routes", str(self.max_routes)]
         ns = None
         if tc_lane is not None and self.tc_available:
-            argv += ["--tc-iface", "cli0"]
+            argv += ["--tc-iface", "cli0,srv0"]
             ns = tc_lane.r
         self.proc = self.sb.start(argv, ns=ns, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
@@ -706,19 +706,22 @@ class Bench:
                     vals[name].append(out["prog_run_ns"] / out["prog_run_cnt"])
         self.results["hook"]["connect4"] = vals
         tc = {"steer": None, "empty": []}
+        calls = str(self.args.testrun_calls)
         for _ in range(3):
-            r = run([BPFH, "testrun", EMPTY_OBJ, "bench_empty_tc",
-                     str(self.args.testrun_repeat)])
-            tc["empty"].append(json.loads(r.stdout)["ns_per_run"])
+            r = run([BPFH, "testrun", EMPTY_OBJ, "bench_empty_tc", calls])
+            tc["empty"].append(json.loads(r.stdout)["ns_median"])
         if self.steer.tc_available:
-            tc["steer"] = []
+            tc["steer"], tc["retval"] = [], None
             obj = os.path.join(BUILD, "tc.bpf.o")
             for _ in range(3):
-                r = run([BPFH, "testrun", obj, "steer_tc_ingress",
-                         str(self.args.testrun_repeat), self.steer.pins],
-                        check=False)
+                r = run([BPFH, "testrun", obj, "steer_tc_ingress", calls,
+                         os.path.join(self.steer.pins, "maps")], check=False)
                 if r.returncode == 0:
-                    tc["steer"].append(json.loads(r.stdout)["ns_per_run"])
+                    out = json.loads(r.stdout)
+                    tc["steer"].append(out["ns_median"])
+                    tc["retval"] = [out["syn_retval"], out["ack_retval"]]
+                else:
+                    tc["error"] = r.stderr.strip()[-300:]
         self.results["hook"]["tc"] = tc
 
     def split_accuracy(self):
@@ -787,14 +790,15 @@ def main():
                     help="most routes steer's maps get here (memory)")
     ap.add_argument("--split-conns", type=int, default=100000)
     ap.add_argument("--switch-reps", type=int, default=5)
-    ap.add_argument("--testrun-repeat", type=int, default=1000000)
+    ap.add_argument("--testrun-calls", type=int, default=20000,
+                    help="packets (one per BPF_PROG_TEST_RUN call) per figure")
     ap.add_argument("--install-timeout", type=float, default=300)
     args = ap.parse_args()
     if args.quick:
         args.scales = "1,1000"
         args.rounds, args.seconds, args.warmup = 3, 1.0, 0.1
         args.split_conns, args.switch_reps = 20000, 3
-        args.testrun_repeat = 200000
+        args.testrun_calls = 5000
         args.install_timeout = 60
     if os.geteuid() != 0:
         sys.exit("bench: needs root (namespaces, a cgroup, BPF)")

@@ -7,13 +7,19 @@
  *       and pin the link at LINK_PIN (removing the pin detaches it). The
  *       empty connect4 baseline is attached this way, as steerd attaches
  *       steer's.
- *   bench_bpf testrun OBJ PROG REPEAT [PIN_DIR]
- *       run the TC program PROG with BPF_PROG_TEST_RUN on a TCP SYN to
- *       10.96.0.20:9080 REPEAT times and print {"ns_per_run": ...}. With
- *       PIN_DIR, maps of OBJ that have a pin of the same name there are
- *       reused, so a program runs against a live steerd's maps.
+ *   bench_bpf testrun OBJ PROG CALLS [MAPS_DIR]
+ *       run the TC program PROG with BPF_PROG_TEST_RUN: once on a TCP SYN
+ *       from 10.1.0.250:1 to 10.96.0.20:9080 (a new flow), then CALLS
+ *       times on an ACK of the same flow (an established-flow packet), one
+ *       packet per call, and print the median and minimum ns per packet.
+ *       One packet per call because the kernel reuses one skb for all the
+ *       repeats of a call, and a DNAT program rewrites it: the second
+ *       repeat would no longer be a packet of the flow. With MAPS_DIR,
+ *       maps of OBJ that have a pin of the same name there are reused, so
+ *       the program runs against a live steerd's routes and conntrack.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +87,8 @@ out:
 	return ret;
 }
 
-/* Ethernet + IPv4 + TCP SYN from 10.1.0.2:40000 to 10.96.0.20:9080. */
-static size_t syn_packet(unsigned char *buf, size_t len)
+/* Ethernet + IPv4 + TCP from 10.1.0.250:1 to 10.96.0.20:9080. */
+static size_t tcp_packet(unsigned char *buf, size_t len, bool syn)
 {
 	struct ethhdr *eth = (struct ethhdr *)buf;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
@@ -98,20 +104,46 @@ static size_t syn_packet(unsigned char *buf, size_t len)
 	ip->ttl = 64;
 	ip->protocol = IPPROTO_TCP;
 	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp));
-	ip->saddr = htonl(0x0a010002);
+	ip->saddr = htonl(0x0a0100fa);
 	ip->daddr = htonl(0x0a600014);
-	tcp->source = htons(40000);
+	tcp->source = htons(1);
 	tcp->dest = htons(9080);
 	tcp->doff = 5;
-	tcp->syn = 1;
+	tcp->syn = syn;
+	tcp->ack = !syn;
 	return n;
 }
 
-static int testrun(const char *obj_path, const char *prog_name, int repeat,
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One packet through @prog_fd; its run time in ns, or -1. */
+static long run_once(int prog_fd, bool syn, __u32 *retval)
+{
+	unsigned char pkt[128], out[256];
+	struct bpf_test_run_opts opts = {
+		.sz = sizeof(opts),
+		.data_in = pkt,
+		.data_out = out,
+		.data_size_out = sizeof(out),
+		.repeat = 1,
+	};
+
+	opts.data_size_in = (__u32)tcp_packet(pkt, sizeof(pkt), syn);
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -1;
+	*retval = opts.retval;
+	return opts.duration;
+}
+
+static int testrun(const char *obj_path, const char *prog_name, int calls,
 		   const char *pin_dir)
 {
 	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
-	unsigned char pkt[128], out[256];
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	int ret = 1;
@@ -147,22 +179,32 @@ static int testrun(const char *obj_path, const char *prog_name, int repeat,
 		goto out;
 	}
 	{
-		struct bpf_test_run_opts opts = {
-			.sz = sizeof(opts),
-			.data_in = pkt,
-			.data_out = out,
-			.data_size_out = sizeof(out),
-			.repeat = repeat,
-		};
+		__u32 *ns = calloc(calls, sizeof(*ns)), syn_ret = 0,
+		      ack_ret = 0;
+		int fd = bpf_program__fd(prog);
 
-		opts.data_size_in = (__u32)syn_packet(pkt, sizeof(pkt));
-		if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
+		if (!ns || run_once(fd, true, &syn_ret) < 0) {
 			fprintf(stderr, "bench_bpf: test run of %s: %s\n",
 				prog_name, strerror(errno));
+			free(ns);
 			goto out;
 		}
-		printf("{\"ns_per_run\": %u, \"retval\": %u, \"repeat\": %d}\n",
-		       opts.duration, opts.retval, repeat);
+		for (int i = 0; i < calls; i++) {
+			long d = run_once(fd, false, &ack_ret);
+
+			if (d < 0) {
+				fprintf(stderr, "bench_bpf: test run: %s\n",
+					strerror(errno));
+				free(ns);
+				goto out;
+			}
+			ns[i] = (__u32)d;
+		}
+		qsort(ns, calls, sizeof(*ns), cmp_u32);
+		printf("{\"ns_median\": %u, \"ns_min\": %u, \"calls\": %d, "
+		       "\"syn_retval\": %u, \"ack_retval\": %u}\n",
+		       ns[calls / 2], ns[0], calls, syn_ret, ack_ret);
+		free(ns);
 	}
 	ret = 0;
 out:
@@ -176,14 +218,14 @@ int main(int argc, char **argv)
 	if (argc == 6 && !strcmp(argv[1], "attach"))
 		return attach(argv[2], argv[3], argv[4], argv[5]);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "testrun")) {
-		int repeat = atoi(argv[4]);
+		int calls = atoi(argv[4]);
 
-		if (repeat < 1 || repeat > 100000000)
+		if (calls < 1 || calls > 10000000)
 			return 2;
-		return testrun(argv[2], argv[3], repeat,
+		return testrun(argv[2], argv[3], calls,
 			       argc == 6 ? argv[5] : NULL);
 	}
 	fprintf(stderr, "Usage: bench_bpf attach OBJ PROG CGROUP LINK_PIN\n"
-			"       bench_bpf testrun OBJ PROG REPEAT [PIN_DIR]\n");
+			"       bench_bpf testrun OBJ PROG CALLS [MAPS_DIR]\n");
 	return 2;
 }

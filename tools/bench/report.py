@@ -160,8 +160,8 @@ def render(R, out):
     # ---- control plane -------------------------------------------------
     w("## steer control plane\n")
     w("| N routes | apply s | `steerctl set` ms | set → live ms (median, "
-      "min–max) | steerd RSS MiB | map memory MiB | bytes per route | "
-      "connect4 ns/call |")
+      "min–max) | steerd RSS / peak MiB | map memory MiB (routes + "
+      "fixed) | bytes per route | connect4 ns/call |")
     w("|---:|---:|---:|---|---:|---:|---:|---:|")
     for n in scales:
         c = R["scales"][n].get("control")
@@ -174,8 +174,12 @@ def render(R, out):
           f"{fmt(med(c.get('switch_cmd_ms', [])), '.1f')} | "
           f"{fmt(med(lv), '.2f')} ({fmt(min(lv) if lv else None, '.2f')}–"
           f"{fmt(max(lv) if lv else None, '.2f')}) | "
-          f"{fmt(c.get('VmRSS', 0) / 2**20, '.1f')} | "
-          f"{fmt(c['map_bytes'] / 2**20, ',.1f')} | {fmt(per)} | "
+          f"{fmt(c.get('VmRSS', 0) / 2**20, '.1f')} / "
+          f"{fmt(c.get('VmHWM', 0) / 2**20, '.1f')} | "
+          f"{fmt(c['map_bytes'] / 2**20, ',.1f')} ("
+          f"{fmt(c['inner_bytes'] / 2**20, ',.1f')} + "
+          f"{fmt((c['map_bytes'] - c['inner_bytes']) / 2**20, ',.1f')}) | "
+          f"{fmt(per)} | "
           f"{fmt(c.get('hook_ns'), '.0f')} |")
     per = notes.get("route_bytes")
     if per:
@@ -183,7 +187,12 @@ def render(R, out):
           f"map of its own: {per:,.0f} bytes of map memory per route, "
           f"whatever the route holds (split tables prefilled for 8 rules × "
           f"10000 slots × 2 families and 8 versions × 2520 slots × 2). "
-          f"100,000 routes would need {per * 1e5 / 2**30:.1f} GiB; this run "
+          f"On top, the counter maps are preallocated for `--max-routes` "
+          f"({notes['args']['steer_max']:,} here): the 'fixed' part above, "
+          f"most of it per-backend counters (8 versions × 32 backends × 2 "
+          f"layers × 64 bytes per CPU per route). "
+          f"100,000 routes would need {per * 1e5 / 2**30:.1f} GiB of route "
+          f"maps alone; this run "
           f"stopped at {notes['args']['steer_max']:,} routes "
           f"({per * notes['args']['steer_max'] / 2**30:.2f} GiB) to stay "
           "under ~3 GB on a shared 24 GiB machine.\n")
@@ -210,8 +219,15 @@ def render(R, out):
         e_ = med(tc.get("empty", []))
         if tc.get("steer"):
             s_ = med(tc["steer"])
-            w(f"- TC (BPF_PROG_TEST_RUN, SYN to the VIP): steer {s_} ns, "
-              f"empty {e_} ns, steer's own work **{s_ - e_} ns per packet**.")
+            w(f"- TC (BPF_PROG_TEST_RUN against the live maps, one packet "
+              f"per call, median of {notes['args'].get('testrun_calls')} "
+              f"calls, 3 times): an ACK of an established flow through "
+              f"steer_tc_ingress {s_} ns, the empty TC program {e_} ns, "
+              f"steer's own work **{s_ - e_} ns per packet** (return values "
+              f"SYN/ACK: {tc.get('retval')}).")
+        elif tc.get("steer") is not None:
+            w(f"- TC: the test run of steer's program failed: "
+              f"{tc.get('error', '?')}; empty program {fmt(e_, '.0f')} ns.")
         else:
             w(f"- TC: empty program {fmt(e_, '.0f')} ns per test run; steer's "
               "TC layer is not available on this branch, so its figure is "
