@@ -720,6 +720,7 @@ class Bench:
                     out = json.loads(r.stdout)
                     tc["steer"].append(out["ns_median"])
                     tc["retval"] = [out["syn_retval"], out["ack_retval"]]
+                    tc["ack_daddr_out"] = out["ack_daddr_out"]
                 else:
                     tc["error"] = r.stderr.strip()[-300:]
         self.results["hook"]["tc"] = tc

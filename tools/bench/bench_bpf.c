@@ -121,8 +121,9 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* One packet through @prog_fd; its run time in ns, or -1. */
-static long run_once(int prog_fd, bool syn, __u32 *retval)
+/* One packet through @prog_fd; its run time in ns, or -1. @daddr: the
+ * destination of the packet the program left (a DNAT rewrites it). */
+static long run_once(int prog_fd, bool syn, __u32 *retval, __u32 *daddr)
 {
 	unsigned char pkt[128], out[256];
 	struct bpf_test_run_opts opts = {
@@ -137,6 +138,10 @@ static long run_once(int prog_fd, bool syn, __u32 *retval)
 	if (bpf_prog_test_run_opts(prog_fd, &opts))
 		return -1;
 	*retval = opts.retval;
+	*daddr = 0;
+	if (opts.data_size_out >= sizeof(struct ethhdr) + sizeof(struct iphdr))
+		*daddr = ((const struct iphdr *)(out + sizeof(struct ethhdr)))
+				 ->daddr;
 	return opts.duration;
 }
 
@@ -179,18 +184,19 @@ static int testrun(const char *obj_path, const char *prog_name, int calls,
 		goto out;
 	}
 	{
-		__u32 *ns = calloc(calls, sizeof(*ns)), syn_ret = 0,
+		__u32 *ns = calloc(calls, sizeof(*ns)), daddr = 0, syn_ret = 0,
 		      ack_ret = 0;
 		int fd = bpf_program__fd(prog);
+		char dst[INET_ADDRSTRLEN];
 
-		if (!ns || run_once(fd, true, &syn_ret) < 0) {
+		if (!ns || run_once(fd, true, &syn_ret, &daddr) < 0) {
 			fprintf(stderr, "bench_bpf: test run of %s: %s\n",
 				prog_name, strerror(errno));
 			free(ns);
 			goto out;
 		}
 		for (int i = 0; i < calls; i++) {
-			long d = run_once(fd, false, &ack_ret);
+			long d = run_once(fd, false, &ack_ret, &daddr);
 
 			if (d < 0) {
 				fprintf(stderr, "bench_bpf: test run: %s\n",
@@ -201,9 +207,11 @@ static int testrun(const char *obj_path, const char *prog_name, int calls,
 			ns[i] = (__u32)d;
 		}
 		qsort(ns, calls, sizeof(*ns), cmp_u32);
+		inet_ntop(AF_INET, &daddr, dst, sizeof(dst));
 		printf("{\"ns_median\": %u, \"ns_min\": %u, \"calls\": %d, "
-		       "\"syn_retval\": %u, \"ack_retval\": %u}\n",
-		       ns[calls / 2], ns[0], calls, syn_ret, ack_ret);
+		       "\"syn_retval\": %u, \"ack_retval\": %u, "
+		       "\"ack_daddr_out\": \"%s\"}\n",
+		       ns[calls / 2], ns[0], calls, syn_ret, ack_ret, dst);
 		free(ns);
 	}
 	ret = 0;
