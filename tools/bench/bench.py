@@ -97,7 +97,7 @@ class Sandbox:
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, self._signal)
         os.makedirs(self.cg)
-        for c in ("plain", "steer", "empty", "tc"):
+        for c in ("plain", "steer", "steer1", "empty", "tc"):
             os.makedirs(os.path.join(self.cg, c))
         os.makedirs(self.pins)
 
@@ -143,7 +143,10 @@ class Sandbox:
             except Exception as e:  # keep cleaning
                 print(f"bench: stop {p.pid}: {e}", file=sys.stderr)
         if os.path.isdir(self.pins):
-            run([STEERD, "--cleanup", "--bpffs", self.pins], check=False)
+            for d in os.listdir(self.pins):  # one per steerd started here
+                if os.path.isdir(os.path.join(self.pins, d)):
+                    run([STEERD, "--cleanup", "--bpffs",
+                         os.path.join(self.pins, d)], check=False)
             shutil.rmtree(self.pins, ignore_errors=True)
         for ns in self.netns:
             run(["ip", "netns", "del", ns], check=False)
@@ -219,7 +222,7 @@ class System:
         self.lane = Lane(self.sb, self.name, self.b.args.server_threads)
 
     def install(self, n):
-        return 0.0
+        return None  # nothing to install
 
     def client_ns(self):
         return self.lane.c
@@ -244,6 +247,27 @@ class SteerSock(System):
 
     def stats_link(self):
         return os.path.join(self.b.steer.pins, "links", "connect4")
+
+
+class SteerSockRef(System):
+    """steer's socket layer with one route, always: the paired reference
+    that the socket layer at N routes is compared with, round by round."""
+    name, label = "steer-sock-1", "steer socket layer, 1 route (reference)"
+    cgroup = "steer1"
+    note = ("a second steerd holding only the measured route, in the socket "
+            "layer's lane: steer at N routes over this, same round")
+
+    def setup(self):
+        sock = next((s for s in self.b.systems if s.name == "steer-sock"),
+                    None)
+        if not sock:
+            self.available = False
+            self.note = "not run: needs the steer-sock lane"
+            return
+        self.lane = sock.lane
+
+    def stats_link(self):
+        return os.path.join(self.b.steer_ref.pins, "links", "connect4")
 
 
 class SteerTc(System):
@@ -427,18 +451,20 @@ class Nginx(Proxy):
         return ["nginx", "-p", d, "-e", f"{d}/error.log", "-c", cfg]
 
 
-SYSTEMS = [Direct, SteerSock, SteerTc, Iptables, Nftables, Haproxy, Nginx]
+SYSTEMS = [Direct, SteerSock, SteerSockRef, SteerTc, Iptables, Nftables,
+           Haproxy, Nginx]
 
 
 # ---------------------------------------------------------------------------
 class Steer:
     """One steerd for both steer lanes: its maps hold the N routes."""
 
-    def __init__(self, bench):
+    def __init__(self, bench, name="steer", cgroup="steer", max_routes=None):
         self.b = bench
         self.sb = bench.sb
-        self.pins = os.path.join(self.sb.pins, "steer")
-        self.routes = os.path.join(self.sb.tmp, "routes")
+        self.cgroup = cgroup
+        self.pins = os.path.join(self.sb.pins, name)
+        self.routes = os.path.join(self.sb.tmp, f"routes-{name}")
         os.makedirs(self.routes)
         self.proc = None
         self.n = 0
@@ -446,7 +472,7 @@ class Steer:
         help_text = run([STEERD, "--help"], check=False).stdout
         self.tc_available = (os.path.exists(os.path.join(REPO, "bpf", "tc.bpf.c"))
                              and "--tc-iface" in help_text)
-        self.max_routes = bench.steer_max
+        self.max_routes = max_routes or bench.steer_max
 
     def route_doc(self, name, vip, be, split=WEIGHTS):
         return (f"kind: Route\nname: {name}\nfrontends: [{vip}:{PORT}]\n"
@@ -460,17 +486,17 @@ class Steer:
                                [filler_backend(i, 0), filler_backend(i, 1)])
                 for i in range(n - 1)]
         docs.append(self.route_doc("bench", VIP, [a for a, _ in BACKENDS]))
-        tmp = os.path.join(self.sb.tmp, "routes.yaml.tmp")
+        tmp = self.routes + ".yaml.tmp"
         with open(tmp, "w") as f:
             f.write("---\n".join(docs))
         return tmp
 
     def start(self, tc_lane):
         self.write_routes(1)
-        os.rename(os.path.join(self.sb.tmp, "routes.yaml.tmp"),
+        os.rename(self.routes + ".yaml.tmp",
                   os.path.join(self.routes, "routes.yaml"))
         argv = [STEERD, "--routes", self.routes, "--bpffs", self.pins,
-                "--cgroup", self.sb.cgroup("steer"), "--metrics", "off",
+                "--cgroup", self.sb.cgroup(self.cgroup), "--metrics", "off",
                 "--max-routes", str(self.max_routes)]
         ns = None
         if tc_lane is not None and self.tc_available:
@@ -607,6 +633,9 @@ class Bench:
                 s.setup()
         tc = next((s for s in self.systems if s.name == "steer-tc"), None)
         self.steer.start(tc.lane if tc and tc.available else None)
+        self.steer_ref = Steer(self, "steer1", "steer1", max_routes=1)
+        self.steer_ref.tc_available = False
+        self.steer_ref.start(None)
         # The empty connect4 baseline, attached as steerd attaches steer's.
         self.empty_link = os.path.join(self.sb.pins, "empty_connect4")
         run([BPFH, "attach", EMPTY_OBJ, "bench_empty_connect4",
@@ -631,8 +660,9 @@ class Bench:
                 res["skipped"][s.name] = f"install failed: {str(e)[:200]}"
                 log(f"{s.name}: install of {n} failed: {e}")
                 continue
-            res["install_s"][s.name] = t
-            log(f"{s.name}: {n} services installed in {t:.3f} s")
+            if t is not None:
+                res["install_s"][s.name] = t
+                log(f"{s.name}: {n} services installed in {t:.3f} s")
             live.append(s)
         for r in range(a.rounds):
             order = live[r % len(live):] + live[:r % len(live)]
@@ -660,11 +690,20 @@ class Bench:
         if st.get("n_inner"):
             self.results["notes"]["route_bytes"] = st["inner_bytes"] / st["n_inner"]
         sock = next(s for s in self.systems if s.name == "steer-sock")
-        # The hook's own cost at this scale (stats on only for this run).
-        out = self.client(sock, seconds=min(1.0, self.args.seconds),
-                          extra=["--stats-link", sock.stats_link()])
-        if out.get("prog_run_cnt"):
-            st["hook_ns"] = out["prog_run_ns"] / out["prog_run_cnt"]
+        ref = next((s for s in self.systems if s.name == "steer-sock-1"
+                    and s.available), None)
+        # The hook's own cost at this scale, and with one route (paired).
+        hook, hook_ref = [], []
+        for _ in range(2):
+            for s, acc in ((sock, hook), (ref, hook_ref)):
+                if not s:
+                    continue
+                out = self.client(s, seconds=min(1.0, self.args.seconds),
+                                  extra=["--stats-link", s.stats_link()])
+                if out.get("prog_run_cnt"):
+                    acc.append(out["prog_run_ns"] / out["prog_run_cnt"])
+        st["hook_ns"] = median(hook) if hook else None
+        st["hook_ref_ns"] = median(hook_ref) if hook_ref else None
         # A split change: steerctl set -> first connection on the new split.
         lives, cmds, sets = [], [], []
         for _ in range(self.args.switch_reps):
