@@ -816,8 +816,8 @@ def main():
                     help="CI smoke run: 1 and 1000 services, short rounds")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench"))
     ap.add_argument("--scales", default="1,1000,10000,100000")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--warmup", type=float, default=0.2)
     ap.add_argument("--cpus", default=",".join(str(c) for c in
                                                range(os.cpu_count() or 1)),
@@ -832,7 +832,7 @@ def main():
     ap.add_argument("--switch-reps", type=int, default=5)
     ap.add_argument("--testrun-calls", type=int, default=20000,
                     help="packets (one per BPF_PROG_TEST_RUN call) per figure")
-    ap.add_argument("--install-timeout", type=float, default=300)
+    ap.add_argument("--install-timeout", type=float, default=180)
     args = ap.parse_args()
     if args.quick:
         args.scales = "1,1000"

@@ -146,8 +146,9 @@ def render(R, out):
     w("| system | " + " | ".join(f"N={short_n(n)}" for n in scales) + " |")
     w("|---|" + "---:|" * len(scales))
     for s in systems:
-        if s["name"] == "direct":
-            continue
+        if not any(s["name"] in R["scales"][n]["install_s"] for n in scales) \
+                and s["available"]:
+            continue  # nothing to install (direct, the 1-route reference)
         cells = [fmt(R["scales"][n]["install_s"].get(s["name"]), ".3f")
                  for n in scales]
         w(f"| {s['label']} | " + " | ".join(cells) + " |")
@@ -388,9 +389,9 @@ def plots(R, out):
     titles = ", ".join(f"'{data}' index {i} using 1:{{col}} with "
                        f"linespoints lw 2 title '{s['label']}'"
                        for i, s in enumerate(systems))
-    common = ("set terminal pngcairo size 900,560 font 'sans,10'\n"
+    common = ("set terminal pngcairo size 900,640 font 'sans,10'\n"
               "set logscale x\nset xlabel 'services installed'\n"
-              "set key outside right\nset grid\n"
+              "set key below maxrows 3\nset grid\n"
               f"set xrange [0.7:{int(scales[-1]) * 1.5}]\n")
     script = (common +
               f"set output '{out}/rate_vs_services.png'\n"
