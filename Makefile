@@ -7,6 +7,7 @@ BUILD    ?= build
 CLANG    ?= clang
 CC       ?= cc
 BPFTOOL  ?= bpftool
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
@@ -28,7 +29,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: bench bench-quick bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean
+	format vmlinux clean vmtest
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -82,7 +83,8 @@ $(BUILD)/libsteer.a: $(LIB_OBJS)
 
 $(BUILD)/steerd: agent/steerd.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -DSTEER_VERSION='"$(VERSION)"' $< $(BUILD)/libsteer.a \
+		$(LDLIBS) -o $@
 
 CTL_SRCS := tools/steerctl.c $(wildcard tools/ctl_*.c)
 BENCH_SRCS := tools/bench_connect.c $(wildcard tools/bench/*.c)
@@ -202,7 +204,7 @@ e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
 CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
-	tests/fuzz/*.c)
+	tests/fuzz/*.c tests/vm/*.[ch])
 check: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
@@ -210,14 +212,34 @@ check: all
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
 		-itools/bench/progs agent tools tests/fuzz
-	$(call msg,ANALYZE,agent tools tests/fuzz)
-	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c); do \
-		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools \
+	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
+	$(Q)for f in $(filter-out agent/loader.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
+		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeleton (included by loader.c) trips unix.Malloc.
 	$(Q)$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
 		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) \
 		-Werror -o /dev/null agent/loader.c
+
+# ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
+# Static binaries for a guest that has only busybox; steerd goes in as
+# built, with its shared libraries (tests/vm/run.sh).
+VM_LIBS  := -static -lbpf -lelf -lz -lyaml -ljson-c
+VM_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/vm/tests/%,$(BPFT_SRCS))
+
+$(BUILD)/vm/vmtest: $(wildcard tests/vm/*.[ch]) tests/unit/test.h $(BUILD)/libsteer.a $(HEADERS)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(wildcard tests/vm/*.c) $(BUILD)/libsteer.a \
+		$(VM_LIBS) -o $@
+
+$(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS)
+	$(call msg,CCLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(VM_LIBS) -o $@
+
+vmtest: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
+	$(Q)tests/vm/run.sh $(BUILD)
 
 format:
 	$(Q)clang-format -i $(CHECK_SRCS)

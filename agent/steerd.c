@@ -17,7 +17,9 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include "apply.h"
+#include "kfeatures.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
@@ -25,6 +27,9 @@
 #include "routes.h"
 #include "sysfs.h"
 
+#ifndef STEER_VERSION
+#define STEER_VERSION "unknown"
+#endif
 #define DEFAULT_ROUTES	"/etc/steer/routes"
 #define DEFAULT_METRICS "127.0.0.1:9469"
 /* Editors write files in several steps: wait this long after the last
@@ -56,6 +61,8 @@ static const char usage_text[] =
 	"      --cleanup           detach the programs, remove the pins, exit\n"
 	"  -v, --verbose           debug messages, libbpf's included\n"
 	"  -h, --help              show this help and exit\n"
+	"      --version           show the version and which kernel\n"
+	"                          features are active here, and exit\n"
 	"\n"
 	"Signals: SIGHUP re-reads the route files; SIGTERM and SIGINT exit "
 	"and\n"
@@ -310,9 +317,29 @@ static int run_loop(struct steerd *d)
 	}
 }
 
+/* steerd --version: the build, the kernel, and what of it steer uses. */
+static void print_version(void)
+{
+	struct utsname u;
+
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "?");
+	/* The probes log through libbpf only at debug level: keep quiet. */
+	log_init("steerd", LOG_LEVEL_WARN, false);
+	kfeatures_probe();
+	printf("steerd %s\nkernel %s, features:\n", STEER_VERSION, u.release);
+	kfeatures_print(stdout);
+}
+
 static int parse_args(struct steerd *d, int argc, char **argv)
 {
-	enum { OPT_LOG_FORMAT = 256, OPT_ONCE, OPT_CLEANUP, OPT_MAX_ROUTES };
+	enum {
+		OPT_LOG_FORMAT = 256,
+		OPT_ONCE,
+		OPT_CLEANUP,
+		OPT_MAX_ROUTES,
+		OPT_VERSION
+	};
 	static const struct option opts[] = {
 		{ "routes", required_argument, NULL, 'r' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -324,6 +351,7 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
 	char *end;
@@ -384,6 +412,9 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
+		case OPT_VERSION:
+			print_version();
+			exit(0);
 		default:
 			fputs("Try 'steerd --help' for more information.\n",
 			      stderr);
@@ -433,6 +464,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* Newer kernel features are used where present, skipped (one line
+	 * each, once the datapath is up) where not; only a kernel below
+	 * steer's minimum stops here. */
+	kfeatures_probe();
+	ret = kfeatures_check_required(err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		return 1;
+	}
+
 	ret = sysfs_cgroup2_root(d.cgroup_root, sizeof(d.cgroup_root));
 	if (ret) {
 		pr_warn("no cgroup v2 hierarchy in /proc/mounts: %s",
@@ -464,6 +505,7 @@ int main(int argc, char **argv)
 		metrics_http_stop(d.http);
 		return 1;
 	}
+	kfeatures_log();
 	d.ms.generation = maps_generation_max(&d.maps);
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)

@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
-# Install the Debian 12 packages steer needs to build, test and run its demo.
+# Install the Debian 12 packages steer needs to build, test and run its demo;
+# qemu-system-x86, busybox-static and cpio are for make vmtest (tests/vm).
 # Installs only what is missing; needs root. Used by .ci/run and tools/demo.sh.
 set -eu
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
 libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev pkg-config
 iproute2 util-linux procps python3 python3-pytest clang-format clang-tools
-cppcheck libclang-rt-14-dev"
+cppcheck libclang-rt-14-dev qemu-system-x86 busybox-static cpio"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -119,3 +119,36 @@ def test_missing_routes_directory_at_start_is_waited_for(steerd, client):
             break
         time.sleep(0.1)
     assert_all(client.run(VIP4, count=50), {"v2-a", "v2-b"}, 50)
+
+
+FEATURES = ("btf", "sk_storage", "set_retval", "ringbuf", "sock_destroy", "tcx")
+
+
+def version_states(argv):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("steerd "), p.stdout
+    states = {}
+    for line in p.stdout.splitlines()[2:]:
+        words = line.split()
+        if words and words[0] in FEATURES:
+            states[words[0]] = words[1]
+    assert sorted(states) == sorted(FEATURES), p.stdout
+    return states
+
+
+def test_version_lists_the_kernel_features():
+    states = version_states([STEERD, "--version"])
+    # steer's minimum kernel has all of these; the machine running the
+    # tests has at least that kernel (tests/vm checks 6.1's inactive ones).
+    for name in ("btf", "sk_storage", "set_retval", "ringbuf"):
+        assert states[name] == "active", states
+    assert set(states.values()) <= {"active", "inactive"}, states
+
+
+def test_unprivileged_version_says_unknown_where_probing_needs_privileges():
+    states = version_states(["setpriv", "--reuid=65534", "--regid=65534",
+                             "--clear-groups", STEERD, "--version"])
+    for name in ("sk_storage", "set_retval", "ringbuf"):
+        assert states[name] == "unknown", states
+    assert states["btf"] == "active", states
