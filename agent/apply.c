@@ -113,6 +113,8 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 		const struct steer_version *ver = &cfg->versions[v];
 		int pv = compile_version_index(prev, ver->name);
 
+		if (pv < 0)
+			maps_rtt_clear(m, id, ver->stats_slot);
 		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
 		     b++)
 			if (pv < 0 ||

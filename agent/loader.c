@@ -19,27 +19,38 @@ struct hook {
 	struct bpf_program *prog;
 };
 
-static int size_maps(struct steer_sock *skel, __u32 max_routes)
+/*
+ * Size the route-indexed maps of @obj for @max_routes, as every layer's
+ * object must (libbpf reuses a pinned map only when its definition
+ * matches). A map the object does not have is skipped.
+ */
+static int size_maps(struct bpf_object *obj, __u32 max_routes)
 {
-	int ret;
+	const struct {
+		const char *name;
+		__u32 per_route;
+	} sizes[] = {
+		{ STEER_MAP_ROUTES, 1 },
+		{ STEER_MAP_FRONTENDS, STEER_MAX_FRONTENDS },
+		{ STEER_MAP_STATS, STEER_STATS_PER_ROUTE },
+		{ STEER_MAP_BACKEND_STATS, STEER_BACKEND_STATS_PER_ROUTE },
+		{ STEER_MAP_SEQ, 1 },
+		{ STEER_MAP_RTT, STEER_MAX_VERSIONS },
+	};
 
-	ret = bpf_map__set_max_entries(skel->maps.steer_routes_v1, max_routes);
-	if (!ret)
-		ret = bpf_map__set_max_entries(skel->maps.steer_frontends_v1,
-					       max_routes *
-						       STEER_MAX_FRONTENDS);
-	if (!ret)
-		ret = bpf_map__set_max_entries(skel->maps.steer_stats_v1,
-					       max_routes *
-						       STEER_STATS_PER_ROUTE);
-	if (!ret)
-		ret = bpf_map__set_max_entries(
-			skel->maps.steer_backend_stats_v1,
-			max_routes * STEER_BACKEND_STATS_PER_ROUTE);
-	if (!ret)
-		ret = bpf_map__set_max_entries(skel->maps.steer_seq_v1,
-					       max_routes);
-	return ret;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct bpf_map *map =
+			bpf_object__find_map_by_name(obj, sizes[i].name);
+		int ret;
+
+		if (!map)
+			continue;
+		ret = bpf_map__set_max_entries(map,
+					       max_routes * sizes[i].per_route);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int set_pin_paths(struct bpf_object *obj, const char *bpffs)
@@ -58,6 +69,14 @@ static int set_pin_paths(struct bpf_object *obj, const char *bpffs)
 			return ret;
 	}
 	return 0;
+}
+
+int loader_prepare_obj(struct bpf_object *obj, const char *bpffs,
+		       __u32 max_routes)
+{
+	int ret = size_maps(obj, max_routes);
+
+	return ret ? ret : set_pin_paths(obj, bpffs);
 }
 
 /* The cgroup a pinned cgroup link is attached to; 0 when it is defunct. */
@@ -171,9 +190,7 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 			 strerror(errno));
 		goto out;
 	}
-	ret = size_maps(skel, o->max_routes);
-	if (!ret)
-		ret = set_pin_paths(skel->obj, o->bpffs);
+	ret = loader_prepare_obj(skel->obj, o->bpffs, o->max_routes);
 	if (ret) {
 		snprintf(err, errlen, "failed to configure maps: %s",
 			 strerror(-ret));
@@ -201,6 +218,7 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 		{ "connect6", skel->progs.steer_sock6_connect },
 		{ "getpeername4", skel->progs.steer_sock4_getpeername },
 		{ "getpeername6", skel->progs.steer_sock6_getpeername },
+		{ "sockops", skel->progs.steer_sockops },
 	};
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		ret = attach_hook(&hooks[i], o->bpffs, cg_fd, cg_id, o->cgroup,

@@ -26,6 +26,15 @@ struct loader_opts {
  */
 int loader_start(const struct loader_opts *o, char *err, size_t errlen);
 
+struct bpf_object;
+/*
+ * Before load: size @obj's route-indexed maps for @max_routes and pin every
+ * map of it under <@bpffs>/maps/ by name, so that each layer's object
+ * shares the pinned maps (libbpf reuses a pin whose definition matches).
+ */
+int loader_prepare_obj(struct bpf_object *obj, const char *bpffs,
+		       __u32 max_routes);
+
 /* Detach the pinned links and remove every pin under @bpffs. */
 int loader_cleanup(const char *bpffs, char *err, size_t errlen);
 

@@ -46,59 +46,69 @@ static int open_pinned(const char *bpffs, const char *name, char *err,
 	return ret;
 }
 
+struct map_fd {
+	const char *name;
+	int *fd;
+};
+
+#define N_MAPS 9
+
+/* Every map steerd and steerctl open, by pin name, with its fd in @m. */
+static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
+{
+	const struct map_fd all[N_MAPS] = {
+		{ STEER_MAP_ROUTES, &m->routes },
+		{ STEER_MAP_FRONTENDS, &m->frontends },
+		{ STEER_MAP_STATS, &m->stats },
+		{ STEER_MAP_REASONS, &m->reasons },
+		{ STEER_MAP_BACKEND_STATS, &m->backend_stats },
+		{ STEER_MAP_RTT, &m->rtt },
+		{ STEER_MAP_TRACE, &m->trace },
+		{ STEER_MAP_EVENTS, &m->events },
+		{ STEER_MAP_AGENT, &m->agent },
+	};
+
+	memcpy(fds, all, sizeof(all));
+}
+
 int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
+	struct map_fd fds[N_MAPS];
 	__u32 len = sizeof(info);
-	int ret;
+	int ret = 0;
 
 	memset(m, 0, sizeof(*m));
-	m->routes = m->frontends = m->stats = m->reasons = -1;
-	m->backend_stats = -1;
-	m->routes = open_pinned(bpffs, STEER_MAP_ROUTES, err, errlen);
-	if (m->routes < 0)
-		goto fail;
-	m->frontends = open_pinned(bpffs, STEER_MAP_FRONTENDS, err, errlen);
-	if (m->frontends < 0)
-		goto fail;
-	m->stats = open_pinned(bpffs, STEER_MAP_STATS, err, errlen);
-	if (m->stats < 0)
-		goto fail;
-	m->reasons = open_pinned(bpffs, STEER_MAP_REASONS, err, errlen);
-	if (m->reasons < 0)
-		goto fail;
-	m->backend_stats =
-		open_pinned(bpffs, STEER_MAP_BACKEND_STATS, err, errlen);
-	if (m->backend_stats < 0)
-		goto fail;
-	if (bpf_obj_get_info_by_fd(m->routes, &info, &len)) {
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++)
+		*fds[i].fd = -1;
+	for (size_t i = 0; i < N_MAPS && !ret; i++) {
+		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
+		if (*fds[i].fd < 0)
+			ret = *fds[i].fd;
+	}
+	if (!ret && bpf_obj_get_info_by_fd(m->routes, &info, &len)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot read map info: %s",
 			 strerror(errno));
+	}
+	if (ret) {
 		maps_close(m);
 		return ret;
 	}
 	m->max_routes = info.max_entries;
 	return 0;
-fail:
-	ret = m->routes < 0	 ? m->routes
-	      : m->frontends < 0 ? m->frontends
-	      : m->stats < 0	 ? m->stats
-	      : m->reasons < 0	 ? m->reasons
-				 : m->backend_stats;
-	maps_close(m);
-	return ret;
 }
 
 void maps_close(struct steer_maps *m)
 {
-	int *fds[] = { &m->routes, &m->frontends, &m->stats, &m->reasons,
-		       &m->backend_stats };
+	struct map_fd fds[N_MAPS];
 
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++) {
+		if (*fds[i].fd >= 0)
+			close(*fds[i].fd);
+		*fds[i].fd = -1;
 	}
 }
 
@@ -365,6 +375,40 @@ int maps_backend_stats_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
 	return ret;
 }
 
+int maps_rtt_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+		  struct steer_rtt *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (vslot >= STEER_MAX_VERSIONS)
+		return -EINVAL;
+	return percpu_sum(m->rtt, steer_rtt_index(id, vslot), (__u64 *)out,
+			  sizeof(*out) / sizeof(__u64));
+}
+
+int maps_rtt_clear(const struct steer_maps *m, __u32 id, __u32 vslot)
+{
+	if (vslot >= STEER_MAX_VERSIONS)
+		return -EINVAL;
+	return percpu_zero(m->rtt, steer_rtt_index(id, vslot),
+			   sizeof(struct steer_rtt));
+}
+
+int maps_agent_get(const struct steer_maps *m, struct steer_agent_state *out)
+{
+	__u32 zero = 0;
+
+	memset(out, 0, sizeof(*out));
+	return bpf_map_lookup_elem(m->agent, &zero, out) ? -errno : 0;
+}
+
+int maps_agent_put(const struct steer_maps *m,
+		   const struct steer_agent_state *st)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(m->agent, &zero, st, BPF_ANY) ? -errno : 0;
+}
+
 int maps_stats_read(
 	const struct steer_maps *m, __u32 id,
 	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1])
@@ -392,7 +436,7 @@ int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
 /*
  * Zero @n consecutive per-CPU entries from @first with one batch write (a
  * route's counters are one run of indices), or one by one where the
- * kernel has no batch support: a fresh route has 81 + 512 of them.
+ * kernel has no batch support: a fresh route has 81 + 512 + 8 of them.
  */
 static int percpu_zero_run(int fd, __u32 first, __u32 n, size_t size)
 {
@@ -430,6 +474,10 @@ int maps_stats_clear(const struct steer_maps *m, __u32 id)
 				      steer_backend_stats_index(id, 0, 0, 0),
 				      STEER_BACKEND_STATS_PER_ROUTE,
 				      sizeof(struct steer_backend_stats));
+	if (!ret)
+		ret = percpu_zero_run(m->rtt, steer_rtt_index(id, 0),
+				      STEER_MAX_VERSIONS,
+				      sizeof(struct steer_rtt));
 	return ret;
 }
 

@@ -17,9 +17,14 @@
 #define STEER_MAP_FRONTENDS	"steer_frontends_v1"
 #define STEER_MAP_STATS		"steer_stats_v1"
 #define STEER_MAP_REASONS	"steer_reasons_v1"
-#define STEER_MAP_SK_ORIG	"steer_sk_orig_v1"
+#define STEER_MAP_SK_ORIG	"steer_sk_orig_v2"
 #define STEER_MAP_SEQ		"steer_seq_v1"
 #define STEER_MAP_BACKEND_STATS "steer_backend_stats_v1"
+#define STEER_MAP_RTT		"steer_rtt_v1"
+#define STEER_MAP_TRACE		"steer_trace_v1"
+#define STEER_MAP_EVENTS	"steer_events_v1"
+#define STEER_MAP_AGENT		"steer_agent_v1"
+#define STEER_MAP_CT		"steer_ct_v1" /* TC layer only */
 
 struct steer_maps {
 	int routes;
@@ -27,6 +32,10 @@ struct steer_maps {
 	int stats;
 	int reasons;
 	int backend_stats;
+	int rtt;	  /* connect-RTT histograms */
+	int trace;	  /* tracing lease */
+	int events;	  /* ring buffer of decisions */
+	int agent;	  /* steerd's own counters */
 	__u32 max_routes; /* from the routes map's max_entries */
 };
 
@@ -103,6 +112,15 @@ int maps_backend_stats_read(const struct steer_maps *m, __u32 id, __u32 vslot,
 /* Zero one backend's counters (both layers): its slot is new to it. */
 int maps_backend_stats_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
 			     __u32 bslot);
+/* Sum of per-CPU connect-RTT histograms of version slot @vslot of @id. */
+int maps_rtt_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+		  struct steer_rtt *out);
+/* Zero one version slot's histogram: the slot is new to its version. */
+int maps_rtt_clear(const struct steer_maps *m, __u32 id, __u32 vslot);
+/* steerd's pinned counters (they outlive a steerd restart). */
+int maps_agent_get(const struct steer_maps *m, struct steer_agent_state *out);
+int maps_agent_put(const struct steer_maps *m,
+		   const struct steer_agent_state *st);
 /* Zero route @id's counters (the id is being freed or reused). */
 int maps_stats_clear(const struct steer_maps *m, __u32 id);
 /* Zero the counters of one (rule, version) position of route @id. */

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Prometheus text format:
- * https://prometheus.io/docs/instrumenting/exposition_formats/ */
+ * https://prometheus.io/docs/instrumenting/exposition_formats/
+ * Every family is written whole (HELP, TYPE, then all its samples) from
+ * one read of the maps per scrape: O(routes) lookups, no lock the
+ * datapath could wait on (per-CPU counters are only read). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "metrics.h"
+#include "stats.h"
 
 static const char *const reason_names[STEER_REASON_COUNT] = {
 	[STEER_REASON_STEERED] = "steered",
@@ -15,9 +19,21 @@ static const char *const reason_names[STEER_REASON_COUNT] = {
 	[STEER_REASON_NO_RULE] = "no_rule",
 	[STEER_REASON_NO_BACKEND] = "no_backend",
 	[STEER_REASON_NO_ROUTE_CFG] = "no_route_config",
+	[STEER_REASON_TC_PASS] = "tc_pass",
+	[STEER_REASON_TC_FRAGMENT] = "tc_fragment",
+	[STEER_REASON_TC_MALFORMED] = "tc_malformed",
+	[STEER_REASON_TC_UNSUPPORTED] = "tc_unsupported",
+	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
+	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
+	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
 };
 
-static const char *const layer_names[STEER_LAYER_COUNT] = { "sock", "tc" };
+const char *metrics_reason_name(unsigned int reason)
+{
+	if (reason < STEER_REASON_COUNT && reason_names[reason])
+		return reason_names[reason];
+	return "unknown";
+}
 
 static void header(FILE *out, const char *name, const char *type,
 		   const char *help)
@@ -25,162 +41,256 @@ static void header(FILE *out, const char *name, const char *type,
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* What the exposition needs of one route, read from the maps once. */
-struct route_sample {
-	struct steer_route_cfg *cfg;
-	__u64 conns[STEER_MAX_RULES][STEER_MAX_VERSIONS][STEER_LAYER_COUNT];
-	__u64 denied[STEER_LAYER_COUNT];
-	__u64 noroute[STEER_LAYER_COUNT];
-};
-
-static int sample_route(const struct steer_maps *m, __u32 id,
-			struct route_sample *rs)
+/* A label value with \, " and newline escaped as the format requires. */
+static void label(FILE *out, const char *key, const char *val, bool first)
 {
-	static struct steer_stats st[STEER_MAX_RULES + 1]
-				    [STEER_MAX_VERSIONS + 1];
-	int ret;
-
-	memset(rs->conns, 0, sizeof(rs->conns));
-	memset(rs->denied, 0, sizeof(rs->denied));
-	memset(rs->noroute, 0, sizeof(rs->noroute));
-	ret = maps_route_get(m, id, rs->cfg);
-	if (!ret)
-		ret = maps_stats_read(m, id, st);
-	if (ret)
-		return ret;
-	for (int r = 0; r <= STEER_MAX_RULES; r++) {
-		for (int v = 0; v <= STEER_MAX_VERSIONS; v++) {
-			for (int l = 0; l < STEER_LAYER_COUNT; l++) {
-				rs->denied[l] += st[r][v].denied[l];
-				rs->noroute[l] += st[r][v].no_route[l];
-			}
-		}
+	fprintf(out, "%s%s=\"", first ? "" : ",", key);
+	for (const char *p = val; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', out);
+		if (*p == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*p, out);
 	}
-	/* conns[] by rule and version position, through counter slots */
-	for (int r = 0; r < rs->cfg->n_rules && r < STEER_MAX_RULES; r++) {
-		for (int v = 0;
-		     v < rs->cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
-			int row =
-				rs->cfg->rules[r].stats_slot % STEER_MAX_RULES;
-			int col = rs->cfg->versions[v].stats_slot %
-				  STEER_MAX_VERSIONS;
-
-			for (int l = 0; l < STEER_LAYER_COUNT; l++)
-				rs->conns[r][v][l] =
-					st[row][col].connections[l];
-		}
-	}
-	return 0;
+	fputc('"', out);
 }
 
-enum route_family {
-	FAM_CONNECTIONS,
-	FAM_SPLIT,
-	FAM_DENIALS,
-	FAM_NO_ROUTE,
-	FAM_OVERRIDE,
-	FAM_COUNT,
+enum family {
+	F_ROUTE_CONNS,
+	F_ROUTE_SPLIT,
+	F_ROUTE_DENIALS,
+	F_ROUTE_NO_ROUTE,
+	F_ROUTE_OVERRIDE,
+	F_BE_CONNS,
+	F_BE_ESTABLISHED,
+	F_BE_FAILED,
+	F_BE_CLOSED,
+	F_BE_ACTIVE,
+	F_BE_SENT_BYTES,
+	F_BE_RECV_BYTES,
+	F_BE_SENT_PACKETS,
+	F_BE_RECV_PACKETS,
+	F_RTT,
+	F_COUNT,
 };
 
 static const struct {
 	const char *name, *type, *help;
-} route_families[FAM_COUNT] = {
-	[FAM_CONNECTIONS] = { "steer_connections_total", "counter",
-			      "New connections steered, by route, rule, "
-			      "version and layer." },
-	[FAM_SPLIT] = { "steer_split_ratio", "gauge",
-			"Share of a rule's connections a version gets now "
-			"(0..1)." },
-	[FAM_DENIALS] = { "steer_policy_denials_total", "counter",
-			  "Connections refused by policy (EPERM at the "
-			  "socket layer)." },
-	[FAM_NO_ROUTE] = { "steer_no_route_total", "counter",
-			   "Connections refused for want of a matching rule "
-			   "or a usable backend." },
-	[FAM_OVERRIDE] = { "steer_route_override", "gauge",
-			   "1 while a steerctl change is in force instead of "
-			   "the route file." },
+} families[F_COUNT] = {
+	[F_ROUTE_CONNS] = { "steer_route_connections_total", "counter",
+			    "New connections steered, by route, rule, version "
+			    "and layer." },
+	[F_ROUTE_SPLIT] = { "steer_route_split_ratio", "gauge",
+			    "Share of a rule's new connections a version gets "
+			    "now (0..1)." },
+	[F_ROUTE_DENIALS] = { "steer_route_policy_denials_total", "counter",
+			      "Connections refused by policy (EPERM at the "
+			      "socket layer, dropped at TC)." },
+	[F_ROUTE_NO_ROUTE] = { "steer_route_no_route_total", "counter",
+			       "Connections refused for want of a matching "
+			       "rule or a usable backend." },
+	[F_ROUTE_OVERRIDE] = { "steer_route_override", "gauge",
+			       "1 while a steerctl change is in force instead "
+			       "of the route file." },
+	[F_BE_CONNS] = { "steer_backend_connections_total", "counter",
+			 "New connections sent to a backend." },
+	[F_BE_ESTABLISHED] = { "steer_backend_connections_established_total",
+			       "counter",
+			       "Connections to a backend that reached "
+			       "ESTABLISHED." },
+	[F_BE_FAILED] = { "steer_backend_connect_failures_total", "counter",
+			  "Connects to a backend that failed before "
+			  "ESTABLISHED: refused, reset or timed out." },
+	[F_BE_CLOSED] = { "steer_backend_connections_closed_total", "counter",
+			  "Established connections to a backend that "
+			  "ended." },
+	[F_BE_ACTIVE] = { "steer_backend_active_connections", "gauge",
+			  "Established connections to a backend open now." },
+	[F_BE_SENT_BYTES] = { "steer_backend_sent_bytes_total", "counter",
+			      "Payload bytes clients sent to a backend (socket "
+			      "layer: counted when the connection closes)." },
+	[F_BE_RECV_BYTES] = { "steer_backend_received_bytes_total", "counter",
+			      "Payload bytes a backend sent to clients "
+			      "(socket layer: counted when the connection "
+			      "closes)." },
+	[F_BE_SENT_PACKETS] = { "steer_backend_sent_packets_total", "counter",
+				"Packets clients sent to a backend (TC "
+				"layer only)." },
+	[F_BE_RECV_PACKETS] = { "steer_backend_received_packets_total",
+				"counter",
+				"Packets a backend sent to clients (TC layer "
+				"only)." },
+	[F_RTT] = { "steer_version_connect_rtt_seconds", "histogram",
+		    "Time from connect() to ESTABLISHED of a version's "
+		    "connections (socket layer)." },
 };
 
-/* The samples of family @f for one route. Names never need escaping:
- * the parser admits only [a-z0-9._-]. */
-static void route_series(FILE *out, const struct route_sample *rs,
-			 enum route_family f)
+static __u64 be_value(const struct stats_route *rs, enum family f, int v, int b,
+		      int l)
 {
-	const struct steer_route_cfg *cfg = rs->cfg;
-	const char *route = cfg->name;
+	const struct steer_backend_stats *s = &rs->be[v][b][l];
 
+	switch (f) {
+	case F_BE_CONNS:
+		return s->connections;
+	case F_BE_ESTABLISHED:
+		return s->established;
+	case F_BE_FAILED:
+		return s->failed;
+	case F_BE_CLOSED:
+		return s->closed;
+	case F_BE_ACTIVE:
+		return stats_active(s);
+	case F_BE_SENT_BYTES:
+		return s->bytes_to;
+	case F_BE_RECV_BYTES:
+		return s->bytes_from;
+	case F_BE_SENT_PACKETS:
+		return s->packets_to;
+	default:
+		return s->packets_from;
+	}
+}
+
+static void backend_series(FILE *out, const struct stats_route *rs,
+			   enum family f)
+{
+	const struct steer_route_cfg *cfg = &rs->cfg;
+	char be[64];
+
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		const struct steer_version *ver = &cfg->versions[v];
+
+		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		     b++) {
+			stats_backend_name(be, sizeof(be), &ver->backends[b]);
+			for (int l = 0; l < STEER_LAYER_COUNT; l++) {
+				fputs(families[f].name, out);
+				label(out, "{route", cfg->name, true);
+				label(out, "version", ver->name, false);
+				label(out, "backend", be, false);
+				label(out, "layer", stats_layer_names[l],
+				      false);
+				fprintf(out, "} %llu\n",
+					(unsigned long long)be_value(rs, f, v,
+								     b, l));
+			}
+		}
+	}
+}
+
+/* Cumulative buckets (le = 2^i microseconds), +Inf, _sum and _count. */
+static void rtt_series(FILE *out, const struct stats_route *rs)
+{
+	const struct steer_route_cfg *cfg = &rs->cfg;
+	const char *name = families[F_RTT].name;
+
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		const struct steer_rtt *h = &rs->rtt[v];
+		__u64 cum = 0;
+
+		for (int i = 0; i < STEER_RTT_BUCKETS; i++) {
+			cum += h->buckets[i];
+			fprintf(out, "%s_bucket", name);
+			label(out, "{route", cfg->name, true);
+			label(out, "version", cfg->versions[v].name, false);
+			if (i < STEER_RTT_BUCKETS - 1)
+				fprintf(out, ",le=\"%.6f\"} %llu\n",
+					(double)(1ULL << i) / 1e6,
+					(unsigned long long)cum);
+			else
+				fprintf(out, ",le=\"+Inf\"} %llu\n",
+					(unsigned long long)cum);
+		}
+		fprintf(out, "%s_sum", name);
+		label(out, "{route", cfg->name, true);
+		label(out, "version", cfg->versions[v].name, false);
+		fprintf(out, "} %.9f\n", h->sum_ns / 1e9);
+		fprintf(out, "%s_count", name);
+		label(out, "{route", cfg->name, true);
+		label(out, "version", cfg->versions[v].name, false);
+		fprintf(out, "} %llu\n", (unsigned long long)cum);
+	}
+}
+
+/* The samples of family @f for one route. */
+static void route_series(FILE *out, const struct stats_route *rs, enum family f)
+{
+	const struct steer_route_cfg *cfg = &rs->cfg;
+	const char *name = families[f].name;
+
+	if (f >= F_BE_CONNS && f <= F_BE_RECV_PACKETS) {
+		backend_series(out, rs, f);
+		return;
+	}
+	if (f == F_RTT) {
+		rtt_series(out, rs);
+		return;
+	}
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
 		for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS;
 		     v++) {
-			const char *rule = cfg->rules[r].name;
-			const char *ver = cfg->versions[v].name;
-
 			for (int l = 0;
-			     f == FAM_CONNECTIONS && l < STEER_LAYER_COUNT; l++)
-				fprintf(out,
-					"steer_connections_total{route=\"%s\","
-					"rule=\"%s\",version=\"%s\",layer=\"%"
-					"s\"} "
-					"%llu\n",
-					route, rule, ver, layer_names[l],
+			     f == F_ROUTE_CONNS && l < STEER_LAYER_COUNT; l++) {
+				fputs(name, out);
+				label(out, "{route", cfg->name, true);
+				label(out, "rule", cfg->rules[r].name, false);
+				label(out, "version", cfg->versions[v].name,
+				      false);
+				label(out, "layer", stats_layer_names[l],
+				      false);
+				fprintf(out, "} %llu\n",
 					(unsigned long long)rs->conns[r][v][l]);
-			if (f == FAM_SPLIT)
-				fprintf(out,
-					"steer_split_ratio{route=\"%s\","
-					"rule=\"%s\",version=\"%s\"} %.4f\n",
-					route, rule, ver,
+			}
+			if (f == F_ROUTE_SPLIT) {
+				fputs(name, out);
+				label(out, "{route", cfg->name, true);
+				label(out, "rule", cfg->rules[r].name, false);
+				label(out, "version", cfg->versions[v].name,
+				      false);
+				fprintf(out, "} %.4f\n",
 					cfg->rules[r].split[v] / 10000.0);
+			}
 		}
 	}
 	for (int l = 0; l < STEER_LAYER_COUNT; l++) {
-		if (f == FAM_DENIALS)
-			fprintf(out,
-				"steer_policy_denials_total{route=\"%s\","
-				"layer=\"%s\"} %llu\n",
-				route, layer_names[l],
-				(unsigned long long)rs->denied[l]);
-		else if (f == FAM_NO_ROUTE)
-			fprintf(out,
-				"steer_no_route_total{route=\"%s\","
-				"layer=\"%s\"} %llu\n",
-				route, layer_names[l],
-				(unsigned long long)rs->noroute[l]);
+		if (f != F_ROUTE_DENIALS && f != F_ROUTE_NO_ROUTE)
+			break;
+		fputs(name, out);
+		label(out, "{route", cfg->name, true);
+		label(out, "layer", stats_layer_names[l], false);
+		fprintf(out, "} %llu\n",
+			(unsigned long long)(f == F_ROUTE_DENIALS
+						     ? rs->denied[l]
+						     : rs->noroute[l]));
 	}
-	if (f == FAM_OVERRIDE)
-		fprintf(out, "steer_route_override{route=\"%s\"} %d\n", route,
-			!!(cfg->flags & STEER_ROUTE_OVERRIDE));
+	if (f == F_ROUTE_OVERRIDE) {
+		fputs(name, out);
+		label(out, "{route", cfg->name, true);
+		fprintf(out, "} %d\n", !!(cfg->flags & STEER_ROUTE_OVERRIDE));
+	}
 }
 
 static void write_reasons(FILE *out, const struct steer_maps *m)
 {
-	int cpus = libbpf_num_possible_cpus();
-	__u64 *per;
+	__u64 n[STEER_REASON_COUNT];
 
-	if (cpus <= 0)
-		return;
-	per = calloc(cpus, sizeof(*per));
-	if (!per)
+	if (stats_read_reasons(m, n))
 		return;
 	header(out, "steer_verdicts_total", "counter",
-	       "Datapath verdicts by reason, all routes.");
-	for (__u32 r = 0; r < STEER_REASON_COUNT; r++) {
-		__u64 sum = 0;
-
-		if (bpf_map_lookup_elem(m->reasons, &r, per))
-			continue;
-		for (int c = 0; c < cpus; c++)
-			sum += per[c];
+	       "Datapath verdicts by reason, all routes and layers: steered, "
+	       "not_frontend, and every reason a connection was refused or "
+	       "dropped.");
+	for (__u32 r = 0; r < STEER_REASON_COUNT; r++)
 		fprintf(out, "steer_verdicts_total{reason=\"%s\"} %llu\n",
-			reason_names[r], (unsigned long long)sum);
-	}
-	free(per);
+			metrics_reason_name(r), (unsigned long long)n[r]);
 }
 
 int metrics_write(FILE *out, const struct metrics_state *s)
 {
 	const struct steer_maps *m = s->maps;
-	struct route_sample *rs;
+	struct stats_route **rs;
 	__u32 *ids;
 	int n, ns = 0, ret = 0;
 
@@ -206,27 +316,27 @@ int metrics_write(FILE *out, const struct metrics_state *s)
 		return -ENOMEM;
 	}
 	for (int i = 0; i < n; i++) {
-		rs[ns].cfg = malloc(sizeof(*rs[ns].cfg));
-		if (!rs[ns].cfg) {
+		rs[ns] = malloc(sizeof(*rs[ns]));
+		if (!rs[ns]) {
 			ret = -ENOMEM;
 			break;
 		}
-		if (sample_route(m, ids[i], &rs[ns]))
-			free(rs[ns].cfg); /* deleted meanwhile */
+		if (stats_read_route(m, ids[i], rs[ns]))
+			free(rs[ns]); /* deleted meanwhile */
 		else
 			ns++;
 	}
 	header(out, "steer_routes", "gauge", "Routes in the datapath.");
 	fprintf(out, "steer_routes %d\n", ns);
-	for (int f = 0; f < FAM_COUNT; f++) {
-		header(out, route_families[f].name, route_families[f].type,
-		       route_families[f].help);
+	for (int f = 0; f < F_COUNT; f++) {
+		header(out, families[f].name, families[f].type,
+		       families[f].help);
 		for (int i = 0; i < ns; i++)
-			route_series(out, &rs[i], f);
+			route_series(out, rs[i], f);
 	}
 	write_reasons(out, m);
 	for (int i = 0; i < ns; i++)
-		free(rs[i].cfg);
+		free(rs[i]);
 	free(rs);
 	free(ids);
 	return ret;

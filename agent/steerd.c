@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "sysfs.h"
+#include "tc.h"
 
 #ifndef STEER_VERSION
 #define STEER_VERSION "unknown"
@@ -53,6 +54,12 @@ static const char usage_text[] =
 	"                          cgroup v2 root found in /proc/mounts\n"
 	"      --max-routes N      routes the maps hold (default 256); fixed\n"
 	"                          for the life of the pinned maps\n"
+	"  -t, --tc-iface GLOB,... also steer at TC: clsact ingress of the\n"
+	"                          interfaces matching a glob, now and as\n"
+	"                          they appear (client- and backend-facing\n"
+	"                          interfaces must both match)\n"
+	"      --ct-max N          TC flows tracked (default 65536); fixed\n"
+	"                          for the life of the pinned maps\n"
 	"  -m, --metrics ADDR:PORT serve /metrics (Prometheus), /healthz and\n"
 	"                          /readyz there, or 'off'; default\n"
 	"                          " DEFAULT_METRICS "\n"
@@ -73,6 +80,7 @@ static const char usage_text[] =
 	"EXAMPLES\n"
 	"  steerd --routes /etc/steer/routes\n"
 	"  steerd --once --routes ./examples --cgroup /sys/fs/cgroup/app\n"
+	"  steerd --tc-iface 'eth1,veth*' --routes /etc/steer/routes\n"
 	"  steerd --cleanup --bpffs /sys/fs/bpf/steer\n";
 
 struct steerd {
@@ -82,6 +90,8 @@ struct steerd {
 	char cgroup_root[PATH_MAX];
 	const char *metrics;
 	__u32 max_routes;
+	const char *tc_ifaces; /* NULL: no TC layer */
+	__u32 ct_max;
 	bool once, cleanup, json;
 	enum log_level level;
 
@@ -89,13 +99,16 @@ struct steerd {
 	struct metrics_state ms; /* generation, errors, readiness */
 	struct metrics_http *http;
 	int epfd, sigfd, inofd, timerfd;
-	int wd; /* inotify watch on routes_dir; -1 while it is missing */
+	struct tc_state *tc;
+	int gcfd; /* conntrack sweep timer (TC layer) */
+	int wd;	  /* inotify watch on routes_dir; -1 while it is missing */
 };
 
 /* Read the routes directory and apply it; on error keep what is live. */
 static int reload(struct steerd *d, const char *why)
 {
 	struct route_set set = { 0 };
+	struct steer_agent_state agent;
 	struct apply_stats st;
 	char err[ROUTE_ERR_MAX];
 	int ret;
@@ -114,14 +127,23 @@ static int reload(struct steerd *d, const char *why)
 			maps_unlock(lock);
 		}
 	}
+	/* steerd's own counters live in a pinned map: a restart goes on
+	 * from them instead of starting over at 0. */
+	maps_agent_get(&d->maps, &agent);
 	if (ret) {
-		d->ms.apply_errors++;
+		agent.apply_errors++;
+		maps_agent_put(&d->maps, &agent);
+		d->ms.apply_errors = agent.apply_errors;
 		pr_warn("%s; configuration unchanged (generation %llu)", err,
 			(unsigned long long)d->ms.generation);
 	} else {
 		struct timespec now;
 
 		clock_gettime(CLOCK_REALTIME, &now);
+		agent.applies++;
+		agent.last_apply_ns =
+			(__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+		maps_agent_put(&d->maps, &agent);
 		d->ms.last_apply_s = now.tv_sec + now.tv_nsec / 1e9;
 		d->ms.ready = true;
 		d->ms.generation = st.generation;
@@ -192,6 +214,23 @@ static bool routes_dir_gone(struct steerd *d)
 	return gone;
 }
 
+/* Link events and a periodic conntrack sweep, for the TC layer. */
+static int tc_loop_init(struct steerd *d)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = STEER_TC_GC_INTERVAL },
+		.it_interval = { .tv_sec = STEER_TC_GC_INTERVAL },
+	};
+
+	d->gcfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->gcfd < 0 || timerfd_settime(d->gcfd, 0, &its, NULL))
+		return -errno;
+	if (epoll_add(d->epfd, d->gcfd) ||
+	    epoll_add(d->epfd, tc_event_fd(d->tc)))
+		return -errno;
+	return 0;
+}
+
 static int loop_init(struct steerd *d)
 {
 	sigset_t mask;
@@ -219,12 +258,12 @@ static int loop_init(struct steerd *d)
 		return -errno;
 	if (d->http && epoll_add(d->epfd, metrics_http_fd(d->http)))
 		return -errno;
-	return 0;
+	return d->tc ? tc_loop_init(d) : 0;
 }
 
 static void loop_fini(struct steerd *d)
 {
-	int *fds[] = { &d->epfd, &d->sigfd, &d->inofd, &d->timerfd };
+	int *fds[] = { &d->epfd, &d->sigfd, &d->inofd, &d->timerfd, &d->gcfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
@@ -306,6 +345,14 @@ static int run_loop(struct steerd *d)
 					"it to return",
 					d->routes_dir);
 				arm_timer(d, RETRY_MS);
+			} else if (d->tc && fd == tc_event_fd(d->tc)) {
+				tc_on_event(d->tc);
+			} else if (fd == d->gcfd) {
+				__u64 expirations;
+
+				if (read(fd, &expirations,
+					 sizeof(expirations)) > 0)
+					tc_ct_gc(d->tc);
 			} else if (fd == d->timerfd) {
 				__u64 expirations;
 
@@ -338,6 +385,7 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		OPT_ONCE,
 		OPT_CLEANUP,
 		OPT_MAX_ROUTES,
+		OPT_CT_MAX,
 		OPT_VERSION
 	};
 	static const struct option opts[] = {
@@ -346,6 +394,8 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
+		{ "tc-iface", required_argument, NULL, 't' },
+		{ "ct-max", required_argument, NULL, OPT_CT_MAX },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -358,7 +408,8 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:b:c:m:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:b:c:m:t:vh", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'r':
 			d->routes_dir = optarg;
@@ -388,6 +439,27 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 				return 2;
 			}
 			d->max_routes = (__u32)v;
+			break;
+		case 't':
+			if (!*optarg || strspn(optarg, ",") == strlen(optarg)) {
+				fprintf(stderr,
+					"steerd: --tc-iface: no interface "
+					"glob given\n");
+				return 2;
+			}
+			d->tc_ifaces = optarg;
+			break;
+		case OPT_CT_MAX:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 16 || v > (1 << 24)) {
+				fprintf(stderr,
+					"steerd: --ct-max: '%s' is not a "
+					"number from 16 to 16777216\n",
+					optarg);
+				return 2;
+			}
+			d->ct_max = (__u32)v;
 			break;
 		case OPT_LOG_FORMAT:
 			if (!strcmp(optarg, "json")) {
@@ -438,7 +510,9 @@ int main(int argc, char **argv)
 		.bpffs = STEER_DEFAULT_BPFFS,
 		.metrics = DEFAULT_METRICS,
 		.max_routes = STEER_DEFAULT_MAX_ROUTES,
+		.ct_max = STEER_DEFAULT_CT_MAX,
 		.level = LOG_LEVEL_INFO,
+		.gcfd = -1,
 		.epfd = -1,
 		.sigfd = -1,
 		.inofd = -1,
@@ -455,7 +529,10 @@ int main(int argc, char **argv)
 	log_init("steerd", d.level, d.json);
 
 	if (d.cleanup) {
-		ret = loader_cleanup(d.bpffs, err, sizeof(err));
+		/* TC filters first: their program pins nothing itself. */
+		ret = tc_cleanup(d.bpffs, err, sizeof(err));
+		if (!ret)
+			ret = loader_cleanup(d.bpffs, err, sizeof(err));
 		if (ret) {
 			pr_warn("cleanup: %s", err);
 			return 1;
@@ -506,13 +583,37 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kfeatures_log();
+	if (d.tc_ifaces) {
+		struct tc_opts to = { .bpffs = d.bpffs,
+				      .ifaces = d.tc_ifaces,
+				      .max_routes = d.max_routes,
+				      .ct_max = d.ct_max,
+				      .watch = !d.once };
+
+		d.tc = tc_start(&to, err, sizeof(err));
+		if (!d.tc) {
+			pr_warn("%s", err);
+			maps_close(&d.maps);
+			metrics_http_stop(d.http);
+			return 1;
+		}
+	}
 	d.ms.generation = maps_generation_max(&d.maps);
+	{
+		struct steer_agent_state agent;
+
+		if (!maps_agent_get(&d.maps, &agent)) {
+			d.ms.apply_errors = agent.apply_errors;
+			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
+		}
+	}
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);
 
 	ret = reload(&d, "start");
 	if (d.once) {
+		tc_stop(d.tc);
 		maps_close(&d.maps);
 		return ret ? 1 : 0;
 	}
@@ -527,6 +628,7 @@ int main(int argc, char **argv)
 	ret = run_loop(&d) ? 1 : 0;
 out:
 	loop_fini(&d);
+	tc_stop(d.tc);
 	metrics_http_stop(d.http);
 	maps_close(&d.maps);
 	return ret;

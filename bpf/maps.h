@@ -78,12 +78,46 @@ struct {
 	__type(value, __u64);
 } steer_reasons_v1 SEC(".maps");
 
-/* socket -> struct steer_sk_orig: the frontend its owner dialled */
+/*
+ * socket -> struct steer_sk_orig: the frontend its owner dialled and the
+ * counter slots its outcome is counted under. Socket storage lives and dies
+ * with the socket: nothing to fill up, nothing to evict (LESSONS.md).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct steer_sk_orig);
-} steer_sk_orig_v1 SEC(".maps");
+} steer_sk_orig_v2 SEC(".maps");
+
+/* steer_rtt_index(route, version slot) -> per-CPU struct steer_rtt */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES *STEER_MAX_VERSIONS);
+	__type(key, __u32);
+	__type(value, struct steer_rtt);
+} steer_rtt_v1 SEC(".maps");
+
+/* 0 -> struct steer_trace_ctl: the tracing lease (see steer_abi.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct steer_trace_ctl);
+} steer_trace_v1 SEC(".maps");
+
+/* ring buffer of struct steer_event, written only while the lease runs */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} steer_events_v1 SEC(".maps");
+
+/* 0 -> struct steer_agent_state: steerd's counters (never read by BPF) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct steer_agent_state);
+} steer_agent_v1 SEC(".maps");
 
 #endif /* STEER_BPF_MAPS_H */

@@ -2,7 +2,8 @@
 /*
  * Socket layer: cgroup sock_addr hooks. connect4/6 choose a backend for a
  * connect() to a frontend and write it into the socket; getpeername4/6
- * show the application the frontend it dialled.
+ * show the application the frontend it dialled; sockops counts what became
+ * of each steered TCP connection (lib/outcome.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -10,7 +11,11 @@
 
 #define steer_ancestor_cgroup_id(level)                                        \
 	bpf_get_current_ancestor_cgroup_id(level)
+#define steer_current_pid() ((__u32)(bpf_get_current_pid_tgid() >> 32))
 #include "lib/decide.h"
+#include "lib/outcome.h"
+#include "lib/count.h"
+#include "lib/trace.h"
 
 #define ECONNREFUSED 111
 #define SYS_PROCEED  1
@@ -18,50 +23,18 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline void count(__u32 route,
-				  const struct steer_route_cfg *cfg,
-				  const struct steer_decision *d,
-				  enum steer_verdict verdict)
-{
-	__u32 row = STEER_MAX_RULES, col = STEER_MAX_VERSIONS;
-	struct steer_stats *st;
-
-	if (d->rule < STEER_MAX_RULES)
-		row = cfg->rules[d->rule].stats_slot;
-	if (d->version < STEER_MAX_VERSIONS)
-		col = cfg->versions[d->version].stats_slot;
-	st = stats_lookup(route, row, col);
-
-	if (!st)
-		return;
-	switch (verdict) {
-	case STEER_VERDICT_STEER: {
-		struct steer_backend_stats *bs;
-
-		st->connections[STEER_LAYER_SOCK]++;
-		bs = backend_stats_lookup(route, cfg, d->version,
-					  d->backend_idx, STEER_LAYER_SOCK);
-		if (bs)
-			bs->connections++;
-		break;
-	}
-	case STEER_VERDICT_DENY:
-		st->denied[STEER_LAYER_SOCK]++;
-		break;
-	default:
-		st->no_route[STEER_LAYER_SOCK]++;
-		break;
-	}
-}
-
 static __always_inline void
 remember_frontend(struct bpf_sock_addr *ctx,
 		  const struct steer_frontend_key *fk, __u32 route,
+		  const struct steer_route_cfg *cfg,
 		  const struct steer_decision *d)
 {
 	struct steer_sk_orig *o;
 
-	o = bpf_sk_storage_get(&steer_sk_orig_v1, ctx->sk, 0,
+	if (d->rule >= STEER_MAX_RULES || d->version >= STEER_MAX_VERSIONS ||
+	    d->backend_idx >= STEER_MAX_BACKENDS)
+		return;
+	o = bpf_sk_storage_get(&steer_sk_orig_v2, ctx->sk, 0,
 			       BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o)
 		return;
@@ -72,6 +45,12 @@ remember_frontend(struct bpf_sock_addr *ctx,
 	o->rule = d->rule;
 	o->version = d->version;
 	o->backend = d->backend_idx;
+	o->rule_slot = cfg->rules[d->rule].stats_slot;
+	o->version_slot = cfg->versions[d->version].stats_slot;
+	o->backend_slot =
+		cfg->versions[d->version].backends[d->backend_idx].stats_slot;
+	o->state = STEER_SK_CONNECTING;
+	o->connect_ns = bpf_ktime_get_ns();
 }
 
 /*
@@ -89,6 +68,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	const struct steer_frontend *fe;
 	struct steer_decision d = {};
 	enum steer_verdict verdict;
+	enum steer_reason reason;
 	__be16 port;
 
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
@@ -97,53 +77,57 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 	fe = frontend_lookup(fk);
 	if (!fe) {
 		/* A reused socket must not keep showing an old frontend. */
-		bpf_sk_storage_delete(&steer_sk_orig_v1, ctx->sk);
+		bpf_sk_storage_delete(&steer_sk_orig_v2, ctx->sk);
 		reason_count(STEER_REASON_NOT_FRONTEND);
 		return -1;
 	}
-	cfg = route_lookup(fe->route_id);
-	if (!cfg) {
-		reason_count(STEER_REASON_NO_ROUTE_CFG);
-		bpf_set_retval(-ECONNREFUSED);
-		return SYS_REJECT;
-	}
-
 	cl->dport = bpf_ntohs(fk->port);
 	cl->uid = (__u32)bpf_get_current_uid_gid();
 	cl->affinity_key = bpf_get_current_cgroup_id();
 	cl->layer = STEER_LAYER_SOCK;
 	cl->route_id = fe->route_id;
 
-	verdict = steer_decide(cfg, cl, &d);
-	count(fe->route_id, cfg, &d, verdict);
-	switch (verdict) {
-	case STEER_VERDICT_STEER:
-		break;
-	case STEER_VERDICT_DENY:
-		reason_count(STEER_REASON_POLICY_DENY);
-		return SYS_REJECT; /* EPERM */
-	case STEER_VERDICT_NO_RULE:
-		reason_count(STEER_REASON_NO_RULE);
-		bpf_set_retval(-ECONNREFUSED);
-		return SYS_REJECT;
-	default:
-		reason_count(STEER_REASON_NO_BACKEND);
-		bpf_set_retval(-ECONNREFUSED);
-		return SYS_REJECT;
-	}
-	if (!d.backend) { /* cannot happen with STEER; refuse, never guess */
+	cfg = route_lookup(fe->route_id);
+	if (!cfg) {
+		reason_count(STEER_REASON_NO_ROUTE_CFG);
+		trace_decision(fk, cl, fe->route_id, NULL, NULL,
+			       STEER_VERDICT_NO_RULE, STEER_REASON_NO_ROUTE_CFG,
+			       NULL, 0);
 		bpf_set_retval(-ECONNREFUSED);
 		return SYS_REJECT;
 	}
 
-	__builtin_memcpy(out->addr, d.backend->addr, sizeof(out->addr));
-	port = d.backend->port;
-	if (!port)
-		port = fe->target_port ? fe->target_port : fk->port;
-	out->port = port;
-	remember_frontend(ctx, fk, fe->route_id, &d);
-	reason_count(STEER_REASON_STEERED);
-	return SYS_PROCEED;
+	verdict = steer_decide(cfg, cl, &d);
+	count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_SOCK);
+	if (verdict == STEER_VERDICT_STEER && !d.backend)
+		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; refuse */
+	switch (verdict) {
+	case STEER_VERDICT_STEER:
+		reason = STEER_REASON_STEERED;
+		__builtin_memcpy(out->addr, d.backend->addr, sizeof(out->addr));
+		port = d.backend->port;
+		if (!port)
+			port = fe->target_port ? fe->target_port : fk->port;
+		out->port = port;
+		remember_frontend(ctx, fk, fe->route_id, cfg, &d);
+		break;
+	case STEER_VERDICT_DENY:
+		reason = STEER_REASON_POLICY_DENY;
+		break;
+	case STEER_VERDICT_NO_RULE:
+		reason = STEER_REASON_NO_RULE;
+		break;
+	default:
+		reason = STEER_REASON_NO_BACKEND;
+		break;
+	}
+	reason_count(reason);
+	trace_decision(fk, cl, fe->route_id, cfg, &d, verdict, reason, out, 0);
+	if (verdict == STEER_VERDICT_STEER)
+		return SYS_PROCEED;
+	if (verdict != STEER_VERDICT_DENY)
+		bpf_set_retval(-ECONNREFUSED);
+	return SYS_REJECT; /* a denial is EPERM, the hook's default */
 }
 
 SEC("cgroup/connect4")
@@ -242,7 +226,7 @@ sk_orig(struct bpf_sock_addr *ctx)
 {
 	if (!ctx->sk)
 		return NULL;
-	return bpf_sk_storage_get(&steer_sk_orig_v1, ctx->sk, 0, 0);
+	return bpf_sk_storage_get(&steer_sk_orig_v2, ctx->sk, 0, 0);
 }
 
 SEC("cgroup/getpeername4")
@@ -277,4 +261,40 @@ int steer_sock6_getpeername(struct bpf_sock_addr *ctx)
 	}
 	ctx->user_port = o->port;
 	return SYS_PROCEED;
+}
+
+/*
+ * sockops: every TCP socket of the cgroup passes here for the callbacks
+ * that are always on; only those with socket storage (steered at connect)
+ * ask for state callbacks, so the others cost the early return.
+ */
+SEC("sockops")
+int steer_sockops(struct bpf_sock_ops *ctx)
+{
+	struct steer_sk_orig *o;
+	struct bpf_sock *sk;
+	__u32 op = ctx->op;
+
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		/* Only these two transitions count: skip the storage lookup
+		 * for FIN_WAIT1, CLOSE_WAIT, LAST_ACK and the like. */
+		if (ctx->args[1] != BPF_TCP_ESTABLISHED &&
+		    ctx->args[1] != BPF_TCP_CLOSE)
+			return 1;
+	} else if (op != BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		return 1;
+	}
+	sk = ctx->sk;
+	if (!sk)
+		return 1;
+	o = bpf_sk_storage_get(&steer_sk_orig_v2, sk, 0, 0);
+	if (!o)
+		return 1;
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
+		bpf_sock_ops_cb_flags_set(ctx,
+					  ctx->bpf_sock_ops_cb_flags |
+						  BPF_SOCK_OPS_STATE_CB_FLAG);
+	else
+		outcome_state(ctx, sk, o, ctx->args[1]);
+	return 1;
 }

@@ -264,22 +264,191 @@ enum steer_reason {
 	STEER_REASON_NO_RULE,	   /* ECONNREFUSED: no rule matched */
 	STEER_REASON_NO_BACKEND,   /* ECONNREFUSED: no usable backend */
 	STEER_REASON_NO_ROUTE_CFG, /* frontend without route config */
+	/* TC layer (bpf/tc.bpf.c): one count per packet or new flow */
+	STEER_REASON_TC_PASS,	      /* not for steer (no frontend, no flow) */
+	STEER_REASON_TC_FRAGMENT,     /* IP fragment: passed untouched */
+	STEER_REASON_TC_MALFORMED,    /* truncated or bad header: untouched */
+	STEER_REASON_TC_UNSUPPORTED,  /* IPv6 routing header, AH, ESP, ...:
+					 passed untouched */
+	STEER_REASON_TC_CT_FULL,      /* a new flow could not be tracked:
+					 dropped */
+	STEER_REASON_TC_CT_RECREATED, /* packet of a flow whose entry was
+					 lost: decided again and tracked */
+	STEER_REASON_TC_REWRITE_FAILED, /* a rewrite helper failed: dropped */
 	STEER_REASON_COUNT,
 };
 
-/* ---- steer_sk_orig_v1 (SK_STORAGE): what the application dialled ------- */
+/* ---- steer_sk_orig_v2 (SK_STORAGE): what the application dialled ------- */
+/* Where a steered TCP socket is in its life, for counting each outcome once. */
+enum steer_sk_state {
+	STEER_SK_CONNECTING = 0,  /* connect() steered it; no outcome yet */
+	STEER_SK_ESTABLISHED = 1, /* counted as established */
+	STEER_SK_DONE = 2,	  /* counted as failed or closed */
+};
+
+/*
+ * Written at connect(). The counter slots are copied from the config in
+ * force then, so the sockops program counts the connection's outcome under
+ * the rule, version and backend it was steered to even if the route has
+ * changed (or is gone) by the time it closes.
+ */
 struct steer_sk_orig {
 	__u32 addr[4]; /* frontend address, network order */
 	__be16 port;   /* frontend port */
 	__u8 family;
-	__u8 version;
+	__u8 version; /* index in the config at connect time */
 	__u32 route_id;
-	__u8 backend;
-	__u8 rule;
+	__u8 backend;	   /* index in the config at connect time */
+	__u8 rule;	   /* index in the config at connect time */
+	__u8 rule_slot;	   /* counter slots at connect time */
+	__u8 version_slot; /* (stats_slot of the rule, version, backend) */
+	__u8 backend_slot;
+	__u8 state; /* enum steer_sk_state */
+	__u8 pad[2];
+	__u64 connect_ns; /* bpf_ktime_get_ns() at connect() */
+};
+
+/* ---- steer_rtt_v1 (PERCPU_ARRAY): connect RTT per route and version ---- */
+/*
+ * Index = steer_rtt_index(route, version stats_slot). Bucket i counts
+ * connects whose connect()-to-ESTABLISHED time t satisfies
+ * t < 2^i microseconds (and t >= 2^(i-1) us for i > 0); the last bucket
+ * takes everything longer (+Inf).
+ */
+#define STEER_RTT_BUCKETS 24
+
+struct steer_rtt {
+	__u64 buckets[STEER_RTT_BUCKETS];
+	__u64 sum_ns;
+	__u64 count;
+};
+
+static inline __u32 steer_rtt_index(__u32 route, __u32 version)
+{
+	return route * STEER_MAX_VERSIONS + version;
+}
+
+/* ---- steer_trace_v1 (ARRAY, 1 entry) + steer_events_v1 (RINGBUF) ------ */
+/*
+ * Tracing is a lease: `steerctl trace` sets until_ns = now + 3 s and renews
+ * it every second; the datapath emits events only while
+ * bpf_ktime_get_ns() < until_ns. 0 = off (no clock read at all). A tracer
+ * that dies without clearing it turns tracing off within 3 s.
+ */
+struct steer_trace_ctl {
+	__u64 until_ns; /* CLOCK_MONOTONIC */
+	__u64 reserved[3];
+};
+
+#define STEER_TRACE_LEASE_NS (3ULL * 1000000000ULL)
+
+/* One decision, as `steerctl trace` shows it. */
+struct steer_event {
+	__u64 ts_ns;	  /* bpf_ktime_get_ns() */
+	__u64 cgroup_id;  /* client cgroup (socket layer), else 0 */
+	__u64 generation; /* of the route config that decided */
+	__u32 saddr[4];	  /* client; zero when not known yet */
+	__u32 daddr[4];	  /* frontend dialled */
+	__u32 baddr[4];	  /* backend chosen (verdict STEER only) */
+	__be16 sport;	  /* 0 when not known yet */
+	__be16 dport;
+	__be16 bport;
+	__u8 family; /* enum steer_family */
+	__u8 proto;  /* enum steer_proto */
+	__u32 uid;   /* socket layer, else 0 */
+	__u32 pid;   /* tgid; socket layer, else 0 */
+	__u32 route_id;
+	__u8 layer;   /* enum steer_layer */
+	__u8 verdict; /* enum steer_verdict */
+	__u8 reason;  /* enum steer_reason */
+	__u8 rule;    /* index; STEER_MAX_RULES when none */
+	__u8 version; /* index; STEER_MAX_VERSIONS when none */
+	__u8 backend; /* index; STEER_MAX_BACKENDS when none */
 	__u8 pad[6];
 };
 
+/* ---- steer_agent_v1 (ARRAY, 1 entry): steerd's own counters, pinned ---- */
+/* So they survive a steerd restart like the datapath's (never reset). */
+struct steer_agent_state {
+	__u64 apply_errors;
+	__u64 applies;
+	__u64 last_apply_ns; /* CLOCK_REALTIME of the last successful apply */
+	__u64 reserved[5];
+};
+
+/* ---- steer_ct_v1 (LRU_HASH): TC-layer connection tracking ------------- */
+/*
+ * Two entries per flow, each keyed by a packet's tuple as it arrives: the
+ * client's (client -> frontend, FORWARD: rewrite the destination to the
+ * backend) and the backend's reply (backend -> client, REPLY: rewrite the
+ * source back to the frontend). One lookup serves either direction. An
+ * entry holds the address to write and the counter slots of its flow,
+ * never an index into the live route, so a flow keeps its backend and its
+ * counters when the route changes or the backend is removed.
+ */
+#define STEER_DEFAULT_CT_MAX 65536 /* flows tracked (steerd --ct-max) */
+
+struct steer_ct_key {
+	__u32 saddr[4]; /* network order; IPv4 in [0], rest zero */
+	__u32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 family; /* enum steer_family */
+	__u8 proto;  /* enum steer_proto */
+	__u16 pad;
+};
+
+enum steer_ct_dir {
+	STEER_CT_FORWARD = 0, /* client -> frontend: DNAT to nat_addr */
+	STEER_CT_REPLY = 1,   /* backend -> client: source back to nat_addr */
+};
+
+/* TCP: NEW (SYN) -> ESTABLISHED (SYN-ACK) -> CLOSED (FIN both ways, RST).
+ * UDP: NEW -> ESTABLISHED once answered; it ends by idle timeout. */
+enum steer_ct_state {
+	STEER_CT_NEW = 0,	  /* TCP: SYN sent; UDP: not answered yet */
+	STEER_CT_ESTABLISHED = 1, /* TCP: SYN-ACK seen; UDP: answered */
+	STEER_CT_CLOSED = 2,	  /* TCP: FIN both ways, or RST */
+};
+
+enum steer_ct_flags {
+	STEER_CT_FIN_FORWARD = 1 << 0, /* client sent FIN */
+	STEER_CT_FIN_REPLY = 1 << 1,   /* backend sent FIN */
+};
+
+struct steer_ct_entry {
+	__u32 nat_addr[4]; /* FORWARD: backend; REPLY: frontend */
+	__be16 nat_port;
+	__u8 dir;   /* enum steer_ct_dir */
+	__u8 state; /* enum steer_ct_state */
+	__u32 route_id;
+	__u8 rule_slot; /* counter slots of the flow (stats_slot values) */
+	__u8 version_slot;
+	__u8 backend_slot;
+	__u8 flags; /* enum steer_ct_flags */
+	__u32 pad;
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() = CLOCK_MONOTONIC */
+};
+
+/* Idle timeouts by state; steerd removes entries idle for longer. */
+#define STEER_CT_TIMEOUT_NEW_S	  60	/* SYN without answer */
+#define STEER_CT_TIMEOUT_TCP_S	  21600 /* established TCP, idle */
+#define STEER_CT_TIMEOUT_UDP_S	  60	/* UDP, idle */
+#define STEER_CT_TIMEOUT_CLOSED_S 10	/* after FIN both ways or RST */
+
+static inline __u64 steer_ct_timeout_ns(__u8 proto, __u8 state)
+{
+	__u64 s = state == STEER_CT_CLOSED	  ? STEER_CT_TIMEOUT_CLOSED_S
+		  : proto == STEER_PROTO_UDP	  ? STEER_CT_TIMEOUT_UDP_S
+		  : state == STEER_CT_ESTABLISHED ? STEER_CT_TIMEOUT_TCP_S
+						  : STEER_CT_TIMEOUT_NEW_S;
+
+	return s * 1000000000ULL;
+}
+
 #ifndef __BPF__
+_Static_assert(sizeof(struct steer_ct_key) == 40, "ct key ABI");
+_Static_assert(sizeof(struct steer_ct_entry) == 40, "ct entry ABI");
 _Static_assert(sizeof(struct steer_frontend_key) == 20, "frontend key ABI");
 _Static_assert(sizeof(struct steer_frontend) == 8, "frontend ABI");
 _Static_assert(sizeof(struct steer_cidr) == 20, "cidr ABI");
@@ -287,7 +456,12 @@ _Static_assert(sizeof(struct steer_match) == 312, "match ABI");
 _Static_assert(sizeof(struct steer_backend) == 32, "backend ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
 _Static_assert(sizeof(struct steer_backend_stats) == 64, "backend stats ABI");
-_Static_assert(sizeof(struct steer_sk_orig) == 32, "sk_orig ABI");
+_Static_assert(sizeof(struct steer_sk_orig) == 40, "sk_orig ABI");
+_Static_assert(sizeof(struct steer_rtt) == (STEER_RTT_BUCKETS + 2) * 8,
+	       "rtt ABI");
+_Static_assert(sizeof(struct steer_trace_ctl) == 32, "trace ctl ABI");
+_Static_assert(sizeof(struct steer_event) == 104, "event ABI");
+_Static_assert(sizeof(struct steer_agent_state) == 64, "agent state ABI");
 _Static_assert(sizeof(struct steer_route_cfg) % 8 == 0, "route cfg ABI");
 /* apply.c compares configs field by field up to flags, then as bytes. */
 _Static_assert(__builtin_offsetof(struct steer_route_cfg, flags) ==

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # What steer's connect() hook costs: runs build/bench_connect in a sandbox of
 # its own (network namespace, two cgroups, pin dir; DESIGN.md §8) and
-# removes it on every exit path. Usage: sudo tools/bench.sh [--count N] [--rounds R]
+# removes it on every exit path; with the sockops program attached and
+# detached, round by round. Usage: sudo tools/bench.sh [--count N] [--rounds R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,4 +53,4 @@ build/steerd --once --routes "$routes" --bpffs "$pins" --cgroup "$cg/steer" \
 echo "kernel $(uname -r), $(nproc) CPUs; route: 2 rules, 1 deny entry, 90/10 split"
 build/bench_connect --netns "$ns" --cgroup-plain "$cg/plain" \
 	--cgroup-steer "$cg/steer" --backend 10.244.1.5:9080 \
-	--frontend 10.96.0.20:9080 --bpffs "$pins" "$@"
+	--frontend 10.96.0.20:9080 --bpffs "$pins" --sockops "$@"

@@ -84,5 +84,7 @@ extern const struct ctl_cmd ctl_cmd_promote;
 extern const struct ctl_cmd ctl_cmd_rollback;
 extern const struct ctl_cmd ctl_cmd_eject;
 extern const struct ctl_cmd ctl_cmd_restore;
+extern const struct ctl_cmd ctl_cmd_stats;
+extern const struct ctl_cmd ctl_cmd_trace;
 
 #endif /* STEER_CTL_H */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "ctl.h"
 
 struct route_view {
@@ -14,7 +15,54 @@ struct route_view {
 	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1];
 	int n_frontends;
 	char frontends[STEER_MAX_FRONTENDS][64];
+	/* TC-layer counters of each backend, by version and backend index */
+	struct steer_backend_stats tc[STEER_MAX_VERSIONS][STEER_MAX_BACKENDS];
 };
+
+/* Reasons the TC layer counts, as status shows them (steer_reasons_v1). */
+static const struct {
+	enum steer_reason reason;
+	const char *name;
+} tc_reasons[] = {
+	{ STEER_REASON_TC_PASS, "pass" },
+	{ STEER_REASON_TC_FRAGMENT, "fragment" },
+	{ STEER_REASON_TC_MALFORMED, "malformed" },
+	{ STEER_REASON_TC_UNSUPPORTED, "unsupported" },
+	{ STEER_REASON_TC_CT_FULL, "ct_full" },
+	{ STEER_REASON_TC_CT_RECREATED, "ct_recreated" },
+	{ STEER_REASON_TC_REWRITE_FAILED, "rewrite_failed" },
+};
+
+static void tc_read(const struct steer_maps *m, struct route_view *v)
+{
+	memset(v->tc, 0, sizeof(v->tc));
+	for (int ver = 0; ver < v->cfg.n_versions && ver < STEER_MAX_VERSIONS;
+	     ver++) {
+		const struct steer_version *sv = &v->cfg.versions[ver];
+
+		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		     b++)
+			maps_backend_stats_read(m, v->id, sv->stats_slot,
+						sv->backends[b].stats_slot,
+						STEER_LAYER_TC, &v->tc[ver][b]);
+	}
+}
+
+/* Sum over CPUs of reason @r; 0 when it cannot be read. */
+static __u64 reason_sum(const struct steer_maps *m, enum steer_reason r)
+{
+	int n = libbpf_num_possible_cpus();
+	__u64 *per, sum = 0;
+	__u32 key = r;
+
+	if (n <= 0 || !(per = calloc((size_t)n, sizeof(*per))))
+		return 0;
+	if (!bpf_map_lookup_elem(m->reasons, &key, per))
+		for (int i = 0; i < n; i++)
+			sum += per[i];
+	free(per);
+	return sum;
+}
 
 static void frontends_of(const struct steer_maps *m, struct route_view *v)
 {
@@ -49,6 +97,19 @@ static __u64 version_conns(const struct route_view *v, int rule, int ver)
 
 	return s->connections[STEER_LAYER_SOCK] +
 	       s->connections[STEER_LAYER_TC];
+}
+
+/* Per layer: connections, denials and no-route refusals of the route. */
+static void layer_totals(const struct route_view *v, int layer, __u64 out[3])
+{
+	out[0] = out[1] = out[2] = 0;
+	for (int r = 0; r <= STEER_MAX_RULES; r++) {
+		for (int ver = 0; ver <= STEER_MAX_VERSIONS; ver++) {
+			out[0] += v->st[r][ver].connections[layer];
+			out[1] += v->st[r][ver].denied[layer];
+			out[2] += v->st[r][ver].no_route[layer];
+		}
+	}
 }
 
 static void totals(const struct route_view *v, __u64 *denied, __u64 *noroute)
@@ -124,10 +185,85 @@ static void print_text(const struct route_view *v)
 								 : "");
 		}
 		printf("\n");
+		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		     b++) {
+			const struct steer_backend_stats *t = &v->tc[ver][b];
+
+			if (!t->connections && !t->packets_to)
+				continue;
+			printf("    tc %s  flows %llu (established %llu, "
+			       "failed "
+			       "%llu, closed %llu)  packets %llu/%llu  bytes "
+			       "%llu/%llu to/from\n",
+			       ctl_addr(buf, sizeof(buf), sv->backends[b].addr,
+					sv->backends[b].family,
+					sv->backends[b].port),
+			       (unsigned long long)t->connections,
+			       (unsigned long long)t->established,
+			       (unsigned long long)t->failed,
+			       (unsigned long long)t->closed,
+			       (unsigned long long)t->packets_to,
+			       (unsigned long long)t->packets_from,
+			       (unsigned long long)t->bytes_to,
+			       (unsigned long long)t->bytes_from);
+		}
 	}
 	totals(v, &denied, &noroute);
 	printf("  refused    %llu denied by policy, %llu no route\n",
 	       (unsigned long long)denied, (unsigned long long)noroute);
+	for (int l = 0; l < STEER_LAYER_COUNT; l++) {
+		__u64 t[3];
+
+		layer_totals(v, l, t);
+		printf("  %-10s %llu connections, %llu denied, %llu no route\n",
+		       l == STEER_LAYER_TC ? "tc layer" : "sock layer",
+		       (unsigned long long)t[0], (unsigned long long)t[1],
+		       (unsigned long long)t[2]);
+	}
+}
+
+static struct json_object *tc_backend_json(const struct steer_backend_stats *t)
+{
+	struct json_object *o = json_object_new_object();
+	const struct {
+		const char *name;
+		__u64 val;
+	} f[] = {
+		{ "connections", t->connections },
+		{ "established", t->established },
+		{ "failed", t->failed },
+		{ "closed", t->closed },
+		{ "packets_to", t->packets_to },
+		{ "packets_from", t->packets_from },
+		{ "bytes_to", t->bytes_to },
+		{ "bytes_from", t->bytes_from },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		json_object_object_add(o, f[i].name,
+				       json_object_new_uint64(f[i].val));
+	return o;
+}
+
+static struct json_object *layers_json(const struct route_view *v)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int l = 0; l < STEER_LAYER_COUNT; l++) {
+		struct json_object *lo = json_object_new_object();
+		__u64 t[3];
+
+		layer_totals(v, l, t);
+		json_object_object_add(lo, "connections",
+				       json_object_new_uint64(t[0]));
+		json_object_object_add(lo, "denied",
+				       json_object_new_uint64(t[1]));
+		json_object_object_add(lo, "no_route",
+				       json_object_new_uint64(t[2]));
+		json_object_object_add(o, l == STEER_LAYER_TC ? "tc" : "sock",
+				       lo);
+	}
+	return o;
 }
 
 static struct json_object *split_json(const struct steer_route_cfg *cfg,
@@ -229,6 +365,8 @@ static struct json_object *route_json(const struct route_view *v)
 				bo, "ejected",
 				json_object_new_boolean(be->flags &
 							STEER_BACKEND_EJECTED));
+			json_object_object_add(bo, "tc",
+					       tc_backend_json(&v->tc[ver][b]));
 			json_object_array_add(bs, bo);
 		}
 		json_object_object_add(vo, "backends", bs);
@@ -241,6 +379,7 @@ static struct json_object *route_json(const struct route_view *v)
 	json_object_object_add(p, "denied", json_object_new_uint64(denied));
 	json_object_object_add(p, "no_route", json_object_new_uint64(noroute));
 	json_object_object_add(o, "refused", p);
+	json_object_object_add(o, "layers", layers_json(v));
 	return o;
 }
 
@@ -280,6 +419,7 @@ static int run_status(struct ctl *c, int argc, char **argv)
 		if (only && strcmp(only, v->cfg.name))
 			continue;
 		maps_stats_read(&m, ids[i], v->st);
+		tc_read(&m, v);
 		frontends_of(&m, v);
 		if (arr)
 			json_object_array_add(arr, route_json(v));
@@ -296,10 +436,34 @@ static int run_status(struct ctl *c, int argc, char **argv)
 	if (doc) {
 		json_object_object_add(doc, "bpffs",
 				       json_object_new_string(c->bpffs));
+		struct json_object *tc = json_object_new_object();
+
+		for (size_t i = 0; i < sizeof(tc_reasons) / sizeof(*tc_reasons);
+		     i++)
+			json_object_object_add(
+				tc, tc_reasons[i].name,
+				json_object_new_uint64(
+					reason_sum(&m, tc_reasons[i].reason)));
 		json_object_object_add(doc, "routes", arr);
+		json_object_object_add(doc, "tc_packets", tc);
 		ctl_print_json(doc);
 	} else if (!shown) {
 		printf("no routes\n");
+	} else {
+		__u64 sum = 0;
+
+		for (size_t i = 1; i < sizeof(tc_reasons) / sizeof(*tc_reasons);
+		     i++)
+			sum += reason_sum(&m, tc_reasons[i].reason);
+		if (sum) {
+			printf("tc packets:");
+			for (size_t i = 0;
+			     i < sizeof(tc_reasons) / sizeof(*tc_reasons); i++)
+				printf(" %s %llu", tc_reasons[i].name,
+				       (unsigned long long)reason_sum(
+					       &m, tc_reasons[i].reason));
+			printf("\n");
+		}
 	}
 out:
 	free(ids);
@@ -317,7 +481,13 @@ const struct ctl_cmd ctl_cmd_status = {
 		"frontends,\n"
 		"affinity, policy, each rule's split with the connections it\n"
 		"steered per version, each version's backends with weight and\n"
-		"health, and the connections refused. A split changed with\n"
+		"health, and the connections refused, per layer. Backends "
+		"that\n"
+		"the TC layer steered show its flows (established, failed,\n"
+		"closed), packets and bytes to and from them; a last line "
+		"sums\n"
+		"the packets the TC layer passed or dropped without a route\n"
+		"(fragments, malformed, ...). A split changed with\n"
 		"steerctl is marked OVERRIDE, with the split its file gives.\n"
 		"\n"
 		"EXAMPLES\n"

@@ -7,7 +7,8 @@ set -eu
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
 libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev pkg-config
 iproute2 util-linux procps python3 python3-pytest clang-format clang-tools
-cppcheck libclang-rt-14-dev qemu-system-x86 busybox-static cpio"
+cppcheck libclang-rt-14-dev qemu-system-x86 busybox-static cpio
+python3-prometheus-client"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -5,14 +5,15 @@ Run it inside the test netns, against tools/echo_server.py backends:
 
   nsenter --net=/run/netns/NS /usr/bin/python3 tools/steer_probe.py --cgroup CG
       [--uid U] [--bind ADDR] --count N [--interval-ms M] [--duration-s S]
-      [--cgroups-many K] [--seq] [--bars [--order A,B]] ADDR:PORT
+      [--cgroups-many K] [--seq] [--timeout-s T] [--bars [--order A,B]] ADDR:PORT
 
 It first moves itself into CG (before any socket exists: steer's socket-layer
 programs only see processes in their cgroup), then drops to --uid (and clears the
-supplementary groups), then does N TCP connects (2 s timeout each); from each it
+supplementary groups), then does N TCP connects (--timeout-s, default 2 s, each); from each it
 reads the server's line "IDENT PEER_ADDR PEER_PORT LOCAL" and records
 getpeername() of the connected socket.  Prints one JSON document:
-  {"counts": {IDENT: n}, "backends": {LOCAL: n}, "errors": {ERRNO_NAME: n},
+  {"counts": {IDENT: n}, "backends": {LOCAL: n}, "bytes": {LOCAL: bytes read},
+   "errors": {ERRNO_NAME: n},
    "peernames": [...], "sources": [...], "total": N, "uid": U, "cgroup": "/..."}
 "sources" are the client addresses the servers saw, "backends" the server
 addresses that accepted.  --seq adds "seq": a list of [wall_time, IDENT or
@@ -48,12 +49,12 @@ def my_cgroup():
     return ""
 
 
-def connect_once(fam, host, port, bind):
+def connect_once(fam, host, port, bind, timeout=2.0):
     """Returns (ident or None, errno name or None, peername, source seen by server,
-    backend that accepted)."""
+    backend that accepted, payload bytes received)."""
     s = socket.socket(fam, socket.SOCK_STREAM)
     try:
-        s.settimeout(2.0)
+        s.settimeout(timeout)
         if bind:
             s.bind((bind, 0))
         s.connect((host, port))
@@ -66,13 +67,13 @@ def connect_once(fam, host, port, bind):
             buf += chunk
         parts = buf.decode(errors="replace").split()
         if not parts:
-            return None, "EMPTY", peer, None, None
+            return None, "EMPTY", peer, None, None, len(buf)
         return (parts[0], None, peer, parts[1] if len(parts) > 1 else None,
-                parts[3] if len(parts) > 3 else None)
+                parts[3] if len(parts) > 3 else None, len(buf))
     except socket.timeout:
-        return None, "ETIMEDOUT", None, None, None
+        return None, "ETIMEDOUT", None, None, None, 0
     except OSError as e:
-        return None, errno.errorcode.get(e.errno, str(e.errno)), None, None, None
+        return None, errno.errorcode.get(e.errno, str(e.errno)), None, None, None, 0
     finally:
         s.close()
 
@@ -101,6 +102,7 @@ def main():
     ap.add_argument("--duration-s", type=float, default=60)
     ap.add_argument("--cgroups-many", type=int, default=0)
     ap.add_argument("--seq", action="store_true")
+    ap.add_argument("--timeout-s", type=float, default=2.0, help="per connect and read")
     ap.add_argument("--bars", action="store_true", help="print bars, not JSON")
     ap.add_argument("--order", default="", help="A,B: IDENTs to show with --bars, in order")
     ap.add_argument("target")
@@ -122,18 +124,21 @@ def main():
 
     fam, host, port = parse_addr(a.target)
     counts, backends, errors, peers, sources, seq = {}, {}, {}, set(), set(), []
+    nbytes = {}
     per_cgroup = {}
     deadline = time.monotonic() + a.duration_s
     total = 0
 
     def one(tag=None):
         nonlocal total
-        ident, err, peer, src, backend = connect_once(fam, host, port, a.bind)
+        ident, err, peer, src, backend, n = connect_once(fam, host, port, a.bind,
+                                                         a.timeout_s)
         total += 1
         if ident:
             counts[ident] = counts.get(ident, 0) + 1
             if backend:
                 backends[backend] = backends.get(backend, 0) + 1
+                nbytes[backend] = nbytes.get(backend, 0) + n
         else:
             errors[err] = errors.get(err, 0) + 1
         if peer:
@@ -164,7 +169,8 @@ def main():
     if a.bars:
         print(bars(counts, errors, total, [i for i in a.order.split(",") if i]))
         return
-    out = {"counts": counts, "backends": backends, "errors": errors, "peernames": sorted(peers),
+    out = {"counts": counts, "backends": backends, "bytes": nbytes, "errors": errors,
+           "peernames": sorted(peers),
            "sources": sorted(sources), "total": total, "uid": os.getuid(),
            "cgroup": my_cgroup()}
     if a.seq:

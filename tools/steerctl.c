@@ -13,8 +13,9 @@
 #include "log.h"
 
 static const struct ctl_cmd *const commands[] = {
-	&ctl_cmd_status, &ctl_cmd_set,	   &ctl_cmd_promote,  &ctl_cmd_rollback,
-	&ctl_cmd_eject,	 &ctl_cmd_restore, &ctl_cmd_validate,
+	&ctl_cmd_status,  &ctl_cmd_stats,    &ctl_cmd_set,
+	&ctl_cmd_promote, &ctl_cmd_rollback, &ctl_cmd_eject,
+	&ctl_cmd_restore, &ctl_cmd_trace,    &ctl_cmd_validate,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

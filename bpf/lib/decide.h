@@ -28,6 +28,12 @@ struct steer_client {
 	__u8 family; /* enum steer_family */
 	__u8 layer;  /* enum steer_layer: cgroups and uids exist only at SOCK */
 	__u32 route_id; /* for the route's connection sequence */
+	/*
+	 * TC layer, affinity none: a hash of the flow's 5-tuple. The choice
+	 * is a function of the flow, so a flow whose conntrack entry was
+	 * lost is decided again to the same backend (Katran).
+	 */
+	__u64 flow_key;
 };
 
 /* enum steer_verdict is in steer_abi.h: tests and tracing see it too. */
@@ -58,7 +64,24 @@ static __always_inline __u32 steer_hash(__u64 key, __u32 seed)
  */
 static __always_inline __u32 steer_reduce(__u32 x, __u32 n)
 {
+	/*
+	 * Opaque to clang: it would otherwise fold the hash's last 64-bit
+	 * steps into the product, and the 6.1 verifier loses the bound of
+	 * x there; this way x reaches the multiply zero-extended.
+	 */
+	asm volatile("" : "+r"(x));
 	return (__u32)(((__u64)x * n) >> 32);
+}
+
+/*
+ * @i, known to be below the power of two @n, masked where clang cannot drop
+ * the mask as redundant: the 6.1 verifier loses a checked bound when the
+ * index is spilled, and an index into a 217 KB value must stay provable.
+ */
+static __always_inline __u32 steer_index(__u32 i, __u32 n)
+{
+	asm volatile("" : "+r"(i));
+	return i & (n - 1);
 }
 
 static __always_inline bool cidr_match(const struct steer_cidr *c,
@@ -185,9 +208,14 @@ steer_decide(const struct steer_route_cfg *cfg, const struct steer_client *cl,
 		return STEER_VERDICT_NO_RULE;
 	d->rule = r;
 
-	if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT) {
-		vslot = steer_hash(cl->affinity_key, cfg->seed);
-		bslot = steer_hash(cl->affinity_key, cfg->seed ^ 0x9e3779b9);
+	if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ||
+	    cl->layer == STEER_LAYER_TC) {
+		__u64 key = cfg->flags & STEER_ROUTE_AFFINITY_CLIENT
+				    ? cl->affinity_key
+				    : cl->flow_key;
+
+		vslot = steer_hash(key, cfg->seed);
+		bslot = steer_hash(key, cfg->seed ^ 0x9e3779b9);
 	} else {
 		/*
 		 * A 2-D Weyl sequence, k * (golden ratio, sqrt(2) - 1) mod 1:
@@ -204,12 +232,12 @@ steer_decide(const struct steer_route_cfg *cfg, const struct steer_client *cl,
 	if (v >= STEER_MAX_VERSIONS)
 		return STEER_VERDICT_NO_BACKEND;
 	d->version = v;
-	ver = &cfg->versions[v];
+	ver = &cfg->versions[steer_index(v, STEER_MAX_VERSIONS)];
 	b = ver->slots[fam][steer_reduce(bslot, STEER_BACKEND_SLOTS)];
 	if (b >= STEER_MAX_BACKENDS)
 		return STEER_VERDICT_NO_BACKEND;
 	d->backend_idx = b;
-	d->backend = &ver->backends[b];
+	d->backend = &ver->backends[steer_index(b, STEER_MAX_BACKENDS)];
 	return STEER_VERDICT_STEER;
 }
 

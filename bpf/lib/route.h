@@ -68,4 +68,27 @@ backend_stats_lookup(__u32 route, const struct steer_route_cfg *cfg,
 	return bpf_map_lookup_elem(&steer_backend_stats_v1, &key);
 }
 
+/* Counters of a backend by its counter slots (as a flow remembers them). */
+static __always_inline struct steer_backend_stats *
+backend_stats_slot_lookup(__u32 route, __u32 vslot, __u32 bslot,
+			  enum steer_layer layer)
+{
+	__u32 key =
+		steer_backend_stats_index(route, vslot % STEER_MAX_VERSIONS,
+					  bslot % STEER_MAX_BACKENDS, layer);
+
+	return bpf_map_lookup_elem(&steer_backend_stats_v1, &key);
+}
+
+/* The connect-RTT histogram of version slot @vslot of route @route. */
+static __always_inline struct steer_rtt *rtt_lookup(__u32 route, __u32 vslot)
+{
+	__u32 key;
+
+	if (vslot >= STEER_MAX_VERSIONS)
+		return NULL;
+	key = steer_rtt_index(route, vslot);
+	return bpf_map_lookup_elem(&steer_rtt_v1, &key);
+}
+
 #endif /* STEER_BPF_LIB_ROUTE_H */

@@ -38,6 +38,9 @@ V4_ADDRS = ["10.244.1.5", "10.244.1.6", "10.244.2.7", "10.244.2.8",
             "10.244.3.3", "10.244.9.5", "10.244.8.5"]
 V6_ADDRS = ["fd00:244:1::5", "fd00:244:2::7"]
 UNREACHABLE = ["10.96.0.0/16", "fd00:96::/64"]
+# Routed into svc0 and never answered: a SYN sent there times out (the dummy
+# device drops what it sends; a veth peer in the namespace does not forward).
+SILENT = "10.244.77.0/24"
 
 # Echo servers: identity -> listen address.
 SERVERS = {
@@ -190,6 +193,7 @@ class Sandbox:
         for r in UNREACHABLE:
             fam = "-6" if ":" in r else "-4"
             run(ipn + [fam, "route", "add", "unreachable", r])
+        run(ipn + ["route", "add", SILENT, "dev", "svc0"])
 
     def make_cgroup(self, rel):
         path = os.path.join(self.cgroup, rel)

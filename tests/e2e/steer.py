@@ -30,7 +30,7 @@ class Client:
         self.sb = sb
 
     def argv(self, target, count=1, cgroup="clients", uid=None, bind=None,
-             interval_ms=0, duration_s=30, cgroups_many=0, seq=False):
+             interval_ms=0, duration_s=30, cgroups_many=0, seq=False, timeout_s=None):
         argv = [PYTHON, os.path.join(TOOLS, "steer_probe.py"),
                 "--cgroup", self.sb.make_cgroup(cgroup), "--count", str(count),
                 "--interval-ms", str(interval_ms), "--duration-s", str(duration_s)]
@@ -42,6 +42,8 @@ class Client:
             argv += ["--cgroups-many", str(cgroups_many)]
         if seq:
             argv += ["--seq"]
+        if timeout_s is not None:
+            argv += ["--timeout-s", str(timeout_s)]
         return self.sb.nsenter(argv + [target])
 
     def run(self, target, timeout=60, **kw):

@@ -57,14 +57,14 @@ def test_metrics_count_real_connections(steerd, client):
 
     status, text = get(base + "/metrics")
     assert status == 200
-    for fam in ("steer_connections_total", "steer_split_ratio",
-                "steer_policy_denials_total", "steer_no_route_total",
+    for fam in ("steer_route_connections_total", "steer_route_split_ratio",
+                "steer_route_policy_denials_total", "steer_route_no_route_total",
                 "steer_config_generation", "steer_verdicts_total"):
         assert f"# TYPE {fam} " in text, fam
     lab = dict(route="reviews", rule="default", layer="sock")
-    assert sample(text, "steer_connections_total", version="v1", **lab) == v1
-    assert sample(text, "steer_connections_total", version="v2", **lab) == v2
-    assert sample(text, "steer_split_ratio", route="reviews", rule="default",
+    assert sample(text, "steer_route_connections_total", version="v1", **lab) == v1
+    assert sample(text, "steer_route_connections_total", version="v2", **lab) == v2
+    assert sample(text, "steer_route_split_ratio", route="reviews", rule="default",
                   version="v2") == 0.3
     assert sample(text, "steer_config_generation") >= 1
     assert sample(text, "steer_config_apply_errors_total") == 0

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * TC layer: clsact ingress of the interfaces steerd is told to steer
+ * (--tc-iface). For traffic the socket layer never saw: a new flow to a
+ * frontend (TCP SYN, UDP first datagram) is decided by the same rules,
+ * tables and affinity as a connect(), DNATed to the chosen backend and
+ * tracked; later packets of the flow follow the tracked entry, and the
+ * backend's replies (arriving at ingress of the backend-facing interface)
+ * get the frontend back as their source. Every exit bumps a counter.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/decide.h"
+#include "lib/pkt.h"
+#include "lib/count.h"
+#include "lib/trace.h"
+
+#define TC_ACT_OK   0
+#define TC_ACT_SHOT 2
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline __u64 fold_addr(const __u32 *a)
+{
+	return ((__u64)a[0] << 32 | a[1]) * 0x9e3779b97f4a7c15ULL ^
+	       ((__u64)a[2] << 32 | a[3]);
+}
+
+/* The flow's identity, for a choice that a lost entry can repeat. */
+static __always_inline __u64 flow_key(const struct steer_ct_key *k)
+{
+	__u64 h = fold_addr(k->saddr);
+
+	h = h * 0xff51afd7ed558ccdULL ^ fold_addr(k->daddr);
+	return h * 0xc4ceb9fe1a85ec53ULL ^
+	       ((__u64)k->sport << 24 | (__u64)k->dport << 8 | k->proto);
+}
+
+/* A packet of a tracked flow: advance its state, count it, NAT it. */
+static __always_inline int tc_tracked(struct __sk_buff *skb,
+				      const struct steer_pkt *p,
+				      struct steer_ct_entry *ct)
+{
+	struct steer_backend_stats *bs;
+	bool fwd = ct->dir == STEER_CT_FORWARD;
+
+	bs = backend_stats_slot_lookup(ct->route_id, ct->version_slot,
+				       ct->backend_slot, STEER_LAYER_TC);
+	if (bs) {
+		if (fwd) {
+			bs->packets_to++;
+			bs->bytes_to += skb->len;
+		} else {
+			bs->packets_from++;
+			bs->bytes_from += skb->len;
+		}
+	}
+	ct->last_seen_ns = bpf_ktime_get_ns();
+	if (ct_advance(ct, p->key.proto, p->tcp_flags, bs))
+		ct_sync_peer(&p->key, ct);
+	/* fwd: client -> backend; reply: frontend -> client */
+	if (rewrite(skb, p, fwd, ct->nat_addr, ct->nat_port)) {
+		reason_count(STEER_REASON_TC_REWRITE_FAILED);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_OK;
+}
+
+/* Track a new flow: the reply entry first, so no reply finds none. */
+static __always_inline struct steer_ct_entry *
+ct_create(const struct steer_pkt *p, const struct steer_route_cfg *cfg,
+	  __u32 route, const struct steer_decision *d, __be16 port, __u8 state)
+{
+	struct steer_ct_entry e = {};
+	struct steer_ct_key rk = {};
+
+	e.route_id = route;
+	e.rule_slot = cfg->rules[d->rule & (STEER_MAX_RULES - 1)].stats_slot;
+	e.version_slot =
+		cfg->versions[d->version & (STEER_MAX_VERSIONS - 1)].stats_slot;
+	e.backend_slot = d->backend->stats_slot;
+	e.state = state;
+	e.last_seen_ns = bpf_ktime_get_ns();
+
+	e.dir = STEER_CT_REPLY;
+	__builtin_memcpy(e.nat_addr, p->key.daddr, sizeof(e.nat_addr));
+	e.nat_port = p->key.dport;
+	rk.family = p->key.family;
+	rk.proto = p->key.proto;
+	__builtin_memcpy(rk.saddr, d->backend->addr, sizeof(rk.saddr));
+	rk.sport = port;
+	__builtin_memcpy(rk.daddr, p->key.saddr, sizeof(rk.daddr));
+	rk.dport = p->key.sport;
+	if (ct_update(&rk, &e))
+		return NULL;
+
+	e.dir = STEER_CT_FORWARD;
+	__builtin_memcpy(e.nat_addr, d->backend->addr, sizeof(e.nat_addr));
+	e.nat_port = port;
+	if (ct_update(&p->key, &e))
+		return NULL;
+	return ct_lookup(&p->key);
+}
+
+/*
+ * A packet of no tracked flow: to a frontend it is decided like a
+ * connect(). A TCP packet other than a SYN is a flow whose entry was lost
+ * (LRU, restart of an older version): it is decided again, which gives
+ * the same backend while the route is unchanged, and tracked again.
+ */
+static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
+{
+	struct steer_frontend_key fk = {};
+	const struct steer_route_cfg *cfg;
+	const struct steer_frontend *fe;
+	struct steer_decision d = {};
+	struct steer_client cl = {};
+	struct steer_backend out = {};
+	enum steer_verdict verdict;
+	struct steer_ct_entry *ct;
+	bool syn, midflow;
+
+	__builtin_memcpy(fk.addr, p->key.daddr, sizeof(fk.addr));
+	fk.port = p->key.dport;
+	fk.family = p->key.family;
+	fk.proto = p->key.proto;
+	fe = frontend_lookup(&fk);
+	if (!fe) {
+		reason_count(STEER_REASON_TC_PASS);
+		return TC_ACT_OK;
+	}
+	cfg = route_lookup(fe->route_id);
+	if (!cfg) {
+		reason_count(STEER_REASON_NO_ROUTE_CFG);
+		return TC_ACT_SHOT;
+	}
+	__builtin_memcpy(cl.saddr, p->key.saddr, sizeof(cl.saddr));
+	cl.family = p->key.family;
+	cl.dport = bpf_ntohs(p->key.dport);
+	cl.layer = STEER_LAYER_TC;
+	cl.route_id = fe->route_id;
+	cl.affinity_key = fold_addr(p->key.saddr);
+	cl.flow_key = flow_key(&p->key);
+
+	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	midflow = p->key.proto == STEER_PROTO_TCP && !syn;
+	verdict = steer_decide(cfg, &cl, &d);
+	if (verdict == STEER_VERDICT_STEER && !d.backend)
+		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; drop */
+	if (verdict != STEER_VERDICT_STEER) {
+		enum steer_reason reason = verdict == STEER_VERDICT_DENY
+						   ? STEER_REASON_POLICY_DENY
+					   : verdict == STEER_VERDICT_NO_RULE
+						   ? STEER_REASON_NO_RULE
+						   : STEER_REASON_NO_BACKEND;
+
+		count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_TC);
+		reason_count(reason);
+		trace_decision(&fk, &cl, fe->route_id, cfg, &d, verdict, reason,
+			       NULL, p->key.sport);
+		return TC_ACT_SHOT;
+	}
+
+	__builtin_memcpy(out.addr, d.backend->addr, sizeof(out.addr));
+	out.port = d.backend->port;
+	if (!out.port)
+		out.port = fe->target_port ? fe->target_port : p->key.dport;
+	ct = ct_create(p, cfg, fe->route_id, &d, out.port,
+		       midflow ? STEER_CT_ESTABLISHED : STEER_CT_NEW);
+	if (!ct) {
+		reason_count(STEER_REASON_TC_CT_FULL);
+		return TC_ACT_SHOT;
+	}
+	if (midflow) {
+		/* The flow was counted and traced when it began. */
+		reason_count(STEER_REASON_TC_CT_RECREATED);
+	} else {
+		count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_TC);
+		reason_count(STEER_REASON_STEERED);
+		trace_decision(&fk, &cl, fe->route_id, cfg, &d, verdict,
+			       STEER_REASON_STEERED, &out, p->key.sport);
+	}
+	return tc_tracked(skb, p, ct);
+}
+
+/* A SYN that hits a flow which ended (or idled out) starts a new one. */
+static __always_inline bool ct_reusable(const struct steer_pkt *p,
+					const struct steer_ct_entry *ct)
+{
+	if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN ||
+	    ct->dir != STEER_CT_FORWARD)
+		return false;
+	return ct->state == STEER_CT_CLOSED ||
+	       bpf_ktime_get_ns() - ct->last_seen_ns >
+		       steer_ct_timeout_ns(p->key.proto, ct->state);
+}
+
+SEC("tc")
+int steer_tc_ingress(struct __sk_buff *skb)
+{
+	struct steer_pkt p = {};
+	struct steer_ct_entry *ct;
+
+	switch (parse(skb, &p)) {
+	case PARSE_OK:
+		break;
+	case PARSE_FRAGMENT:
+		reason_count(STEER_REASON_TC_FRAGMENT);
+		return TC_ACT_OK;
+	case PARSE_MALFORMED:
+		reason_count(STEER_REASON_TC_MALFORMED);
+		return TC_ACT_OK;
+	case PARSE_UNSUPPORTED:
+		reason_count(STEER_REASON_TC_UNSUPPORTED);
+		return TC_ACT_OK;
+	default:
+		reason_count(STEER_REASON_TC_PASS);
+		return TC_ACT_OK;
+	}
+	ct = ct_lookup(&p.key);
+	if (ct && !ct_reusable(&p, ct))
+		return tc_tracked(skb, &p, ct);
+	return tc_new(skb, &p);
+}
