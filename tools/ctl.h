@@ -13,6 +13,7 @@ enum { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2 };
 struct ctl {
 	const char *bpffs;
 	bool json;
+	bool json_lines; /* -o json as one compact object per line (rollout) */
 };
 
 struct ctl_cmd {
@@ -22,7 +23,10 @@ struct ctl_cmd {
 	const char *help; /* full text for `steerctl help CMD` / CMD --help */
 };
 
-/* One-line error: "steerctl: ..." on stderr, or {"error": ...} with -o json. */
+/*
+ * One-line error: "steerctl: ..." on stderr, or {"error": ...} with -o json
+ * (on one line, with "event": "error", when json_lines is set).
+ */
 int ctl_error(const struct ctl *c, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -86,5 +90,6 @@ extern const struct ctl_cmd ctl_cmd_eject;
 extern const struct ctl_cmd ctl_cmd_restore;
 extern const struct ctl_cmd ctl_cmd_stats;
 extern const struct ctl_cmd ctl_cmd_trace;
+extern const struct ctl_cmd ctl_cmd_rollout;
 
 #endif /* STEER_CTL_H */

@@ -13,9 +13,9 @@
 #include "log.h"
 
 static const struct ctl_cmd *const commands[] = {
-	&ctl_cmd_status,  &ctl_cmd_stats,    &ctl_cmd_set,
-	&ctl_cmd_promote, &ctl_cmd_rollback, &ctl_cmd_eject,
-	&ctl_cmd_restore, &ctl_cmd_trace,    &ctl_cmd_validate,
+	&ctl_cmd_status,   &ctl_cmd_stats,    &ctl_cmd_set,   &ctl_cmd_promote,
+	&ctl_cmd_rollback, &ctl_cmd_rollout,  &ctl_cmd_eject, &ctl_cmd_restore,
+	&ctl_cmd_trace,	   &ctl_cmd_validate,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -55,10 +55,23 @@ int ctl_error(const struct ctl *c, int status, const char *fmt, ...)
 	if (c && c->json) {
 		struct json_object *o = json_object_new_object();
 
+		if (c->json_lines)
+			json_object_object_add(o, "event",
+					       json_object_new_string("error"));
 		json_object_object_add(o, "error", json_object_new_string(msg));
 		json_object_object_add(o, "status",
 				       json_object_new_int(status));
-		ctl_print_json(o);
+		if (c->json_lines) {
+			printf("%s\n",
+			       json_object_to_json_string_ext(
+				       o,
+				       JSON_C_TO_STRING_PLAIN |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+			fflush(stdout);
+			json_object_put(o);
+		} else {
+			ctl_print_json(o);
+		}
 	} else {
 		fprintf(stderr, "steerctl: %s\n", msg);
 	}
