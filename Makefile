@@ -30,7 +30,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+.PHONY: bench bench-quick bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
 	format vmlinux clean vmtest
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -47,11 +47,16 @@ TPROG_SRCS  := $(wildcard tests/bpf/progs/*.bpf.c)
 TPROG_OBJS  := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.bpf.o,$(TPROG_SRCS))
 TPROG_SKELS := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.skel.h,$(TPROG_SRCS))
 TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench_connect
+# make bench: the load tool, the BPF helper and the empty baseline programs
+BENCH_BINS := $(BUILD)/bench/bench_conn $(BUILD)/bench/bench_bpf
+BENCH_PROG_SRCS := $(wildcard tools/bench/progs/*.bpf.c)
+BENCH_PROGS := $(patsubst tools/bench/progs/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_PROG_SRCS))
 HEADERS   := $(wildcard include/*.h agent/*.h)
 
-all: $(BPF_OBJS) $(SKELS) $(TOOLS) $(UNIT_BINS) $(BPFT_BINS)
+all: $(BPF_OBJS) $(SKELS) $(TOOLS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) \
+	$(BENCH_PROGS)
 
-$(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/progs:
+$(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/progs $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) include/steer_abi.h | $(BUILD)
@@ -84,7 +89,7 @@ $(BUILD)/steerd: agent/steerd.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
 		$(LDLIBS) -o $@
 
 CTL_SRCS := tools/steerctl.c $(wildcard tools/ctl_*.c)
-BENCH_SRCS := tools/bench_connect.c
+BENCH_SRCS := tools/bench_connect.c $(wildcard tools/bench/*.c)
 $(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libsteer.a $(HEADERS)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itools $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
@@ -100,6 +105,32 @@ $(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BU
 $(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@
+
+$(BUILD)/bench/bench_conn: tools/bench/bench_conn.c | $(BUILD)/bench
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread $< -lbpf -o $@
+
+$(BUILD)/bench/bench_bpf: tools/bench/bench_bpf.c | $(BUILD)/bench
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
+$(BUILD)/bench/%.bpf.o: tools/bench/progs/%.bpf.c | $(BUILD)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# ---- benchmarks against the alternatives (tools/bench/README.md) ---------
+# Needs root; builds namespaces, a cgroup and pins of its own and removes
+# them on every exit path. Report and plots: build/bench/.
+# BENCH_ARGS passes options to tools/bench/bench.py (e.g. --scales 1,1000).
+BENCH_ARGS ?=
+bench-deps:
+	$(Q)tools/bench/install-deps.sh
+
+bench: bench-deps all
+	$(Q)/usr/bin/python3 tools/bench/bench.py --out $(BUILD)/bench $(BENCH_ARGS)
+
+bench-quick: bench-deps all
+	$(Q)/usr/bin/python3 tools/bench/bench.py --quick --out $(BUILD)/bench $(BENCH_ARGS)
 
 # ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------
 # The agent sources are compiled again with the sanitizer flags into their
@@ -174,7 +205,7 @@ bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
+CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
 check: all
 	$(call msg,FORMAT,check)
@@ -182,7 +213,7 @@ check: all
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
-		agent tools tests/fuzz
+		-itools/bench/progs agent tools tests/fuzz
 	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
 	$(Q)for f in $(filter-out agent/loader.c agent/tc.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools -Itests/unit \

@@ -141,21 +141,9 @@ static void frontend_entry(const struct route_frontend *f, __u32 id, int idx,
 	v->index = (__u16)idx;
 }
 
-static bool frontend_wanted(const struct route_set *set,
-			    const struct steer_frontend_key *key)
+static int cmp_frontend_key(const void *a, const void *b)
 {
-	struct steer_frontend_key k;
-	struct steer_frontend v;
-
-	for (int r = 0; r < set->n; r++) {
-		for (int f = 0; f < set->routes[r].n_frontends; f++) {
-			frontend_entry(&set->routes[r].frontends[f], 0, f, &k,
-				       &v);
-			if (!memcmp(&k, key, sizeof(k)))
-				return true;
-		}
-	}
-	return false;
+	return memcmp(a, b, sizeof(struct steer_frontend_key));
 }
 
 /* Delete the frontends no route of @set has. */
@@ -163,16 +151,35 @@ static int prune_frontends(const struct steer_maps *m,
 			   const struct route_set *set)
 {
 	struct steer_frontend_key key, next, *prev = NULL;
-	struct steer_frontend_key *gone = NULL;
-	int n = 0, ret = 0;
+	struct steer_frontend_key *gone = NULL, *want;
+	int n = 0, n_want = 0, ret = 0;
 
+	/* The wanted keys, sorted: one lookup per live frontend, not a scan
+	 * of every route's frontends (quadratic in the number of routes). */
+	for (int r = 0; r < set->n; r++)
+		n_want += set->routes[r].n_frontends;
+	want = calloc(n_want ? n_want : 1, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	n_want = 0;
+	for (int r = 0; r < set->n; r++) {
+		for (int f = 0; f < set->routes[r].n_frontends; f++) {
+			struct steer_frontend v;
+
+			frontend_entry(&set->routes[r].frontends[f], 0, f,
+				       &want[n_want++], &v);
+		}
+	}
+	qsort(want, n_want, sizeof(*want), cmp_frontend_key);
 	while (!bpf_map_get_next_key(m->frontends, prev, &next)) {
-		if (!frontend_wanted(set, &next)) {
+		if (!bsearch(&next, want, n_want, sizeof(*want),
+			     cmp_frontend_key)) {
 			struct steer_frontend_key *g =
 				realloc(gone, (n + 1) * sizeof(*gone));
 
 			if (!g) {
 				free(gone);
+				free(want);
 				return -ENOMEM;
 			}
 			gone = g;
@@ -181,6 +188,7 @@ static int prune_frontends(const struct steer_maps *m,
 		key = next;
 		prev = &key;
 	}
+	free(want);
 	for (int i = 0; i < n && !ret; i++)
 		if (bpf_map_delete_elem(m->frontends, &gone[i]) &&
 		    errno != ENOENT)
@@ -198,9 +206,10 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	struct timespec now;
 	__u32 *ids = NULL, next_id = 0;
 	__u64 generation = 0;
-	const struct steer_route_cfg **prevs = NULL;
+	const struct steer_route_cfg **prevs = NULL, **pub_cfgs = NULL;
+	__u32 *pub_ids = NULL, *gone = NULL;
 	bool *publish = NULL, *fresh = NULL;
-	int ret;
+	int ret, n_pub = 0, n_gone = 0;
 
 	memset(st, 0, sizeof(*st));
 	ret = live_read(m, &live);
@@ -224,7 +233,11 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	publish = calloc(set->n ? set->n : 1, sizeof(*publish));
 	fresh = calloc(set->n ? set->n : 1, sizeof(*fresh));
 	prevs = calloc(set->n ? set->n : 1, sizeof(*prevs));
-	if (!cfgs || !ids || !publish || !fresh || !prevs) {
+	pub_cfgs = calloc(set->n ? set->n : 1, sizeof(*pub_cfgs));
+	pub_ids = calloc(set->n ? set->n : 1, sizeof(*pub_ids));
+	gone = calloc(live.n ? live.n : 1, sizeof(*gone));
+	if (!cfgs || !ids || !publish || !fresh || !prevs || !pub_cfgs ||
+	    !pub_ids || !gone) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -276,7 +289,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	}
 
 	/* 2. Publish configs, each in one swap, before frontends point at them.
-	 */
+	 * Counters first: a config must find its new slots at zero. */
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;
@@ -284,15 +297,18 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 			maps_stats_clear(m, ids[i]);
 		else
 			zero_new_counters(m, ids[i], prevs[i], &cfgs[i]);
-		ret = maps_route_publish(m, ids[i], &cfgs[i]);
-		if (ret) {
-			snprintf(err, errlen, "cannot publish route %s: %s",
-				 cfgs[i].name, strerror(-ret));
-			goto out;
-		}
-		st->published++;
-		st->generation = generation;
+		pub_ids[n_pub] = ids[i];
+		pub_cfgs[n_pub++] = &cfgs[i];
 	}
+	ret = maps_route_publish_many(m, pub_ids, pub_cfgs, n_pub);
+	if (ret) {
+		snprintf(err, errlen, "cannot publish %d route%s: %s", n_pub,
+			 n_pub == 1 ? "" : "s", strerror(-ret));
+		goto out;
+	}
+	st->published = n_pub;
+	if (n_pub)
+		st->generation = generation;
 
 	/* 3. Point frontends at their routes, then drop the ones gone. */
 	for (int i = 0; i < set->n; i++) {
@@ -321,19 +337,20 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	}
 
 	/* 4. Routes no file has any more: nothing points at them now. */
-	for (int i = 0; i < live.n; i++) {
-		if (live.wanted[i])
-			continue;
-		ret = maps_route_delete(m, live.ids[i]);
-		if (ret) {
-			snprintf(err, errlen, "cannot remove route %s: %s",
-				 live.cfgs[i].name, strerror(-ret));
-			goto out;
-		}
-		maps_stats_clear(m, live.ids[i]);
-		st->removed++;
-		st->generation = generation;
+	for (int i = 0; i < live.n; i++)
+		if (!live.wanted[i])
+			gone[n_gone++] = live.ids[i];
+	ret = maps_route_delete_many(m, gone, n_gone);
+	if (ret) {
+		snprintf(err, errlen, "cannot remove %d route%s: %s", n_gone,
+			 n_gone == 1 ? "" : "s", strerror(-ret));
+		goto out;
 	}
+	for (int i = 0; i < n_gone; i++)
+		maps_stats_clear(m, gone[i]);
+	st->removed = n_gone;
+	if (n_gone)
+		st->generation = generation;
 out:
 	live_free(&live);
 	free(cfgs);
@@ -341,5 +358,8 @@ out:
 	free(publish);
 	free(fresh);
 	free(prevs);
+	free(pub_cfgs);
+	free(pub_ids);
+	free(gone);
 	return ret;
 }

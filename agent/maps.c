@@ -71,6 +71,16 @@ static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
 	memcpy(fds, all, sizeof(all));
 }
 
+void maps_init(struct steer_maps *m)
+{
+	struct map_fd fds[N_MAPS];
+
+	memset(m, 0, sizeof(*m));
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++)
+		*fds[i].fd = -1;
+}
+
 int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
@@ -78,10 +88,8 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 	__u32 len = sizeof(info);
 	int ret = 0;
 
-	memset(m, 0, sizeof(*m));
+	maps_init(m);
 	map_fds(m, fds);
-	for (size_t i = 0; i < N_MAPS; i++)
-		*fds[i].fd = -1;
 	for (size_t i = 0; i < N_MAPS && !ret; i++) {
 		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
 		if (*fds[i].fd < 0)
@@ -186,11 +194,11 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 	return ret;
 }
 
-int maps_route_publish(const struct steer_maps *m, __u32 id,
-		       const struct steer_route_cfg *cfg)
+/* A new inner map holding exactly @cfg, frozen; returns its fd or -errno. */
+static int route_inner(const struct steer_route_cfg *cfg)
 {
 	__u32 zero = 0;
-	int inner, ret = 0;
+	int inner, ret;
 
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "steer_route", sizeof(__u32),
 			       sizeof(*cfg), 1, NULL);
@@ -203,13 +211,73 @@ int maps_route_publish(const struct steer_maps *m, __u32 id,
 	if (bpf_map_update_elem(inner, &zero, cfg, BPF_ANY) ||
 	    bpf_map_freeze(inner)) {
 		ret = -errno;
-		goto out;
+		close(inner);
+		return ret;
 	}
+	return inner;
+}
+
+int maps_route_publish(const struct steer_maps *m, __u32 id,
+		       const struct steer_route_cfg *cfg)
+{
+	int inner = route_inner(cfg), ret = 0;
+
+	if (inner < 0)
+		return inner;
 	/* The one write that publishes it. */
 	if (bpf_map_update_elem(m->routes, &id, &inner, BPF_ANY))
 		ret = -errno;
-out:
 	close(inner);
+	return ret;
+}
+
+/*
+ * Outer-map writes per batch: each holds an inner map fd open until the
+ * batch is written, so this stays well under a default 1024-fd limit.
+ */
+#define ROUTE_BATCH 256
+
+/* Write @n (id, inner fd) pairs into the outer map; -errno on failure. */
+static int routes_write(const struct steer_maps *m, const __u32 *ids,
+			const int *fds, __u32 n)
+{
+	__u32 count = n;
+
+	if (!bpf_map_update_batch(m->routes, ids, fds, &count, NULL))
+		return 0;
+	/* No batch support (older kernels): one write per route. */
+	if (errno != EINVAL && errno != EOPNOTSUPP &&
+	    errno != 524 /* ENOTSUPP */)
+		return -errno;
+	for (__u32 i = count; i < n; i++)
+		if (bpf_map_update_elem(m->routes, &ids[i], &fds[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int maps_route_publish_many(const struct steer_maps *m, const __u32 *ids,
+			    const struct steer_route_cfg *const *cfgs, int n)
+{
+	int fds[ROUTE_BATCH], ret = 0;
+
+	for (int done = 0; done < n && !ret;) {
+		__u32 k = 0;
+
+		while (k < ROUTE_BATCH && done + (int)k < n) {
+			int fd = route_inner(cfgs[done + k]);
+
+			if (fd < 0) {
+				ret = fd;
+				break;
+			}
+			fds[k++] = fd;
+		}
+		if (!ret && k)
+			ret = routes_write(m, ids + done, fds, k);
+		for (__u32 i = 0; i < k; i++)
+			close(fds[i]);
+		done += (int)k;
+	}
 	return ret;
 }
 
@@ -217,6 +285,27 @@ int maps_route_delete(const struct steer_maps *m, __u32 id)
 {
 	if (bpf_map_delete_elem(m->routes, &id) && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
+{
+	for (int done = 0; done < n;) {
+		__u32 k = n - done < ROUTE_BATCH ? (__u32)(n - done)
+						 : ROUTE_BATCH;
+		__u32 count = k;
+
+		if (bpf_map_delete_batch(m->routes, ids + done, &count, NULL)) {
+			/* A missing id, or no batch support: one by one. */
+			for (__u32 i = count; i < k; i++) {
+				int ret = maps_route_delete(m, ids[done + i]);
+
+				if (ret)
+					return ret;
+			}
+		}
+		done += (int)k;
+	}
 	return 0;
 }
 
@@ -352,18 +441,51 @@ int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
 			   sizeof(struct steer_stats));
 }
 
+/*
+ * Zero @n consecutive per-CPU entries from @first with one batch write (a
+ * route's counters are one run of indices), or one by one where the
+ * kernel has no batch support: a fresh route has 81 + 512 + 8 of them.
+ */
+static int percpu_zero_run(int fd, __u32 first, __u32 n, size_t size)
+{
+	int cpus = ncpus(), ret = 0;
+	__u32 *keys, count = n;
+	void *zero;
+
+	if (cpus <= 0)
+		return cpus ? cpus : -EINVAL;
+	keys = calloc(n, sizeof(*keys));
+	zero = calloc((size_t)cpus * n, size);
+	if (!keys || !zero) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = first + i;
+	if (bpf_map_update_batch(fd, keys, zero, &count, NULL))
+		for (__u32 i = count; i < n && !ret; i++)
+			ret = percpu_zero(fd, first + i, size);
+out:
+	free(keys);
+	free(zero);
+	return ret;
+}
+
 int maps_stats_clear(const struct steer_maps *m, __u32 id)
 {
-	int ret = 0;
+	int ret = percpu_zero_run(m->stats, steer_stats_index(id, 0, 0),
+				  STEER_STATS_PER_ROUTE,
+				  sizeof(struct steer_stats));
 
-	for (__u32 r = 0; r <= STEER_MAX_RULES && !ret; r++)
-		for (__u32 v = 0; v <= STEER_MAX_VERSIONS && !ret; v++)
-			ret = maps_stats_clear_slot(m, id, r, v);
-	for (__u32 v = 0; v < STEER_MAX_VERSIONS && !ret; v++)
-		for (__u32 b = 0; b < STEER_MAX_BACKENDS && !ret; b++)
-			ret = maps_backend_stats_clear(m, id, v, b);
-	for (__u32 v = 0; v < STEER_MAX_VERSIONS && !ret; v++)
-		ret = maps_rtt_clear(m, id, v);
+	if (!ret)
+		ret = percpu_zero_run(m->backend_stats,
+				      steer_backend_stats_index(id, 0, 0, 0),
+				      STEER_BACKEND_STATS_PER_ROUTE,
+				      sizeof(struct steer_backend_stats));
+	if (!ret)
+		ret = percpu_zero_run(m->rtt, steer_rtt_index(id, 0),
+				      STEER_MAX_VERSIONS,
+				      sizeof(struct steer_rtt));
 	return ret;
 }
 

@@ -19,7 +19,7 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	int ret;
 
 	memset(e, 0, sizeof(*e));
-	e->m.routes = e->m.frontends = e->m.stats = e->m.reasons = -1;
+	maps_init(&e->m);
 	e->lock = -1;
 	e->live = malloc(sizeof(*e->live));
 	e->cfg = malloc(sizeof(*e->cfg));
