@@ -184,12 +184,89 @@ static __always_inline int parse(struct __sk_buff *skb, struct steer_pkt *p)
 	return PARSE_PASS;
 }
 
+/* Fold a 32-bit one's complement sum to 16 bits. */
+static __always_inline __u16 csum_fold32(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)s;
+}
+
+/*
+ * The IPv4 header checksum after a 32-bit field changes from @from to @to
+ * (RFC 1624, eqn. 3). Raw network-order words throughout: one's complement
+ * sums do not depend on byte order. The IP header checksum is never left
+ * to offload, so unlike the TCP/UDP one it can be updated by hand.
+ */
+static __always_inline __u16 ip_csum_replace4(__u16 check, __u32 from, __u32 to)
+{
+	__u32 s = (__u16)~check;
+
+	s += (__u16) ~(from & 0xffff) + (__u16) ~(from >> 16);
+	s += (to & 0xffff) + (to >> 16);
+	return (__u16)~csum_fold32(s);
+}
+
+/*
+ * Write @addr over the packet's destination (@dst) or source address, and
+ * the IPv4 header checksum, by direct packet access (no helper call: each
+ * costs ~30 ns). -1 when the header is not in the linear data.
+ */
+static __always_inline int store_addr(struct __sk_buff *skb,
+				      const struct steer_pkt *p, bool dst,
+				      const __u32 *addr)
+{
+	void *end, *data = pkt_data(skb, &end);
+
+	if (p->key.family == STEER_FAM_INET) {
+		struct iphdr *ip = data + ETH_HLEN;
+		__u32 old;
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		old = dst ? ip->daddr : ip->saddr;
+		ip->check = ip_csum_replace4(ip->check, old, addr[0]);
+		if (dst)
+			ip->daddr = addr[0];
+		else
+			ip->saddr = addr[0];
+	} else {
+		struct ipv6hdr *ip6 = data + ETH_HLEN;
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		if (dst)
+			__builtin_memcpy(&ip6->daddr, addr, 16);
+		else
+			__builtin_memcpy(&ip6->saddr, addr, 16);
+	}
+	return 0;
+}
+
+/* Write @port at @off (a TCP/UDP port) by direct packet access. */
+static __always_inline int store_port(struct __sk_buff *skb, __u32 off,
+				      __be16 port)
+{
+	void *end, *data = pkt_data(skb, &end);
+	__be16 *at;
+
+	if (off > MAX_L4_OFFSET + 2)
+		return -1;
+	at = data + off;
+	if ((void *)(at + 1) > end)
+		return -1;
+	*at = port;
+	return 0;
+}
+
 /*
  * Write @addr and @port over the packet's destination (@dst) or source,
- * with the checksums updated incrementally: the IPv4 header checksum, and
- * the TCP/UDP checksum for the pseudo-header address and the port. A UDP
- * checksum of 0 (none, IPv4) stays 0 (BPF_F_MARK_MANGLED_0), and a result
- * of 0 is written as 0xffff. Returns 0 or a negative error.
+ * with the checksums updated incrementally: the IPv4 header checksum by
+ * hand, the TCP/UDP checksum through bpf_l4_csum_replace, which alone
+ * knows how the skb's checksum is kept (complete, partial, unnecessary)
+ * and updates it to match: the pseudo-header address, then the port. A
+ * UDP checksum of 0 (none, IPv4) stays 0 (BPF_F_MARK_MANGLED_0), and a
+ * result of 0 is written as 0xffff. Returns 0 or a negative error.
  */
 static __always_inline int rewrite(struct __sk_buff *skb,
 				   const struct steer_pkt *p, bool dst,
@@ -201,18 +278,12 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 	__u32 port_off = p->l4_off + (dst ? 2 : 0);
 	int ret;
 
+	if (store_addr(skb, p, dst, addr))
+		return -14; /* EFAULT: parse() made these bytes linear */
 	if (p->key.family == STEER_FAM_INET) {
-		__u32 a_off = ETH_HLEN + (dst ? 16 : 12);
-
 		ret = bpf_l4_csum_replace(skb, p->csum_off, old[0], addr[0],
 					  BPF_F_PSEUDO_HDR | l4f | 4);
-		if (!ret)
-			ret = bpf_l3_csum_replace(skb, ETH_HLEN + 10, old[0],
-						  addr[0], 4);
-		if (!ret)
-			ret = bpf_skb_store_bytes(skb, a_off, addr, 4, 0);
 	} else {
-		__u32 a_off = ETH_HLEN + (dst ? 24 : 8);
 		__s64 diff =
 			bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr, 16, 0);
 
@@ -232,15 +303,12 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 			ret = bpf_l4_csum_replace(skb, p->csum_off, 0,
 						  (__u32)diff,
 						  BPF_F_PSEUDO_HDR | l4f);
-		if (!ret)
-			ret = bpf_skb_store_bytes(skb, a_off, addr, 16, 0);
 	}
 	if (ret || port == old_port)
 		return ret;
-	ret = bpf_l4_csum_replace(skb, p->csum_off, old_port, port, l4f | 2);
-	if (!ret)
-		ret = bpf_skb_store_bytes(skb, port_off, &port, 2, 0);
-	return ret;
+	if (store_port(skb, port_off, port))
+		return -14;
+	return bpf_l4_csum_replace(skb, p->csum_off, old_port, port, l4f | 2);
 }
 
 #endif /* STEER_BPF_LIB_PKT_H */
