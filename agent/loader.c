@@ -36,6 +36,7 @@ static int size_maps(struct bpf_object *obj, __u32 max_routes)
 		{ STEER_MAP_BACKEND_STATS, STEER_BACKEND_STATS_PER_ROUTE },
 		{ STEER_MAP_SEQ, 1 },
 		{ STEER_MAP_RTT, STEER_MAX_VERSIONS },
+		{ STEER_MAP_ROUTE_INDEX, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

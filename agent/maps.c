@@ -51,7 +51,7 @@ struct map_fd {
 	int *fd;
 };
 
-#define N_MAPS 9
+#define N_MAPS 10
 
 /* Every map steerd and steerctl open, by pin name, with its fd in @m. */
 static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
@@ -66,6 +66,7 @@ static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
 		{ STEER_MAP_TRACE, &m->trace },
 		{ STEER_MAP_EVENTS, &m->events },
 		{ STEER_MAP_AGENT, &m->agent },
+		{ STEER_MAP_ROUTE_INDEX, &m->route_index },
 	};
 
 	memcpy(fds, all, sizeof(all));
@@ -169,6 +170,65 @@ int maps_route_get(const struct steer_maps *m, __u32 id,
 	return ret;
 }
 
+/* ---- the name index (steer_route_index_v1) ---------------------------- */
+
+static void index_key(struct steer_route_name *k, const char *name)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->name, name, strnlen(name, sizeof(k->name) - 1));
+}
+
+/* Record that route @id, named in @cfg, is live at @cfg's generation. */
+static void index_put(const struct steer_maps *m, __u32 id,
+		      const struct steer_route_cfg *cfg)
+{
+	struct steer_route_index v = { .id = id,
+				       .generation = cfg->generation };
+	struct steer_route_name k;
+
+	index_key(&k, cfg->name);
+	/* A failure only costs readers a scan: they never trust it blindly. */
+	bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY);
+}
+
+/* Remove the index entries of the @n ids in @ids. */
+static void index_drop(const struct steer_maps *m, const __u32 *in, int n)
+{
+	struct steer_route_name key, next;
+	struct steer_route_index v;
+	__u32 *ids = malloc(n * sizeof(*ids) + 1);
+	void *prev = NULL;
+
+	if (!ids)
+		return; /* the entries stay; readers check what they find */
+	memcpy(ids, in, n * sizeof(*ids));
+	qsort(ids, n, sizeof(*ids), cmp_u32);
+	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
+		if (!bpf_map_lookup_elem(m->route_index, &next, &v) &&
+		    bsearch(&v.id, ids, n, sizeof(*ids), cmp_u32)) {
+			/* Deleting the current key restarts the walk. */
+			bpf_map_delete_elem(m->route_index, &next);
+			prev = NULL;
+			continue;
+		}
+		key = next;
+		prev = &key;
+	}
+	free(ids);
+}
+
+/* The id the index gives for @name, or -ENOENT. */
+static int index_find(const struct steer_maps *m, const char *name)
+{
+	struct steer_route_index v;
+	struct steer_route_name k;
+
+	index_key(&k, name);
+	if (bpf_map_lookup_elem(m->route_index, &k, &v))
+		return -ENOENT;
+	return (int)v.id;
+}
+
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out)
 {
@@ -176,8 +236,18 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 	__u32 *ids = NULL;
 	int n = -ENOMEM, ret = -ENOENT;
 
-	if (cfg)
+	if (cfg) {
+		int id = index_find(m, name);
+
+		/* The shortcut, checked against the config it names. */
+		if (id >= 0 && !maps_route_get(m, (__u32)id, cfg) &&
+		    !strncmp(cfg->name, name, sizeof(cfg->name))) {
+			if (!out)
+				free(cfg);
+			return id;
+		}
 		n = maps_route_ids(m, &ids);
+	}
 	if (n < 0)
 		ret = n;
 	for (int i = 0; i < n; i++) {
@@ -227,6 +297,8 @@ int maps_route_publish(const struct steer_maps *m, __u32 id,
 	/* The one write that publishes it. */
 	if (bpf_map_update_elem(m->routes, &id, &inner, BPF_ANY))
 		ret = -errno;
+	else
+		index_put(m, id, cfg);
 	close(inner);
 	return ret;
 }
@@ -274,6 +346,8 @@ int maps_route_publish_many(const struct steer_maps *m, const __u32 *ids,
 		}
 		if (!ret && k)
 			ret = routes_write(m, ids + done, fds, k);
+		for (__u32 i = 0; !ret && i < k; i++)
+			index_put(m, ids[done + i], cfgs[done + i]);
 		for (__u32 i = 0; i < k; i++)
 			close(fds[i]);
 		done += (int)k;
@@ -281,11 +355,20 @@ int maps_route_publish_many(const struct steer_maps *m, const __u32 *ids,
 	return ret;
 }
 
-int maps_route_delete(const struct steer_maps *m, __u32 id)
+static int route_delete(const struct steer_maps *m, __u32 id)
 {
 	if (bpf_map_delete_elem(m->routes, &id) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+int maps_route_delete(const struct steer_maps *m, __u32 id)
+{
+	int ret = route_delete(m, id);
+
+	if (!ret)
+		index_drop(m, &id, 1);
+	return ret;
 }
 
 int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
@@ -298,7 +381,7 @@ int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
 		if (bpf_map_delete_batch(m->routes, ids + done, &count, NULL)) {
 			/* A missing id, or no batch support: one by one. */
 			for (__u32 i = count; i < k; i++) {
-				int ret = maps_route_delete(m, ids[done + i]);
+				int ret = route_delete(m, ids[done + i]);
 
 				if (ret)
 					return ret;
@@ -306,6 +389,7 @@ int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
 		}
 		done += (int)k;
 	}
+	index_drop(m, ids, n);
 	return 0;
 }
 
@@ -489,15 +573,48 @@ int maps_stats_clear(const struct steer_maps *m, __u32 id)
 	return ret;
 }
 
+/*
+ * The newest generation from the index, when it holds an entry for every
+ * live route (it does unless pins of an older steer are in use); -1 when
+ * it cannot answer.
+ */
+static long long index_generation_max(const struct steer_maps *m, int routes)
+{
+	struct steer_route_name key, next;
+	struct steer_route_index v;
+	void *prev = NULL;
+	long long gen = 0;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
+		if (!bpf_map_lookup_elem(m->route_index, &next, &v)) {
+			n++;
+			if ((long long)v.generation > gen)
+				gen = (long long)v.generation;
+		}
+		key = next;
+		prev = &key;
+	}
+	return n == routes ? gen : -1;
+}
+
 __u64 maps_generation_max(const struct steer_maps *m)
 {
-	struct steer_route_cfg *cfg = calloc(1, sizeof(*cfg));
+	struct steer_route_cfg *cfg;
 	__u32 *ids = NULL;
+	long long fast;
 	__u64 gen = 0;
-	int n = -ENOMEM;
+	int n;
 
-	if (cfg)
-		n = maps_route_ids(m, &ids);
+	n = maps_route_ids(m, &ids);
+	fast = n >= 0 ? index_generation_max(m, n) : -1;
+	if (fast >= 0) {
+		free(ids);
+		return (__u64)fast;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		n = 0;
 	for (int i = 0; ids && i < n; i++)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;

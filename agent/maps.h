@@ -20,6 +20,7 @@
 #define STEER_MAP_SK_ORIG	"steer_sk_orig_v2"
 #define STEER_MAP_SK_UDP	"steer_sk_udp_v1"
 #define STEER_MAP_SEQ		"steer_seq_v1"
+#define STEER_MAP_ROUTE_INDEX	"steer_route_index_v1"
 #define STEER_MAP_BACKEND_STATS "steer_backend_stats_v1"
 #define STEER_MAP_RTT		"steer_rtt_v1"
 #define STEER_MAP_TRACE		"steer_trace_v1"
@@ -37,6 +38,7 @@ struct steer_maps {
 	int trace;	  /* tracing lease */
 	int events;	  /* ring buffer of decisions */
 	int agent;	  /* steerd's own counters */
+	int route_index;  /* route name -> id, generation */
 	__u32 max_routes; /* from the routes map's max_entries */
 };
 

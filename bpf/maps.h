@@ -131,4 +131,12 @@ struct {
 	__type(value, struct steer_agent_state);
 } steer_agent_v1 SEC(".maps");
 
+/* route name -> id and generation: userspace's index (see steer_abi.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES);
+	__type(key, struct steer_route_name);
+	__type(value, struct steer_route_index);
+} steer_route_index_v1 SEC(".maps");
+
 #endif /* STEER_BPF_MAPS_H */

@@ -400,6 +400,25 @@ struct steer_event {
 	__u8 pad[6];
 };
 
+/* ---- steer_route_index_v1 (HASH): route name -> id and generation ---- */
+/*
+ * Userspace only (no program reads it): finding a route by name, and the
+ * newest generation, from small entries instead of every route's whole
+ * config. Written right after a route is published; a reader checks the
+ * name in the config it then reads, and scans the routes when the index
+ * does not answer (pins of an older steer), so the index is a shortcut,
+ * never the truth.
+ */
+struct steer_route_name {
+	char name[STEER_NAME_LEN];
+};
+
+struct steer_route_index {
+	__u32 id;
+	__u32 pad;
+	__u64 generation;
+};
+
 /* ---- steer_agent_v1 (ARRAY, 1 entry): steerd's own counters, pinned ---- */
 /* So they survive a steerd restart like the datapath's (never reset). */
 struct steer_agent_state {

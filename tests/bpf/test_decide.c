@@ -901,6 +901,45 @@ TEST(republish_seen_by_next_run)
 	ASSERT_EQ(run(ROUTE_ID, &c, &ctx), TEST_DECIDE_NO_CFG);
 }
 
+/*
+ * The name index finds a route and the newest generation without reading
+ * every config; a stale or missing entry falls back to the scan, so the
+ * answer is the same either way.
+ */
+TEST(route_index_finds_by_name)
+{
+	struct steer_route_cfg *a = load_yaml(ROUTE_ID, Y_SPLIT_100_0, NULL);
+	struct steer_route_name k = {};
+	struct steer_route_index v;
+	char name[STEER_NAME_LEN];
+
+	ASSERT_TRUE(a);
+	snprintf(name, sizeof(name), "%s", a->name);
+	memcpy(k.name, name, strlen(name));
+	ASSERT_EQ(bpf_map_lookup_elem(maps.route_index, &k, &v), 0);
+	ASSERT_EQ(v.id, ROUTE_ID);
+	ASSERT_EQ(v.generation, a->generation);
+	ASSERT_EQ(maps_route_find(&maps, name, NULL), ROUTE_ID);
+	ASSERT_EQ(maps_generation_max(&maps), a->generation);
+
+	/* Entry gone (pins of an older steer): the scan still answers. */
+	ASSERT_EQ(bpf_map_delete_elem(maps.route_index, &k), 0);
+	ASSERT_EQ(maps_route_find(&maps, name, NULL), ROUTE_ID);
+	ASSERT_EQ(maps_generation_max(&maps), a->generation);
+
+	/* A wrong entry is checked against the config it names. */
+	v.id = ROUTE_ID + 1;
+	ASSERT_EQ(bpf_map_update_elem(maps.route_index, &k, &v, BPF_ANY), 0);
+	ASSERT_EQ(maps_route_find(&maps, name, NULL), ROUTE_ID);
+
+	/* Deleting the route removes its entry. */
+	ASSERT_EQ(publish(ROUTE_ID, a), 0);
+	ASSERT_EQ(maps_route_delete(&maps, ROUTE_ID), 0);
+	ASSERT_TRUE(bpf_map_lookup_elem(maps.route_index, &k, &v) != 0);
+	ASSERT_EQ(maps_route_find(&maps, name, NULL), -ENOENT);
+	free(a);
+}
+
 TEST(unknown_route_has_no_config)
 {
 	struct test_decide_ctx ctx;
@@ -1045,6 +1084,8 @@ static int setup(void)
 	maps.stats = bpf_map__fd(skel->maps.steer_stats_v1);
 	maps.reasons = bpf_map__fd(skel->maps.steer_reasons_v1);
 	maps.backend_stats = bpf_map__fd(skel->maps.steer_backend_stats_v1);
+	maps.rtt = bpf_map__fd(skel->maps.steer_rtt_v1);
+	maps.route_index = bpf_map__fd(skel->maps.steer_route_index_v1);
 	maps.max_routes = bpf_map__max_entries(skel->maps.steer_routes_v1);
 	return 0;
 }

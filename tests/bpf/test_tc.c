@@ -538,6 +538,8 @@ static void use_instance(struct steer_tc *t)
 	maps.stats = bpf_map__fd(t->maps.steer_stats_v1);
 	maps.reasons = bpf_map__fd(t->maps.steer_reasons_v1);
 	maps.backend_stats = bpf_map__fd(t->maps.steer_backend_stats_v1);
+	maps.rtt = bpf_map__fd(t->maps.steer_rtt_v1);
+	maps.route_index = bpf_map__fd(t->maps.steer_route_index_v1);
 	maps.max_routes = bpf_map__max_entries(t->maps.steer_routes_v1);
 }
 
