@@ -30,7 +30,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: bench bench-quick bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+.PHONY: bench bench-quick bench-smoke bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
 	format vmlinux clean vmtest
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -131,6 +131,11 @@ bench: bench-deps all
 
 bench-quick: bench-deps all
 	$(Q)/usr/bin/python3 tools/bench/bench.py --quick --out $(BUILD)/bench $(BENCH_ARGS)
+
+# CI's smoke run: the quick benchmark, then a check that every system really
+# ran and steered (no speed assertions: a shared machine cannot hold them).
+bench-smoke: bench-quick
+	$(Q)/usr/bin/python3 tools/bench/smoke.py $(BUILD)/bench/results.json
 
 # ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------
 # The agent sources are compiled again with the sanitizer flags into their
