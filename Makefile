@@ -102,13 +102,13 @@ $(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BU
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
-$(BUILD)/bench_connect: tools/bench_connect.c | $(BUILD)
+$(BUILD)/bench_connect: tools/bench_connect.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< -lbpf -o $@
+	$(Q)$(CC) $(CFLAGS) -Itools $< tools/bench/bench_util.c -lbpf -o $@
 
-$(BUILD)/bench/bench_conn: tools/bench/bench_conn.c | $(BUILD)/bench
+$(BUILD)/bench/bench_conn: tools/bench/bench_conn.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)/bench
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -pthread $< -lbpf -o $@
+	$(Q)$(CC) $(CFLAGS) -pthread $< tools/bench/bench_util.c -lbpf -o $@
 
 $(BUILD)/bench/bench_bpf: tools/bench/bench_bpf.c | $(BUILD)/bench
 	$(call msg,CCLD,$@)

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "bench/bench_util.h"
 
 #define MAX_ROUNDS 64
 
@@ -61,49 +62,6 @@ struct opts {
 	bool sockops;
 };
 
-static int parse_addr(const char *s, struct sockaddr_in *a)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, colon - s);
-	host[colon - s] = '\0';
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_port = htons((unsigned short)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
-}
-
-static int enter_netns(const char *name)
-{
-	char path[256];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = setns(fd, CLONE_NEWNET);
-	close(fd);
-	return ret;
-}
-
-static int join_cgroup(const char *dir)
-{
-	char path[512];
-	FILE *f;
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	ret = fprintf(f, "%d\n", getpid()) < 0;
-	return fclose(f) || ret ? -1 : 0;
-}
-
 /* Accept and drop connections until killed. */
 static void serve(const struct opts *o)
 {
@@ -123,14 +81,6 @@ static void serve(const struct opts *o)
 		if (c >= 0)
 			close(c);
 	}
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 static double cpu_ns(void)
@@ -166,10 +116,11 @@ static double run_mode(const struct opts *o, enum mode m, double *cpu)
 		int failed = 0;
 
 		close(pfd[0]);
-		if (join_cgroup(m == MODE_PLAIN ? o->cg_plain : o->cg_steer) ||
-		    enter_netns(o->netns))
+		if (bench_join_cgroup(m == MODE_PLAIN ? o->cg_plain
+						      : o->cg_steer) ||
+		    bench_enter_netns(o->netns))
 			_exit(2);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		c0 = cpu_ns();
 		for (int i = 0; i < o->count; i++) {
 			int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -180,7 +131,7 @@ static double run_mode(const struct opts *o, enum mode m, double *cpu)
 			setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			close(s);
 		}
-		ns[0] = failed ? -1 : (now_ns() - t0) / o->count;
+		ns[0] = failed ? -1 : (bench_now_ns() - t0) / o->count;
 		ns[1] = (cpu_ns() - c0) / o->count;
 		if (write(pfd[1], ns, sizeof(ns)) != sizeof(ns))
 			_exit(3);
@@ -339,10 +290,10 @@ int main(int argc, char **argv)
 			o.cg_steer = optarg;
 			break;
 		case 'b':
-			bad |= parse_addr(optarg, &o.backend);
+			bad |= bench_parse_addr4(optarg, &o.backend);
 			break;
 		case 'f':
-			bad |= parse_addr(optarg, &o.frontend);
+			bad |= bench_parse_addr4(optarg, &o.frontend);
 			break;
 		case 'c':
 			o.count = atoi(optarg);
@@ -386,7 +337,7 @@ int main(int argc, char **argv)
 
 	server = fork();
 	if (server == 0) {
-		if (enter_netns(o.netns))
+		if (bench_enter_netns(o.netns))
 			_exit(1);
 		serve(&o);
 	}

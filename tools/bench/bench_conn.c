@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "bench_util.h"
 
 extern char **environ;
 
@@ -78,58 +79,6 @@ static atomic_bool stop_flag;
 static atomic_bool measuring;
 static atomic_int threads_done;
 static _Atomic double t_switch; /* ns: the switch command started */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *a)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, colon - s);
-	host[colon - s] = '\0';
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_port = htons((unsigned short)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &a->sin_addr) == 1 && a->sin_port ? 0
-									  : -1;
-}
-
-static int enter_netns(const char *name)
-{
-	char path[256];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = setns(fd, CLONE_NEWNET);
-	close(fd);
-	return ret;
-}
-
-static int join_cgroup(const char *dir)
-{
-	char path[512];
-	FILE *f;
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	ret = fprintf(f, "%d\n", getpid()) < 0;
-	return fclose(f) || ret ? -1 : 0;
-}
 
 static void pin_cpu(int cpu)
 {
@@ -185,7 +134,7 @@ static int serve(char **specs, int n, int threads)
 		*eq = '\0';
 		ls[i].ident = eq[1];
 		ls[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (parse_addr(specs[i], &a) || ls[i].fd < 0 ||
+		if (bench_parse_addr4(specs[i], &a) || ls[i].fd < 0 ||
 		    setsockopt(ls[i].fd, SOL_SOCKET, SO_REUSEADDR, &one,
 			       sizeof(one)) ||
 		    bind(ls[i].fd, (struct sockaddr *)&a, sizeof(a)) ||
@@ -228,10 +177,10 @@ static void *client_loop(void *arg)
 			continue;
 		}
 		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		ok = !connect(s, (const struct sockaddr *)&o->dst,
 			      sizeof(o->dst));
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (ok)
 			ok = write(s, &req, 1) == 1 && read(s, &rep, 1) == 1;
 		setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -326,8 +275,8 @@ static int run_client(struct opts *o)
 
 	if (!hist)
 		return 1;
-	if ((o->cgroup && join_cgroup(o->cgroup)) ||
-	    (o->netns && enter_netns(o->netns))) {
+	if ((o->cgroup && bench_join_cgroup(o->cgroup)) ||
+	    (o->netns && bench_enter_netns(o->netns))) {
 		fprintf(stderr, "bench_conn: cannot enter %s / %s: %s\n",
 			o->cgroup ? o->cgroup : "-", o->netns ? o->netns : "-",
 			strerror(errno));
@@ -360,24 +309,24 @@ static int run_client(struct opts *o)
 	}
 	if (stats && prog_stats(o->stats_link, &ns0, &cnt0))
 		stats = false;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	if (o->switch_cmd) {
 		/* Let the old split run a little before switching. */
 		usleep(200000);
-		t_switch = now_ns();
+		t_switch = bench_now_ns();
 		sw = spawn_sh(o->switch_cmd);
 		if (sw > 0 && waitpid(sw, &sw_status, 0) == sw)
-			sw_done = now_ns();
+			sw_done = bench_now_ns();
 	}
 	if (o->seconds > 0) {
-		while (now_ns() - t0 < o->seconds * 1e9 &&
+		while (bench_now_ns() - t0 < o->seconds * 1e9 &&
 		       atomic_load(&threads_done) < o->n_threads)
 			usleep(5000);
 		atomic_store(&stop_flag, true);
 	}
 	for (int i = 0; i < o->n_threads; i++)
 		pthread_join(w[i].tid, NULL);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (stats && prog_stats(o->stats_link, &ns1, &cnt1))
 		stats = false;
 	for (int i = 0; i < o->n_threads; i++) {
@@ -491,7 +440,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (parse_addr(optarg, &o.dst)) {
+			if (bench_parse_addr4(optarg, &o.dst)) {
 				usage(stderr);
 				return 2;
 			}
@@ -547,7 +496,7 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (o.netns && enter_netns(o.netns)) {
+		if (o.netns && bench_enter_netns(o.netns)) {
 			perror("bench_conn: netns");
 			return 1;
 		}

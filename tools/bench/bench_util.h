@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * What both benchmark clients (tools/bench_connect.c, tools/bench/
+ * bench_conn.c) do to step into a sandbox and to read addresses and time.
+ */
+#ifndef STEER_BENCH_UTIL_H
+#define STEER_BENCH_UTIL_H
+
+#include <netinet/in.h>
+
+/* CLOCK_MONOTONIC in ns. */
+double bench_now_ns(void);
+/* "A.B.C.D:PORT" into @a; -1 unless both parts are valid (port 1..65535). */
+int bench_parse_addr4(const char *s, struct sockaddr_in *a);
+/* Move this process into network namespace /run/netns/@name. */
+int bench_enter_netns(const char *name);
+/* Move this process into cgroup v2 directory @dir. */
+int bench_join_cgroup(const char *dir);
+
+#endif /* STEER_BENCH_UTIL_H */
