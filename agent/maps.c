@@ -82,6 +82,22 @@ void maps_init(struct steer_maps *m)
 		*fds[i].fd = -1;
 }
 
+void maps_from_object(struct bpf_object *obj, struct steer_maps *m)
+{
+	struct map_fd fds[N_MAPS];
+	struct bpf_map *map;
+
+	maps_init(m);
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++) {
+		map = bpf_object__find_map_by_name(obj, fds[i].name);
+		if (map)
+			*fds[i].fd = bpf_map__fd(map);
+	}
+	map = bpf_object__find_map_by_name(obj, STEER_MAP_ROUTES);
+	m->max_routes = map ? bpf_map__max_entries(map) : 0;
+}
+
 int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};

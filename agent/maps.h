@@ -45,6 +45,14 @@ struct steer_maps {
 /* No map open: every fd -1, so maps_close() on it closes nothing. */
 void maps_init(struct steer_maps *m);
 
+struct bpf_object;
+/*
+ * The maps of a loaded object that are not pinned (tests): every fd that
+ * maps_open() would open, from the object's own maps (-1 when it has none
+ * of that name). The fds stay the object's: no maps_close().
+ */
+void maps_from_object(struct bpf_object *obj, struct steer_maps *m);
+
 /* Path of pinned map @name under @bpffs into @buf. */
 int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name);
 

@@ -40,11 +40,7 @@
 #define VERIFIER_LIMIT 1000000
 
 static struct steer_test_decide *skel;
-static struct steer_maps maps = { .routes = -1,
-				  .frontends = -1,
-				  .stats = -1,
-				  .reasons = -1,
-				  .backend_stats = -1 };
+static struct steer_maps maps; /* set by maps_from_object() */
 static int prog_fd = -1;
 static char tmpdir[] = "/tmp/steer-bpftest-XXXXXX";
 static char cgroot[256]; /* fake cgroup2 root: plain directories */
@@ -1079,14 +1075,7 @@ static int setup(void)
 		return -1;
 	}
 	prog_fd = bpf_program__fd(skel->progs.test_decide);
-	maps.routes = bpf_map__fd(skel->maps.steer_routes_v1);
-	maps.frontends = bpf_map__fd(skel->maps.steer_frontends_v1);
-	maps.stats = bpf_map__fd(skel->maps.steer_stats_v1);
-	maps.reasons = bpf_map__fd(skel->maps.steer_reasons_v1);
-	maps.backend_stats = bpf_map__fd(skel->maps.steer_backend_stats_v1);
-	maps.rtt = bpf_map__fd(skel->maps.steer_rtt_v1);
-	maps.route_index = bpf_map__fd(skel->maps.steer_route_index_v1);
-	maps.max_routes = bpf_map__max_entries(skel->maps.steer_routes_v1);
+	maps_from_object(skel->obj, &maps);
 	return 0;
 }
 

@@ -46,11 +46,7 @@
 
 static struct steer_tc *skel;
 static struct steer_test_empty *empty;
-static struct steer_maps maps = { .routes = -1,
-				  .frontends = -1,
-				  .stats = -1,
-				  .reasons = -1,
-				  .backend_stats = -1 };
+static struct steer_maps maps; /* set by maps_from_object() */
 static int prog_fd = -1, ct_fd = -1;
 static char tmpdir[] = "/tmp/steer-tctest-XXXXXX";
 
@@ -533,14 +529,7 @@ static void use_instance(struct steer_tc *t)
 {
 	prog_fd = bpf_program__fd(t->progs.steer_tc_ingress);
 	ct_fd = bpf_map__fd(t->maps.steer_ct_v1);
-	maps.routes = bpf_map__fd(t->maps.steer_routes_v1);
-	maps.frontends = bpf_map__fd(t->maps.steer_frontends_v1);
-	maps.stats = bpf_map__fd(t->maps.steer_stats_v1);
-	maps.reasons = bpf_map__fd(t->maps.steer_reasons_v1);
-	maps.backend_stats = bpf_map__fd(t->maps.steer_backend_stats_v1);
-	maps.rtt = bpf_map__fd(t->maps.steer_rtt_v1);
-	maps.route_index = bpf_map__fd(t->maps.steer_route_index_v1);
-	maps.max_routes = bpf_map__max_entries(t->maps.steer_routes_v1);
+	maps_from_object(t->obj, &maps);
 }
 
 /* ---- flows ------------------------------------------------------------ */
