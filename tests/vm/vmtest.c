@@ -400,6 +400,20 @@ static const char ROUTE[] =
 
 static const char *const cgroups[] = { "plain", "tester", "denied" };
 
+/* The routes directory with ROUTE in it, and the client cgroups. */
+static int write_route_and_cgroups(void)
+{
+	char path[PATH_MAX];
+
+	mkdir(ROUTES_DIR, 0755);
+	mkdir(CG_STEER, 0755);
+	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
+		snprintf(path, sizeof(path), CG_STEER "/%s", cgroups[i]);
+		mkdir(path, 0755);
+	}
+	return write_file(ROUTES_DIR "/vmtest.yaml", ROUTE);
+}
+
 /* The backends' listeners, in the order the cases name them. */
 static const struct {
 	int family;
@@ -565,18 +579,12 @@ TEST(guest_steer_connect)
 	const char *const args[] = { "--once",	 "--routes", ROUTES_DIR,
 				     "--cgroup", CG_STEER,   "--bpffs",
 				     BPFFS,	 NULL };
-	char out[8192], path[PATH_MAX];
+	char out[8192];
 	int lfd[NBACKENDS], ret;
 
 	for (int i = 0; i < NBACKENDS; i++)
 		lfd[i] = -1;
-	mkdir(ROUTES_DIR, 0755);
-	mkdir(CG_STEER, 0755);
-	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
-		snprintf(path, sizeof(path), CG_STEER "/%s", cgroups[i]);
-		mkdir(path, 0755);
-	}
-	ret = write_file(ROUTES_DIR "/vmtest.yaml", ROUTE);
+	ret = write_route_and_cgroups();
 	if (ret) {
 		FAIL_AT("route file: %s", strerror(-ret));
 		goto out;
@@ -796,18 +804,12 @@ TEST(guest_steer_udp)
 				     "--cgroup", CG_STEER,   "--bpffs",
 				     BPFFS,	 NULL };
 	int lfd[NBACKENDS], ufd[NBACKENDS], ret, status;
-	char out[8192], path[PATH_MAX];
+	char out[8192];
 	pid_t server = -1;
 
 	for (int i = 0; i < NBACKENDS; i++)
 		lfd[i] = ufd[i] = -1;
-	mkdir(ROUTES_DIR, 0755);
-	mkdir(CG_STEER, 0755);
-	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
-		snprintf(path, sizeof(path), CG_STEER "/%s", cgroups[i]);
-		mkdir(path, 0755);
-	}
-	ret = write_file(ROUTES_DIR "/vmtest.yaml", ROUTE);
+	ret = write_route_and_cgroups();
 	if (ret) {
 		FAIL_AT("route file: %s", strerror(-ret));
 		goto out;
