@@ -210,26 +210,30 @@ static void index_put(const struct steer_maps *m, __u32 id,
 /* Remove the index entries of the @n ids in @ids. */
 static void index_drop(const struct steer_maps *m, const __u32 *in, int n)
 {
-	struct steer_route_name key, next;
+	struct steer_route_name key, next, *drop;
 	struct steer_route_index v;
 	__u32 *ids = malloc(n * sizeof(*ids) + 1);
 	void *prev = NULL;
+	int n_drop = 0;
 
-	if (!ids)
-		return; /* the entries stay; readers check what they find */
+	drop = malloc(n * sizeof(*drop) + 1);
+	if (!ids || !drop)
+		goto out; /* the entries stay; readers check what they find */
 	memcpy(ids, in, n * sizeof(*ids));
 	qsort(ids, n, sizeof(*ids), cmp_u32);
+	/* One walk, then the deletes: deleting mid-walk would restart it. */
 	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
-		if (!bpf_map_lookup_elem(m->route_index, &next, &v) &&
-		    bsearch(&v.id, ids, n, sizeof(*ids), cmp_u32)) {
-			/* Deleting the current key restarts the walk. */
-			bpf_map_delete_elem(m->route_index, &next);
-			prev = NULL;
-			continue;
-		}
+		if (n_drop < n &&
+		    !bpf_map_lookup_elem(m->route_index, &next, &v) &&
+		    bsearch(&v.id, ids, n, sizeof(*ids), cmp_u32))
+			drop[n_drop++] = next;
 		key = next;
 		prev = &key;
 	}
+	for (int i = 0; i < n_drop; i++)
+		bpf_map_delete_elem(m->route_index, &drop[i]);
+out:
+	free(drop);
 	free(ids);
 }
 
