@@ -210,29 +210,38 @@ static void index_put(const struct steer_maps *m, __u32 id,
 /* Remove the index entries of the @n ids in @ids. */
 static void index_drop(const struct steer_maps *m, const __u32 *in, int n)
 {
-	struct steer_route_name key, next, *drop;
+	struct steer_route_name key, next, *drop = NULL, *grown;
 	struct steer_route_index v;
 	__u32 *ids = malloc(n * sizeof(*ids) + 1);
+	size_t n_drop = 0, cap = 0;
 	void *prev = NULL;
-	int n_drop = 0;
 
-	drop = malloc(n * sizeof(*drop) + 1);
-	if (!ids || !drop)
-		goto out; /* the entries stay; readers check what they find */
+	if (!ids)
+		return; /* the entries stay; readers check what they find */
 	memcpy(ids, in, n * sizeof(*ids));
 	qsort(ids, n, sizeof(*ids), cmp_u32);
-	/* One walk, then the deletes: deleting mid-walk would restart it. */
+	/*
+	 * One walk, then the deletes: deleting mid-walk would restart it.
+	 * An id may have several entries (a name published over an older
+	 * one's id): all of them go.
+	 */
 	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
-		if (n_drop < n &&
-		    !bpf_map_lookup_elem(m->route_index, &next, &v) &&
-		    bsearch(&v.id, ids, n, sizeof(*ids), cmp_u32))
-			drop[n_drop++] = next;
 		key = next;
 		prev = &key;
+		if (bpf_map_lookup_elem(m->route_index, &next, &v) ||
+		    !bsearch(&v.id, ids, n, sizeof(*ids), cmp_u32))
+			continue;
+		if (n_drop == cap) {
+			cap = cap ? 2 * cap : 16;
+			grown = realloc(drop, cap * sizeof(*drop));
+			if (!grown)
+				break;
+			drop = grown;
+		}
+		drop[n_drop++] = next;
 	}
-	for (int i = 0; i < n_drop; i++)
+	for (size_t i = 0; i < n_drop; i++)
 		bpf_map_delete_elem(m->route_index, &drop[i]);
-out:
 	free(drop);
 	free(ids);
 }
