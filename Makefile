@@ -31,7 +31,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: bench bench-quick bench-smoke bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean vmtest
+	format vmlinux clean vmtest deploy-check image image-smoke
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -212,7 +212,7 @@ e2e-test: all
 
 CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
-check: all
+check: all deploy-check
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
@@ -228,6 +228,18 @@ check: all
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
 		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) \
 		-Werror -o /dev/null $$f || exit 1; done
+
+# ---- deploy/: Prometheus rules, dashboard, Argo/Flagger templates, manifests --
+# promtool checks the rules and runs their unit tests; the manifests and the
+# dashboard are checked structurally (no cluster, no network). Their PromQL is
+# evaluated against a real steerd by tests/e2e/test_prometheus.py.
+PROMTOOL ?= promtool
+deploy-check:
+	$(call msg,PROMTOOL,deploy/prometheus)
+	$(Q)$(PROMTOOL) check rules deploy/prometheus/steer-rules.yaml >/dev/null
+	$(Q)cd deploy/prometheus && $(PROMTOOL) test rules tests/steer-rules.test.yaml
+	$(call msg,DEPLOY,deploy/*.yaml deploy/grafana)
+	$(Q)/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e/test_deploy_files.py
 
 # ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
 # Static binaries for a guest that has only busybox; steerd goes in as

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""deploy/ checked structurally, without a cluster or network: every manifest
+parses, names what it must, and queries only metrics steerd exports. (The
+queries' values are checked by test_prometheus.py against a real steerd.)"""
+import os
+import re
+
+import pytest
+import yaml
+
+import deploy_files as df
+
+# The metric families steerd exports (agent/metrics.c; README "Metrics").
+METRICS_C = os.path.join(df.REPO, "agent", "metrics.c")
+
+
+def exported_families():
+    src = open(METRICS_C).read()
+    fams = set(re.findall(r'"(steer_[a-z0-9_]+)"', src))
+    hist = {f + s for f in fams if f.endswith("_seconds") for s in ("_bucket", "_sum", "_count")}
+    return fams | hist
+
+
+def metric_names(expr):
+    """steer_* metric names an expression selects (not parts of recorded names)."""
+    return set(re.findall(r"(?<![:\w])steer_[a-z0-9_]+(?![:\w])", expr))
+
+
+def test_rules_parse_and_name_only_exported_metrics():
+    rs = df.rules()
+    assert rs, "no rules"
+    fams = exported_families()
+    recorded = {r["record"] for _, r in rs if "record" in r}
+    for _, r in rs:
+        assert ("record" in r) != ("alert" in r), r
+        used = metric_names(r["expr"])
+        for name in used:
+            assert name in fams, (r.get("record") or r.get("alert"), name)
+        if "alert" in r:
+            assert r["labels"]["severity"] in ("warning", "critical"), r["alert"]
+            assert r["annotations"]["summary"], r["alert"]
+        for name in re.findall(r"\b(route(?:_version)?:[a-z0-9_:]+)", r["expr"]):
+            assert name in recorded, (r, name)
+
+
+def test_dashboard_structure():
+    d = df.dashboard()
+    assert d["uid"] and d["title"] and isinstance(d["schemaVersion"], int)
+    names = {v["name"] for v in d["templating"]["list"]}
+    assert {"datasource", "route"} <= names
+    ids, refs = set(), 0
+    fams = exported_families()
+    for p in d["panels"]:
+        assert p["id"] not in ids, p["title"]
+        ids.add(p["id"])
+        assert p["type"] in ("timeseries", "stat", "gauge", "table", "bargauge"), p
+        assert p["datasource"]["uid"] == "${datasource}", p["title"]
+        g = p["gridPos"]
+        assert all(isinstance(g[k], int) for k in ("h", "w", "x", "y"))
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24, p["title"]
+        assert p["targets"], p["title"]
+        seen = set()
+        for t in p["targets"]:
+            assert t["refId"] not in seen
+            seen.add(t["refId"])
+            refs += 1
+            for name in metric_names(t["expr"]):
+                assert name in fams, (p["title"], name)
+    assert refs >= 10
+
+
+def test_argo_analysis_template():
+    at = df.load_yaml(df.ANALYSIS)
+    assert at["apiVersion"] == "argoproj.io/v1alpha1" and at["kind"] == "AnalysisTemplate"
+    declared = {a["name"] for a in at["spec"]["args"]}
+    for m in at["spec"]["metrics"]:
+        used = set(re.findall(r"\{\{\s*args\.([\w-]+)\s*\}\}", yaml_dump(m)))
+        assert used <= declared, (m["name"], used - declared)
+        assert "prometheus" in m["provider"]
+        assert m["successCondition"] and m["failureCondition"]
+    conds = df.argo_conditions()
+    s, f = conds["connect-failure-ratio"]
+    # a healthy canary passes, a failing one fails, no traffic (NaN) is neither
+    assert df.argo_eval(s, [0.0]) and not df.argo_eval(f, [0.0])
+    assert df.argo_eval(f, [0.2]) and not df.argo_eval(s, [0.2])
+    nan = float("nan")
+    assert not df.argo_eval(s, [nan]) and not df.argo_eval(f, [nan])
+    assert not df.argo_eval(s, []) and not df.argo_eval(f, [])
+
+
+def test_flagger_metric_template():
+    mt = df.load_yaml(df.METRIC_TEMPLATE)
+    assert mt["apiVersion"] == "flagger.app/v1beta1" and mt["kind"] == "MetricTemplate"
+    assert mt["spec"]["provider"]["type"] == "prometheus"
+    q = df.flagger_expr(mt["spec"]["query"], "reviews", variables={"version": "v2"})
+    assert "{{" not in q and 'route="reviews"' in q and 'version="v2"' in q
+
+
+def test_every_query_fills_its_templates():
+    qs = df.queries("reviews", "v2")
+    assert len(qs) >= 20
+    for qid, expr in qs.items():
+        assert "{{" not in expr and "$" not in expr, (qid, expr)
+
+
+def yaml_dump(obj):
+    return yaml.safe_dump(obj)
+
+
+if __name__ == "__main__":
+    raise SystemExit(pytest.main(["-q", __file__]))
