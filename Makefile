@@ -241,6 +241,17 @@ deploy-check:
 	$(call msg,DEPLOY,deploy/*.yaml deploy/grafana)
 	$(Q)/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e/test_deploy_files.py
 
+# ---- make image: an OCI image from Debian packages (tools/image/) ----------
+# build/image/oci (OCI layout, tag $(VERSION)) and build/image/steerd-$(VERSION).tar;
+# as root, with mmdebstrap, umoci and the Debian mirror. image-smoke unpacks it
+# and runs steerd --once and steerctl from inside it against a test cgroup.
+IMAGE_TAG ?= $(VERSION)
+image: $(BUILD)/steerd $(BUILD)/steerctl
+	$(Q)tools/image/build.sh $(BUILD) $(IMAGE_TAG)
+
+image-smoke: image
+	$(Q)tools/image/smoke.sh $(BUILD) $(IMAGE_TAG)
+
 # ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
 # Static binaries for a guest that has only busybox; steerd goes in as
 # built, with its shared libraries (tests/vm/run.sh).
