@@ -109,3 +109,72 @@ def yaml_dump(obj):
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main(["-q", __file__]))
+
+
+def manifests(name):
+    with open(os.path.join(df.DEPLOY, name)) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    for d in docs:
+        assert d["apiVersion"] and d["kind"] and d["metadata"]["name"], d
+    return docs
+
+
+def test_daemonset_least_privilege():
+    ds = next(d for d in manifests("daemonset.yaml") if d["kind"] == "DaemonSet")
+    assert ds["apiVersion"] == "apps/v1"
+    spec = ds["spec"]["template"]["spec"]
+    assert ds["spec"]["selector"]["matchLabels"].items() <= \
+        ds["spec"]["template"]["metadata"]["labels"].items()
+    assert spec["hostNetwork"] is True and not spec.get("hostPID")
+    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    (c,) = spec["containers"]
+    assert re.fullmatch(r"steer/steerd:[\w.-]+", c["image"]) and not c["image"].endswith(":latest")
+    sc = c["securityContext"]
+    assert not sc.get("privileged")
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert set(sc["capabilities"]["add"]) == {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN"}
+    # the API server rejects allowPrivilegeEscalation: false next to SYS_ADMIN
+    assert sc.get("allowPrivilegeEscalation") is not False
+    assert sc["readOnlyRootFilesystem"] is True
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert any(a == f"--metrics=$(NODE_IP):{ports['metrics']}" for a in c["args"])
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert c[probe]["httpGet"]["port"] == "metrics"
+    vols = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    assert vols[mounts["/sys/fs/bpf"]["name"]]["hostPath"]["path"] == "/sys/fs/bpf"
+    assert "mountPropagation" not in mounts["/sys/fs/bpf"]  # Bidirectional needs privileged
+    assert vols[mounts["/sys/fs/cgroup"]["name"]]["hostPath"]["path"] == "/sys/fs/cgroup"
+    assert vols[mounts["/etc/steer/routes"]["name"]]["configMap"]["name"] == "steer-routes"
+    assert "--routes=/etc/steer/routes" in c["args"]
+    # every volume is mounted and every mount has a volume
+    assert {m["name"] for m in c["volumeMounts"]} == set(vols)
+    sa = next(d for d in manifests("daemonset.yaml") if d["kind"] == "ServiceAccount")
+    assert spec["serviceAccountName"] == sa["metadata"]["name"]
+
+
+def test_configmap_example_uses_dns_backends():
+    docs = manifests("configmap-example.yaml")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert cm["metadata"]["name"] == "steer-routes"
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    names = []
+    for fname, text in cm["data"].items():
+        assert fname.endswith(".yaml")
+        route = yaml.safe_load(text)
+        for v in route["versions"].values():
+            for b in v["backends"]:
+                assert isinstance(b, dict) and ("dns" in b or "srv" in b), b
+                names.append(b.get("dns") or b.get("srv"))
+    assert names
+    for n in names:
+        # every name is a headless Service of this file
+        labels = n.split(".")
+        svc = labels[1] if n.startswith("_") else labels[0]
+        if n.startswith("_"):
+            port = labels[0][1:]
+            assert port in {p["name"] for p in services[labels[2]]["spec"]["ports"]}, n
+            svc = labels[2]
+        assert services[svc]["spec"]["clusterIP"] == "None", n
