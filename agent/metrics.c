@@ -12,29 +12,6 @@
 #include "metrics.h"
 #include "stats.h"
 
-static const char *const reason_names[STEER_REASON_COUNT] = {
-	[STEER_REASON_STEERED] = "steered",
-	[STEER_REASON_NOT_FRONTEND] = "not_frontend",
-	[STEER_REASON_POLICY_DENY] = "policy_deny",
-	[STEER_REASON_NO_RULE] = "no_rule",
-	[STEER_REASON_NO_BACKEND] = "no_backend",
-	[STEER_REASON_NO_ROUTE_CFG] = "no_route_config",
-	[STEER_REASON_TC_PASS] = "tc_pass",
-	[STEER_REASON_TC_FRAGMENT] = "tc_fragment",
-	[STEER_REASON_TC_MALFORMED] = "tc_malformed",
-	[STEER_REASON_TC_UNSUPPORTED] = "tc_unsupported",
-	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
-	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
-	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
-};
-
-const char *metrics_reason_name(unsigned int reason)
-{
-	if (reason < STEER_REASON_COUNT && reason_names[reason])
-		return reason_names[reason];
-	return "unknown";
-}
-
 static void header(FILE *out, const char *name, const char *type,
 		   const char *help)
 {
@@ -284,7 +261,7 @@ static void write_reasons(FILE *out, const struct steer_maps *m)
 	       "dropped.");
 	for (__u32 r = 0; r < STEER_REASON_COUNT; r++)
 		fprintf(out, "steer_verdicts_total{reason=\"%s\"} %llu\n",
-			metrics_reason_name(r), (unsigned long long)n[r]);
+			stats_reason_name(r), (unsigned long long)n[r]);
 }
 
 int metrics_write(FILE *out, const struct metrics_state *s)

@@ -47,7 +47,7 @@ const char *ctl_addr(char *buf, size_t len, const __u32 addr[4], __u8 family,
 bool ctl_wants_help(int argc, char **argv);
 
 /*
- * Editing one route's live config (tools/ctl_edit.c). begin() opens the
+ * Editing one route's live config (tools/ctl/ctl_edit.c). begin() opens the
  * maps and reads route @route into both @live and @cfg; the command
  * changes @cfg; commit() sets or clears STEER_ROUTE_OVERRIDE (set exactly
  * when @cfg differs from the route file), rebuilds the tables stably

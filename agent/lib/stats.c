@@ -10,6 +10,29 @@
 
 const char *const stats_layer_names[STEER_LAYER_COUNT] = { "sock", "tc" };
 
+static const char *const reason_names[STEER_REASON_COUNT] = {
+	[STEER_REASON_STEERED] = "steered",
+	[STEER_REASON_NOT_FRONTEND] = "not_frontend",
+	[STEER_REASON_POLICY_DENY] = "policy_deny",
+	[STEER_REASON_NO_RULE] = "no_rule",
+	[STEER_REASON_NO_BACKEND] = "no_backend",
+	[STEER_REASON_NO_ROUTE_CFG] = "no_route_config",
+	[STEER_REASON_TC_PASS] = "tc_pass",
+	[STEER_REASON_TC_FRAGMENT] = "tc_fragment",
+	[STEER_REASON_TC_MALFORMED] = "tc_malformed",
+	[STEER_REASON_TC_UNSUPPORTED] = "tc_unsupported",
+	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
+	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
+	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
+};
+
+const char *stats_reason_name(unsigned int reason)
+{
+	if (reason < STEER_REASON_COUNT && reason_names[reason])
+		return reason_names[reason];
+	return "unknown";
+}
+
 int stats_read_route(const struct steer_maps *m, __u32 id,
 		     struct stats_route *out)
 {

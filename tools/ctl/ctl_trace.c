@@ -18,7 +18,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ctl.h"
-#include "metrics.h"
 #include "stats.h"
 #include "sysfs.h"
 
@@ -215,7 +214,7 @@ static int on_event(void *ctx, void *data, size_t size)
 			json_object_new_string(verdict_name(e->verdict)));
 		json_object_object_add(
 			o, "reason",
-			json_object_new_string(metrics_reason_name(e->reason)));
+			json_object_new_string(stats_reason_name(e->reason)));
 		json_object_object_add(cl, "address",
 				       strcmp(client, "-")
 					       ? json_object_new_string(client)

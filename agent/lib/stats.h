@@ -24,6 +24,9 @@ struct stats_route {
 /* Names of enum steer_layer values ("sock", "tc"). */
 extern const char *const stats_layer_names[STEER_LAYER_COUNT];
 
+/* Name of an enum steer_reason value ("policy_deny"; "unknown"). */
+const char *stats_reason_name(unsigned int reason);
+
 /* Read route @id's config and counters into @out (a few syscalls per rule,
  * version and backend). Returns 0 or -errno (-ENOENT: route gone). */
 int stats_read_route(const struct steer_maps *m, __u32 id,
