@@ -258,6 +258,13 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 			return err;
 		for (it = bn->data.sequence.items.start;
 		     it < bn->data.sequence.items.top; it++) {
+			if (routes_is_dns_backend(c, ry_node(c, *it))) {
+				err = routes_parse_dns_backend(
+					c, ry_node(c, *it), v);
+				if (err)
+					return err;
+				continue;
+			}
 			if (v->n_backends == STEER_MAX_BACKENDS)
 				return ry_error(c, ry_node(c, *it),
 						"too many backends in version "
@@ -268,7 +275,7 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 				return err;
 		}
 	}
-	if (!v->n_backends)
+	if (!v->n_backends && !v->n_dns)
 		return ry_error(c, key, "version \"%s\" has no backends", name);
 	return 0;
 }
