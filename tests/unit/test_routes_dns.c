@@ -122,7 +122,7 @@ TEST(dns_name_checks)
 	strcpy(label64 + 64, ".b");
 	ASSERT_STREQ(routes_dns_name_error(label64, false),
 		     "a label is longer than 63 characters");
-	label64[63] = '.';
+	strcpy(label64 + 63, ".b");
 	ASSERT_TRUE(!routes_dns_name_error(label64, false));
 	for (int i = 0; i < 254; i++)
 		long254[i] = i % 2 ? '.' : 'a';
