@@ -19,7 +19,7 @@ CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 # daemon-only code (libsteerd.a), the one user of libmicrohttpd and libnl.
 LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c
 DAEMON_CFLAGS := -Iagent $(NL_CFLAGS)
-DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS)
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS) -lcares
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
               -Wall -Wextra -Werror -Wno-unused-parameter \
               -Iinclude -Ivmlinux -Ibpf

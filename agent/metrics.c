@@ -9,6 +9,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "dns.h"
 #include "metrics.h"
 #include "stats.h"
 
@@ -312,6 +313,7 @@ int metrics_write(FILE *out, const struct metrics_state *s)
 			route_series(out, rs[i], f);
 	}
 	write_reasons(out, m);
+	dns_metrics_write(out, s->dns);
 	for (int i = 0; i < ns; i++)
 		free(rs[i]);
 	free(rs);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include "apply.h"
+#include "dns.h"
 #include "kfeatures.h"
 #include "loader.h"
 #include "log.h"
@@ -38,6 +40,11 @@
 #define DEBOUNCE_MS 100
 /* How often to look for a routes directory that is missing. */
 #define RETRY_MS 1000
+/* How long an apply waits for the first answers of names new to it: two
+ * tries of a second each, and a little. */
+#define DNS_WAIT_MS 2500
+/* steerd's runtime files (the DNS state steerctl status shows). */
+#define RUN_DIR "/run/steer"
 
 static const char usage_text[] =
 	"Usage: steerd [OPTION]...\n"
@@ -60,6 +67,12 @@ static const char usage_text[] =
 	"                          interfaces must both match)\n"
 	"      --ct-max N          TC flows tracked (default 65536); fixed\n"
 	"                          for the life of the pinned maps\n"
+	"      --dns-server ADDR[:PORT],...\n"
+	"                          name servers for dns/srv backends;\n"
+	"                          default: those of /etc/resolv.conf\n"
+	"      --dns-min-ttl S     resolve a name again after its records'\n"
+	"      --dns-max-ttl S     TTL, at least S (default 1) and at most S\n"
+	"                          (default 300) seconds\n"
 	"  -m, --metrics ADDR:PORT serve /metrics (Prometheus), /healthz and\n"
 	"                          /readyz there, or 'off'; default\n"
 	"                          " DEFAULT_METRICS "\n"
@@ -102,6 +115,10 @@ struct steerd {
 	struct tc_state *tc;
 	int gcfd; /* conntrack sweep timer (TC layer) */
 	int wd;	  /* inotify watch on routes_dir; -1 while it is missing */
+	struct dns *dns; /* dns/srv backends (agent/dns.c) */
+	const char *dns_servers;
+	unsigned int dns_min_ttl, dns_max_ttl;
+	char dns_state[PATH_MAX];
 };
 
 /* Read the routes directory and apply it; on error keep what is live. */
@@ -114,6 +131,8 @@ static int reload(struct steerd *d, const char *why)
 	int ret;
 
 	ret = routes_load_dir(d->routes_dir, &set, err, sizeof(err));
+	if (!ret)
+		dns_expand(d->dns, &set, DNS_WAIT_MS);
 	if (!ret) {
 		int lock = maps_lock(d->bpffs);
 
@@ -258,6 +277,8 @@ static int loop_init(struct steerd *d)
 		return -errno;
 	if (d->http && epoll_add(d->epfd, metrics_http_fd(d->http)))
 		return -errno;
+	if (d->dns && dns_attach_loop(d->dns, d->epfd))
+		return -errno;
 	return d->tc ? tc_loop_init(d) : 0;
 }
 
@@ -345,6 +366,8 @@ static int run_loop(struct steerd *d)
 					"it to return",
 					d->routes_dir);
 				arm_timer(d, RETRY_MS);
+			} else if (dns_owns_fd(d->dns, fd)) {
+				dns_on_event(d->dns, fd, ev[i].events);
 			} else if (d->tc && fd == tc_event_fd(d->tc)) {
 				tc_on_event(d->tc);
 			} else if (fd == d->gcfd) {
@@ -362,6 +385,51 @@ static int run_loop(struct steerd *d)
 			}
 		}
 	}
+}
+
+static void dns_changed(void *arg)
+{
+	arm_debounce(arg); /* re-apply: one publish per changed route */
+}
+
+/* The DNS module, and its state file for steerctl status. */
+static int start_dns(struct steerd *d)
+{
+	char dir[PATH_MAX], err[ROUTE_ERR_MAX];
+	struct dns_opts o = { .min_ttl = d->dns_min_ttl,
+			      .max_ttl = d->dns_max_ttl,
+			      .servers = d->dns_servers,
+			      .on_change = dns_changed,
+			      .arg = d };
+
+	if (!routes_dns_state_path(d->bpffs, d->dns_state, sizeof(d->dns_state),
+				   dir, sizeof(dir)) &&
+	    (!mkdir(ROUTE_RUN_DIR, 0755) || errno == EEXIST) &&
+	    (!mkdir(dir, 0755) || errno == EEXIST))
+		o.state_path = d->dns_state;
+	else
+		pr_warn("cannot create %s: %s; steerctl status will not show "
+			"DNS names",
+			dir, strerror(errno));
+	d->dns = dns_start(&o, err, sizeof(err));
+	if (!d->dns) {
+		pr_warn("%s", err);
+		return -EINVAL;
+	}
+	d->ms.dns = d->dns;
+	return 0;
+}
+
+/* The DNS state goes with the daemon (and with --cleanup). */
+static void remove_run_dir(struct steerd *d)
+{
+	char dir[PATH_MAX];
+
+	if (routes_dns_state_path(d->bpffs, d->dns_state, sizeof(d->dns_state),
+				  dir, sizeof(dir)))
+		return;
+	unlink(d->dns_state);
+	rmdir(dir);
 }
 
 /* steerd --version: the build, the kernel, and what of it steer uses. */
@@ -386,7 +454,10 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		OPT_CLEANUP,
 		OPT_MAX_ROUTES,
 		OPT_CT_MAX,
-		OPT_VERSION
+		OPT_VERSION,
+		OPT_DNS_SERVER,
+		OPT_DNS_MIN_TTL,
+		OPT_DNS_MAX_TTL
 	};
 	static const struct option opts[] = {
 		{ "routes", required_argument, NULL, 'r' },
@@ -396,6 +467,9 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
 		{ "tc-iface", required_argument, NULL, 't' },
 		{ "ct-max", required_argument, NULL, OPT_CT_MAX },
+		{ "dns-server", required_argument, NULL, OPT_DNS_SERVER },
+		{ "dns-min-ttl", required_argument, NULL, OPT_DNS_MIN_TTL },
+		{ "dns-max-ttl", required_argument, NULL, OPT_DNS_MAX_TTL },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -461,6 +535,27 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 			}
 			d->ct_max = (__u32)v;
 			break;
+		case OPT_DNS_SERVER:
+			d->dns_servers = optarg;
+			break;
+		case OPT_DNS_MIN_TTL:
+		case OPT_DNS_MAX_TTL:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 86400) {
+				fprintf(stderr,
+					"steerd: --%s: '%s' is not a number "
+					"of seconds from 1 to 86400\n",
+					c == OPT_DNS_MIN_TTL ? "dns-min-ttl"
+							     : "dns-max-ttl",
+					optarg);
+				return 2;
+			}
+			if (c == OPT_DNS_MIN_TTL)
+				d->dns_min_ttl = (unsigned int)v;
+			else
+				d->dns_max_ttl = (unsigned int)v;
+			break;
 		case OPT_LOG_FORMAT:
 			if (!strcmp(optarg, "json")) {
 				d->json = true;
@@ -493,6 +588,13 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 			return 2;
 		}
 	}
+	if (d->dns_min_ttl > d->dns_max_ttl) {
+		fprintf(stderr,
+			"steerd: --dns-min-ttl %u is above "
+			"--dns-max-ttl %u\n",
+			d->dns_min_ttl, d->dns_max_ttl);
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr,
 			"steerd: unexpected argument '%s'\n"
@@ -518,6 +620,8 @@ int main(int argc, char **argv)
 		.inofd = -1,
 		.wd = -1,
 		.timerfd = -1,
+		.dns_min_ttl = DNS_DEFAULT_MIN_TTL,
+		.dns_max_ttl = DNS_DEFAULT_MAX_TTL,
 	};
 	struct loader_opts lo;
 	char err[ROUTE_ERR_MAX];
@@ -538,6 +642,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		pr_info("detached and removed %s", d.bpffs);
+		remove_run_dir(&d);
 		return 0;
 	}
 
@@ -611,8 +716,17 @@ int main(int argc, char **argv)
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);
 
+	ret = start_dns(&d);
+	if (ret) {
+		tc_stop(d.tc);
+		maps_close(&d.maps);
+		metrics_http_stop(d.http);
+		return 1;
+	}
 	ret = reload(&d, "start");
 	if (d.once) {
+		dns_stop(d.dns);
+		remove_run_dir(&d);
 		tc_stop(d.tc);
 		maps_close(&d.maps);
 		return ret ? 1 : 0;
@@ -627,6 +741,8 @@ int main(int argc, char **argv)
 	pr_info("ready: watching %s", d.routes_dir);
 	ret = run_loop(&d) ? 1 : 0;
 out:
+	dns_stop(d.dns);
+	remove_run_dir(&d);
 	loop_fini(&d);
 	tc_stop(d.tc);
 	metrics_http_stop(d.http);

@@ -159,6 +159,15 @@ long routes_parse_percent(const char *s);
  */
 const char *routes_dns_name_error(const char *name, bool srv);
 
+/*
+ * Where steerd keeps the DNS state of the pin directory @bpffs and steerctl
+ * status reads it: /run/steer/<last component of bpffs>/dns.json. Returns
+ * 0, or -ENAMETOOLONG. @dir (optional) gets the directory.
+ */
+#define ROUTE_RUN_DIR "/run/steer"
+int routes_dns_state_path(const char *bpffs, char *buf, size_t len, char *dir,
+			  size_t dirlen);
+
 /* Index of version @name in @r, or -1. */
 int routes_version_index(const struct route *r, const char *name);
 

@@ -4,6 +4,7 @@
  * {srv: _service._proto.NAME}. Parsed and checked here, offline; steerd's
  * agent/dns.c resolves them.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -120,4 +121,22 @@ bool routes_is_dns_backend(struct ry_ctx *c, yaml_node_t *n)
 {
 	return n->type == YAML_MAPPING_NODE &&
 	       (ry_map_get(c, n, "dns") || ry_map_get(c, n, "srv"));
+}
+
+int routes_dns_state_path(const char *bpffs, char *buf, size_t len, char *dir,
+			  size_t dirlen)
+{
+	size_t n = strlen(bpffs), b;
+
+	while (n > 1 && bpffs[n - 1] == '/')
+		n--;
+	for (b = n; b > 0 && bpffs[b - 1] != '/'; b--)
+		;
+	if ((size_t)snprintf(buf, len, "%s/%.*s/dns.json", ROUTE_RUN_DIR,
+			     (int)(n - b), bpffs + b) >= len)
+		return -ENAMETOOLONG;
+	if (dir && (size_t)snprintf(dir, dirlen, "%s/%.*s", ROUTE_RUN_DIR,
+				    (int)(n - b), bpffs + b) >= dirlen)
+		return -ENAMETOOLONG;
+	return 0;
 }
