@@ -92,4 +92,9 @@ extern const struct ctl_cmd ctl_cmd_stats;
 extern const struct ctl_cmd ctl_cmd_trace;
 extern const struct ctl_cmd ctl_cmd_rollout;
 
+/* ctl_dns.c: the DNS names steerd resolves (its state file), or NULL;
+ * and their text form for status. */
+json_object *ctl_dns_names(const char *bpffs);
+void ctl_dns_print(json_object *names);
+
 #endif /* STEER_CTL_H */

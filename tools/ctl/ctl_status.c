@@ -386,7 +386,7 @@ static struct json_object *route_json(const struct route_view *v)
 static int run_status(struct ctl *c, int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
-	struct json_object *doc = NULL, *arr = NULL;
+	struct json_object *doc = NULL, *arr = NULL, *dns;
 	struct route_view *v = NULL;
 	struct steer_maps m;
 	__u32 *ids = NULL;
@@ -446,10 +446,16 @@ static int run_status(struct ctl *c, int argc, char **argv)
 					reason_sum(&m, tc_reasons[i].reason)));
 		json_object_object_add(doc, "routes", arr);
 		json_object_object_add(doc, "tc_packets", tc);
+		dns = ctl_dns_names(c->bpffs);
+		json_object_object_add(doc, "dns",
+				       dns ? dns : json_object_new_array());
 		ctl_print_json(doc);
 	} else if (!shown) {
 		printf("no routes\n");
 	} else {
+		dns = ctl_dns_names(c->bpffs);
+		ctl_dns_print(dns);
+		json_object_put(dns);
 		__u64 sum = 0;
 
 		for (size_t i = 1; i < sizeof(tc_reasons) / sizeof(*tc_reasons);

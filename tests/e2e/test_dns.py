@@ -1,0 +1,263 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""DNS discovery of backends (issue 14) against a real DNS server: dnsmasq in
+the test namespace, answering from a hosts file the test rewrites (SIGHUP
+reloads it) and from SRV records. steerd runs in the same namespace with
+--dns-server pointing at it. Real connections reach the newly resolved
+backends; NXDOMAIN gives a version no backends (its share goes to the other
+versions, a rule that sends it everything refuses); a dead DNS server keeps
+the last answer and is counted; SRV weights and ports are honoured."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import promtext
+from sandbox import PYTHON, kill_pid
+from steer import STEERD, Steerctl, Steerd
+from test_metrics import free_port
+
+pytestmark = pytest.mark.usefixtures("need_binaries")
+
+DNS_IP = "10.244.53.53"
+VIP = "10.96.0.60"
+DNSMASQ = "/usr/sbin/dnsmasq"
+
+
+class Dnsmasq:
+    """dnsmasq in the sandbox namespace on DNS_IP:53, authoritative for
+    steer.test (NXDOMAIN for names it does not have), TTL 2 s."""
+
+    def __init__(self, sb, hosts, srv=()):
+        self.sb = sb
+        self.dir = os.path.join(sb.tmp, "dnsmasq")
+        os.makedirs(self.dir, exist_ok=True)
+        self.hosts_path = os.path.join(self.dir, "hosts")
+        self.srv = list(srv)
+        self.proc = None
+        self.write_hosts(hosts)
+
+    def write_hosts(self, hosts):
+        tmp = self.hosts_path + ".tmp"
+        with open(tmp, "w") as f:
+            for name, addrs in hosts.items():
+                for a in addrs:
+                    f.write(f"{a} {name}\n")
+        os.rename(tmp, self.hosts_path)
+
+    def start(self):
+        argv = [DNSMASQ, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                f"--addn-hosts={self.hosts_path}", "--local=/steer.test/",
+                f"--listen-address={DNS_IP}", "--bind-interfaces", "--port=53",
+                "--user=root", "--pid-file=", "--local-ttl=2", "--neg-ttl=1",
+                "--log-queries", f"--log-facility={os.path.join(self.dir, 'log')}"]
+        argv += [f"--srv-host={s}" for s in self.srv]
+        self.proc = subprocess.Popen(self.sb.nsenter(argv), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.sb.procs.append(self.proc)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited: " + self.proc.stderr.read().decode())
+            r = subprocess.run(self.sb.nsenter(["ss", "-lun", f"src {DNS_IP}:53"]),
+                               stdout=subprocess.PIPE, text=True)
+            if f"{DNS_IP}:53" in r.stdout:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("dnsmasq not listening")
+
+    def reload(self, hosts):
+        self.write_hosts(hosts)
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def stop(self):
+        kill_pid(self.proc, signal.SIGTERM)
+
+
+class DnsSteerd(Steerd):
+    """steerd in the sandbox namespace (so that it reaches dnsmasq there)."""
+
+    def __init__(self, sb):
+        super().__init__(sb, binary=["nsenter", f"--net={sb.netns_path}", STEERD])
+
+    def argv(self):
+        return super().argv() + ["--dns-server", DNS_IP, "--dns-min-ttl", "1",
+                                 "--dns-max-ttl", "5"]
+
+
+@pytest.fixture
+def dns_ip(sandbox):
+    ipn = ["ip", "-n", sandbox.netns]
+    subprocess.run(ipn + ["addr", "add", f"{DNS_IP}/32", "dev", "svc0"], check=True)
+    yield DNS_IP
+    subprocess.run(ipn + ["addr", "del", f"{DNS_IP}/32", "dev", "svc0"], check=False)
+
+
+@pytest.fixture
+def dsteerd(sandbox, need_binaries, dns_ip):
+    if not os.access(DNSMASQ, os.X_OK):
+        pytest.skip("dnsmasq not installed (tools/install-deps.sh)")
+    d = DnsSteerd(sandbox)
+    sandbox.closers.append(d.cleanup)
+    try:
+        yield d
+    finally:
+        try:
+            d.cleanup()
+        finally:
+            assert not os.path.exists(sandbox.pin_dir), "pin dir left behind"
+            state = f"/run/steer/{os.path.basename(sandbox.pin_dir)}"
+            assert not os.path.exists(state), "DNS state left behind"
+
+
+@pytest.fixture
+def dnsmasq(sandbox, dns_ip):
+    servers = []
+
+    def make(hosts, srv=()):
+        s = Dnsmasq(sandbox, hosts, srv).start()
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def dns_route(cg, v2_entry="{dns: v2.steer.test, port: 9080}"):
+    return (f"kind: Route\nname: dnsr\n"
+            f'frontends: ["{VIP}:9080"]\n'
+            f"versions:\n"
+            f"  v1: {{backends: [{{dns: v1.steer.test, port: 9080}}]}}\n"
+            f"  v2: {{backends: [{v2_entry}]}}\n"
+            f"rules:\n"
+            f"  - name: testers\n    match: {{cgroups: [{cg('testers')}]}}\n"
+            f"    split: {{v2: 100}}\n"
+            f"  - name: default\n    split: {{v1: 50, v2: 50}}\n")
+
+
+def scrape_in_ns(sb, port):
+    code = ("import urllib.request,sys;"
+            f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:{port}/metrics',"
+            "timeout=5).read().decode())")
+    r = subprocess.run(sb.nsenter([PYTHON, "-c", code]), stdout=subprocess.PIPE, text=True,
+                       timeout=10, check=True)
+    return promtext.parse(r.stdout)
+
+
+def dval(fams, metric, dns_name, **labels):
+    """promtext.value for a steer_dns_* sample (its "name" label is DNS_NAME)."""
+    hits = [v for n, lab, v in fams[metric]["samples"]
+            if lab.get("name") == dns_name and all(lab.get(k) == x for k, x in labels.items())]
+    assert len(hits) == 1, (metric, dns_name, labels, hits)
+    return hits[0]
+
+
+def backends_seen(client, n=60, cgroup="clients"):
+    r = client.run(f"{VIP}:9080", count=n, cgroup=cgroup)
+    return r
+
+
+def wait_for(fn, timeout=8.0, what=""):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.2)
+
+
+def test_dns_backends_follow_the_records(sandbox, dsteerd, dnsmasq, client, cg):
+    dns = dnsmasq({"v1.steer.test": ["10.244.1.5", "10.244.1.6"],
+                   "v2.steer.test": ["10.244.2.7"]})
+    port = free_port()
+    dsteerd.metrics = f"127.0.0.1:{port}"
+    dsteerd.write_route("dnsr", dns_route(cg))
+    dsteerd.start()
+    ctl = Steerctl(sandbox, dsteerd)
+
+    # the first apply waited for the answers: every address is a backend
+    r = backends_seen(client, 90)
+    assert r["errors"] == {} and set(r["backends"]) == {
+        "10.244.1.5:9080", "10.244.1.6:9080", "10.244.2.7:9080"}, r
+    st = ctl.json("status")
+    names = {(e["type"], e["name"]): e for e in st["dns"]}
+    v1 = names[("dns", "v1.steer.test")]
+    assert sorted(a["address"] for a in v1["addresses"]) == ["10.244.1.5:9080",
+                                                             "10.244.1.6:9080"]
+    assert v1["ttl"] == 2 and v1["port"] == 9080 and v1["failures"] == 0
+    text = ctl.run("status", check=True).stdout
+    assert "dns v1.steer.test port 9080  ttl 2s" in text, text
+
+    # v2's pods change: the new address is reached, the old one no more
+    gen = ctl.status()["dnsr"]["generation"]
+    dns.reload({"v1.steer.test": ["10.244.1.5", "10.244.1.6"],
+                "v2.steer.test": ["10.244.2.8"]})
+    wait_for(lambda: ctl.status()["dnsr"]["generation"] > gen, what="republish")
+    r = backends_seen(client, 60)
+    assert r["errors"] == {} and "10.244.2.8:9080" in r["backends"] \
+        and "10.244.2.7:9080" not in r["backends"], r
+
+    # v2 has no ready pod (NXDOMAIN): its share goes to v1; the testers rule,
+    # which sends v2 everything, has no backend left and refuses
+    dns.reload({"v1.steer.test": ["10.244.1.5", "10.244.1.6"]})
+    wait_for(lambda: not [v for v in ctl.status()["dnsr"]["versions"]
+                          if v["name"] == "v2" and v["backends"]], what="v2 emptied")
+    r = backends_seen(client, 40)
+    assert r["errors"] == {} and set(r["backends"]) == {"10.244.1.5:9080",
+                                                        "10.244.1.6:9080"}, r
+    r = backends_seen(client, 10, cgroup="testers")
+    assert r["errors"] == {"ECONNREFUSED": 10}, r
+    fams = scrape_in_ns(sandbox, port)
+    lab = dict(dns_name="v2.steer.test", type="dns", port="9080")
+    assert dval(fams, "steer_dns_backends", **lab) == 0
+    assert dval(fams, "steer_dns_changes_total", **lab) == 2
+    assert dval(fams, "steer_dns_failures_total", **lab) == 0
+
+    # the DNS server dies: the last answer stays, the failures are counted
+    gen = ctl.status()["dnsr"]["generation"]
+    dns.stop()
+    lab1 = dict(dns_name="v1.steer.test", type="dns", port="9080")
+    wait_for(lambda: dval(scrape_in_ns(sandbox, port),
+                                    "steer_dns_failures_total", **lab1) >= 2,
+             what="failures counted")
+    r = backends_seen(client, 40)
+    assert r["errors"] == {} and set(r["backends"]) == {"10.244.1.5:9080",
+                                                        "10.244.1.6:9080"}, r
+    st = ctl.status()["dnsr"]
+    assert st["generation"] == gen, "a failure must not republish"
+    fams = scrape_in_ns(sandbox, port)
+    assert dval(fams, "steer_dns_backends", **lab1) == 2
+    q = dval(fams, "steer_dns_queries_total", **lab1)
+    assert q >= 3
+    assert dval(fams, "steer_dns_ttl_seconds", **lab1) == 2
+    assert dval(fams, "steer_dns_last_success_timestamp_seconds", **lab1) > 0
+    # validate does not resolve: it passes with the server gone
+    p = ctl.run("validate", dsteerd.route_path("dnsr"))
+    assert p.returncode == 0, p.stderr
+
+
+def test_srv_targets_ports_and_weights(sandbox, dsteerd, dnsmasq, client, cg):
+    # two targets of priority 0 weighted 1:3, one of priority 10 left unused
+    dnsmasq({"a.steer.test": ["10.244.2.7"], "b.steer.test": ["10.244.2.8"],
+             "c.steer.test": ["10.244.3.3"]},
+            srv=["_http._tcp.v2.steer.test,a.steer.test,9080,0,1",
+                 "_http._tcp.v2.steer.test,b.steer.test,9080,0,3",
+                 "_http._tcp.v2.steer.test,c.steer.test,9080,10,50"])
+    dnsmasq_hosts = {"v1.steer.test": ["10.244.1.5"]}
+    with open(os.path.join(sandbox.tmp, "dnsmasq", "hosts"), "a") as f:
+        for n, addrs in dnsmasq_hosts.items():
+            f.writelines(f"{a} {n}\n" for a in addrs)
+    dsteerd.write_route("dnsr", dns_route(cg, "{srv: _http._tcp.v2.steer.test}"))
+    dsteerd.start()
+    ctl = Steerctl(sandbox, dsteerd)
+    st = ctl.json("status")
+    (srv,) = [e for e in st["dns"] if e["type"] == "srv"]
+    assert sorted((a["address"], a["weight"]) for a in srv["addresses"]) == [
+        ("10.244.2.7:9080", 1), ("10.244.2.8:9080", 3)], srv
+    r = client.run(f"{VIP}:9080", count=400, cgroup="testers")
+    assert r["errors"] == {}, r
+    a, b = r["backends"].get("10.244.2.7:9080", 0), r["backends"].get("10.244.2.8:9080", 0)
+    assert a + b == 400 and abs(b / 400 - 0.75) < 0.05, r["backends"]
