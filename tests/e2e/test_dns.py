@@ -6,74 +6,21 @@ reloads it) and from SRV records. steerd runs in the same namespace with
 backends; NXDOMAIN gives a version no backends (its share goes to the other
 versions, a rule that sends it everything refuses); a dead DNS server keeps
 the last answer and is counted; SRV weights and ports are honoured."""
-import json
 import os
-import signal
 import subprocess
 import time
 
 import pytest
 
 import promtext
-from sandbox import PYTHON, kill_pid
+from dnsmasq_server import DNS_IP, DNSMASQ, Dnsmasq
+from sandbox import PYTHON
 from steer import STEERD, Steerctl, Steerd
 from test_metrics import free_port
 
 pytestmark = pytest.mark.usefixtures("need_binaries")
 
-DNS_IP = "10.244.53.53"
 VIP = "10.96.0.60"
-DNSMASQ = "/usr/sbin/dnsmasq"
-
-
-class Dnsmasq:
-    """dnsmasq in the sandbox namespace on DNS_IP:53, authoritative for
-    steer.test (NXDOMAIN for names it does not have), TTL 2 s."""
-
-    def __init__(self, sb, hosts, srv=()):
-        self.sb = sb
-        self.dir = os.path.join(sb.tmp, "dnsmasq")
-        os.makedirs(self.dir, exist_ok=True)
-        self.hosts_path = os.path.join(self.dir, "hosts")
-        self.srv = list(srv)
-        self.proc = None
-        self.write_hosts(hosts)
-
-    def write_hosts(self, hosts):
-        tmp = self.hosts_path + ".tmp"
-        with open(tmp, "w") as f:
-            for name, addrs in hosts.items():
-                for a in addrs:
-                    f.write(f"{a} {name}\n")
-        os.rename(tmp, self.hosts_path)
-
-    def start(self):
-        argv = [DNSMASQ, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                f"--addn-hosts={self.hosts_path}", "--local=/steer.test/",
-                f"--listen-address={DNS_IP}", "--bind-interfaces", "--port=53",
-                "--user=root", "--pid-file=", "--local-ttl=2", "--neg-ttl=1",
-                "--log-queries", f"--log-facility={os.path.join(self.dir, 'log')}"]
-        argv += [f"--srv-host={s}" for s in self.srv]
-        self.proc = subprocess.Popen(self.sb.nsenter(argv), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        self.sb.procs.append(self.proc)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dnsmasq exited: " + self.proc.stderr.read().decode())
-            r = subprocess.run(self.sb.nsenter(["ss", "-lun", f"src {DNS_IP}:53"]),
-                               stdout=subprocess.PIPE, text=True)
-            if f"{DNS_IP}:53" in r.stdout:
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("dnsmasq not listening")
-
-    def reload(self, hosts):
-        self.write_hosts(hosts)
-        os.kill(self.proc.pid, signal.SIGHUP)
-
-    def stop(self):
-        kill_pid(self.proc, signal.SIGTERM)
 
 
 class DnsSteerd(Steerd):

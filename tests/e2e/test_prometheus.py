@@ -14,6 +14,7 @@ import pytest
 
 import deploy_files as df
 import promtext
+from dnsmasq_server import DNSMASQ, Dnsmasq
 from prometheus_server import PROMETHEUS, Prometheus, free_port
 
 pytestmark = pytest.mark.usefixtures("need_binaries")
@@ -22,6 +23,7 @@ VIP = "10.96.0.50"
 LIVE1 = ["10.244.1.5:9080", "10.244.1.6:9080"]
 LIVE2 = "10.244.2.7:9080"
 DEAD = "10.244.8.5:9080"     # an address of the namespace with no listener: RST
+V3 = "10.244.1.5:9080"       # v3.steer.test's address (v3 gets no connection)
 W = 60.0                     # the [1m] windows of the queries
 
 
@@ -31,6 +33,9 @@ def prom_route(cg):
             f"versions:\n"
             f"  v1: {{backends: [{', '.join(LIVE1)}]}}\n"
             f"  v2: {{backends: [{LIVE2}, {DEAD}]}}\n"
+            # deployed, not released: a DNS name with one address, one without
+            f"  v3: {{backends: [{{dns: v3.steer.test, port: 9080}},"
+            f" {{dns: gone.steer.test, port: 9080}}]}}\n"
             f"rules:\n"
             f"  - name: default\n    match: {{ports: [9080]}}\n    split: {{v1: 50, v2: 50}}\n"
             f"policy:\n  default: allow\n  deny: [{{cgroups: [{cg('blocked')}]}}]\n")
@@ -71,15 +76,20 @@ def expectations(t):
     ratio2 = refused / v2
     rv = ("route", "version")
     rtt = lambda x: 0 < x < 1  # noqa: E731  (loopback connects: well under 1 s)
-    zero = {("prom", "v1"): 0.0, ("prom", "v2"): ratio2}
+    nan = math.isnan           # v3 has no connection: 0 / 0, no RTT sample
+    positive = lambda x: x > 0  # noqa: E731
+    zero = {("prom", "v1"): 0.0, ("prom", "v2"): ratio2, ("prom", "v3"): nan}
     per_backend = {("prom", "v1", b): 0.0 for b in LIVE1}
-    per_backend.update({("prom", "v2", LIVE2): 0.0, ("prom", "v2", DEAD): refused / W})
+    per_backend.update({("prom", "v2", LIVE2): 0.0, ("prom", "v2", DEAD): refused / W,
+                        ("prom", "v3", V3): 0.0})
+    names = ("name", "type")
+    v3, gone = ("v3.steer.test", "dns"), ("gone.steer.test", "dns")
     rx = t["bytes"]
     e = {
         "rules/record/route_version:steer_backend_connections:rate1m":
-            Expect(rv, {("prom", "v1"): v1 / W, ("prom", "v2"): v2 / W}),
+            Expect(rv, {("prom", "v1"): v1 / W, ("prom", "v2"): v2 / W, ("prom", "v3"): 0.0}),
         "rules/record/route_version:steer_backend_connect_failures:rate1m":
-            Expect(rv, {("prom", "v1"): 0.0, ("prom", "v2"): refused / W}),
+            Expect(rv, {("prom", "v1"): 0.0, ("prom", "v2"): refused / W, ("prom", "v3"): 0.0}),
         # over recorded series (evaluated by Prometheus at its own times): a ratio
         # of two rates over the same samples is exact whatever the extrapolation
         "rules/record/route_version:steer_backend_connect_failure_ratio:rate1m":
@@ -89,7 +99,7 @@ def expectations(t):
         "rules/record/route:steer_route_no_route:rate1m":
             Expect(("route",), {("prom",): noroute / W}),
         "rules/record/route_version:steer_version_connect_rtt_seconds:p99_1m":
-            Expect(rv, {("prom", "v1"): rtt, ("prom", "v2"): rtt}),
+            Expect(rv, {("prom", "v1"): rtt, ("prom", "v2"): rtt, ("prom", "v3"): nan}),
         "rules/alert/SteerVersionConnectFailures":
             Expect(rv, {("prom", "v2"): ratio2}),
         "rules/alert/SteerNoRouteSurge":
@@ -98,27 +108,34 @@ def expectations(t):
             Expect(("job",), {("steerd",): 1.0}),
         "rules/alert/SteerdDown": Expect(("job",), {}),        # up: no alert
         "rules/alert/SteerConntrackFull": Expect(("job",), {}),  # no TC layer here
+        # the DNS server was stopped after the first answers
+        "rules/alert/SteerDNSFailures": Expect(names, {v3: positive, gone: positive}),
+        "rules/alert/SteerDNSNoBackends": Expect(names, {gone: 0.0}),
+        "dashboard/DNS backends per name/A": Expect(names, {v3: 1.0, gone: 0.0}),
+        "dashboard/DNS backends per name/B": Expect(names, {v3: positive, gone: positive}),
+        "dashboard/DNS backends per name/C": Expect(names, {v3: 2.0, gone: 1.0}),
         "dashboard/New connections per version/A":
-            Expect(rv, {("prom", "v1"): v1 / W, ("prom", "v2"): v2 / W}),
+            Expect(rv, {("prom", "v1"): v1 / W, ("prom", "v2"): v2 / W, ("prom", "v3"): 0.0}),
         "dashboard/Split now (share of the rule's new connections)/A":
             Expect(("route", "rule", "version"),
-                   {("prom", "default", "v1"): 0.5, ("prom", "default", "v2"): 0.5}),
+                   {("prom", "default", "v1"): 0.5, ("prom", "default", "v2"): 0.5,
+                    ("prom", "default", "v3"): 0.0}),
         "dashboard/Connect failure ratio per version (canary health)/A": Expect(rv, zero),
         "dashboard/Failed connects per backend/A":
             Expect(("route", "version", "backend"), per_backend),
         "dashboard/Refused connections/A": Expect(("route",), {("prom",): noroute / W}),
         "dashboard/Refused connections/B": Expect(("route",), {("prom",): denied / W}),
         "dashboard/Connect RTT per version (p50, p99)/A":
-            Expect(rv, {("prom", "v1"): rtt, ("prom", "v2"): rtt}),
+            Expect(rv, {("prom", "v1"): rtt, ("prom", "v2"): rtt, ("prom", "v3"): nan}),
         "dashboard/Connect RTT per version (p50, p99)/B":
-            Expect(rv, {("prom", "v1"): rtt, ("prom", "v2"): rtt}),
+            Expect(rv, {("prom", "v1"): rtt, ("prom", "v2"): rtt, ("prom", "v3"): nan}),
         "dashboard/Active connections per backend/A":
             Expect(("route", "version", "backend"), {k: 0.0 for k in per_backend}),
         "dashboard/Throughput per version/A":
-            Expect(rv, {("prom", "v1"): 0.0, ("prom", "v2"): 0.0}),
+            Expect(rv, {("prom", "v1"): 0.0, ("prom", "v2"): 0.0, ("prom", "v3"): 0.0}),
         "dashboard/Throughput per version/B":
             Expect(rv, {("prom", "v1"): sum(rx.get(b, 0) for b in LIVE1) / W,
-                        ("prom", "v2"): rx.get(LIVE2, 0) / W}),
+                        ("prom", "v2"): rx.get(LIVE2, 0) / W, ("prom", "v3"): 0.0}),
         "dashboard/Datapath verdicts/A":
             Expect(("reason",), {("steered",): steered / W, ("no_rule",): noroute / W,
                                  ("policy_deny",): denied / W, ("no_backend",): 0.0,
@@ -131,7 +148,7 @@ def expectations(t):
         "dashboard/steerd up/B": Expect(("job",), {("",): 1.0}),
         "dashboard/variable/route":
             Expect(("route", "version", "layer"),
-                   {(r, v, l): (lambda x: x >= 0) for r in ("prom",) for v in ("v1", "v2")
+                   {(r, v, l): (lambda x: x >= 0) for r in ("prom",) for v in ("v1", "v2", "v3")
                     for l in ("sock", "tc")}),
         "argo/connect-failure-ratio": Expect(("job",), {("",): ratio2}),
         "argo/no-route-refusals": Expect(("job",), {("",): float(noroute)}),
@@ -183,10 +200,17 @@ def last_scrape(prom):
 
 
 def test_every_deploy_query_on_a_real_prometheus(sandbox, steerd, client, cg):
-    if not os.access(PROMETHEUS, os.X_OK):
-        pytest.skip("prometheus not installed (tools/install-deps.sh)")
+    if not os.access(PROMETHEUS, os.X_OK) or not os.access(DNSMASQ, os.X_OK):
+        pytest.skip("prometheus or dnsmasq not installed (tools/install-deps.sh)")
+    # steerd runs in the host's namespace here (Prometheus scrapes it on
+    # 127.0.0.1): its DNS server listens on 127.0.0.1 too
+    dport = free_port()
+    dns = Dnsmasq(sandbox, {"v3.steer.test": [V3.split(":")[0]]}, listen="127.0.0.1",
+                  port=dport, netns=False).start()
+    sandbox.closers.append(dns.stop)
     mport = free_port()
     steerd.metrics = f"127.0.0.1:{mport}"
+    steerd.binary = steerd.binary + ["--dns-server", f"127.0.0.1:{dport}"]
     steerd.write_route("prom", prom_route(cg))
     steerd.start()
     prom = Prometheus(sandbox, [f"127.0.0.1:{mport}"], rule_files=[df.RULES]).start()
@@ -194,8 +218,10 @@ def test_every_deploy_query_on_a_real_prometheus(sandbox, steerd, client, cg):
         # Prometheus has a sample of every series at 0 before the traffic: a
         # [1m] rate evaluated at a scrape's own timestamp is then exactly N / 60
         # (no extrapolation at either end).
-        prom.wait('steer_backend_connections_total{route="prom"}', lambda v: len(v) == 8)
+        prom.wait('steer_backend_connections_total{route="prom"}', lambda v: len(v) == 10)
+        prom.wait("steer_dns_backends", lambda v: len(v) == 2)
         t0 = last_scrape(prom)
+        dns.stop()  # from now on every resolution fails: the answers are kept
         t = make_traffic(client, mport)
         # a rejected route file: one apply error, the configuration unchanged
         bad = steerd.write_route("bad", "kind: Route\nname: BAD\n")
