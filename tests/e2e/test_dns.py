@@ -208,3 +208,20 @@ def test_srv_targets_ports_and_weights(sandbox, dsteerd, dnsmasq, client, cg):
     assert r["errors"] == {}, r
     a, b = r["backends"].get("10.244.2.7:9080", 0), r["backends"].get("10.244.2.8:9080", 0)
     assert a + b == 400 and abs(b / 400 - 0.75) < 0.05, r["backends"]
+
+
+def test_large_answer_over_tcp(sandbox, dsteerd, dnsmasq, client, cg):
+    """40 A records (16 bytes each) do not fit in a 512-byte UDP answer, which
+    holds at most 30 of them: dnsmasq sets TC and c-ares asks again over TCP.
+    32 addresses (steer's limit per version) can only have come that way."""
+    big = [f"10.244.100.{i}" for i in range(1, 41)]
+    dnsmasq({"v1.steer.test": ["10.244.1.5"], "big.steer.test": big})
+    dsteerd.write_route("dnsr", dns_route(cg, "{dns: big.steer.test, port: 9080}"))
+    dsteerd.start()
+    st = Steerctl(sandbox, dsteerd).json("status")
+    (e,) = [e for e in st["dns"] if e["name"] == "big.steer.test"]
+    assert len(e["addresses"]) == 32 and e["failures"] == 0, e
+    log = open(os.path.join(sandbox.tmp, "dnsmasq", "log")).read()
+    assert "big.steer.test" in log
+    (v2,) = [v for v in st["routes"][0]["versions"] if v["name"] == "v2"]
+    assert len(v2["backends"]) == 32, v2
