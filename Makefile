@@ -30,7 +30,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: bench bench-quick bench-smoke bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+.PHONY: bench bench-quick bench-smoke bench-tc bench-deps test-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
 	format vmlinux clean vmtest
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -133,9 +133,16 @@ bench-quick: bench-deps all
 	$(Q)/usr/bin/python3 tools/bench/bench.py --quick --out $(BUILD)/bench $(BENCH_ARGS)
 
 # CI's smoke run: the quick benchmark, then a check that every system really
-# ran and steered (no speed assertions: a shared machine cannot hold them).
-bench-smoke: bench-quick
+# ran and steered (no speed assertions: a shared machine cannot hold them);
+# and the TC program's per-packet cost, so that it keeps working.
+bench-smoke: bench-quick bench-tc
 	$(Q)/usr/bin/python3 tools/bench/smoke.py $(BUILD)/bench/results.json
+
+# The TC program's cost per packet by path (BPF_PROG_TEST_RUN, minus an
+# empty program): the BENCH case of tests/bpf/test_tc.c, which make test
+# never runs. STEER_TC_BENCH_RUNS=N single runs per path (default 20000).
+bench-tc: $(BUILD)/tests/test_tc $(BUILD)/tc.bpf.o
+	$(Q)$(BUILD)/tests/test_tc -t benchmark
 
 # ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------
 # The agent sources are compiled again with the sanitizer flags into their
