@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """steerd's lifecycle (DESIGN.md §3, §4): SIGTERM leaves the datapath working, --once
 applies and exits, --cleanup detaches and unpins, a restart takes the pins over."""
+import json
 import os
 import shutil
 import subprocess
@@ -137,13 +138,37 @@ def version_states(argv):
     return states
 
 
+# Probed and shown, but not used by this build: never "active".
+UNUSED = ("sock_destroy", "tcx")
+
+
 def test_version_lists_the_kernel_features():
     states = version_states([STEERD, "--version"])
     # steer's minimum kernel has all of these; the machine running the
     # tests has at least that kernel (tests/vm checks 6.1's inactive ones).
     for name in ("btf", "sk_storage", "set_retval", "ringbuf"):
         assert states[name] == "active", states
-    assert set(states.values()) <= {"active", "inactive"}, states
+    for name in UNUSED:
+        assert states[name] in ("available", "inactive"), states
+    assert set(states.values()) <= {"active", "available", "inactive"}, states
+
+
+def test_start_log_names_only_used_features_active(steerd):
+    steerd.write_route("reviews", route({"v1": 100}))
+    steerd.start()
+    msgs = [json.loads(ln).get("msg", "") for ln in steerd.log_since().splitlines()
+            if ln.startswith("{")]
+    active = [m for m in msgs if m.startswith("kernel features active: ")]
+    assert len(active) == 1, msgs
+    assert set(active[0].split(": ", 1)[1].split()) == {
+        "btf", "sk_storage", "set_retval", "ringbuf"}, active
+    states = version_states([STEERD, "--version"])
+    avail = [n for n in UNUSED if states[n] == "available"]
+    unused = [m for m in msgs if m.startswith("kernel features available, ")]
+    if avail:
+        assert len(unused) == 1 and unused[0].split(": ", 1)[1].split() == avail, msgs
+    else:
+        assert unused == [], msgs
 
 
 def test_unprivileged_version_says_unknown_where_probing_needs_privileges():
