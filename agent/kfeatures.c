@@ -2,12 +2,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "caps.h"
 #include "kfeatures.h"
 #include "log.h"
 
@@ -73,16 +72,7 @@ static enum feature_state from_probe(int ret)
  */
 static bool may_probe(void)
 {
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
-
-	if (syscall(SYS_capget, &h, d))
-		return false;
-	return (d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
-		CAP_TO_MASK(CAP_SYS_ADMIN)) ||
-	       (d[CAP_TO_INDEX(CAP_BPF)].effective & CAP_TO_MASK(CAP_BPF));
+	return caps_have(CAP_SYS_ADMIN) || caps_have(CAP_BPF);
 }
 
 /* True when enum @type of @btf has a member named @member. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include "apply.h"
+#include "caps.h"
 #include "kfeatures.h"
 #include "loader.h"
 #include "log.h"
@@ -527,6 +528,14 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	log_init("steerd", d.level, d.json);
+
+	/* Before any filesystem is touched: without the privileges a mkdir
+	 * under a 0700 /sys/fs/bpf would fail first and hide the reason. */
+	ret = caps_check_steerd(err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		return 1;
+	}
 
 	if (d.cleanup) {
 		/* TC filters first: their program pins nothing itself. */

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/capability.h>
+#include "caps.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -89,10 +91,20 @@ void ctl_print_json(struct json_object *doc)
 int ctl_open_maps(const struct ctl *c, struct steer_maps *m)
 {
 	char err[512];
+	int ret = maps_open(c->bpffs, m, err, sizeof(err));
 
-	if (maps_open(c->bpffs, m, err, sizeof(err)))
-		return ctl_error(c, CTL_ERR, "%s", err);
-	return CTL_OK;
+	if (!ret)
+		return CTL_OK;
+	/* EPERM and EACCES say so themselves; a pin not found by a
+	 * process that could not open it anyway says so too. */
+	if (ret != -EPERM && ret != -EACCES && !caps_have(CAP_BPF) &&
+	    !caps_have(CAP_SYS_ADMIN))
+		return ctl_error(c, CTL_ERR,
+				 "%s; and steerctl runs without the privileges "
+				 "to open them (root or CAP_BPF and "
+				 "CAP_NET_ADMIN)",
+				 err);
+	return ctl_error(c, CTL_ERR, "%s", err);
 }
 
 const char *ctl_pct(char *buf, size_t len, unsigned int units)

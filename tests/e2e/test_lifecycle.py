@@ -70,15 +70,60 @@ def test_restart_keeps_split_and_reuses_pins(steerd, client):
     assert v1 + v2 == 500 and abs(v2 / 5 - 80) <= 5, (v1, v2)
 
 
-def test_unprivileged_steerd_says_what_is_missing_and_leaves_nothing(steerd):
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def private_bpffs(mode, argv):
+    """ARGV in a mount namespace of its own whose /sys/fs/bpf is a fresh bpffs of
+    MODE (systemd and steerd mount it 0700), or no bpffs at all ("none"); the
+    host's mounts are not touched. Prints "LEFT: " and, if ARGV changed that
+    /sys/fs/bpf, what is in it; exits with ARGV's status."""
+    script = "while umount /sys/fs/bpf 2>/dev/null; do :; done; "
+    if mode != "none":
+        script += f"mount -t bpf -o mode={mode} bpf /sys/fs/bpf || exit 99; "
+    # A fresh bpffs may hold the kernel's own maps.debug and progs.debug.
+    script += ('before=$(ls -A /sys/fs/bpf); "$@"; rc=$?; '
+               'after=$(ls -A /sys/fs/bpf); '
+               '[ "$before" = "$after" ] && echo "LEFT: " || echo "LEFT: $after"; '
+               'exit $rc')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+            "sh"] + list(argv)
+
+
+@pytest.mark.parametrize("bpffs", ["host", "0700", "none"])
+@pytest.mark.parametrize("args", [[], ["--once"], ["--cleanup"]])
+def test_unprivileged_steerd_says_what_is_missing_and_leaves_nothing(steerd, bpffs,
+                                                                     args):
+    """One line naming the missing privileges, whatever the mode of /sys/fs/bpf
+    (a demo's steerd may have mounted it 0700) or none mounted, before steerd
+    touches any filesystem."""
     steerd.write_route("reviews", route({"v1": 100}))
-    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        STEERD, "--routes", steerd.routes, "--bpffs", steerd.sb.pin_dir,
-                        "--cgroup", steerd.sb.cgroup, "--metrics", "off"],
-                       capture_output=True, text=True, timeout=30)
-    assert p.returncode == 1
+    argv = NOBODY + [STEERD, "--routes", steerd.routes, "--bpffs", steerd.sb.pin_dir,
+                     "--cgroup", steerd.sb.cgroup, "--metrics", "off"] + args
+    if bpffs != "host":
+        argv = private_bpffs(bpffs, argv)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p
     lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and "needs root" in lines[0], p.stderr
+    assert lines == ["steerd: not enough privileges: needs root, or CAP_BPF, "
+                     "CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN; missing: CAP_BPF, "
+                     "CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN"], p.stderr
+    assert not os.path.exists(steerd.sb.pin_dir)
+    if bpffs != "host":
+        assert p.stdout == "LEFT: \n", p.stdout
+
+
+def test_missing_capability_is_named(steerd):
+    """Root without CAP_NET_ADMIN: the one missing capability is named."""
+    steerd.write_route("reviews", route({"v1": 100}))
+    p = subprocess.run(["setpriv", "--bounding-set=-net_admin",
+                        STEERD, "--once", "--routes", steerd.routes,
+                        "--bpffs", steerd.sb.pin_dir, "--cgroup", steerd.sb.cgroup],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p
+    assert p.stderr.strip().splitlines() == [
+        "steerd: not enough privileges: needs root, or CAP_BPF, CAP_PERFMON, "
+        "CAP_NET_ADMIN and CAP_SYS_ADMIN; missing: CAP_NET_ADMIN"], p.stderr
     assert not os.path.exists(steerd.sb.pin_dir)
 
 

@@ -343,6 +343,20 @@ def test_unprivileged_says_what_is_missing(sandbox, steerd):
     assert "CAP_BPF" in json.loads(p.stdout)["error"]
 
 
+@pytest.mark.parametrize("bpffs", ["0700", "none"])
+def test_unprivileged_says_what_is_missing_whatever_the_bpffs(need_binaries, sandbox,
+                                                             bpffs):
+    """Under a 0700 /sys/fs/bpf (as systemd and steerd mount it), or none at all,
+    steerctl still names the privileges in one line."""
+    from test_lifecycle import NOBODY, private_bpffs
+    p = subprocess.run(private_bpffs(bpffs, NOBODY + [STEERCTL, "--bpffs",
+                                                     sandbox.pin_dir, "status"]),
+                       text=True, capture_output=True, timeout=30)
+    assert p.returncode == 1 and p.stdout == "LEFT: \n", p
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "root or CAP_BPF" in lines[0], p.stderr
+
+
 def test_sandbox_is_private(steerd, client):
     # Untranslated traffic fails inside the netns: a VIP that is no frontend.
     res = observe(client, 3, target="10.96.0.99:9080")
