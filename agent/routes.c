@@ -111,6 +111,26 @@ static int check_depth(const char *path, const unsigned char *buf, size_t len,
 	return ret;
 }
 
+/*
+ * An empty or whitespace-only file is an error, not "no routes": it is what
+ * a truncating write (open O_TRUNC, then write) shows a reader in between,
+ * and applying it would remove the file's routes under live traffic. A
+ * route file is removed by deleting it. (A file of comments or "---" only
+ * is written on purpose and holds no route.)
+ */
+static int check_empty(const char *path, const unsigned char *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", buf[i]) || !buf[i])
+			return 0;
+	snprintf(err, errlen,
+		 "%s:1:1: empty route file (%s): refusing to remove its "
+		 "routes; delete the file to remove them",
+		 path, len ? "whitespace only" : "0 bytes");
+	return -EINVAL;
+}
+
 /* Parse every document of @buf into @out. */
 static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 			struct route_set *out, char *err, size_t errlen)
@@ -219,7 +239,9 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = check_depth(path, buf, len, err, errlen);
+	ret = check_empty(path, buf, len, err, errlen);
+	if (!ret)
+		ret = check_depth(path, buf, len, err, errlen);
 	if (!ret)
 		ret = parse_stream(path, buf, len, &tmp, err, errlen);
 	free(buf);

@@ -455,13 +455,86 @@ TEST(dir_files_selected_and_sorted)
 	ASSERT_STREQ(err, "/nonexistent-steer-dir: No such file or directory");
 }
 
+/* A file truncated to nothing fails the whole directory, naming it. */
+TEST(dir_with_empty_file_fails)
+{
+	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
+	struct route_set set = { 0 };
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(write_file(tmpdir, "b.yaml", route_b), 0);
+	ASSERT_EQ(write_file(tmpdir, "c.yaml", ""), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s/c.yaml:1:1: empty route file (0 bytes): refusing to "
+		 "remove its routes; delete the file to remove them",
+		 tmpdir);
+	ASSERT_STREQ(err, want);
+	ASSERT_EQ(set.n, 0);
+	/* Deleting it is how its routes go. */
+	snprintf(want, sizeof(want), "%s/c.yaml", tmpdir);
+	ASSERT_EQ(unlink(want), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), 0);
+	ASSERT_EQ(set.n, 1);
+	routes_free(&set);
+	rmtmp();
+}
+
+/*
+ * Kubernetes mounts a ConfigMap as kubelet's atomic writer lays it out:
+ * ..TIMESTAMP/ holds the files, ..data -> ..TIMESTAMP, and NAME -> ..data/NAME
+ * for each key. The links are followed, the dot entries ignored, and a link
+ * left dangling by a key's removal counts as the file removed.
+ */
+TEST(dir_configmap_layout)
+{
+	char err[ROUTE_ERR_MAX], path[256], target[256];
+	struct route_set set = { 0 };
+
+	ASSERT_TRUE(mktmp());
+	snprintf(path, sizeof(path), "%s/..2026_12_04_15_00_00.123", tmpdir);
+	ASSERT_EQ(mkdir(path, 0755), 0);
+	ASSERT_EQ(write_file(path, "b.yaml", route_b), 0);
+	ASSERT_EQ(write_file(path, "c.yaml", route_c), 0);
+	snprintf(path, sizeof(path), "%s/..data", tmpdir);
+	ASSERT_EQ(symlink("..2026_12_04_15_00_00.123", path), 0);
+	snprintf(path, sizeof(path), "%s/b.yaml", tmpdir);
+	ASSERT_EQ(symlink("..data/b.yaml", path), 0);
+	snprintf(path, sizeof(path), "%s/c.yaml", tmpdir);
+	ASSERT_EQ(symlink("..data/c.yaml", path), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), 0);
+	ASSERT_EQ(set.n, 2);
+	/* c.yaml removed from the ConfigMap: a new ..TIMESTAMP without it,
+	 * ..data swapped to it; c.yaml dangles until kubelet removes it. */
+	snprintf(path, sizeof(path), "%s/..2026_12_04_15_01_00.456", tmpdir);
+	ASSERT_EQ(mkdir(path, 0755), 0);
+	ASSERT_EQ(write_file(path, "b.yaml", route_b), 0);
+	snprintf(path, sizeof(path), "%s/..data_tmp", tmpdir);
+	ASSERT_EQ(symlink("..2026_12_04_15_01_00.456", path), 0);
+	snprintf(target, sizeof(target), "%s/..data", tmpdir);
+	ASSERT_EQ(rename(path, target), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), 0);
+	ASSERT_EQ(set.n, 1);
+	ASSERT_STREQ(set.routes[0].name, "b");
+	routes_free(&set);
+	rmtmp();
+}
+
 TEST(empty_and_odd_files)
 {
 	char err[ROUTE_ERR_MAX];
 	struct route_set set = { 0 };
 
-	ASSERT_EQ(parse_text("", &set, err), 0);
+	/* Empty or whitespace only: what a truncating write shows a reader
+	 * midway. An error, never "no routes". */
+	ASSERT_EQ(parse_text("", &set, err), -EINVAL);
+	ASSERT_TRUE(strstr(err, "t.yaml:1:1: empty route file (0 bytes): "
+				"refusing to remove its routes; delete the "
+				"file to remove them"));
+	ASSERT_EQ(parse_text(" \n\t\r\n", &set, err), -EINVAL);
+	ASSERT_TRUE(strstr(err, "empty route file (whitespace only)"));
 	ASSERT_EQ(set.n, 0);
+	/* Comments and empty documents are written on purpose: no route. */
 	ASSERT_EQ(parse_text("---\n# only a comment\n---\n", &set, err), 0);
 	ASSERT_EQ(set.n, 0);
 	/* Anchors and aliases are YAML: fine. */
