@@ -30,8 +30,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: bench bench-quick bench-smoke bench-tc bench-deps test-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean vmtest
+.PHONY: bench bench-quick bench-smoke bench-tc bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+	format vmlinux clean vmtest test-run check-run vmtest-run
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -203,10 +203,20 @@ fuzz: $(BUILD)/fuzz/fuzz_routes
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
+# test, check and vmtest install the Debian packages they need first
+# (tools/install-deps.sh: only what is missing), then run in a second make:
+# under -j nothing of the build may start before the packages are there.
+DEPS_test   := test
+DEPS_check  := check
+DEPS_vmtest := vm
+test check vmtest:
+	$(Q)tools/install-deps.sh $(DEPS_$@)
+	$(Q)$(MAKE) --no-print-directory $@-run
+
 # Every level prints "N passed, N failed"; any failure fails the target.
 # sanitize and a short fuzz run are cheap enough for every CI run; the e2e
 # tests run last so that pytest's summary closes the output.
-test: sanitize fuzz-smoke unit-test bpf-test e2e-test
+test-run: sanitize fuzz-smoke unit-test bpf-test e2e-test
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh unit $(UNIT_BINS)
@@ -219,7 +229,7 @@ e2e-test: all
 
 CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
-check: all
+check-run: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
@@ -253,7 +263,7 @@ $(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(VM_LIBS) -o $@
 
-vmtest: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
+vmtest-run: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
 	$(Q)tests/vm/run.sh $(BUILD)
 
 format:
