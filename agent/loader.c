@@ -20,9 +20,11 @@ struct hook {
 };
 
 /*
- * Size the route-indexed maps of @obj for @max_routes, as every layer's
- * object must (libbpf reuses a pinned map only when its definition
- * matches). A map the object does not have is skipped.
+ * Size the maps of @obj for @max_routes, as every layer's object must
+ * (libbpf reuses a pinned map only when its definition matches). The
+ * rules are include/steer_abi.manifest's sizing column. Maps without
+ * preallocation take memory only for the entries in use: their size is a
+ * cap. A map the object does not have is skipped.
  */
 static int size_maps(struct bpf_object *obj, __u32 max_routes)
 {
@@ -32,8 +34,12 @@ static int size_maps(struct bpf_object *obj, __u32 max_routes)
 	} sizes[] = {
 		{ STEER_MAP_ROUTES, 1 },
 		{ STEER_MAP_FRONTENDS, STEER_MAX_FRONTENDS },
-		{ STEER_MAP_STATS, STEER_STATS_PER_ROUTE },
-		{ STEER_MAP_BACKEND_STATS, STEER_BACKEND_STATS_PER_ROUTE },
+		{ STEER_MAP_BACKENDS, STEER_BACKENDS_PER_ROUTE },
+		{ STEER_MAP_BACKEND_IDS, STEER_BACKENDS_PER_ROUTE },
+		{ STEER_MAP_MATCHES, 2 * STEER_MAX_RULES },
+		{ STEER_MAP_STATS, 2 * STEER_MAX_RULES },
+		{ STEER_MAP_BACKEND_STATS,
+		  STEER_LAYER_COUNT * STEER_BACKENDS_PER_ROUTE },
 		{ STEER_MAP_SEQ, 1 },
 		{ STEER_MAP_RTT, STEER_MAX_VERSIONS },
 		{ STEER_MAP_ROUTE_INDEX, 1 },

@@ -162,7 +162,7 @@ static void backend_series(FILE *out, const struct stats_route *rs,
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
 
-		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			stats_backend_name(be, sizeof(be), &ver->backends[b]);
 			for (int l = 0; l < STEER_LAYER_COUNT; l++) {

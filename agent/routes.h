@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "steer_abi.h"
+#include "route_cfg.h"
 
 #define ROUTE_PATH_MAX 256 /* cgroup paths, file names */
 #define ROUTE_ERR_MAX  512
@@ -43,7 +43,7 @@ struct route_backend {
 struct route_version {
 	char name[STEER_SHORT_NAME_LEN];
 	int n_backends;
-	struct route_backend backends[STEER_MAX_BACKENDS];
+	struct route_backend backends[ROUTE_MAX_BACKENDS];
 	struct route_pos pos;
 };
 

@@ -258,11 +258,11 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 			return err;
 		for (it = bn->data.sequence.items.start;
 		     it < bn->data.sequence.items.top; it++) {
-			if (v->n_backends == STEER_MAX_BACKENDS)
+			if (v->n_backends == ROUTE_MAX_BACKENDS)
 				return ry_error(c, ry_node(c, *it),
 						"too many backends in version "
 						"\"%s\": at most %d",
-						name, STEER_MAX_BACKENDS);
+						name, ROUTE_MAX_BACKENDS);
 			err = parse_backend(c, ry_node(c, *it), v);
 			if (err)
 				return err;

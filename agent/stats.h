@@ -16,7 +16,7 @@ struct stats_route {
 	__u64 conns[STEER_MAX_RULES][STEER_MAX_VERSIONS][STEER_LAYER_COUNT];
 	__u64 denied[STEER_LAYER_COUNT];  /* policy denials */
 	__u64 noroute[STEER_LAYER_COUNT]; /* no rule / no usable backend */
-	struct steer_backend_stats be[STEER_MAX_VERSIONS][STEER_MAX_BACKENDS]
+	struct steer_backend_stats be[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS]
 				     [STEER_LAYER_COUNT];
 	struct steer_rtt rtt[STEER_MAX_VERSIONS];
 };

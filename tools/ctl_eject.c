@@ -40,7 +40,7 @@ static int mark(struct steer_route_cfg *cfg, const struct route_addr *want,
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		struct steer_version *sv = &cfg->versions[v];
 
-		for (int i = 0; i < sv->n_backends && i < STEER_MAX_BACKENDS;
+		for (int i = 0; i < sv->n_backends && i < ROUTE_MAX_BACKENDS;
 		     i++) {
 			struct steer_backend *b = &sv->backends[i];
 			struct json_object *o;

@@ -146,7 +146,7 @@ static int find_backend(const struct stats_route *rs, int v,
 {
 	const struct steer_version *ver = &rs->cfg.versions[v];
 
-	for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS; b++)
+	for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS; b++)
 		if (!memcmp(ver->backends[b].addr, be->addr,
 			    sizeof(be->addr)) &&
 		    ver->backends[b].port == be->port &&
@@ -344,7 +344,7 @@ static struct json_object *route_json(const struct stats_route *rs,
 				rates_json(&r, ratio(r.d_conns, dtotal)));
 		}
 		for (int b = 0;
-		     b < cfg->versions[v].n_backends && b < STEER_MAX_BACKENDS;
+		     b < cfg->versions[v].n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
 			json_object_array_add(
 				bs, backend_json(rs, v, b, prev, secs));
@@ -438,7 +438,7 @@ static void route_text(const struct stats_route *rs,
 		row(ver->name, &c, &r,
 		    watch ? ratio(r.d_conns, dtotal) : ratio(c.conns, total),
 		    h->count ? h->sum_ns / 1e9 / h->count : -1, watch);
-		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			int pb = pv < 0 ? -1
 					: find_backend(prev, pv,

@@ -16,7 +16,7 @@ struct route_view {
 	int n_frontends;
 	char frontends[STEER_MAX_FRONTENDS][64];
 	/* TC-layer counters of each backend, by version and backend index */
-	struct steer_backend_stats tc[STEER_MAX_VERSIONS][STEER_MAX_BACKENDS];
+	struct steer_backend_stats tc[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
 };
 
 /* Reasons the TC layer counts, as status shows them (steer_reasons_v1). */
@@ -40,10 +40,10 @@ static void tc_read(const struct steer_maps *m, struct route_view *v)
 	     ver++) {
 		const struct steer_version *sv = &v->cfg.versions[ver];
 
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
-			maps_backend_stats_read(m, v->id, sv->stats_slot,
-						sv->backends[b].stats_slot,
+			maps_backend_stats_read(m, v->id, sv->counter_slot,
+						sv->backends[b].counter_slot,
 						STEER_LAYER_TC, &v->tc[ver][b]);
 	}
 }
@@ -91,8 +91,8 @@ static void frontends_of(const struct steer_maps *m, struct route_view *v)
 static __u64 version_conns(const struct route_view *v, int rule, int ver)
 {
 	const struct steer_stats *s =
-		&v->st[v->cfg.rules[rule].stats_slot % (STEER_MAX_RULES + 1)]
-		      [v->cfg.versions[ver].stats_slot %
+		&v->st[v->cfg.rules[rule].counter_slot % (STEER_MAX_RULES + 1)]
+		      [v->cfg.versions[ver].counter_slot %
 		       (STEER_MAX_VERSIONS + 1)];
 
 	return s->connections[STEER_LAYER_SOCK] +
@@ -173,7 +173,7 @@ static void print_text(const struct route_view *v)
 		const struct steer_version *sv = &cfg->versions[ver];
 
 		printf("  version %-11s", sv->name);
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend *be = &sv->backends[b];
 
@@ -185,7 +185,7 @@ static void print_text(const struct route_view *v)
 								 : "");
 		}
 		printf("\n");
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend_stats *t = &v->tc[ver][b];
 
@@ -350,7 +350,7 @@ static struct json_object *route_json(const struct route_view *v)
 
 		json_object_object_add(vo, "name",
 				       json_object_new_string(sv->name));
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend *be = &sv->backends[b];
 			struct json_object *bo = json_object_new_object();
