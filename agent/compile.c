@@ -19,10 +19,10 @@
 
 #include "compile.h"
 
-#define FNV32_OFFSET 0x811c9dc5u
-#define FNV32_PRIME  0x01000193u
-#define FNV64_OFFSET 0xcbf29ce484222325ull
-#define FNV64_PRIME  0x00000100000001b3ull
+#define FNV32_OFFSET	  0x811c9dc5u
+#define FNV32_PRIME	  0x01000193u
+#define FNV64_OFFSET	  0xcbf29ce484222325ull
+#define FNV64_PRIME	  0x00000100000001b3ull
 #define COUNTER_SLOT_NONE 0xffff /* a backend without a counter slot yet */
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -569,7 +569,8 @@ static void assign_backend_slots(struct steer_version *v,
 		if (j < 0)
 			continue;
 		v->backends[i].counter_slot = pv->backends[j].counter_slot;
-		used_new[v->backends[i].counter_slot % ROUTE_MAX_BACKENDS] = true;
+		used_new[v->backends[i].counter_slot % ROUTE_MAX_BACKENDS] =
+			true;
 	}
 	for (int i = 0; i < n; i++) {
 		int pick = -1;
@@ -588,7 +589,7 @@ static void assign_backend_slots(struct steer_version *v,
 }
 
 void compile_counter_slots(struct steer_route_cfg *cfg,
-			 const struct steer_route_cfg *prev)
+			   const struct steer_route_cfg *prev)
 {
 	const struct steer_rule *pr = prev ? prev->rules : NULL;
 	const struct steer_version *pv = prev ? prev->versions : NULL;

@@ -56,7 +56,7 @@ void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
  * new before publishing (apply.c).
  */
 void compile_counter_slots(struct steer_route_cfg *cfg,
-			 const struct steer_route_cfg *prev);
+			   const struct steer_route_cfg *prev);
 
 /* Index of the version / rule named @name in @cfg, or -1. */
 int compile_version_index(const struct steer_route_cfg *cfg, const char *name);

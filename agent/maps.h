@@ -35,18 +35,18 @@
 struct steer_maps {
 	int routes;
 	int frontends;
-	int backends;	  /* backend id -> address */
-	int backend_ids;  /* address -> backend id */
-	int matches;	  /* match id -> match block */
+	int backends;	 /* backend id -> address */
+	int backend_ids; /* address -> backend id */
+	int matches;	 /* match id -> match block */
 	int stats;
 	int reasons;
 	int backend_stats;
-	int rtt;	  /* connect-RTT histograms */
-	int trace;	  /* tracing lease */
-	int events;	  /* ring buffer of decisions */
-	int agent;	  /* steerd's own counters */
-	int route_index;  /* route name -> id, generation */
-	__u32 max_routes; /* from the routes map's max_entries */
+	int rtt;	    /* connect-RTT histograms */
+	int trace;	    /* tracing lease */
+	int events;	    /* ring buffer of decisions */
+	int agent;	    /* steerd's own counters */
+	int route_index;    /* route name -> id, generation */
+	__u32 max_routes;   /* from the routes map's max_entries */
 	__u32 max_backends; /* from the backends map's max_entries */
 	/*
 	 * The next backend id to try (0: not known yet, found by one walk of

@@ -93,7 +93,8 @@ static int route_rows_read(const struct steer_maps *m, __u32 id, void **rows)
 		goto out;
 	}
 	for (__u32 i = 0; i < h.n_rows && !ret; i++)
-		if (bpf_map_lookup_elem(fd, &i, buf + (size_t)i * STEER_ROW_SIZE))
+		if (bpf_map_lookup_elem(fd, &i,
+					buf + (size_t)i * STEER_ROW_SIZE))
 			ret = -errno;
 	if (ret) {
 		free(buf);
@@ -268,8 +269,7 @@ static __u32 backend_id_scan(const struct steer_maps *m)
  * before any route refers to it, so no reader ever sees an id without its
  * address. Ids are not reused (docs/map-abi.md: "Backend ids").
  */
-static int backend_id(void *ctx, const struct steer_backend_addr *a,
-		      __u32 *id)
+static int backend_id(void *ctx, const struct steer_backend_addr *a, __u32 *id)
 {
 	struct steer_maps *m = ctx;
 	__u32 next;
@@ -342,7 +342,8 @@ static int route_inner(const struct steer_maps *m, __u32 id,
 		for (__u32 i = count; i < rows->n_rows && !ret; i++)
 			if (bpf_map_update_elem(inner, &keys[i],
 						(char *)rows->rows +
-							(size_t)i * STEER_ROW_SIZE,
+							(size_t)i *
+								STEER_ROW_SIZE,
 						BPF_ANY))
 				ret = -errno;
 		if (ret)
@@ -533,4 +534,3 @@ __u64 maps_generation_max(const struct steer_maps *m)
 	free(cfg);
 	return gen;
 }
-

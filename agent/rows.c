@@ -14,11 +14,11 @@
 #include "compile.h"
 #include "rows.h"
 
-#define ROW(rows, i) ((unsigned char *)(rows) + (size_t)(i) * STEER_ROW_SIZE)
-#define DIV_UP(a, b) (((a) + (b) - 1) / (b))
+#define ROW(rows, i) ((unsigned char *)(rows) + (size_t)(i)*STEER_ROW_SIZE)
+#define DIV_UP(a, b) (((a) + (b)-1) / (b))
 /* Both families' version tables back to back, 64 entries a row. */
 #define RULE_TABLE_ROWS                                                        \
-	DIV_UP(STEER_FAM_COUNT * STEER_SPLIT_POINTS, STEER_TABLE_PER_ROW)
+	DIV_UP(STEER_FAM_COUNT *STEER_SPLIT_POINTS, STEER_TABLE_PER_ROW)
 #define BACKEND_TABLE_ROWS                                                     \
 	DIV_UP(STEER_BACKEND_TABLE_UNIT, STEER_BTABLE_PER_ROW)
 
@@ -40,7 +40,8 @@ static __u32 usable_weight(const struct steer_backend *b)
 static bool version_usable(const struct steer_version *v, int f)
 {
 	for (int i = 0; i < v->n_backends; i++)
-		if (v->backends[i].family == f && usable_weight(&v->backends[i]))
+		if (v->backends[i].family == f &&
+		    usable_weight(&v->backends[i]))
 			return true;
 	return false;
 }
@@ -80,7 +81,8 @@ static __u32 rows_needed(const struct steer_route_cfg *cfg)
 		int n4 = n_inet(&cfg->versions[v]);
 		int n6 = cfg->versions[v].n_backends - n4;
 
-		n += DIV_UP(n4, STEER_REFS_PER_ROW) + DIV_UP(n6, STEER_REFS_PER_ROW);
+		n += DIV_UP(n4, STEER_REFS_PER_ROW) +
+		     DIV_UP(n6, STEER_REFS_PER_ROW);
 		for (int f = 0; f < STEER_FAM_COUNT; f++)
 			if (needs_table(cfg, &cfg->versions[v], f))
 				n += BACKEND_TABLE_ROWS;
@@ -91,7 +93,8 @@ static __u32 rows_needed(const struct steer_route_cfg *cfg)
 }
 
 static void encode_rule(const struct steer_route_cfg *cfg, int r,
-			struct steer_rule_row *row, struct steer_rule_meta *meta)
+			struct steer_rule_row *row,
+			struct steer_rule_meta *meta)
 {
 	const struct steer_rule *rule = &cfg->rules[r];
 
@@ -127,7 +130,8 @@ static int encode_refs(__u32 cfg_flags, const struct steer_version *v, int f,
 		       void *rows, __u32 at, rows_backend_id_fn backend_id,
 		       void *ctx, struct steer_version_row *vr)
 {
-	struct steer_backend_ref *refs = (struct steer_backend_ref *)ROW(rows, at);
+	struct steer_backend_ref *refs =
+		(struct steer_backend_ref *)ROW(rows, at);
 	__u32 cum = 0, n = 0, w0 = 0;
 	bool equal = true;
 	int ret;
@@ -239,8 +243,9 @@ int rows_encode(const struct steer_route_cfg *cfg, __u32 bank,
 		struct steer_rule_row *row =
 			(struct steer_rule_row *)ROW(out->rows, 2 + 2 * r);
 
-		encode_rule(cfg, r, row,
-			    (struct steer_rule_meta *)ROW(out->rows, 3 + 2 * r));
+		encode_rule(
+			cfg, r, row,
+			(struct steer_rule_meta *)ROW(out->rows, 3 + 2 * r));
 		if (rule_has_match(&cfg->rules[r].match)) {
 			row->match_id = steer_match_id(0, bank, r);
 			add_match(out, r, &cfg->rules[r].match);
@@ -306,9 +311,8 @@ static int decode_refs(const void *rows, __u32 n_rows,
 		       struct steer_version *v)
 {
 	for (__u32 i = 0; i < vr->n_refs[f]; i++) {
-		const struct steer_backend_ref *refs =
-			row_at(rows, n_rows,
-			       vr->refs_row[f] + i / STEER_REFS_PER_ROW);
+		const struct steer_backend_ref *refs = row_at(
+			rows, n_rows, vr->refs_row[f] + i / STEER_REFS_PER_ROW);
 		const struct steer_backend_ref *ref;
 		struct steer_backend_addr a;
 		struct steer_backend *b;
@@ -344,10 +348,10 @@ static int decode_backend_table(const void *rows, __u32 n_rows,
 			   vr->table_row[f] + s / STEER_BTABLE_PER_ROW);
 		if (!t)
 			return -EUCLEAN;
-		v->slots[f][s] = t[s % STEER_BTABLE_PER_ROW] >= ROUTE_MAX_BACKENDS
-					 ? STEER_SLOT_NONE
-					 : (__u8)(t[s % STEER_BTABLE_PER_ROW] +
-						  base);
+		v->slots[f][s] =
+			t[s % STEER_BTABLE_PER_ROW] >= ROUTE_MAX_BACKENDS
+				? STEER_SLOT_NONE
+				: (__u8)(t[s % STEER_BTABLE_PER_ROW] + base);
 	}
 	return 0;
 }
@@ -425,8 +429,8 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 	int ret, i;
 
 	memset(out, 0, sizeof(*out));
-	if (n_rows < 2 || h->n_rows != n_rows ||
-	    h->n_rules > STEER_MAX_RULES || h->n_versions > STEER_MAX_VERSIONS ||
+	if (n_rows < 2 || h->n_rows != n_rows || h->n_rules > STEER_MAX_RULES ||
+	    h->n_versions > STEER_MAX_VERSIONS ||
 	    h->n_allow > STEER_MAX_POLICY || h->n_deny > STEER_MAX_POLICY)
 		return -EUCLEAN;
 	memcpy(out->name, ROW(rows, 1), STEER_NAME_LEN);

@@ -18,9 +18,9 @@ struct rows_match {
 };
 
 struct route_rows {
-	void *rows;	 /* n_rows * STEER_ROW_SIZE bytes, malloc'ed */
+	void *rows; /* n_rows * STEER_ROW_SIZE bytes, malloc'ed */
 	__u32 n_rows;
-	int n_matches;	 /* match blocks to write under the route's bank */
+	int n_matches; /* match blocks to write under the route's bank */
 	struct rows_match matches[ROWS_MAX_MATCHES];
 };
 

@@ -49,8 +49,8 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 	 * slots name v1's counters, so it is not counted. */
 	if (ct->layout == STEER_LAYOUT_V2)
 		bs = backend_stats_get(ct->route_id, ct->version_slot,
-				       ct->backend_slot |
-					       ct->backend_slot_hi << 8,
+				       ct->backend_slot | ct->backend_slot_hi
+								  << 8,
 				       STEER_LAYER_TC);
 	if (bs) {
 		if (fwd) {
@@ -162,8 +162,8 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 
 		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(reason);
-		trace_decision(&fk, &cl, &rt, &d, verdict, reason,
-			       NULL, p->key.sport);
+		trace_decision(&fk, &cl, &rt, &d, verdict, reason, NULL,
+			       p->key.sport);
 		return TC_ACT_SHOT;
 	}
 
@@ -183,8 +183,8 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	} else {
 		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(STEER_REASON_STEERED);
-		trace_decision(&fk, &cl, &rt, &d, verdict,
-			       STEER_REASON_STEERED, &out, p->key.sport);
+		trace_decision(&fk, &cl, &rt, &d, verdict, STEER_REASON_STEERED,
+			       &out, p->key.sport);
 	}
 	return tc_tracked(skb, p, ct);
 }

@@ -49,12 +49,12 @@
 #define STEER_MAX_MATCH_ITEMS	 8    /* items of each match field */
 #define STEER_MAX_BACKENDS	 4096 /* backends of one version */
 #define STEER_MAX_FRONTENDS	 16   /* frontends of one route */
-#define STEER_DEFAULT_MAX_ROUTES 256 /* routes per steerd (--max-routes) */
+#define STEER_DEFAULT_MAX_ROUTES 256  /* routes per steerd (--max-routes) */
 /* Distinct backend addresses per route of --max-routes (the size of
  * steer_backends_v2, shared by all routes). */
 #define STEER_BACKENDS_PER_ROUTE 8
-#define STEER_NAME_LEN		 64   /* route names: at most 63 chars + NUL */
-#define STEER_SHORT_NAME_LEN	 32   /* version and rule names */
+#define STEER_NAME_LEN		 64 /* route names: at most 63 chars + NUL */
+#define STEER_SHORT_NAME_LEN	 32 /* version and rule names */
 
 /* A split is given in 0.01 % steps: 100 % = 10000 points. */
 #define STEER_SPLIT_POINTS 10000
@@ -171,9 +171,9 @@ struct steer_route_hdr {
 	__u8 n_allow;
 	__u8 n_deny;
 	__u8 n_frontends;
-	__u8 match_bank; /* bank of this publish's match ids */
-	__u16 n_rows;	 /* rows of this route (the inner map's size) */
-	__u16 rule_row;	 /* first rule row; two rows per rule */
+	__u8 match_bank;   /* bank of this publish's match ids */
+	__u16 n_rows;	   /* rows of this route (the inner map's size) */
+	__u16 rule_row;	   /* first rule row; two rows per rule */
 	__u16 version_row; /* first version row; one row per version */
 	__u32 health_failures;
 	__u32 health_eject_ms;
@@ -193,11 +193,11 @@ struct steer_rule_row {
 	 * version has a usable backend of f (connection refused).
 	 */
 	__u16 cum[STEER_FAM_COUNT][STEER_MAX_VERSIONS];
-	__u32 match_id;	 /* 0: matches everything; else the rule's block is
-			    steer_match_id(route, hdr.match_bank, rule) */
-	__u16 table_row; /* affinity: first row of the version tables (one
-			    table of STEER_SPLIT_POINTS bytes per family,
-			    back to back); 0: none */
+	__u32 match_id;	   /* 0: matches everything; else the rule's block is
+			      steer_match_id(route, hdr.match_bank, rule) */
+	__u16 table_row;   /* affinity: first row of the version tables (one
+			      table of STEER_SPLIT_POINTS bytes per family,
+			      back to back); 0: none */
 	__u8 counter_slot; /* counter slot of this rule (follows its name) */
 	__u8 pad[25];
 };
@@ -219,16 +219,16 @@ enum steer_version_flags {
 /* Version v: row version_row + v. */
 struct steer_version_row {
 	char name[STEER_SHORT_NAME_LEN];
-	__u16 refs_row[STEER_FAM_COUNT]; /* first row of backend refs */
-	__u16 n_refs[STEER_FAM_COUNT];	 /* backends of the family */
+	__u16 refs_row[STEER_FAM_COUNT];     /* first row of backend refs */
+	__u16 n_refs[STEER_FAM_COUNT];	     /* backends of the family */
 	__u32 total_weight[STEER_FAM_COUNT]; /* of the usable ones; 0: none */
-	__u16 table_row[STEER_FAM_COUNT]; /* backend table (__u16 entries,
-					     ref index) of an affinity route
-					     or of unequal weights; 0: none
-					     (choose by index) */
-	__u16 table_len[STEER_FAM_COUNT]; /* entries of that table */
-	__u8 counter_slot;		  /* follows the version's name */
-	__u8 flags;			  /* enum steer_version_flags */
+	__u16 table_row[STEER_FAM_COUNT];    /* backend table (__u16 entries,
+						ref index) of an affinity route
+						or of unequal weights; 0: none
+						(choose by index) */
+	__u16 table_len[STEER_FAM_COUNT];    /* entries of that table */
+	__u8 counter_slot;		     /* follows the version's name */
+	__u8 flags;			     /* enum steer_version_flags */
 	__u8 pad[6];
 };
 
@@ -238,9 +238,9 @@ enum steer_backend_flags {
 
 /* A version's backend of one family: four to a row, in file order. */
 struct steer_backend_ref {
-	__u32 id;  /* steer_backends_v2 */
-	__u32 cum; /* cumulative weight of usable refs up to this one
-		      (what a table is filled from; shown by steerctl) */
+	__u32 id;	    /* steer_backends_v2 */
+	__u32 cum;	    /* cumulative weight of usable refs up to this one
+			       (what a table is filled from; shown by steerctl) */
 	__u16 counter_slot; /* follows the address within the version */
 	__u16 weight;
 	__u8 flags; /* enum steer_backend_flags */
@@ -248,7 +248,7 @@ struct steer_backend_ref {
 };
 
 #define STEER_REFS_PER_ROW   (STEER_ROW_SIZE / sizeof(struct steer_backend_ref))
-#define STEER_TABLE_PER_ROW  STEER_ROW_SIZE /* version table: __u8 */
+#define STEER_TABLE_PER_ROW  STEER_ROW_SIZE	  /* version table: __u8 */
 #define STEER_BTABLE_PER_ROW (STEER_ROW_SIZE / 2) /* backend table: __u16 */
 /* Row 0 .. 65535: a route of at most 64 Ki rows (4 MB). */
 #define STEER_MAX_ROWS 65535
@@ -287,8 +287,8 @@ struct steer_stats {
  */
 struct steer_backend_stats_key {
 	__u32 route;
-	__u8 version; /* counter_slot of the version */
-	__u8 layer;   /* enum steer_layer */
+	__u8 version;  /* counter_slot of the version */
+	__u8 layer;    /* enum steer_layer */
 	__u16 backend; /* counter_slot of the backend */
 };
 
@@ -375,7 +375,7 @@ struct steer_sk_orig {
 	 * its outcome only when the mark says v2 (docs/upgrade.md).
 	 */
 	__u8 backend_slot_hi;
-	__u8 layout; /* STEER_LAYOUT_V2; 0: written by layout v1 */
+	__u8 layout;	  /* STEER_LAYOUT_V2; 0: written by layout v1 */
 	__u64 connect_ns; /* bpf_ktime_get_ns() at connect() */
 };
 
@@ -557,8 +557,8 @@ struct steer_ct_entry {
 	__u32 route_id;
 	__u8 rule_slot; /* counter slots of the flow (stats_slot values) */
 	__u8 version_slot;
-	__u8 backend_slot; /* low byte of the backend's counter slot */
-	__u8 flags;	   /* enum steer_ct_flags */
+	__u8 backend_slot;    /* low byte of the backend's counter slot */
+	__u8 flags;	      /* enum steer_ct_flags */
 	__u8 backend_slot_hi; /* high byte (layout v1 wrote 0 here) */
 	__u8 layout;	      /* STEER_LAYOUT_V2; 0: a flow of layout v1,
 				 whose counter slots name v1's counters */

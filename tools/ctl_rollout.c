@@ -174,8 +174,8 @@ static int read_counts(struct rollout_run *r, bool base)
 
 		for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 			ret = maps_backend_stats_read(&r->m, (__u32)r->id,
-						      ver->counter_slot, slot, l,
-						      &st);
+						      ver->counter_slot, slot,
+						      l, &st);
 			if (ret) {
 				snprintf(r->why, sizeof(r->why),
 					 "cannot read the counters of %s: %s",

@@ -42,11 +42,11 @@ struct steer_client {
 
 struct steer_decision {
 	const struct steer_backend_addr *backend;
-	__u8 rule;	    /* STEER_MAX_RULES when none */
-	__u8 version;	    /* STEER_MAX_VERSIONS when none */
-	__u16 backend_idx;  /* ref index; STEER_BACKEND_NONE when none */
-	__u8 rule_slot;	    /* counter slots: STEER_COUNTER_NO_RULE, */
-	__u8 version_slot;  /* STEER_COUNTER_NO_VERSION when none */
+	__u8 rule;	   /* STEER_MAX_RULES when none */
+	__u8 version;	   /* STEER_MAX_VERSIONS when none */
+	__u16 backend_idx; /* ref index; STEER_BACKEND_NONE when none */
+	__u8 rule_slot;	   /* counter slots: STEER_COUNTER_NO_RULE, */
+	__u8 version_slot; /* STEER_COUNTER_NO_VERSION when none */
 	__u16 backend_slot;
 };
 

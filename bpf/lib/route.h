@@ -88,9 +88,9 @@ static __always_inline void *counter_get(void *map, const void *key,
 static __always_inline struct steer_stats *stats_get(__u32 route, __u8 rule,
 						     __u8 version)
 {
-	struct steer_stats_key key = {
-		.route = route, .rule = rule, .version = version
-	};
+	struct steer_stats_key key = { .route = route,
+				       .rule = rule,
+				       .version = version };
 	struct steer_stats zero = {};
 
 	return counter_get(&steer_stats_v2, &key, &zero);

@@ -291,7 +291,8 @@ static __always_inline bool sock6_key(struct bpf_sock_addr *ctx,
 }
 
 static __always_inline void sock6_write(struct bpf_sock_addr *ctx,
-					struct steer_backend_addr *be, bool mapped)
+					struct steer_backend_addr *be,
+					bool mapped)
 {
 	if (mapped) {
 		be->addr[3] = be->addr[0];

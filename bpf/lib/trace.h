@@ -55,11 +55,12 @@ static __always_inline void trace_submit(struct steer_event *e)
  * unless steered. @sport is the client's port where the layer knows it,
  * else 0.
  */
-static __always_inline void trace_decision(
-	const struct steer_frontend_key *fk, const struct steer_client *cl,
-	const struct steer_route *rt, const struct steer_decision *d,
-	enum steer_verdict verdict, enum steer_reason reason,
-	const struct steer_backend_addr *b, __be16 sport)
+static __always_inline void
+trace_decision(const struct steer_frontend_key *fk,
+	       const struct steer_client *cl, const struct steer_route *rt,
+	       const struct steer_decision *d, enum steer_verdict verdict,
+	       enum steer_reason reason, const struct steer_backend_addr *b,
+	       __be16 sport)
 {
 	struct steer_event *e = trace_begin();
 
