@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,21 +86,6 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 __u64 stats_active(const struct steer_backend_stats *b)
 {
 	return b->established > b->closed ? b->established - b->closed : 0;
-}
-
-const char *stats_backend_name(char *buf, size_t len,
-			       const struct steer_backend *be)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	bool v6 = be->family == STEER_FAM_INET6;
-
-	inet_ntop(v6 ? AF_INET6 : AF_INET, be->addr, ip, sizeof(ip));
-	if (!be->port)
-		snprintf(buf, len, "%s", ip);
-	else
-		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", ip,
-			 ntohs(be->port));
-	return buf;
 }
 
 int stats_read_reasons(const struct steer_maps *m,

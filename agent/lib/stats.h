@@ -36,10 +36,6 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
  * never below 0 (the per-CPU sums are read one CPU at a time). */
 __u64 stats_active(const struct steer_backend_stats *b);
 
-/* "10.244.1.5:9080", "[fd00::5]:9080", or the bare address without port. */
-const char *stats_backend_name(char *buf, size_t len,
-			       const struct steer_backend *be);
-
 /* Sum over CPUs of the verdict counter of each reason into @out. */
 int stats_read_reasons(const struct steer_maps *m,
 		       __u64 out[STEER_REASON_COUNT]);
