@@ -14,8 +14,12 @@ CFLAGS   ?= -O2 -g
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-            -Iinclude -Iagent -I$(BUILD) $(NL_CFLAGS)
-LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd $(NL_LIBS)
+            -Iinclude -Iagent/lib -I$(BUILD)
+# agent/lib (libsteer.a) is what steerd and steerctl share; agent/ holds the
+# daemon-only code (libsteerd.a), the one user of libmicrohttpd and libnl.
+LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c
+DAEMON_CFLAGS := -Iagent $(NL_CFLAGS)
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
               -Wall -Wextra -Werror -Wno-unused-parameter \
               -Iinclude -Ivmlinux -Ibpf
@@ -36,8 +40,11 @@ endif
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-LIB_SRCS  := $(filter-out agent/steerd.c,$(wildcard agent/*.c))
-LIB_OBJS  := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(LIB_SRCS))
+LIB_SRCS  := $(wildcard agent/lib/*.c)
+LIB_OBJS  := $(patsubst agent/lib/%.c,$(BUILD)/agent/lib/%.o,$(LIB_SRCS))
+DAEMON_SRCS := $(filter-out agent/steerd.c,$(wildcard agent/*.c))
+DAEMON_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(DAEMON_SRCS))
+LIBS      := $(BUILD)/libsteerd.a $(BUILD)/libsteer.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
@@ -46,17 +53,17 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TPROG_SRCS  := $(wildcard tests/bpf/progs/*.bpf.c)
 TPROG_OBJS  := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.bpf.o,$(TPROG_SRCS))
 TPROG_SKELS := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.skel.h,$(TPROG_SRCS))
-TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench_connect
+TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench/bench_connect
 # make bench: the load tool, the BPF helper and the empty baseline programs
 BENCH_BINS := $(BUILD)/bench/bench_conn $(BUILD)/bench/bench_bpf
 BENCH_PROG_SRCS := $(wildcard tools/bench/progs/*.bpf.c)
 BENCH_PROGS := $(patsubst tools/bench/progs/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_PROG_SRCS))
-HEADERS   := $(wildcard include/*.h agent/*.h)
+HEADERS   := $(wildcard include/*.h agent/*.h agent/lib/*.h)
 
 all: $(BPF_OBJS) $(SKELS) $(TOOLS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) \
 	$(BENCH_PROGS)
 
-$(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/progs $(BUILD)/bench:
+$(BUILD) $(BUILD)/agent $(BUILD)/agent/lib $(BUILD)/tests $(BUILD)/progs $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) include/steer_abi.h | $(BUILD)
@@ -75,36 +82,45 @@ $(BUILD)/progs/%.skel.h: $(BUILD)/progs/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name steer_$* > $@
 
-$(BUILD)/agent/%.o: agent/%.c $(HEADERS) $(SKELS) | $(BUILD)/agent
+$(BUILD)/agent/lib/%.o: agent/lib/%.c $(HEADERS) | $(BUILD)/agent/lib
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/agent/%.o: agent/%.c $(HEADERS) $(SKELS) | $(BUILD)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -c $< -o $@
 
 $(BUILD)/libsteer.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/steerd: agent/steerd.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -DSTEER_VERSION='"$(VERSION)"' $< $(BUILD)/libsteer.a \
-		$(LDLIBS) -o $@
+$(BUILD)/libsteerd.a: $(DAEMON_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
-CTL_SRCS := tools/steerctl.c $(wildcard tools/ctl_*.c)
-BENCH_SRCS := tools/bench_connect.c $(wildcard tools/bench/*.c)
-$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -DSTEER_VERSION='"$(VERSION)"' $< \
+		$(LIBS) $(DAEMON_LDLIBS) -o $@
+
+# steerctl sees agent/lib only: no daemon header, no libmicrohttpd or libnl.
+CTL_SRCS := $(wildcard tools/ctl/*.c)
+BENCH_SRCS := $(wildcard tools/bench/*.c)
+$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(LIBS) $(SKELS) $(TPROG_SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit -Itests/bpf $< $(LIBS) $(DAEMON_LDLIBS) -o $@
 
-$(BUILD)/bench_connect: tools/bench_connect.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)
+$(BUILD)/bench/bench_connect: tools/bench/bench_connect.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)/bench
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools $< tools/bench/bench_util.c -lbpf -o $@
+	$(Q)$(CC) $(CFLAGS) $< tools/bench/bench_util.c -lbpf -o $@
 
 $(BUILD)/bench/bench_conn: tools/bench/bench_conn.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)/bench
 	$(call msg,CCLD,$@)
@@ -143,10 +159,10 @@ bench-smoke: bench-quick
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 SAN_CFLAGS := $(CFLAGS) $(SAN_FLAGS)
-ASAN_OBJS  := $(patsubst agent/%.c,$(BUILD)/asan/agent/%.o,$(LIB_SRCS))
+ASAN_OBJS  := $(patsubst agent/lib/%.c,$(BUILD)/asan/agent/lib/%.o,$(LIB_SRCS))
 ASAN_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 
-$(BUILD)/asan/agent/%.o: agent/%.c $(HEADERS) $(SKELS)
+$(BUILD)/asan/agent/lib/%.o: agent/lib/%.c $(HEADERS)
 	$(call msg,CC-ASAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -c $< -o $@
@@ -164,14 +180,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
 FUZZ_AGENT  := addr compile routes routes_doc routes_policy ryaml
-FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/%.o,$(FUZZ_AGENT))
+FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/lib/%.o,$(FUZZ_AGENT))
 # Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
 # tests/fuzz/regressions/ once crashed or hung the target: every run
 # replays them.
 FUZZ_SEEDS  := examples tests/unit/bad tests/fuzz/regressions
 FUZZ_ARGS   ?=
 
-$(BUILD)/fuzz/agent/%.o: agent/%.c $(HEADERS)
+$(BUILD)/fuzz/agent/lib/%.o: agent/lib/%.c $(HEADERS)
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
@@ -210,23 +226,23 @@ bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
+CHECK_SRCS := $(wildcard agent/*.[ch] agent/lib/*.[ch] tools/ctl/*.[ch] tools/bench/*.[ch] tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
 check: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent -Iagent/lib \
 		-itools/bench/progs agent tools tests/fuzz
 	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
-	$(Q)for f in $(filter-out agent/loader.c agent/tc.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
-		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools -Itests/unit \
+	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
+		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeletons (in loader.c, tc.c) trip unix.Malloc.
 	$(Q)for f in agent/loader.c agent/tc.c; do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
-		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) \
+		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) \
 		-Werror -o /dev/null $$f || exit 1; done
 
 # ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
@@ -235,16 +251,16 @@ check: all
 VM_LIBS  := -static -lbpf -lelf -lz -lyaml -ljson-c -lnl-route-3 -lnl-3 -lpthread -lm
 VM_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/vm/tests/%,$(BPFT_SRCS))
 
-$(BUILD)/vm/vmtest: $(wildcard tests/vm/*.[ch]) tests/unit/test.h $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/vm/vmtest: $(wildcard tests/vm/*.[ch]) tests/unit/test.h $(LIBS) $(HEADERS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $(wildcard tests/vm/*.c) $(BUILD)/libsteer.a \
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit $(wildcard tests/vm/*.c) $(LIBS) \
 		$(VM_LIBS) -o $@
 
-$(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS)
+$(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(LIBS) $(SKELS) $(TPROG_SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(VM_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit -Itests/bpf $< $(LIBS) $(VM_LIBS) -o $@
 
 vmtest: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
 	$(Q)tests/vm/run.sh $(BUILD)

@@ -101,7 +101,7 @@ mkdir -p "$ROUTES"
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 
 # The e2e tests' servers and probe client: ADDR:PORT=LABEL, one label per version.
-in_ns "$PY" "$REPO/tools/echo_server.py" \
+in_ns "$PY" "$REPO/tests/e2e/echo_server.py" \
 	10.244.1.5:9080=v1 10.244.1.6:9080=v1 \
 	10.244.2.7:9080=v2 10.244.2.8:9080=v2 >"$TMP/server.out" 2>&1 &
 SERVER_PID=$!
@@ -133,7 +133,7 @@ traffic() {
 	[ "$who" = testers ] && uid=(--uid 1001)
 	printf '  %s connections from %s%s:\n' "$CONNS" "$who" \
 		"$([ "$who" = testers ] && echo ' (uid 1001)')"
-	in_ns "$PY" "$REPO/tools/steer_probe.py" --cgroup "$CG/$who" "${uid[@]}" \
+	in_ns "$PY" "$REPO/tests/e2e/steer_probe.py" --cgroup "$CG/$who" "${uid[@]}" \
 		--count "$CONNS" --bars --order v1,v2 "$VIP"
 }
 # The route as the kernel has it now (counters left out: traffic() shows them).

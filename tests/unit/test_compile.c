@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests for agent/compile.c: split and weight tables, family and
+ * Unit tests for agent/lib/compile.c: split and weight tables, family and
  * ejection handling, table stability against the live config, the source
  * hash and cgroup resolution. Routes are built directly in C (no YAML), so
  * these tests do not depend on the parser.

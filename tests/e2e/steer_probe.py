@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
 """TCP probe client for the steer e2e tests and the demo (stdlib only).
-Run it inside the test netns, against tools/echo_server.py backends:
+Run it inside the test netns, against tests/e2e/echo_server.py backends:
 
-  nsenter --net=/run/netns/NS /usr/bin/python3 tools/steer_probe.py --cgroup CG
+  nsenter --net=/run/netns/NS /usr/bin/python3 tests/e2e/steer_probe.py --cgroup CG
       [--uid U] [--bind ADDR] --count N [--interval-ms M] [--duration-s S]
       [--cgroups-many K] [--seq] [--timeout-s T] [--bars [--order A,B]] ADDR:PORT
 
@@ -32,8 +32,8 @@ import socket
 import sys
 import time
 
-sys.dont_write_bytecode = True  # leave no tools/__pycache__ behind
-from hostport import fmt_addr, parse_addr  # noqa: E402 (tools/hostport.py)
+sys.dont_write_bytecode = True  # leave no __pycache__ behind
+from hostport import fmt_addr, parse_addr  # noqa: E402 (tests/e2e/hostport.py)
 
 
 def join_cgroup(path):

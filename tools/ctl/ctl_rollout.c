@@ -2,7 +2,7 @@
 /*
  * steerctl rollout: the release pipeline in one command (DESIGN.md §7).
  * Each step publishes the canary's share (the read-modify-publish cycle of
- * `set`, tools/ctl_edit.c), waits the interval while it reads the canary's
+ * `set`, tools/ctl/ctl_edit.c), waits the interval while it reads the canary's
  * per-backend counters, and judges the failure rate over that step alone.
  * A breach, too little traffic to judge, or SIGINT/SIGTERM/SIGHUP rolls the
  * splits back to the route file at once and exits 1; after the last step

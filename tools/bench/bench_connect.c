@@ -18,7 +18,8 @@
  *          cost of the counters on the connect path.
  * Each connect is a full TCP handshake over the namespace's loopback with
  * a local accept loop; sockets close with RST (SO_LINGER 0) so TIME_WAIT
- * never runs out of ports. Run by tools/bench.sh, which builds the sandbox.
+ * never runs out of ports. Run by tools/bench/bench.sh, which builds the
+ * sandbox.
  *
  * With --bpffs, the kernel's own run-time statistics of the connect4
  * program (BPF_ENABLE_STATS, held only while this process runs) give the
@@ -40,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "bench/bench_util.h"
+#include "bench_util.h"
 
 #define MAX_ROUNDS 64
 
@@ -251,7 +252,8 @@ static void usage(FILE *out)
 		"--sockops adds a mode with the sockops program attached "
 		"(the\n"
 		"others run with it detached) and its cost per call.\n"
-		"Normally run by tools/bench.sh, which builds the sandbox.\n");
+		"Normally run by tools/bench/bench.sh, which builds the "
+		"sandbox.\n");
 }
 
 int main(int argc, char **argv)

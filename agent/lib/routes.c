@@ -10,20 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "addr.h"
-#include "routes.h"
-#include "ryaml.h"
-
-int routes_version_index(const struct route *r, const char *name)
-{
-	int i;
-
-	for (i = 0; i < r->n_versions; i++) {
-		if (!strcmp(r->versions[i].name, name))
-			return i;
-	}
-	return -1;
-}
+#include "routes_internal.h"
 
 void routes_free(struct route_set *set)
 {
@@ -334,9 +321,11 @@ static int dup_frontend(const struct route *r, const struct route_frontend *f,
 			const struct route_frontend *ff, char *err,
 			size_t errlen)
 {
-	char buf[64];
+	char buf[ADDR_STR_MAX];
 
-	routes_addr_str(&f->addr, buf, sizeof(buf));
+	/* A frontend always has a port. */
+	addr_format(buf, sizeof(buf), f->addr.family, f->addr.addr,
+		    f->addr.port);
 	snprintf(err, errlen,
 		 "%s:%d:%d: duplicate frontend %s/%s (also in %s:%d:%d)",
 		 r->file, f->pos.line, f->pos.col, buf,

@@ -24,6 +24,9 @@ struct stats_route {
 /* Names of enum steer_layer values ("sock", "tc"). */
 extern const char *const stats_layer_names[STEER_LAYER_COUNT];
 
+/* Name of an enum steer_reason value ("policy_deny"; "unknown"). */
+const char *stats_reason_name(unsigned int reason);
+
 /* Read route @id's config and counters into @out (a few syscalls per rule,
  * version and backend). Returns 0 or -errno (-ENOENT: route gone). */
 int stats_read_route(const struct steer_maps *m, __u32 id,
@@ -32,10 +35,6 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 /* Active connections of one backend at one layer: established - closed,
  * never below 0 (the per-CPU sums are read one CPU at a time). */
 __u64 stats_active(const struct steer_backend_stats *b);
-
-/* "10.244.1.5:9080", "[fd00::5]:9080", or the bare address without port. */
-const char *stats_backend_name(char *buf, size_t len,
-			       const struct steer_backend *be);
 
 /* Sum over CPUs of the verdict counter of each reason into @out. */
 int stats_read_reasons(const struct steer_maps *m,

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "addr.h"
 #include "route_cfg.h"
 
 #define ROUTE_PATH_MAX 256 /* cgroup paths, file names */
@@ -17,14 +18,6 @@
 struct route_pos {
 	int line;
 	int col;
-};
-
-/* An address as written: family + address, optional port. */
-struct route_addr {
-	__u8 family; /* enum steer_family */
-	bool has_port;
-	__u16 port;    /* host order; valid when has_port */
-	__u32 addr[4]; /* network order; IPv4 in addr[0] */
 };
 
 struct route_frontend {
@@ -131,8 +124,5 @@ long routes_parse_percent(const char *s);
 int routes_version_index(const struct route *r, const char *name);
 
 void routes_free(struct route_set *set);
-
-/* "10.0.0.1:80", "[fd00::1]:80", "10.0.0.1" into @buf. */
-const char *routes_addr_str(const struct route_addr *a, char *buf, size_t len);
 
 #endif /* STEER_ROUTES_H */

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,29 @@
 #include "stats.h"
 
 const char *const stats_layer_names[STEER_LAYER_COUNT] = { "sock", "tc" };
+
+static const char *const reason_names[STEER_REASON_COUNT] = {
+	[STEER_REASON_STEERED] = "steered",
+	[STEER_REASON_NOT_FRONTEND] = "not_frontend",
+	[STEER_REASON_POLICY_DENY] = "policy_deny",
+	[STEER_REASON_NO_RULE] = "no_rule",
+	[STEER_REASON_NO_BACKEND] = "no_backend",
+	[STEER_REASON_NO_ROUTE_CFG] = "no_route_config",
+	[STEER_REASON_TC_PASS] = "tc_pass",
+	[STEER_REASON_TC_FRAGMENT] = "tc_fragment",
+	[STEER_REASON_TC_MALFORMED] = "tc_malformed",
+	[STEER_REASON_TC_UNSUPPORTED] = "tc_unsupported",
+	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
+	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
+	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
+};
+
+const char *stats_reason_name(unsigned int reason)
+{
+	if (reason < STEER_REASON_COUNT && reason_names[reason])
+		return reason_names[reason];
+	return "unknown";
+}
 
 int stats_read_route(const struct steer_maps *m, __u32 id,
 		     struct stats_route *out)
@@ -64,21 +86,6 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 __u64 stats_active(const struct steer_backend_stats *b)
 {
 	return b->established > b->closed ? b->established - b->closed : 0;
-}
-
-const char *stats_backend_name(char *buf, size_t len,
-			       const struct steer_backend *be)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	bool v6 = be->family == STEER_FAM_INET6;
-
-	inet_ntop(v6 ? AF_INET6 : AF_INET, be->addr, ip, sizeof(ip));
-	if (!be->port)
-		snprintf(buf, len, "%s", ip);
-	else
-		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", ip,
-			 ntohs(be->port));
-	return buf;
 }
 
 int stats_read_reasons(const struct steer_maps *m,

@@ -3,7 +3,6 @@
  * steerctl: read and edit steer's pinned maps. Commands dispatch through a
  * {name, run} table with prefix matching, each with its own help (bpftool).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -98,22 +97,6 @@ int ctl_open_maps(const struct ctl *c, struct steer_maps *m)
 const char *ctl_pct(char *buf, size_t len, unsigned int units)
 {
 	snprintf(buf, len, "%u.%02u", units / 100, units % 100);
-	return buf;
-}
-
-const char *ctl_addr(char *buf, size_t len, const __u32 addr[4], __u8 family,
-		     __be16 port)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	inet_ntop(family == STEER_FAM_INET6 ? AF_INET6 : AF_INET, addr, ip,
-		  sizeof(ip));
-	if (!port)
-		snprintf(buf, len, "%s", ip);
-	else if (family == STEER_FAM_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(port));
-	else
-		snprintf(buf, len, "%s:%u", ip, ntohs(port));
 	return buf;
 }
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""ADDR:PORT strings (IPv6 as [addr]:port) for tools/echo_server.py and
-tools/steer_probe.py, which import it from their own directory."""
+"""ADDR:PORT strings (IPv6 as [addr]:port) for tests/e2e/echo_server.py and
+tests/e2e/steer_probe.py, which import it from their own directory."""
 import socket
 
 

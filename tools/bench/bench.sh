@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
-# What steer's connect() hook costs: runs build/bench_connect in a sandbox of
+# What steer's connect() hook costs: runs build/bench/bench_connect in a sandbox of
 # its own (network namespace, two cgroups, pin dir; DESIGN.md §8) and
 # removes it on every exit path; with the sockops program attached and
-# detached, round by round. Usage: sudo tools/bench.sh [--count N] [--rounds R]
+# detached, round by round. Usage: sudo tools/bench/bench.sh [--count N] [--rounds R]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root" >&2; exit 1; }
-[ -x build/bench_connect ] && [ -x build/steerd ] || make -s
+[ -x build/bench/bench_connect ] && [ -x build/steerd ] || make -s
 
 id=$$
 ns=steer-bench-$id
@@ -51,6 +51,6 @@ YAML
 build/steerd --once --routes "$routes" --bpffs "$pins" --cgroup "$cg/steer" \
 	--metrics off >/dev/null 2>&1
 echo "kernel $(uname -r), $(nproc) CPUs; route: 2 rules, 1 deny entry, 90/10 split"
-build/bench_connect --netns "$ns" --cgroup-plain "$cg/plain" \
+build/bench/bench_connect --netns "$ns" --cgroup-plain "$cg/plain" \
 	--cgroup-steer "$cg/steer" --backend 10.244.1.5:9080 \
 	--frontend 10.96.0.20:9080 --bpffs "$pins" --sockops "$@"

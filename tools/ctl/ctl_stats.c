@@ -3,6 +3,7 @@
  * steerctl stats: counters per route, version and backend; with --watch,
  * rates per second too, redrawn every interval until interrupted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "addr.h"
 #include "ctl.h"
 #include "stats.h"
 
@@ -244,13 +246,12 @@ static struct json_object *backend_json(const struct stats_route *rs, int v,
 	struct json_object *o, *layers = json_object_new_object();
 	struct counts c, pc;
 	struct rates r;
-	char name[64];
+	char name[ADDR_STR_MAX];
 
 	backend_counts(rs, v, b, &c);
 	o = counts_json(&c);
-	json_object_object_add(o, "address",
-			       json_object_new_string(stats_backend_name(
-				       name, sizeof(name), be)));
+	addr_format(name, sizeof(name), be->family, be->addr, ntohs(be->port));
+	json_object_object_add(o, "address", json_object_new_string(name));
 	json_object_object_add(
 		o, "ejected",
 		json_object_new_boolean(be->flags & STEER_BACKEND_EJECTED));
@@ -413,7 +414,7 @@ static void route_text(const struct stats_route *rs,
 	bool watch = secs > 0;
 	struct counts c, pc;
 	struct rates r;
-	char name[64];
+	char name[64], addr[ADDR_STR_MAX];
 
 	if (watch && prev && route_conns(prev) <= total)
 		dtotal = total - route_conns(prev);
@@ -448,12 +449,13 @@ static void route_text(const struct stats_route *rs,
 			if (pb >= 0)
 				backend_counts(prev, pv, pb, &pc);
 			rates_of(&c, pb >= 0 ? &pc : NULL, secs, &r);
-			snprintf(name, sizeof(name), "  %s%s",
-				 stats_backend_name(name + 32, 32,
-						    &ver->backends[b]),
-				 ver->backends[b].flags & STEER_BACKEND_EJECTED
-					 ? " (ej)"
-					 : "");
+			const struct steer_backend *be = &ver->backends[b];
+
+			addr_format(addr, sizeof(addr), be->family, be->addr,
+				    ntohs(be->port));
+			snprintf(name, sizeof(name), "  %s%s", addr,
+				 be->flags & STEER_BACKEND_EJECTED ? " (ej)"
+								   : "");
 			row(name, &c, &r,
 			    watch ? ratio(r.d_conns, dtotal)
 				  : ratio(c.conns, total),

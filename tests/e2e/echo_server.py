@@ -18,8 +18,8 @@ import signal
 import socket
 import sys
 
-sys.dont_write_bytecode = True  # leave no tools/__pycache__ behind
-from hostport import fmt_addr, parse_addr  # noqa: E402 (tools/hostport.py)
+sys.dont_write_bytecode = True  # leave no __pycache__ behind
+from hostport import fmt_addr, parse_addr  # noqa: E402 (tests/e2e/hostport.py)
 
 
 def main(argv):

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "addr.h"
 #include "ctl.h"
-#include "metrics.h"
 #include "stats.h"
 #include "sysfs.h"
 
@@ -161,7 +161,7 @@ static const char *addr_str(char *buf, size_t len, const __u32 a[4],
 	if (!memcmp(a, zero, sizeof(zero)))
 		snprintf(buf, len, "-");
 	else
-		ctl_addr(buf, len, a, family, port);
+		addr_format(buf, len, family, a, ntohs(port));
 	return buf;
 }
 
@@ -171,7 +171,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct steer_event *e = data;
 	const struct steer_route_cfg *cfg;
 	const char *route = "-", *rule = "-", *version = "-", *layer;
-	char client[64], fe[64], be[64], when[40], frac[16];
+	char client[ADDR_STR_MAX], fe[ADDR_STR_MAX], be[ADDR_STR_MAX];
+	char when[40], frac[16];
 	double real;
 	time_t secs;
 
@@ -191,9 +192,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	layer = e->layer < STEER_LAYER_COUNT ? stats_layer_names[e->layer]
 					     : "?";
 	addr_str(client, sizeof(client), e->saddr, e->family, e->sport);
-	ctl_addr(fe, sizeof(fe), e->daddr, e->family, e->dport);
+	addr_format(fe, sizeof(fe), e->family, e->daddr, ntohs(e->dport));
 	if (e->verdict == STEER_VERDICT_STEER)
-		ctl_addr(be, sizeof(be), e->baddr, e->family, e->bport);
+		addr_format(be, sizeof(be), e->family, e->baddr,
+			    ntohs(e->bport));
 	else
 		snprintf(be, sizeof(be), "-");
 	real = t->mono_to_real + e->ts_ns / 1e9;
@@ -215,7 +217,7 @@ static int on_event(void *ctx, void *data, size_t size)
 			json_object_new_string(verdict_name(e->verdict)));
 		json_object_object_add(
 			o, "reason",
-			json_object_new_string(metrics_reason_name(e->reason)));
+			json_object_new_string(stats_reason_name(e->reason)));
 		json_object_object_add(cl, "address",
 				       strcmp(client, "-")
 					       ? json_object_new_string(client)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* steerctl status: routes, rules, splits, backends and counters, live. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "addr.h"
 #include "ctl.h"
 
 struct route_view {
@@ -76,9 +78,10 @@ static void frontends_of(const struct steer_maps *m, struct route_view *v)
 		if (bpf_map_lookup_elem(m->frontends, &key, &fe) ||
 		    fe.route_id != v->id || fe.index >= STEER_MAX_FRONTENDS)
 			continue;
-		char addr[56];
+		char addr[ADDR_STR_MAX];
 
-		ctl_addr(addr, sizeof(addr), key.addr, key.family, key.port);
+		addr_format(addr, sizeof(addr), key.family, key.addr,
+			    ntohs(key.port));
 		snprintf(v->frontends[fe.index], sizeof(v->frontends[0]),
 			 "%s/%s", addr,
 			 key.proto == STEER_PROTO_UDP ? "udp" : "tcp");
@@ -178,8 +181,8 @@ static void print_text(const struct route_view *v)
 			const struct steer_backend *be = &sv->backends[b];
 
 			printf(" %s w%u%s",
-			       ctl_addr(buf, sizeof(buf), be->addr, be->family,
-					be->port),
+			       addr_format(buf, sizeof(buf), be->family,
+					   be->addr, ntohs(be->port)),
 			       be->weight,
 			       be->flags & STEER_BACKEND_EJECTED ? " EJECTED"
 								 : "");
@@ -195,9 +198,10 @@ static void print_text(const struct route_view *v)
 			       "failed "
 			       "%llu, closed %llu)  packets %llu/%llu  bytes "
 			       "%llu/%llu to/from\n",
-			       ctl_addr(buf, sizeof(buf), sv->backends[b].addr,
-					sv->backends[b].family,
-					sv->backends[b].port),
+			       addr_format(buf, sizeof(buf),
+					   sv->backends[b].family,
+					   sv->backends[b].addr,
+					   ntohs(sv->backends[b].port)),
 			       (unsigned long long)t->connections,
 			       (unsigned long long)t->established,
 			       (unsigned long long)t->failed,
@@ -355,8 +359,8 @@ static struct json_object *route_json(const struct route_view *v)
 			const struct steer_backend *be = &sv->backends[b];
 			struct json_object *bo = json_object_new_object();
 
-			ctl_addr(buf, sizeof(buf), be->addr, be->family,
-				 be->port);
+			addr_format(buf, sizeof(buf), be->family, be->addr,
+				    ntohs(be->port));
 			json_object_object_add(bo, "address",
 					       json_object_new_string(buf));
 			json_object_object_add(bo, "weight",
