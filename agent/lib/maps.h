@@ -2,7 +2,7 @@
 /*
  * Access to steer's pinned maps, shared by steerd and steerctl. Route
  * configs are published by building a new inner map and swapping it into
- * steer_routes_v1 (see the comment at the top of steer_abi.h).
+ * steer_routes_v2 (see the comment at the top of steer_abi.h).
  */
 #ifndef STEER_MAPS_H
 #define STEER_MAPS_H

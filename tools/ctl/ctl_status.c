@@ -21,7 +21,7 @@ struct route_view {
 	struct steer_backend_stats tc[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
 };
 
-/* Reasons the TC layer counts, as status shows them (steer_reasons_v1). */
+/* Reasons the TC layer counts, as status shows them (steer_reasons_v2). */
 static const struct {
 	enum steer_reason reason;
 	const char *name;

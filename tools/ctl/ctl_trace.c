@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * steerctl trace: live connection decisions from the steer_events_v1 ring
+ * steerctl trace: live connection decisions from the steer_events_v2 ring
  * buffer. The datapath writes events only while the lease in
  * steer_trace_v1 runs; this command holds it (3 s, renewed every second)
  * and clears it when it ends, so nobody tracing costs the datapath a
