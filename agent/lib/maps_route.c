@@ -310,7 +310,8 @@ static void matches_drop(const struct steer_maps *m, __u32 id, __u32 bank)
 static int route_inner(const struct steer_maps *m, __u32 id,
 		       const struct route_rows *rows)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	struct bpf_map_create_opts opts = { .sz = sizeof(opts),
+					    .map_flags = BPF_F_INNER_MAP };
 	__u32 bank = rows_hdr(rows->rows)->match_bank, count;
 	__u32 *keys = NULL;
 	int inner, ret = 0;
