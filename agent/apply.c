@@ -235,7 +235,7 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	prevs = calloc(set->n ? set->n : 1, sizeof(*prevs));
 	pub_cfgs = calloc(set->n ? set->n : 1, sizeof(*pub_cfgs));
 	pub_ids = calloc(set->n ? set->n : 1, sizeof(*pub_ids));
-	gone = calloc(live.n ? live.n : 1, sizeof(*gone));
+	gone = calloc(live.n + set->n + 1, sizeof(*gone));
 	if (!cfgs || !ids || !publish || !fresh || !prevs || !pub_cfgs ||
 	    !pub_ids || !gone) {
 		ret = -ENOMEM;
@@ -293,13 +293,15 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;
-		if (fresh[i]) /* a reused id: no old counts */
-			maps_stats_clear(m, ids[i]);
+		if (fresh[i]) /* a reused id: no old counts (below) */
+			gone[n_gone++] = ids[i];
 		else
 			zero_new_counters(m, ids[i], prevs[i], &cfgs[i]);
 		pub_ids[n_pub] = ids[i];
 		pub_cfgs[n_pub++] = &cfgs[i];
 	}
+	maps_stats_clear_many(m, gone, n_gone);
+	n_gone = 0;
 	ret = maps_route_publish_many(m, pub_ids, pub_cfgs, n_pub);
 	if (ret) {
 		snprintf(err, errlen, "cannot publish %d route%s: %s", n_pub,
@@ -346,8 +348,7 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			 n_gone == 1 ? "" : "s", strerror(-ret));
 		goto out;
 	}
-	for (int i = 0; i < n_gone; i++)
-		maps_stats_clear(m, gone[i]);
+	maps_stats_clear_many(m, gone, n_gone);
 	st->removed = n_gone;
 	if (n_gone)
 		st->generation = generation;

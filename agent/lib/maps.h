@@ -161,6 +161,8 @@ int maps_agent_put(const struct steer_maps *m,
 		   const struct steer_agent_state *st);
 /* Zero route @id's counters (the id is being freed or reused). */
 int maps_stats_clear(const struct steer_maps *m, __u32 id);
+/* The same for @n routes, in one walk of each counter map. */
+int maps_stats_clear_many(const struct steer_maps *m, const __u32 *ids, int n);
 /* Zero the counters of one (rule, version) position of route @id. */
 int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
 			  __u32 version);

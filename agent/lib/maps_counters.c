@@ -144,22 +144,71 @@ int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
 	return drop(m->stats, &k);
 }
 
-/*
- * Every counter entry route @id can have: rule x version entries, backends
- * of every version slot (slots stay below the route-file limit), RTTs.
- */
-int maps_stats_clear(const struct steer_maps *m, __u32 id)
+static int cmp_u32(const void *a, const void *b)
 {
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Delete the entries of @fd (keys of @key_size bytes that start with the
+ * route id) whose route is one of the sorted @ids: one walk of the map,
+ * then the deletes (deleting mid-walk would restart it).
+ */
+static int drop_routes(int fd, size_t key_size, const __u32 *ids, int n)
+{
+	unsigned char key[16], next[16], *found = NULL, *grown;
+	size_t n_found = 0, cap = 0;
+	void *prev = NULL;
 	int ret = 0;
 
-	for (__u32 r = 0; r <= STEER_MAX_RULES && !ret; r++)
-		for (__u32 v = 0; v <= STEER_MAX_VERSIONS && !ret; v++)
-			ret = maps_stats_clear_slot(m, id, r, v);
-	for (__u32 v = 0; v < STEER_MAX_VERSIONS && !ret; v++) {
-		for (__u32 b = 0; b < ROUTE_MAX_BACKENDS && !ret; b++)
-			ret = maps_backend_stats_clear(m, id, v, b);
-		if (!ret)
-			ret = maps_rtt_clear(m, id, v);
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (!bsearch(next, ids, n, sizeof(*ids), cmp_u32))
+			continue;
+		if (n_found == cap) {
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(found, cap * key_size);
+			if (!grown) {
+				ret = -ENOMEM;
+				break;
+			}
+			found = grown;
+		}
+		memcpy(found + n_found++ * key_size, next, key_size);
 	}
+	for (size_t i = 0; i < n_found && !ret; i++)
+		ret = drop(fd, found + i * key_size);
+	free(found);
 	return ret;
+}
+
+int maps_stats_clear_many(const struct steer_maps *m, const __u32 *in, int n)
+{
+	__u32 *ids;
+	int ret;
+
+	if (n <= 0)
+		return 0;
+	ids = malloc((size_t)n * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	memcpy(ids, in, (size_t)n * sizeof(*ids));
+	qsort(ids, n, sizeof(*ids), cmp_u32);
+	ret = drop_routes(m->stats, sizeof(struct steer_stats_key), ids, n);
+	if (!ret)
+		ret = drop_routes(m->backend_stats,
+				  sizeof(struct steer_backend_stats_key), ids,
+				  n);
+	if (!ret)
+		ret = drop_routes(m->rtt, sizeof(struct steer_rtt_key), ids, n);
+	free(ids);
+	return ret;
+}
+
+int maps_stats_clear(const struct steer_maps *m, __u32 id)
+{
+	return maps_stats_clear_many(m, &id, 1);
 }
