@@ -31,7 +31,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: bench bench-quick bench-smoke bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean vmtest abi-check abi-test abi-manifest
+	format vmlinux clean vmtest abi-check abi-test abi-manifest upgrade-test
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -237,6 +237,17 @@ abi-manifest: $(BUILD)/abi_manifest $(BPF_OBJS)
 		$(BPF_OBJS) > $(BUILD)/steer_abi.manifest; st=$$?; \
 	grep -q '^steer_' $(BUILD)/steer_abi.manifest && \
 	mv $(BUILD)/steer_abi.manifest include/steer_abi.manifest; exit $$st
+
+# upgrade-test (root): every release in tests/upgrade/releases is built from
+# git into build/upgrade/<commit>/ (cached), then its steerd is upgraded to
+# build/steerd under load in a sandbox (tests/upgrade/test_upgrade.py).
+UPGRADE_RELEASES := $(shell sed 's/\#.*//' tests/upgrade/releases 2>/dev/null)
+
+upgrade-test: $(BUILD)/steerd $(BUILD)/steerctl
+	$(Q)for c in $(UPGRADE_RELEASES); do \
+		tests/upgrade/build-release.sh $$c $(BUILD)/upgrade || exit 1; \
+	done
+	$(Q)/usr/bin/python3 -m pytest -q tests/upgrade
 
 CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/abi/*.c tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
