@@ -318,8 +318,17 @@ def test_upgrade_under_load(release, report):
         for name in PER_CONNECT:
             ASSERT_COUNTERS[expected_counters(release, name)](name, before, after, made)
 
+        # The held connections close under the new programs: counted closed,
+        # once each, where the counters carry over.
         hold.stdin.close()
         assert hold.wait(timeout=10) == 0
+        final = wait_active(STEERCTL, sb, port, 0)
+        closed = "closed (steer_backend_stats)"
+        report(f"{release} held connections closed: active {after['active']} -> "
+               f"{final['active']}, closed +{final[closed] - after[closed]}")
+        if expected_counters(release, closed) == "carried":
+            assert final["active"] == 0, final
+            assert final[closed] == after[closed] + HELD_TCP, (after, final)
         # The new steerd's --cleanup, then the sandbox: nothing left behind.
         d.cleanup()
         assert not os.path.exists(sb.pin_dir), "pin dir left behind"
