@@ -81,7 +81,8 @@ def load(a):
             time.sleep(a.interval_ms / 1000.0)
     json.dump({"total": total, "counts": counts, "backends": backends,
                "errors": errors, "failures": failures, "peernames": sorted(peers),
-               "ok_times": [round(t, 3) for t in ok_times], "max_gap_s": max_gap}, sys.stdout)
+               "ok_times": [round(t, 3) for t in ok_times], "max_gap_s": max_gap},
+              sys.stdout)
     sys.stdout.write("\n")
 
 
