@@ -46,7 +46,7 @@ struct {
 /* backend id -> struct steer_backend_addr, shared by all routes */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 4 * STEER_DEFAULT_MAX_ROUTES);
+	__uint(max_entries, STEER_BACKENDS_PER_ROUTE *STEER_DEFAULT_MAX_ROUTES);
 	__type(key, __u32);
 	__type(value, struct steer_backend_addr);
 } steer_backends_v2 SEC(".maps");
@@ -55,7 +55,7 @@ struct {
  * program reads it) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4 * STEER_DEFAULT_MAX_ROUTES);
+	__uint(max_entries, STEER_BACKENDS_PER_ROUTE *STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_backend_addr);
 	__type(value, __u32);
@@ -64,7 +64,7 @@ struct {
 /* match id -> struct steer_match (rule matches and policy entries) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4 * STEER_DEFAULT_MAX_ROUTES);
+	__uint(max_entries, 2 * STEER_MAX_RULES * STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct steer_match);
@@ -73,7 +73,7 @@ struct {
 /* struct steer_stats_key -> per-CPU struct steer_stats */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 16 * STEER_DEFAULT_MAX_ROUTES);
+	__uint(max_entries, 2 * STEER_MAX_RULES * STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_stats_key);
 	__type(value, struct steer_stats);
@@ -82,7 +82,8 @@ struct {
 /* struct steer_backend_stats_key -> per-CPU struct steer_backend_stats */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8 * STEER_DEFAULT_MAX_ROUTES);
+	__uint(max_entries, STEER_LAYER_COUNT *STEER_BACKENDS_PER_ROUTE
+				    *STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_backend_stats_key);
 	__type(value, struct steer_backend_stats);
@@ -135,7 +136,7 @@ struct {
 /* struct steer_rtt_key -> per-CPU struct steer_rtt */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8 * STEER_DEFAULT_MAX_ROUTES);
+	__uint(max_entries, STEER_MAX_VERSIONS *STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_rtt_key);
 	__type(value, struct steer_rtt);
