@@ -34,8 +34,8 @@ import sys
 import time
 
 sys.dont_write_bytecode = True
-TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
-sys.path.insert(0, TOOLS)
+E2E = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e")
+sys.path.insert(0, E2E)
 from hostport import fmt_addr, parse_addr  # noqa: E402
 from steer_probe import connect_once, join_cgroup  # noqa: E402
 
