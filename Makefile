@@ -34,8 +34,9 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: bench bench-quick bench-smoke bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean vmtest deploy-check image image-smoke
+.PHONY: bench bench-quick bench-smoke bench-tc bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+	format vmlinux clean vmtest test-run check-run vmtest-run abi-check abi-test abi-manifest upgrade-test \
+	deploy-check image image-smoke image-run image-smoke-run
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -53,7 +54,8 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TPROG_SRCS  := $(wildcard tests/bpf/progs/*.bpf.c)
 TPROG_OBJS  := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.bpf.o,$(TPROG_SRCS))
 TPROG_SKELS := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.skel.h,$(TPROG_SRCS))
-TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench/bench_connect
+TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench/bench_connect \
+             $(BUILD)/abi_manifest
 # make bench: the load tool, the BPF helper and the empty baseline programs
 BENCH_BINS := $(BUILD)/bench/bench_conn $(BUILD)/bench/bench_bpf
 BENCH_PROG_SRCS := $(wildcard tools/bench/progs/*.bpf.c)
@@ -122,6 +124,10 @@ $(BUILD)/bench/bench_connect: tools/bench/bench_connect.c tools/bench/bench_util
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $< tools/bench/bench_util.c -lbpf -o $@
 
+$(BUILD)/abi_manifest: tools/abi/abi_manifest.c include/steer_abi.h | $(BUILD)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
 $(BUILD)/bench/bench_conn: tools/bench/bench_conn.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)/bench
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread $< tools/bench/bench_util.c -lbpf -o $@
@@ -149,9 +155,16 @@ bench-quick: bench-deps all
 	$(Q)/usr/bin/python3 tools/bench/bench.py --quick --out $(BUILD)/bench $(BENCH_ARGS)
 
 # CI's smoke run: the quick benchmark, then a check that every system really
-# ran and steered (no speed assertions: a shared machine cannot hold them).
-bench-smoke: bench-quick
+# ran and steered (no speed assertions: a shared machine cannot hold them);
+# and the TC program's per-packet cost, so that it keeps working.
+bench-smoke: bench-quick bench-tc
 	$(Q)/usr/bin/python3 tools/bench/smoke.py $(BUILD)/bench/results.json
+
+# The TC program's cost per packet by path (BPF_PROG_TEST_RUN, minus an
+# empty program): the BENCH case of tests/bpf/test_tc.c, which make test
+# never runs. STEER_TC_BENCH_RUNS=N single runs per path (default 20000).
+bench-tc: $(BUILD)/tests/test_tc $(BUILD)/tc.bpf.o
+	$(Q)$(BUILD)/tests/test_tc -t benchmark
 
 # ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------
 # The agent sources are compiled again with the sanitizer flags into their
@@ -212,10 +225,23 @@ fuzz: $(BUILD)/fuzz/fuzz_routes
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
+# test, check, vmtest, image and image-smoke install the Debian packages
+# they need first (tools/install-deps.sh: only what is missing), then run in
+# a second make: under -j nothing of the build may start before the
+# packages are there.
+DEPS_test   := test
+DEPS_check  := check
+DEPS_vmtest := vm
+DEPS_image  := image
+DEPS_image-smoke := image
+test check vmtest image image-smoke:
+	$(Q)tools/install-deps.sh $(DEPS_$@)
+	$(Q)$(MAKE) --no-print-directory $@-run
+
 # Every level prints "N passed, N failed"; any failure fails the target.
 # sanitize and a short fuzz run are cheap enough for every CI run; the e2e
 # tests run last so that pytest's summary closes the output.
-test: sanitize fuzz-smoke unit-test bpf-test e2e-test
+test-run: sanitize fuzz-smoke unit-test abi-test bpf-test e2e-test
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh unit $(UNIT_BINS)
@@ -226,9 +252,43 @@ bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] agent/lib/*.[ch] tools/ctl/*.[ch] tools/bench/*.[ch] tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
+# ---- upgrades and the map ABI (docs/upgrade.md) ------------------------
+# abi-check: the built objects' pinned maps equal include/steer_abi.manifest,
+# and no release in tests/upgrade/releases has a map of another layout under
+# a name the build still uses. abi-test: the check fails when it must.
+ABI_CHECK := tools/abi/abi-check.sh -t $(BUILD)/abi_manifest \
+	-m include/steer_abi.manifest -r tests/upgrade/releases \
+	-d tests/upgrade/manifests -b $(BUILD)/upgrade
+
+abi-check: $(BUILD)/abi_manifest $(BPF_OBJS)
+	$(call msg,ABI,check)
+	$(Q)$(ABI_CHECK) $(BPF_OBJS)
+
+abi-test: $(BUILD)/abi_manifest $(BPF_OBJS)
+	$(Q)tests/abi/test_abi_check.sh $(BUILD)
+
+# Rewrite the manifest from the objects, keeping the sizing column.
+# A map without a rule gets "-" and the target fails: write its rule in.
+abi-manifest: $(BUILD)/abi_manifest $(BPF_OBJS)
+	$(Q)$(BUILD)/abi_manifest --sizing include/steer_abi.manifest \
+		$(BPF_OBJS) > $(BUILD)/steer_abi.manifest; st=$$?; \
+	grep -q '^steer_' $(BUILD)/steer_abi.manifest && \
+	mv $(BUILD)/steer_abi.manifest include/steer_abi.manifest; exit $$st
+
+# upgrade-test (root): every release in tests/upgrade/releases is built from
+# git into build/upgrade/<commit>/ (cached), then its steerd is upgraded to
+# build/steerd under load in a sandbox (tests/upgrade/test_upgrade.py).
+UPGRADE_RELEASES := $(shell sed 's/\#.*//' tests/upgrade/releases 2>/dev/null)
+
+upgrade-test: $(BUILD)/steerd $(BUILD)/steerctl
+	$(Q)for c in $(UPGRADE_RELEASES); do \
+		tests/upgrade/build-release.sh $$c $(BUILD)/upgrade || exit 1; \
+	done
+	$(Q)/usr/bin/python3 -m pytest -q tests/upgrade
+
+CHECK_SRCS := $(wildcard agent/*.[ch] agent/lib/*.[ch] tools/ctl/*.[ch] tools/abi/*.c tools/bench/*.[ch] tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
-check: all deploy-check
+check-run: all deploy-check
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
@@ -236,7 +296,7 @@ check: all deploy-check
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent -Iagent/lib \
 		-itools/bench/progs agent tools tests/fuzz
 	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
-	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
+	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tools/abi/*.c tests/fuzz/*.c tests/vm/*.c); do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeletons (in loader.c, tc.c) trip unix.Malloc.
@@ -244,6 +304,7 @@ check: all deploy-check
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
 		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) \
 		-Werror -o /dev/null $$f || exit 1; done
+	$(Q)$(MAKE) --no-print-directory abi-check
 
 # ---- deploy/: Prometheus rules, dashboard, Argo/Flagger templates, manifests --
 # promtool checks the rules and runs their unit tests; the manifests and the
@@ -262,10 +323,10 @@ deploy-check:
 # as root, with mmdebstrap, umoci and the Debian mirror. image-smoke unpacks it
 # and runs steerd --once and steerctl from inside it against a test cgroup.
 IMAGE_TAG ?= $(VERSION)
-image: $(BUILD)/steerd $(BUILD)/steerctl
+image-run: $(BUILD)/steerd $(BUILD)/steerctl
 	$(Q)tools/image/build.sh $(BUILD) $(IMAGE_TAG)
 
-image-smoke: image
+image-smoke-run: image-run
 	$(Q)tools/image/smoke.sh $(BUILD) $(IMAGE_TAG)
 
 # ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
@@ -285,7 +346,7 @@ $(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit -Itests/bpf $< $(LIBS) $(VM_LIBS) -o $@
 
-vmtest: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
+vmtest-run: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
 	$(Q)tests/vm/run.sh $(BUILD)
 
 format:

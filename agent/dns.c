@@ -146,10 +146,22 @@ static int addr_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct dns_addr));
 }
 
+static const char *kind_text(const struct dns_entry *e)
+{
+	return e->kind == ROUTE_DNS_SRV ? "srv" : "dns";
+}
+
+static void fail(struct dns_entry *e, int status)
+{
+	e->failed = true;
+	e->status = status;
+}
+
 /* Every query of a refresh has answered: take the answer or keep the last. */
 static void finish(struct dns *dns, struct dns_entry *e)
 {
 	double now = mono_now();
+	int cut, keep;
 	bool changed;
 
 	if (e->failed) {
@@ -157,16 +169,34 @@ static void finish(struct dns *dns, struct dns_entry *e)
 		e->refresh_at = now + dns->min_ttl;
 		pr_warn("dns: %s %s: %s; keeping the last answer (%d "
 			"addresses)",
-			e->kind == ROUTE_DNS_SRV ? "srv" : "dns", e->name,
-			ares_strerror(e->status), e->n);
+			kind_text(e), e->name, ares_strerror(e->status), e->n);
 		dns_write_state(dns);
 		return;
 	}
-	qsort(e->nxt, (size_t)e->nn, sizeof(e->nxt[0]), addr_cmp);
-	changed = !e->resolved || e->nn != e->n ||
-		  memcmp(e->nxt, e->addrs, (size_t)e->nn * sizeof(e->nxt[0]));
-	memcpy(e->addrs, e->nxt, (size_t)e->nn * sizeof(e->nxt[0]));
-	e->n = e->nn;
+	/* Sorted, so that a cut keeps the same addresses whatever order the
+	 * server answered in (dns_priv.h, DNS_MAX_ANSWER). */
+	if (e->nn)
+		qsort(e->nxt, (size_t)e->nn, sizeof(e->nxt[0]), addr_cmp);
+	cut = e->nn > ROUTE_MAX_BACKENDS ? e->nn - ROUTE_MAX_BACKENDS : 0;
+	keep = e->nn - cut;
+	changed = !e->resolved || keep != e->n ||
+		  (keep &&
+		   memcmp(e->nxt, e->addrs, (size_t)keep * sizeof(e->nxt[0])));
+	if (keep)
+		memcpy(e->addrs, e->nxt, (size_t)keep * sizeof(e->nxt[0]));
+	e->n = keep;
+	if (cut) {
+		e->truncated++;
+		if (cut != e->cut)
+			pr_warn("dns: %s %s: %d addresses, more than a version "
+				"holds (%d): the lowest %d kept, %d left out",
+				kind_text(e), e->name, e->nn,
+				ROUTE_MAX_BACKENDS, keep, cut);
+	} else if (e->cut) {
+		pr_info("dns: %s %s: %d addresses, none left out any more",
+			kind_text(e), e->name, e->nn);
+	}
+	e->cut = cut;
 	e->ttl = clamp_ttl(dns, e->nn ? e->ttl_seen : 0);
 	e->refresh_at = now + e->ttl;
 	e->last_success = wall_now();
@@ -205,8 +235,19 @@ static void add_addr(struct dns_entry *e, const struct sockaddr *sa, __u16 port,
 	for (int i = 0; i < e->nn; i++)
 		if (!addr_cmp(&e->nxt[i], &a))
 			return;
-	if (e->nn == STEER_MAX_BACKENDS)
+	if (e->nn == DNS_MAX_ANSWER)
 		return;
+	if (e->nn == e->nxt_cap) {
+		int cap = e->nxt_cap ? 2 * e->nxt_cap : ROUTE_MAX_BACKENDS;
+		struct dns_addr *p = realloc(e->nxt, (size_t)cap * sizeof(*p));
+
+		if (!p) {
+			fail(e, ARES_ENOMEM);
+			return;
+		}
+		e->nxt = p;
+		e->nxt_cap = cap;
+	}
 	e->nxt[e->nn++] = a;
 	if (ttl >= 0 && (unsigned int)ttl < e->ttl_seen)
 		e->ttl_seen = (unsigned int)ttl;
@@ -217,12 +258,6 @@ struct addr_query {
 	struct dns_entry *e;
 	__u16 port, weight;
 };
-
-static void fail(struct dns_entry *e, int status)
-{
-	e->failed = true;
-	e->status = status;
-}
 
 static void addrinfo_cb(void *arg, int status, int timeouts,
 			struct ares_addrinfo *res)
@@ -492,6 +527,7 @@ static void expand_version(struct dns *dns, const struct route *r,
 {
 	for (int k = 0; k < v->n_dns; k++) {
 		struct dns_entry *e = entry_get(dns, &v->dns[k]);
+		int left = 0;
 
 		for (int i = 0; e && i < e->n; i++) {
 			struct route_backend b = {
@@ -505,14 +541,19 @@ static void expand_version(struct dns *dns, const struct route *r,
 			memcpy(b.addr.addr, e->addrs[i].addr, 16);
 			if (has_backend(v, &b.addr))
 				continue;
-			if (v->n_backends == STEER_MAX_BACKENDS) {
-				pr_warn("dns: route %s version %s: more than "
-					"%d backends; %s's others left out",
-					r->name, v->name, STEER_MAX_BACKENDS,
-					e->name);
-				break;
+			if (v->n_backends == ROUTE_MAX_BACKENDS) {
+				left++;
+				continue;
 			}
 			v->backends[v->n_backends++] = b;
+		}
+		if (left) {
+			e->left_out += left;
+			pr_warn("dns: route %s version %s: no room for %d of "
+				"%s's %d addresses (at most %d backends per "
+				"version)",
+				r->name, v->name, left, e->name, e->n,
+				ROUTE_MAX_BACKENDS);
 		}
 	}
 }
@@ -552,8 +593,10 @@ void dns_expand(struct dns *dns, struct route_set *set, int wait_ms)
 
 		if (!e->used && !e->pending) {
 			*pe = e->next;
+			free(e->nxt);
 			free(e);
 		} else {
+			e->left_out = e->cut;
 			pe = &e->next;
 		}
 	}
@@ -637,6 +680,7 @@ void dns_stop(struct dns *dns)
 		struct dns_entry *e = dns->entries;
 
 		dns->entries = e->next;
+		free(e->nxt);
 		free(e);
 	}
 	if (dns->state_path)

@@ -47,7 +47,8 @@ void dns_on_event(struct dns *dns, int fd, uint32_t events);
 /*
  * Add the current addresses of every dns/srv entry of @set to its
  * version's backends (after the addresses written in the file, without
- * duplicates, at most STEER_MAX_BACKENDS). Names @set names for the first
+ * duplicates, at most ROUTE_MAX_BACKENDS: what has no room is left out,
+ * logged, and shown in steer_dns_left_out). Names @set names for the first
  * time are resolved first, waiting at most @wait_ms for their answers;
  * names no route names any more are forgotten.
  */

@@ -74,6 +74,11 @@ void dns_write_state(const struct dns *dns)
 		json_object_object_add(
 			o, "failures",
 			json_object_new_int64((int64_t)e->failures));
+		json_object_object_add(
+			o, "truncated",
+			json_object_new_int64((int64_t)e->truncated));
+		json_object_object_add(o, "left_out",
+				       json_object_new_int(e->left_out));
 		json_object_array_add(names, o);
 	}
 	json_object_object_add(root, "names", names);
@@ -109,6 +114,10 @@ static void series(FILE *out, const char *name, const struct dns_entry *e,
 			name, e->name, e->port, v);
 }
 
+#define STR_(x)	 #x
+#define STR(x)	 STR_(x)
+#define MAX_TEXT STR(ROUTE_MAX_BACKENDS)
+
 void dns_metrics_write(FILE *out, const struct dns *dns)
 {
 	static const struct {
@@ -130,6 +139,14 @@ void dns_metrics_write(FILE *out, const struct dns *dns)
 		  "--dns-min-ttl and --dns-max-ttl." },
 		{ "steer_dns_last_success_timestamp_seconds", "gauge",
 		  "Unix time of the name's last answer." },
+		{ "steer_dns_truncated_total", "counter",
+		  "Answers with more addresses than a version holds "
+		  "(" MAX_TEXT "): the lowest " MAX_TEXT " in address order "
+		  "were kept." },
+		{ "steer_dns_left_out", "gauge",
+		  "The name's addresses that are no backend now: cut from "
+		  "the last answer, or with no room left in a version that "
+		  "names it." },
 	};
 
 	if (!dns)
@@ -142,7 +159,9 @@ void dns_metrics_write(FILE *out, const struct dns *dns)
 				       (double)e->changes,
 				       e->n,
 				       e->ttl,
-				       e->last_success };
+				       e->last_success,
+				       (double)e->truncated,
+				       e->left_out };
 
 			series(out, fams[f].name, e, v[f]);
 		}

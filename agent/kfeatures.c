@@ -2,34 +2,35 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "caps.h"
 #include "kfeatures.h"
 #include "log.h"
 
 static const struct feature_info info[FEAT_COUNT] = {
-	[FEAT_BTF] = { "btf", "5.4", true,
+	[FEAT_BTF] = { "btf", "5.4", true, true,
 		       "CO-RE relocation of the BPF objects",
 		       "steer cannot load" },
-	[FEAT_SK_STORAGE] = { "sk_storage", "5.2", true,
+	[FEAT_SK_STORAGE] = { "sk_storage", "5.2", true, true,
 			      "per-socket dialled frontend for getpeername",
 			      "steer cannot load" },
-	[FEAT_SET_RETVAL] = { "set_retval", "5.18", true,
+	[FEAT_SET_RETVAL] = { "set_retval", "5.18", true, true,
 			      "ECONNREFUSED/EPERM from the connect hooks",
 			      "steer cannot load" },
-	[FEAT_RINGBUF] = { "ringbuf", "5.8", true,
+	[FEAT_RINGBUF] = { "ringbuf", "5.8", true, true,
 			   "ring buffer of connection events (tracing)",
 			   "steer cannot load" },
-	[FEAT_SOCK_DESTROY] = { "sock_destroy", "6.5", false,
+	/* Probed and shown, not used yet: never "active" (their issues). */
+	[FEAT_SOCK_DESTROY] = { "sock_destroy", "6.5", false, false,
 				"closing connected UDP sockets whose backend "
 				"went away",
 				"such sockets stay connected to the old "
 				"backend" },
-	[FEAT_TCX] = { "tcx", "6.6", false, "tcx links for the TC programs",
+	[FEAT_TCX] = { "tcx", "6.6", false, false,
+		       "tcx links for the TC programs",
 		       "TC programs attach through clsact filters" },
 };
 
@@ -51,6 +52,11 @@ bool kfeatures_have(enum feature_id id)
 	return kfeatures_state(id) == FEATURE_PRESENT;
 }
 
+bool kfeatures_active(enum feature_id id)
+{
+	return kfeatures_have(id) && info[id].used;
+}
+
 /* libbpf_probe_*() answer 1, 0 or a negative errno (e.g. -EPERM). */
 static enum feature_state from_probe(int ret)
 {
@@ -66,16 +72,7 @@ static enum feature_state from_probe(int ret)
  */
 static bool may_probe(void)
 {
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
-
-	if (syscall(SYS_capget, &h, d))
-		return false;
-	return (d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
-		CAP_TO_MASK(CAP_SYS_ADMIN)) ||
-	       (d[CAP_TO_INDEX(CAP_BPF)].effective & CAP_TO_MASK(CAP_BPF));
+	return caps_have(CAP_SYS_ADMIN) || caps_have(CAP_BPF);
 }
 
 /* True when enum @type of @btf has a member named @member. */
@@ -147,11 +144,11 @@ int kfeatures_check_required(char *err, size_t errlen)
 	return 0;
 }
 
-static const char *state_name(enum feature_state s)
+static const char *state_name(int i)
 {
-	switch (s) {
+	switch (state[i]) {
 	case FEATURE_PRESENT:
-		return "active";
+		return info[i].used ? "active" : "available";
 	case FEATURE_ABSENT:
 		return "inactive";
 	default:
@@ -159,25 +156,36 @@ static const char *state_name(enum feature_state s)
 	}
 }
 
+/* Append " NAME" to the list in @buf (@len used so far). */
+static void list_add(char *buf, size_t size, size_t *len, const char *name)
+{
+	int n = snprintf(buf + *len, size - *len, "%s%s", *len ? " " : "",
+			 name);
+
+	if (n > 0 && (size_t)n < size - *len)
+		*len += (size_t)n;
+}
+
 void kfeatures_log(void)
 {
-	char active[256] = "";
-	size_t len = 0;
+	char active[256] = "", unused[256] = "";
+	size_t alen = 0, ulen = 0;
 
 	for (int i = 0; i < FEAT_COUNT; i++) {
-		if (state[i] == FEATURE_PRESENT) {
-			int n = snprintf(active + len, sizeof(active) - len,
-					 "%s%s", len ? " " : "", info[i].name);
-
-			if (n > 0 && (size_t)n < sizeof(active) - len)
-				len += (size_t)n;
-		} else if (!info[i].required) {
+		if (kfeatures_active(i))
+			list_add(active, sizeof(active), &alen, info[i].name);
+		else if (state[i] == FEATURE_PRESENT)
+			list_add(unused, sizeof(unused), &ulen, info[i].name);
+		else if (!info[i].required)
 			pr_info("kernel feature %s %s (Linux %s+): %s",
-				info[i].name, state_name(state[i]),
-				info[i].since, info[i].absent);
-		}
+				info[i].name, state_name(i), info[i].since,
+				info[i].absent);
 	}
-	pr_info("kernel features active: %s", len ? active : "none");
+	pr_info("kernel features active: %s", alen ? active : "none");
+	if (ulen)
+		pr_info("kernel features available, not used by this build "
+			"yet: %s",
+			unused);
 }
 
 void kfeatures_print(FILE *f)
@@ -186,8 +194,10 @@ void kfeatures_print(FILE *f)
 
 	for (int i = 0; i < FEAT_COUNT; i++) {
 		fprintf(f, "  %-13s %-9s Linux %-5s %s%s\n", info[i].name,
-			state_name(state[i]), info[i].since, info[i].use,
-			info[i].required ? " (required)" : "");
+			state_name(i), info[i].since, info[i].use,
+			info[i].required ? " (required)"
+			: info[i].used	 ? ""
+					 : " (not used by this build yet)");
 		unknown |= state[i] == FEATURE_UNKNOWN;
 	}
 	if (unknown)

@@ -35,7 +35,8 @@ struct feature_info {
 	const char *name;   /* short name in logs and --version */
 	const char *since;  /* first mainline kernel with it, "5.18" */
 	bool required;	    /* steer cannot work without it */
-	const char *use;    /* what steer does with it */
+	bool used;	    /* this build uses it where present */
+	const char *use;    /* what steer does (or will do) with it */
 	const char *absent; /* what steer does instead without it */
 };
 
@@ -56,18 +57,29 @@ enum feature_state kfeatures_state(enum feature_id id);
 bool kfeatures_have(enum feature_id id);
 
 /*
+ * True when @id is present and this build uses it: "active". A feature
+ * present but not used yet is "available", never "active".
+ */
+bool kfeatures_active(enum feature_id id);
+
+/*
  * Check the required features: 0 when all are present or unknown; else
  * -ENOTSUP with a message naming the first missing one in @err.
  */
 int kfeatures_check_required(char *err, size_t errlen);
 
 /*
- * Log what is active in one line (info), and one line (warn) for each
- * optional feature that is absent, saying what steer does without it.
+ * Log what is active in one line (info), what the kernel has that this
+ * build does not use yet in another, and one line for each optional
+ * feature that is absent, saying what steer does without it.
  */
 void kfeatures_log(void);
 
-/* One line per feature: name, state, kernel it needs, what it is for. */
+/*
+ * One line per feature: name, state (active, available: present but not
+ * used by this build, inactive: absent, unknown), kernel it needs, what it
+ * is for.
+ */
 void kfeatures_print(FILE *f);
 
 #endif /* STEER_KFEATURES_H */

@@ -4,11 +4,13 @@
  * Every family is written whole (HELP, TYPE, then all its samples) from
  * one read of the maps per scrape: O(routes) lookups, no lock the
  * datapath could wait on (per-CPU counters are only read). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "addr.h"
 #include "dns.h"
 #include "metrics.h"
 #include "stats.h"
@@ -135,14 +137,17 @@ static void backend_series(FILE *out, const struct stats_route *rs,
 			   enum family f)
 {
 	const struct steer_route_cfg *cfg = &rs->cfg;
-	char be[64];
+	char be[ADDR_STR_MAX];
 
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
 
-		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
-			stats_backend_name(be, sizeof(be), &ver->backends[b]);
+			const struct steer_backend *sb = &ver->backends[b];
+
+			addr_format(be, sizeof(be), sb->family, sb->addr,
+				    ntohs(sb->port));
 			for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 				fputs(families[f].name, out);
 				label(out, "{route", cfg->name, true);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include "apply.h"
+#include "caps.h"
 #include "dns.h"
 #include "kfeatures.h"
 #include "loader.h"
@@ -395,7 +396,7 @@ static void dns_changed(void *arg)
 /* The DNS module, and its state file for steerctl status. */
 static int start_dns(struct steerd *d)
 {
-	char dir[PATH_MAX], err[ROUTE_ERR_MAX];
+	char dir[PATH_MAX] = ROUTE_RUN_DIR, err[ROUTE_ERR_MAX];
 	struct dns_opts o = { .min_ttl = d->dns_min_ttl,
 			      .max_ttl = d->dns_max_ttl,
 			      .servers = d->dns_servers,
@@ -430,6 +431,15 @@ static void remove_run_dir(struct steerd *d)
 		return;
 	unlink(d->dns_state);
 	rmdir(dir);
+}
+
+/* Every exit path after start_dns: the module, then its state directory. */
+static void stop_dns(struct steerd *d)
+{
+	dns_stop(d->dns);
+	d->dns = NULL;
+	d->ms.dns = NULL;
+	remove_run_dir(d);
 }
 
 /* steerd --version: the build, the kernel, and what of it steer uses. */
@@ -632,6 +642,14 @@ int main(int argc, char **argv)
 		return ret;
 	log_init("steerd", d.level, d.json);
 
+	/* Before any filesystem is touched: without the privileges a mkdir
+	 * under a 0700 /sys/fs/bpf would fail first and hide the reason. */
+	ret = caps_check_steerd(err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		return 1;
+	}
+
 	if (d.cleanup) {
 		/* TC filters first: their program pins nothing itself. */
 		ret = tc_cleanup(d.bpffs, err, sizeof(err));
@@ -675,19 +693,48 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* A bad --dns-server fails here too; no query goes out before the
+	 * first reload names something to resolve. */
+	if (start_dns(&d)) {
+		metrics_http_stop(d.http);
+		return 1;
+	}
 
 	lo = (struct loader_opts){ .bpffs = d.bpffs,
 				   .cgroup = d.cgroup,
 				   .max_routes = d.max_routes };
-	ret = loader_start(&lo, err, sizeof(err));
+	/*
+	 * Load, apply, then attach: maps new to this layout (an upgrade)
+	 * are filled before any program that reads them is in a hook.
+	 */
+	ret = loader_load(&lo, err, sizeof(err));
 	if (!ret)
 		ret = maps_open(d.bpffs, &d.maps, err, sizeof(err));
 	if (ret) {
 		pr_warn("%s", err);
+		loader_abort();
+		stop_dns(&d);
 		metrics_http_stop(d.http);
 		return 1;
 	}
 	kfeatures_log();
+	d.ms.generation = maps_generation_max(&d.maps);
+	{
+		struct steer_agent_state agent;
+
+		if (!maps_agent_get(&d.maps, &agent)) {
+			d.ms.apply_errors = agent.apply_errors;
+			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
+		}
+	}
+	ret = reload(&d, "start");
+	if (loader_attach(&lo, err, sizeof(err))) {
+		pr_warn("%s", err);
+		stop_dns(&d);
+		maps_close(&d.maps);
+		metrics_http_stop(d.http);
+		return 1;
+	}
 	if (d.tc_ifaces) {
 		struct tc_opts to = { .bpffs = d.bpffs,
 				      .ifaces = d.tc_ifaces,
@@ -703,30 +750,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	d.ms.generation = maps_generation_max(&d.maps);
-	{
-		struct steer_agent_state agent;
-
-		if (!maps_agent_get(&d.maps, &agent)) {
-			d.ms.apply_errors = agent.apply_errors;
-			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
-		}
-	}
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);
 
-	ret = start_dns(&d);
-	if (ret) {
-		tc_stop(d.tc);
-		maps_close(&d.maps);
-		metrics_http_stop(d.http);
-		return 1;
-	}
-	ret = reload(&d, "start");
 	if (d.once) {
-		dns_stop(d.dns);
-		remove_run_dir(&d);
+		stop_dns(&d);
 		tc_stop(d.tc);
 		maps_close(&d.maps);
 		return ret ? 1 : 0;
@@ -741,8 +770,7 @@ int main(int argc, char **argv)
 	pr_info("ready: watching %s", d.routes_dir);
 	ret = run_loop(&d) ? 1 : 0;
 out:
-	dns_stop(d.dns);
-	remove_run_dir(&d);
+	stop_dns(&d);
 	loop_fini(&d);
 	tc_stop(d.tc);
 	metrics_http_stop(d.http);

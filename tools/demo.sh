@@ -24,9 +24,6 @@ REPO=$PWD
 CONNS=${DEMO_CONNS:-200}
 VIP=10.96.0.20:9080
 PY=/usr/bin/python3
-PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
-      libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev make gcc
-      iproute2 python3 python3-pytest)
 
 bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
 [ -t 1 ] || bold='' dim='' off=''
@@ -36,16 +33,7 @@ die()  { echo "demo: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it creates a netns, a cgroup and BPF pins)"
 
 # ---- dependencies and build -------------------------------------------
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "demo: installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+tools/install-deps.sh demo || die "cannot install the packages it needs"
 make -s >/dev/null || die "make failed (run 'make' to see why)"
 STEERD=$REPO/build/steerd
 STEERCTL=$REPO/build/steerctl
@@ -59,13 +47,17 @@ CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 CG=$CGROOT/$ID
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 ROUTES=$TMP/routes
-STEERD_PID='' SERVER_PID='' NS_MADE='' CG_MADE=''
+# Every process started here runs in the background, by PID: nsenter execs
+# its command, so $! is the server, steerd or client itself (never a
+# subshell whose child would outlive a kill), and a signal's trap runs at
+# once instead of after a foreground client.
+STEERD_PID='' SERVER_PID='' PROBE_PID='' NS_MADE='' CG_MADE=''
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	for pid in $STEERD_PID $SERVER_PID; do
+	for pid in $PROBE_PID $STEERD_PID $SERVER_PID; do
 		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	[ -d "$PIN" ] && "$STEERD" --cleanup --bpffs "$PIN" >/dev/null 2>&1
@@ -98,10 +90,10 @@ ip -n "$NS" route add unreachable 10.96.0.0/16
 mkdir "$CG" "$CG/users" "$CG/testers" && CG_MADE=1
 mkdir -p "$ROUTES"
 
-in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+IN_NS=(nsenter "--net=/run/netns/$NS")
 
 # The e2e tests' servers and probe client: ADDR:PORT=LABEL, one label per version.
-in_ns "$PY" "$REPO/tests/e2e/echo_server.py" \
+"${IN_NS[@]}" "$PY" "$REPO/tests/e2e/echo_server.py" \
 	10.244.1.5:9080=v1 10.244.1.6:9080=v1 \
 	10.244.2.7:9080=v2 10.244.2.8:9080=v2 >"$TMP/server.out" 2>&1 &
 SERVER_PID=$!
@@ -133,8 +125,12 @@ traffic() {
 	[ "$who" = testers ] && uid=(--uid 1001)
 	printf '  %s connections from %s%s:\n' "$CONNS" "$who" \
 		"$([ "$who" = testers ] && echo ' (uid 1001)')"
-	in_ns "$PY" "$REPO/tests/e2e/steer_probe.py" --cgroup "$CG/$who" "${uid[@]}" \
-		--count "$CONNS" --bars --order v1,v2 "$VIP"
+	"${IN_NS[@]}" "$PY" "$REPO/tests/e2e/steer_probe.py" --cgroup "$CG/$who" \
+		"${uid[@]}" --count "$CONNS" --duration-s 30 --bars --order v1,v2 \
+		"$VIP" &
+	PROBE_PID=$!
+	wait "$PROBE_PID"
+	PROBE_PID=''
 }
 # The route as the kernel has it now (counters left out: traffic() shows them).
 status() {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Address, CIDR and port parsing for route files. */
+/* Address, CIDR and port parsing; the one address formatter. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -125,18 +125,19 @@ bool addr_equal(const struct route_addr *a, const struct route_addr *b)
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-const char *routes_addr_str(const struct route_addr *a, char *buf, size_t len)
+const char *addr_format(char *buf, size_t len, __u8 family, const __u32 addr[4],
+			__u16 port)
 {
 	char ip[INET6_ADDRSTRLEN];
-	int af = a->family == STEER_FAM_INET6 ? AF_INET6 : AF_INET;
+	int af = family == STEER_FAM_INET6 ? AF_INET6 : AF_INET;
 
-	if (!inet_ntop(af, a->addr, ip, sizeof(ip)))
+	if (!inet_ntop(af, addr, ip, sizeof(ip)))
 		snprintf(ip, sizeof(ip), "?");
-	if (!a->has_port)
+	if (!port)
 		snprintf(buf, len, "%s", ip);
 	else if (af == AF_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, a->port);
+		snprintf(buf, len, "[%s]:%u", ip, port);
 	else
-		snprintf(buf, len, "%s:%u", ip, a->port);
+		snprintf(buf, len, "%s:%u", ip, port);
 	return buf;
 }

@@ -19,10 +19,11 @@
 
 #include "compile.h"
 
-#define FNV32_OFFSET 0x811c9dc5u
-#define FNV32_PRIME  0x01000193u
-#define FNV64_OFFSET 0xcbf29ce484222325ull
-#define FNV64_PRIME  0x00000100000001b3ull
+#define FNV32_OFFSET	  0x811c9dc5u
+#define FNV32_PRIME	  0x01000193u
+#define FNV64_OFFSET	  0xcbf29ce484222325ull
+#define FNV64_PRIME	  0x00000100000001b3ull
+#define COUNTER_SLOT_NONE 0xffff /* a backend without a counter slot yet */
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -161,7 +162,7 @@ static int find_rule(const struct steer_route_cfg *prev,
 int compile_backend_index(const struct steer_version *v,
 			  const struct steer_backend *b)
 {
-	for (int i = 0; i < v->n_backends && i < STEER_MAX_BACKENDS; i++) {
+	for (int i = 0; i < v->n_backends && i < ROUTE_MAX_BACKENDS; i++) {
 		const struct steer_backend *c = &v->backends[i];
 
 		if (c->family == b->family && c->port == b->port &&
@@ -192,15 +193,15 @@ static __u32 backend_weight(const struct steer_backend *b, int f)
 static void version_tables(struct steer_version *v,
 			   const struct steer_version *pv, int f)
 {
-	__u32 w[STEER_MAX_BACKENDS] = { 0 }, want[STEER_MAX_BACKENDS] = { 0 };
-	__u8 old[STEER_BACKEND_SLOTS], map[STEER_MAX_BACKENDS];
+	__u32 w[ROUTE_MAX_BACKENDS] = { 0 }, want[ROUTE_MAX_BACKENDS] = { 0 };
+	__u8 old[STEER_BACKEND_SLOTS], map[ROUTE_MAX_BACKENDS];
 	int n = v->n_backends, i;
 
 	for (i = 0; i < n; i++)
 		w[i] = backend_weight(&v->backends[i], f);
 	compile_apportion(w, n, STEER_BACKEND_SLOTS, want);
 	if (pv) {
-		for (i = 0; i < pv->n_backends && i < STEER_MAX_BACKENDS; i++) {
+		for (i = 0; i < pv->n_backends && i < ROUTE_MAX_BACKENDS; i++) {
 			int j = compile_backend_index(v, &pv->backends[i]);
 
 			map[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
@@ -264,8 +265,8 @@ void compile_tables(struct steer_route_cfg *cfg,
 		struct steer_version *ver = &cfg->versions[v];
 		int pv = prev ? compile_version_index(prev, ver->name) : -1;
 
-		if (ver->n_backends > STEER_MAX_BACKENDS)
-			ver->n_backends = STEER_MAX_BACKENDS;
+		if (ver->n_backends > ROUTE_MAX_BACKENDS)
+			ver->n_backends = ROUTE_MAX_BACKENDS;
 		for (f = 0; f < STEER_FAM_COUNT; f++) {
 			for (i = 0; i < ver->n_backends; i++)
 				if (backend_weight(&ver->backends[i], f))
@@ -326,7 +327,7 @@ __u64 compile_source_hash(const struct steer_route_cfg *cfg)
 
 		HASH(h, v->name);
 		HASH(h, v->n_backends);
-		for (j = 0; j < v->n_backends && j < STEER_MAX_BACKENDS; j++) {
+		for (j = 0; j < v->n_backends && j < ROUTE_MAX_BACKENDS; j++) {
 			const struct steer_backend *b = &v->backends[j];
 
 			HASH(h, b->addr);
@@ -456,9 +457,9 @@ static int check_limits(const struct route *r, char *err, size_t errlen)
 		what = "frontends", max = STEER_MAX_FRONTENDS;
 	for (int v = 0; !what && v < r->n_versions; v++)
 		if (r->versions[v].n_backends < 0 ||
-		    r->versions[v].n_backends > STEER_MAX_BACKENDS)
+		    r->versions[v].n_backends > ROUTE_MAX_BACKENDS)
 			what = "backends in a version",
-			max = STEER_MAX_BACKENDS;
+			max = ROUTE_MAX_BACKENDS;
 	if (!what)
 		return 0;
 	seterr(err, errlen, "route %.*s: more than %d %s", STEER_NAME_LEN,
@@ -466,26 +467,39 @@ static int check_limits(const struct route *r, char *err, size_t errlen)
 	return -E2BIG;
 }
 
+/*
+ * The backends of a version, IPv4 first and IPv6 after, each family in
+ * file order: the rows keep one list per family (rows.c), and the same
+ * order here makes a backend's index the same on both sides.
+ */
 static int compile_version(const struct route_version *rv,
 			   struct steer_version *v, char *err, size_t errlen)
 {
-	copy_name(v->name, sizeof(v->name), rv->name, sizeof(rv->name));
-	v->n_backends = rv->n_backends;
-	for (int i = 0; i < rv->n_backends; i++) {
-		const struct route_backend *rb = &rv->backends[i];
-		struct steer_backend *b = &v->backends[i];
+	int n = 0;
 
-		if (rb->addr.family >= STEER_FAM_COUNT) {
+	copy_name(v->name, sizeof(v->name), rv->name, sizeof(rv->name));
+	for (int i = 0; i < rv->n_backends; i++)
+		if (rv->backends[i].addr.family >= STEER_FAM_COUNT) {
 			seterr(err, errlen,
 			       "version %s: backend %d: bad family %u", v->name,
-			       i, rb->addr.family);
+			       i, rv->backends[i].addr.family);
 			return -EINVAL;
 		}
-		memcpy(b->addr, rb->addr.addr, sizeof(b->addr));
-		b->port = rb->addr.has_port ? htons(rb->addr.port) : 0;
-		b->family = rb->addr.family;
-		b->weight = rb->weight;
+	for (int f = 0; f < STEER_FAM_COUNT; f++) {
+		for (int i = 0; i < rv->n_backends; i++) {
+			const struct route_backend *rb = &rv->backends[i];
+			struct steer_backend *b = &v->backends[n];
+
+			if (rb->addr.family != f)
+				continue;
+			memcpy(b->addr, rb->addr.addr, sizeof(b->addr));
+			b->port = rb->addr.has_port ? htons(rb->addr.port) : 0;
+			b->family = rb->addr.family;
+			b->weight = rb->weight;
+			n++;
+		}
 	}
+	v->n_backends = (__u8)n;
 	return 0;
 }
 
@@ -540,53 +554,54 @@ static void assign_slots(__u8 *slot_of, const char *names, size_t stride, int n,
 static void assign_backend_slots(struct steer_version *v,
 				 const struct steer_version *pv)
 {
-	bool used_new[STEER_MAX_BACKENDS] = { false };
-	bool used_prev[STEER_MAX_BACKENDS] = { false };
-	int n = v->n_backends < STEER_MAX_BACKENDS ? v->n_backends
-						   : STEER_MAX_BACKENDS;
+	bool used_new[ROUTE_MAX_BACKENDS] = { false };
+	bool used_prev[ROUTE_MAX_BACKENDS] = { false };
+	int n = v->n_backends < ROUTE_MAX_BACKENDS ? v->n_backends
+						   : ROUTE_MAX_BACKENDS;
 
-	for (int j = 0; pv && j < pv->n_backends && j < STEER_MAX_BACKENDS; j++)
-		used_prev[pv->backends[j].stats_slot % STEER_MAX_BACKENDS] =
+	for (int j = 0; pv && j < pv->n_backends && j < ROUTE_MAX_BACKENDS; j++)
+		used_prev[pv->backends[j].counter_slot % ROUTE_MAX_BACKENDS] =
 			true;
 	for (int i = 0; i < n; i++) {
 		int j = pv ? compile_backend_index(pv, &v->backends[i]) : -1;
 
-		v->backends[i].stats_slot = STEER_SLOT_NONE;
+		v->backends[i].counter_slot = COUNTER_SLOT_NONE;
 		if (j < 0)
 			continue;
-		v->backends[i].stats_slot = pv->backends[j].stats_slot;
-		used_new[v->backends[i].stats_slot % STEER_MAX_BACKENDS] = true;
+		v->backends[i].counter_slot = pv->backends[j].counter_slot;
+		used_new[v->backends[i].counter_slot % ROUTE_MAX_BACKENDS] =
+			true;
 	}
 	for (int i = 0; i < n; i++) {
 		int pick = -1;
 
-		if (v->backends[i].stats_slot != STEER_SLOT_NONE)
+		if (v->backends[i].counter_slot != COUNTER_SLOT_NONE)
 			continue;
-		for (int k = 0; k < STEER_MAX_BACKENDS && pick < 0; k++)
+		for (int k = 0; k < ROUTE_MAX_BACKENDS && pick < 0; k++)
 			if (!used_new[k] && !used_prev[k])
 				pick = k;
-		for (int k = 0; k < STEER_MAX_BACKENDS && pick < 0; k++)
+		for (int k = 0; k < ROUTE_MAX_BACKENDS && pick < 0; k++)
 			if (!used_new[k])
 				pick = k;
-		v->backends[i].stats_slot = (__u8)pick;
+		v->backends[i].counter_slot = (__u16)pick;
 		used_new[pick] = true;
 	}
 }
 
-void compile_stats_slots(struct steer_route_cfg *cfg,
-			 const struct steer_route_cfg *prev)
+void compile_counter_slots(struct steer_route_cfg *cfg,
+			   const struct steer_route_cfg *prev)
 {
 	const struct steer_rule *pr = prev ? prev->rules : NULL;
 	const struct steer_version *pv = prev ? prev->versions : NULL;
 
-	assign_slots(&cfg->rules[0].stats_slot, cfg->rules[0].name,
+	assign_slots(&cfg->rules[0].counter_slot, cfg->rules[0].name,
 		     sizeof(cfg->rules[0]), cfg->n_rules,
-		     pr ? pr[0].name : NULL, pr ? &pr[0].stats_slot : NULL,
+		     pr ? pr[0].name : NULL, pr ? &pr[0].counter_slot : NULL,
 		     sizeof(cfg->rules[0]), prev ? prev->n_rules : 0,
 		     STEER_MAX_RULES);
-	assign_slots(&cfg->versions[0].stats_slot, cfg->versions[0].name,
+	assign_slots(&cfg->versions[0].counter_slot, cfg->versions[0].name,
 		     sizeof(cfg->versions[0]), cfg->n_versions,
-		     pv ? pv[0].name : NULL, pv ? &pv[0].stats_slot : NULL,
+		     pv ? pv[0].name : NULL, pv ? &pv[0].counter_slot : NULL,
 		     sizeof(cfg->versions[0]), prev ? prev->n_versions : 0,
 		     STEER_MAX_VERSIONS);
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
@@ -659,6 +674,6 @@ int compile_route(const struct route *r, const char *cgroup_root,
 
 	out->source_hash = compile_source_hash(out);
 	compile_tables(out, prev);
-	compile_stats_slots(out, prev);
+	compile_counter_slots(out, prev);
 	return 0;
 }

@@ -49,14 +49,14 @@ void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
 void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
 
 /*
- * Give each rule, version and backend of @cfg its counter slot (stats_slot),
+ * Give each rule, version and backend of @cfg its counter slot (counter_slot),
  * keeping the slots of same-named rules and versions of @prev (may be NULL)
  * and of same-addressed backends within a same-named version.
  * compile_route calls it; the caller zeroes the counters of slots that are
  * new before publishing (apply.c).
  */
-void compile_stats_slots(struct steer_route_cfg *cfg,
-			 const struct steer_route_cfg *prev);
+void compile_counter_slots(struct steer_route_cfg *cfg,
+			   const struct steer_route_cfg *prev);
 
 /* Index of the version / rule named @name in @cfg, or -1. */
 int compile_version_index(const struct steer_route_cfg *cfg, const char *name);

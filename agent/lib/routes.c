@@ -10,20 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "addr.h"
-#include "routes.h"
-#include "ryaml.h"
-
-int routes_version_index(const struct route *r, const char *name)
-{
-	int i;
-
-	for (i = 0; i < r->n_versions; i++) {
-		if (!strcmp(r->versions[i].name, name))
-			return i;
-	}
-	return -1;
-}
+#include "routes_internal.h"
 
 void routes_free(struct route_set *set)
 {
@@ -109,6 +96,26 @@ static int check_depth(const char *path, const unsigned char *buf, size_t len,
 	}
 	yaml_parser_delete(&parser);
 	return ret;
+}
+
+/*
+ * An empty or whitespace-only file is an error, not "no routes": it is what
+ * a truncating write (open O_TRUNC, then write) shows a reader in between,
+ * and applying it would remove the file's routes under live traffic. A
+ * route file is removed by deleting it. (A file of comments or "---" only
+ * is written on purpose and holds no route.)
+ */
+static int check_empty(const char *path, const unsigned char *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", buf[i]) || !buf[i])
+			return 0;
+	snprintf(err, errlen,
+		 "%s:1:1: empty route file (%s): refusing to remove its "
+		 "routes; delete the file to remove them",
+		 path, len ? "whitespace only" : "0 bytes");
+	return -EINVAL;
 }
 
 /* Parse every document of @buf into @out. */
@@ -219,7 +226,9 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = check_depth(path, buf, len, err, errlen);
+	ret = check_empty(path, buf, len, err, errlen);
+	if (!ret)
+		ret = check_depth(path, buf, len, err, errlen);
 	if (!ret)
 		ret = parse_stream(path, buf, len, &tmp, err, errlen);
 	free(buf);
@@ -334,9 +343,11 @@ static int dup_frontend(const struct route *r, const struct route_frontend *f,
 			const struct route_frontend *ff, char *err,
 			size_t errlen)
 {
-	char buf[64];
+	char buf[ADDR_STR_MAX];
 
-	routes_addr_str(&f->addr, buf, sizeof(buf));
+	/* A frontend always has a port. */
+	addr_format(buf, sizeof(buf), f->addr.family, f->addr.addr,
+		    f->addr.port);
 	snprintf(err, errlen,
 		 "%s:%d:%d: duplicate frontend %s/%s (also in %s:%d:%d)",
 		 r->file, f->pos.line, f->pos.col, buf,

@@ -8,7 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "steer_abi.h"
+#include "addr.h"
+#include "route_cfg.h"
 
 #define ROUTE_PATH_MAX 256 /* cgroup paths, file names */
 #define ROUTE_ERR_MAX  512
@@ -17,14 +18,6 @@
 struct route_pos {
 	int line;
 	int col;
-};
-
-/* An address as written: family + address, optional port. */
-struct route_addr {
-	__u8 family; /* enum steer_family */
-	bool has_port;
-	__u16 port;    /* host order; valid when has_port */
-	__u32 addr[4]; /* network order; IPv4 in addr[0] */
 };
 
 struct route_frontend {
@@ -65,7 +58,7 @@ struct route_dns {
 struct route_version {
 	char name[STEER_SHORT_NAME_LEN];
 	int n_backends;
-	struct route_backend backends[STEER_MAX_BACKENDS];
+	struct route_backend backends[ROUTE_MAX_BACKENDS];
 	struct route_pos pos;
 	int n_dns; /* the dns/srv entries, apart from backends[] */
 	struct route_dns dns[ROUTE_MAX_DNS];
@@ -172,8 +165,5 @@ int routes_dns_state_path(const char *bpffs, char *buf, size_t len, char *dir,
 int routes_version_index(const struct route *r, const char *name);
 
 void routes_free(struct route_set *set);
-
-/* "10.0.0.1:80", "[fd00::1]:80", "10.0.0.1" into @buf. */
-const char *routes_addr_str(const struct route_addr *a, char *buf, size_t len);
 
 #endif /* STEER_ROUTES_H */

@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include "routes.h"
-#include "ryaml.h"
+#include "routes_internal.h"
 
 const char *routes_dns_name_error(const char *name, bool srv)
 {

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "addr.h"
-#include "routes.h"
-#include "ryaml.h"
+#include "routes_internal.h"
 
 #define ADDR_TEXT_MAX 128
 
@@ -43,6 +42,17 @@ static int check_name(struct ry_ctx *c, yaml_node_t *n, const char *what,
 			"digit, at most %zu characters",
 			what, s, max);
 	return 0;
+}
+
+int routes_version_index(const struct route *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->n_versions; i++) {
+		if (!strcmp(r->versions[i].name, name))
+			return i;
+	}
+	return -1;
 }
 
 long routes_parse_percent(const char *s)
@@ -194,7 +204,7 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 {
 	static const char *const fields[] = { "address", "weight", NULL };
 	struct route_backend *b = &v->backends[v->n_backends];
-	char buf[ADDR_TEXT_MAX], str[64];
+	char buf[ADDR_TEXT_MAX], str[ADDR_STR_MAX];
 	unsigned long long w = 1;
 	yaml_node_t *map, *wn;
 	int err, i;
@@ -218,7 +228,10 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 		if (addr_equal(&v->backends[i].addr, &b->addr))
 			return ry_error(
 				c, n, "duplicate backend %s in version \"%s\"",
-				routes_addr_str(&b->addr, str, sizeof(str)),
+				addr_format(str, sizeof(str), b->addr.family,
+					    b->addr.addr,
+					    b->addr.has_port ? b->addr.port
+							     : 0),
 				v->name);
 	}
 	b->pos = (struct route_pos){ (int)n->start_mark.line + 1,
@@ -265,11 +278,11 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 					return err;
 				continue;
 			}
-			if (v->n_backends == STEER_MAX_BACKENDS)
+			if (v->n_backends == ROUTE_MAX_BACKENDS)
 				return ry_error(c, ry_node(c, *it),
 						"too many backends in version "
 						"\"%s\": at most %d",
-						name, STEER_MAX_BACKENDS);
+						name, ROUTE_MAX_BACKENDS);
 			err = parse_backend(c, ry_node(c, *it), v);
 			if (err)
 				return err;

@@ -7,8 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include "addr.h"
-#include "routes.h"
-#include "ryaml.h"
+#include "routes_internal.h"
 
 #define EJECT_MAX_MS (24ULL * 3600 * 1000)
 /* When a health section leaves a field out. */

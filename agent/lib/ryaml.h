@@ -2,7 +2,8 @@
 /*
  * Helpers over libyaml's document API for the route parser: errors with
  * file:line:col, strict mappings (scalar keys, no duplicates, known
- * fields), typed scalars. Private to agent/routes*.c.
+ * fields), typed scalars. Private to agent/lib/routes*.c; knows nothing
+ * of routes.
  */
 #ifndef STEER_RYAML_H
 #define STEER_RYAML_H
@@ -58,22 +59,5 @@ const char *ry_text(const yaml_node_t *n);
 /* A string that is an integer from @min to @max, or the error "@msg". */
 int ry_uint(struct ry_ctx *c, yaml_node_t *n, unsigned long long min,
 	    unsigned long long max, const char *msg, unsigned long long *out);
-
-struct route;
-struct route_match;
-
-/* routes_doc.c: one YAML document (root node @root) into @r. */
-int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r);
-
-/* routes_policy.c: a match block (@what names it), policy, health. */
-int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
-		       struct route_match *m);
-int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r);
-int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r);
-/* routes_dns.c: a backend item that is a mapping with "dns" or "srv", and
- * its parser (appends to @v->dns). */
-bool routes_is_dns_backend(struct ry_ctx *c, yaml_node_t *n);
-int routes_parse_dns_backend(struct ry_ctx *c, yaml_node_t *n,
-			     struct route_version *v);
 
 #endif /* STEER_RYAML_H */

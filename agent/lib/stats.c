@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +54,11 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 				out->noroute[l] += st[r][v].no_route[l];
 			}
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
-		int row = cfg->rules[r].stats_slot % STEER_MAX_RULES;
+		int row = cfg->rules[r].counter_slot % STEER_MAX_RULES;
 
 		for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS;
 		     v++) {
-			int col = cfg->versions[v].stats_slot %
+			int col = cfg->versions[v].counter_slot %
 				  STEER_MAX_VERSIONS;
 
 			for (int l = 0; l < STEER_LAYER_COUNT; l++)
@@ -70,13 +69,13 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
 
-		ret = maps_rtt_read(m, id, ver->stats_slot, &out->rtt[v]);
+		ret = maps_rtt_read(m, id, ver->counter_slot, &out->rtt[v]);
 		for (int b = 0;
-		     !ret && b < ver->n_backends && b < STEER_MAX_BACKENDS; b++)
+		     !ret && b < ver->n_backends && b < ROUTE_MAX_BACKENDS; b++)
 			for (int l = 0; !ret && l < STEER_LAYER_COUNT; l++)
 				ret = maps_backend_stats_read(
-					m, id, ver->stats_slot,
-					ver->backends[b].stats_slot, l,
+					m, id, ver->counter_slot,
+					ver->backends[b].counter_slot, l,
 					&out->be[v][b][l]);
 		if (ret)
 			return ret;
@@ -87,21 +86,6 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 __u64 stats_active(const struct steer_backend_stats *b)
 {
 	return b->established > b->closed ? b->established - b->closed : 0;
-}
-
-const char *stats_backend_name(char *buf, size_t len,
-			       const struct steer_backend *be)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	bool v6 = be->family == STEER_FAM_INET6;
-
-	inet_ntop(v6 ? AF_INET6 : AF_INET, be->addr, ip, sizeof(ip));
-	if (!be->port)
-		snprintf(buf, len, "%s", ip);
-	else
-		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", ip,
-			 ntohs(be->port));
-	return buf;
 }
 
 int stats_read_reasons(const struct steer_maps *m,

@@ -16,7 +16,7 @@ struct stats_route {
 	__u64 conns[STEER_MAX_RULES][STEER_MAX_VERSIONS][STEER_LAYER_COUNT];
 	__u64 denied[STEER_LAYER_COUNT];  /* policy denials */
 	__u64 noroute[STEER_LAYER_COUNT]; /* no rule / no usable backend */
-	struct steer_backend_stats be[STEER_MAX_VERSIONS][STEER_MAX_BACKENDS]
+	struct steer_backend_stats be[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS]
 				     [STEER_LAYER_COUNT];
 	struct steer_rtt rtt[STEER_MAX_VERSIONS];
 };
@@ -35,10 +35,6 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 /* Active connections of one backend at one layer: established - closed,
  * never below 0 (the per-CPU sums are read one CPU at a time). */
 __u64 stats_active(const struct steer_backend_stats *b);
-
-/* "10.244.1.5:9080", "[fd00::5]:9080", or the bare address without port. */
-const char *stats_backend_name(char *buf, size_t len,
-			       const struct steer_backend *be);
 
 /* Sum over CPUs of the verdict counter of each reason into @out. */
 int stats_read_reasons(const struct steer_maps *m,

@@ -27,17 +27,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "addr.h"
 #include "compile.h"
 #include "maps.h"
 #include "routes.h"
 #include "test.h"
 #include "test_decide.h"
 #include "progs/test_decide.skel.h"
-#include "sock.skel.h"
 
-#define NONE	       NULL /* no rule / no version expected */
-#define ROUTE_ID       7    /* any id below max_entries */
-#define VERIFIER_LIMIT 1000000
+#define NONE	 NULL /* no rule / no version expected */
+#define ROUTE_ID 7    /* any id below max_entries */
 
 static struct steer_test_decide *skel;
 static struct steer_maps maps; /* set by maps_from_object() */
@@ -390,18 +389,10 @@ static const char *version_name(const struct steer_route_cfg *cfg,
 static const char *backend_str(const struct test_decide_ctx *ctx, char *buf,
 			       size_t len)
 {
-	char a[INET6_ADDRSTRLEN] = "?";
-	int v6 = ctx->backend_family == STEER_FAM_INET6;
-
 	if (!ctx->has_backend)
 		return "-";
-	inet_ntop(v6 ? AF_INET6 : AF_INET, ctx->backend_addr, a, sizeof(a));
-	if (!ctx->backend_port)
-		snprintf(buf, len, "%s", a);
-	else
-		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", a,
-			 ntohs(ctx->backend_port));
-	return buf;
+	return addr_format(buf, len, ctx->backend_family, ctx->backend_addr,
+			   ntohs(ctx->backend_port));
 }
 
 static bool streq_or_none(const char *a, const char *b)
@@ -970,55 +961,6 @@ TEST(inner_map_is_frozen)
 	free(cfg);
 	ASSERT_EQ(ret, -1);
 	ASSERT_EQ(err, EPERM);
-}
-
-/* ---- verifier record -------------------------------------------------- */
-
-static int verified_insns(const struct bpf_program *prog, __u32 *n)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
-		return -errno;
-	*n = info.verified_insns;
-	return 0;
-}
-
-static void record_obj(struct bpf_object *obj, const char *file)
-{
-	struct bpf_program *prog;
-	__u32 n = 0;
-	int ret;
-
-	bpf_object__for_each_program(prog, obj)
-	{
-		ret = verified_insns(prog, &n);
-		if (ret) {
-			FAIL_AT("%s: no info for %s: %s", file,
-				bpf_program__name(prog), strerror(-ret));
-			continue;
-		}
-		printf("  verifier: %-24s %-24s %7u insns processed\n", file,
-		       bpf_program__name(prog), n);
-		if (n >= VERIFIER_LIMIT)
-			FAIL_AT("%s: %s: %u insns, limit %d", file,
-				bpf_program__name(prog), n, VERIFIER_LIMIT);
-	}
-}
-
-/* Load (never attach) the socket layer and record what the verifier did. */
-TEST(verifier_insns_below_limit)
-{
-	struct steer_sock *sock = steer_sock__open_and_load();
-
-	if (!sock) {
-		FAIL_AT("sock.bpf.o does not load: %s", strerror(errno));
-		return;
-	}
-	record_obj(sock->obj, "sock.bpf.o");
-	steer_sock__destroy(sock);
-	record_obj(skel->obj, "test_decide.bpf.o");
 }
 
 /* ---- setup ------------------------------------------------------------ */

@@ -60,7 +60,8 @@ def version_of(ident):
     """The label a server identity stands for: v1-a -> v1, shared -> shared."""
     return ident.split("-")[0]
 
-_live = []  # sandboxes not yet closed, for atexit
+_live = []     # sandboxes not yet closed, for atexit
+_created = []  # every sandbox opened by this process, for the leftover check
 
 
 def _close_all():
@@ -162,6 +163,7 @@ class Sandbox:
     # -- setup ---------------------------------------------------------------
     def open(self):
         _live.append(self)
+        _created.append(self)
         try:
             self.tmp = tempfile.mkdtemp(prefix=self.name + "-")
             ensure_bpffs()
@@ -257,6 +259,20 @@ class Sandbox:
             _live.remove(self)
         if errors:
             raise RuntimeError(f"{self.name} cleanup: " + "; ".join(errors))
+
+    def netns_paths(self):
+        return [self.netns_path]
+
+    def leftovers(self):
+        """What of this sandbox still exists (nothing, once it is closed)."""
+        paths = self.netns_paths() + [self.cgroup, self.pin_dir]
+        if os.environ.get("STEER_E2E_KEEP_TMP") != "1" and self.tmp:
+            paths.append(self.tmp)
+        return [p for p in paths if os.path.lexists(p)]
+
+    def tracked_pids(self):
+        """PIDs of the processes this sandbox started and still runs."""
+        return {p.pid for p in self.procs if p.poll() is None}
 
     def __enter__(self):
         return self.open()

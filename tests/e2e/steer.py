@@ -264,10 +264,10 @@ def map_snapshot(pin_dir):
     frozen: same id, same bytes)."""
     maps = os.path.join(pin_dir, "maps")
     outer = json.loads(bpftool("-j", "map", "dump", "pinned",
-                               os.path.join(maps, "steer_routes_v1")))
+                               os.path.join(maps, "steer_routes_v2")))
     snap = {"outer": outer, "inner": {},
             "frontends": json.loads(bpftool("-j", "map", "dump", "pinned",
-                                            os.path.join(maps, "steer_frontends_v1")))}
+                                            os.path.join(maps, "steer_frontends_v2")))}
     for e in outer:
         inner_id = e.get("inner_map_id")
         if inner_id is None:

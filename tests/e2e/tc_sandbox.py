@@ -49,6 +49,9 @@ class TcSandbox(Sandbox):
         self.netns = self.ns["r"]  # steerd's namespace
         self.netns_path = f"/run/netns/{self.netns}"
 
+    def netns_paths(self):
+        return [self.ns_path(k) for k in self.ns]
+
     def ns_path(self, k):
         return f"/run/netns/{self.ns[k]}"
 

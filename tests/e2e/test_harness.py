@@ -101,3 +101,19 @@ time.sleep(30)
             p.wait()
     assert p.returncode != 0
     _gone(*line)
+
+
+def test_orphan_is_seen_and_stopped(sandbox):
+    """The no-process-left-behind check (procs.py) sees a process whose parent
+    died: it is reparented to this test run, not to init."""
+    import procs
+    before = set(procs.live_children())
+    p = subprocess.run(["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"],
+                       capture_output=True, text=True, check=True)
+    orphan = int(p.stdout)
+    try:
+        assert orphan in set(procs.live_children()) - before
+        assert procs.cmdline(orphan) == "sleep 30"
+    finally:
+        procs.kill_and_reap([orphan])
+    assert orphan not in procs.live_children()

@@ -293,6 +293,37 @@ def test_every_command_has_help_with_examples(need_binaries):
         assert p.stdout.startswith("Usage: steerctl " + cmd)
 
 
+@pytest.mark.parametrize("prefix,candidates", [
+    ("stat", "status, stats"), ("st", "status, stats"), ("ro", "rollback, rollout"),
+    ("r", "rollback, rollout, restore"), ("s", "status, stats, set")])
+def test_ambiguous_prefix_is_a_usage_error(need_binaries, prefix, candidates):
+    """A prefix of several commands runs none of them: exit 2, naming them all,
+    as a command, after help, and in JSON."""
+    for argv in ([prefix], ["help", prefix], [prefix, "--help"]):
+        p = subprocess.run([STEERCTL, "--bpffs", "/nonexistent"] + argv, text=True,
+                           capture_output=True)
+        assert p.returncode == 2 and p.stdout == "", (argv, p)
+        assert p.stderr == (f"steerctl: '{prefix}' is ambiguous: {candidates}; "
+                            "see 'steerctl help'\n"), (argv, p.stderr)
+    p = subprocess.run([STEERCTL, "-o", "json", prefix], text=True, capture_output=True)
+    assert p.returncode == 2
+    assert json.loads(p.stdout) == {
+        "error": f"'{prefix}' is ambiguous: {candidates}; see 'steerctl help'",
+        "status": 2}
+
+
+def test_unique_prefix_and_exact_name_run_the_command(need_binaries):
+    for argv in (["help", "vali"], ["vali", "--help"], ["help", "status"],
+                 ["stats", "--help"], ["help", "stats"]):
+        p = subprocess.run([STEERCTL] + argv, text=True, capture_output=True)
+        name = "validate" if "vali" in argv else argv[0] if argv[0] != "help" else argv[1]
+        assert p.returncode == 0 and p.stdout.startswith(f"Usage: steerctl {name}"), \
+            (argv, p)
+    p = subprocess.run([STEERCTL, "xyz"], text=True, capture_output=True)
+    assert p.returncode == 2
+    assert p.stderr == "steerctl: unknown command 'xyz'; see 'steerctl help'\n"
+
+
 def test_unprivileged_says_what_is_missing(sandbox, steerd):
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
               STEERCTL, "--bpffs", sandbox.pin_dir]
@@ -310,6 +341,20 @@ def test_unprivileged_says_what_is_missing(sandbox, steerd):
                        text=True, stdout=subprocess.PIPE)
     assert p.returncode == 1
     assert "CAP_BPF" in json.loads(p.stdout)["error"]
+
+
+@pytest.mark.parametrize("bpffs", ["0700", "none"])
+def test_unprivileged_says_what_is_missing_whatever_the_bpffs(need_binaries, sandbox,
+                                                             bpffs):
+    """Under a 0700 /sys/fs/bpf (as systemd and steerd mount it), or none at all,
+    steerctl still names the privileges in one line."""
+    from test_lifecycle import NOBODY, private_bpffs
+    p = subprocess.run(private_bpffs(bpffs, NOBODY + [STEERCTL, "--bpffs",
+                                                     sandbox.pin_dir, "status"]),
+                       text=True, capture_output=True, timeout=30)
+    assert p.returncode == 1 and p.stdout == "LEFT: \n", p
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "root or CAP_BPF" in lines[0], p.stderr
 
 
 def test_sandbox_is_private(steerd, client):

@@ -3,7 +3,7 @@
  * Minimal test harness in the spirit of the kernel selftests: TEST(name)
  * defines a case, ASSERT_* print what differed and fail the case, and
  * test_main() runs every case (or those named by -t NAME) and ends with
- * "N passed, N failed".
+ * "N passed, N failed". BENCH(name) defines a benchmark, run only by -t.
  */
 #ifndef STEER_TEST_H
 #define STEER_TEST_H
@@ -15,6 +15,7 @@
 struct test_case {
 	const char *name;
 	void (*fn)(void);
+	int bench; /* BENCH(): only when -t names it */
 };
 
 #define TEST_MAX 256
@@ -22,15 +23,40 @@ static struct test_case test_cases[TEST_MAX];
 static int test_count;
 static int test_failed_now;
 
-#define TEST(n)                                                                \
+/*
+ * Registration runs before main(): a case past TEST_MAX aborts the binary
+ * (no summary line, so run-unit.sh fails it) instead of being dropped
+ * without a word.
+ */
+static inline void test_register(const char *name, void (*fn)(void), int bench)
+{
+	if (test_count >= TEST_MAX) {
+		fprintf(stderr,
+			"test.h: more than %d tests (at \"%s\"): raise "
+			"TEST_MAX\n",
+			TEST_MAX, name);
+		abort();
+	}
+	test_cases[test_count++] = (struct test_case){ name, fn, bench };
+}
+
+#define TEST_DEFINE(n, bench)                                                  \
 	static void test_##n(void);                                            \
 	__attribute__((constructor)) static void register_##n(void)            \
 	{                                                                      \
-		if (test_count < TEST_MAX)                                     \
-			test_cases[test_count++] =                             \
-				(struct test_case){ #n, test_##n };            \
+		test_register(#n, test_##n, bench);                            \
 	}                                                                      \
 	static void test_##n(void)
+
+/* A test case: runs in every run of the binary (or with -t NAME). */
+#define TEST(n) TEST_DEFINE(n, 0)
+
+/*
+ * A benchmark: prints figures and checks only that it could measure, so
+ * it is never part of a test run; it runs only when -t names it (make
+ * bench-tc).
+ */
+#define BENCH(n) TEST_DEFINE(n, 1)
 
 #define FAIL_AT(...)                                                           \
 	do {                                                                   \
@@ -78,6 +104,8 @@ static inline int test_main(int argc, char **argv)
 	for (int i = 0; i < test_count; i++) {
 		if (only && !strstr(test_cases[i].name, only))
 			continue;
+		if (test_cases[i].bench && !only)
+			continue;
 		test_failed_now = 0;
 		test_cases[i].fn();
 		printf("%-4s %s\n", test_failed_now ? "FAIL" : "ok",
@@ -88,6 +116,13 @@ static inline int test_main(int argc, char **argv)
 			passed++;
 	}
 	printf("%d passed, %d failed\n", passed, failed);
+	/* Nothing run is a failure too: a -t that names no test (a typo in
+	 * a make target) must not pass. */
+	if (!passed && !failed) {
+		fprintf(stderr, "no test %s%s\n", only ? "matches " : "to run",
+			only ? only : "");
+		return 1;
+	}
 	return failed ? 1 : 0;
 }
 

@@ -34,6 +34,13 @@ static void rmtmp(void)
 		fprintf(stderr, "  cannot remove %s\n", tmpdir);
 }
 
+/* A parsed address as the error messages print it. */
+static const char *addr_text(const struct route_addr *a, char *buf, size_t len)
+{
+	return addr_format(buf, len, a->family, a->addr,
+			   a->has_port ? a->port : 0);
+}
+
 static int write_file(const char *dir, const char *name, const char *text)
 {
 	char path[256];
@@ -143,7 +150,7 @@ TEST(reviews_values)
 	ASSERT_EQ(r->frontends[1].addr.port, 9053);
 	ASSERT_EQ(r->frontends[2].addr.family, STEER_FAM_INET6);
 	ASSERT_TRUE(ip6_eq(r->frontends[2].addr.addr, "fd00:96::20"));
-	ASSERT_STREQ(routes_addr_str(&r->frontends[2].addr, buf, sizeof(buf)),
+	ASSERT_STREQ(addr_text(&r->frontends[2].addr, buf, sizeof(buf)),
 		     "[fd00:96::20]:9080");
 
 	ASSERT_EQ(r->n_versions, 2);
@@ -156,7 +163,7 @@ TEST(reviews_values)
 	ASSERT_EQ(v2->backends[1].addr.addr[0], ip4("10.244.2.8"));
 	ASSERT_EQ(v2->backends[1].addr.port, 9080);
 	ASSERT_TRUE(!v2->backends[2].addr.has_port);
-	ASSERT_STREQ(routes_addr_str(&v2->backends[2].addr, buf, sizeof(buf)),
+	ASSERT_STREQ(addr_text(&v2->backends[2].addr, buf, sizeof(buf)),
 		     "10.244.2.9");
 
 	ASSERT_EQ(r->n_rules, 2);
@@ -217,9 +224,9 @@ TEST(ipv6_and_target_port)
 	ASSERT_TRUE(!r->versions[0].backends[0].addr.has_port);
 	ASSERT_TRUE(
 		ip6_eq(r->versions[0].backends[0].addr.addr, "fd00:244:1::5"));
-	ASSERT_STREQ(routes_addr_str(&r->versions[1].backends[0].addr, buf,
-				     sizeof(buf)),
-		     "[fd00:244:2::7]:8080");
+	ASSERT_STREQ(
+		addr_text(&r->versions[1].backends[0].addr, buf, sizeof(buf)),
+		"[fd00:244:2::7]:8080");
 	ASSERT_EQ(r->versions[1].backends[1].weight, 2);
 	ASSERT_STREQ(r->versions[1].name, "v2-canary");
 	ASSERT_EQ(r->rules[0].split[0], 9950);
@@ -455,13 +462,86 @@ TEST(dir_files_selected_and_sorted)
 	ASSERT_STREQ(err, "/nonexistent-steer-dir: No such file or directory");
 }
 
+/* A file truncated to nothing fails the whole directory, naming it. */
+TEST(dir_with_empty_file_fails)
+{
+	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
+	struct route_set set = { 0 };
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(write_file(tmpdir, "b.yaml", route_b), 0);
+	ASSERT_EQ(write_file(tmpdir, "c.yaml", ""), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s/c.yaml:1:1: empty route file (0 bytes): refusing to "
+		 "remove its routes; delete the file to remove them",
+		 tmpdir);
+	ASSERT_STREQ(err, want);
+	ASSERT_EQ(set.n, 0);
+	/* Deleting it is how its routes go. */
+	snprintf(want, sizeof(want), "%s/c.yaml", tmpdir);
+	ASSERT_EQ(unlink(want), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), 0);
+	ASSERT_EQ(set.n, 1);
+	routes_free(&set);
+	rmtmp();
+}
+
+/*
+ * Kubernetes mounts a ConfigMap as kubelet's atomic writer lays it out:
+ * ..TIMESTAMP/ holds the files, ..data -> ..TIMESTAMP, and NAME -> ..data/NAME
+ * for each key. The links are followed, the dot entries ignored, and a link
+ * left dangling by a key's removal counts as the file removed.
+ */
+TEST(dir_configmap_layout)
+{
+	char err[ROUTE_ERR_MAX], path[256], target[256];
+	struct route_set set = { 0 };
+
+	ASSERT_TRUE(mktmp());
+	snprintf(path, sizeof(path), "%s/..2026_12_04_15_00_00.123", tmpdir);
+	ASSERT_EQ(mkdir(path, 0755), 0);
+	ASSERT_EQ(write_file(path, "b.yaml", route_b), 0);
+	ASSERT_EQ(write_file(path, "c.yaml", route_c), 0);
+	snprintf(path, sizeof(path), "%s/..data", tmpdir);
+	ASSERT_EQ(symlink("..2026_12_04_15_00_00.123", path), 0);
+	snprintf(path, sizeof(path), "%s/b.yaml", tmpdir);
+	ASSERT_EQ(symlink("..data/b.yaml", path), 0);
+	snprintf(path, sizeof(path), "%s/c.yaml", tmpdir);
+	ASSERT_EQ(symlink("..data/c.yaml", path), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), 0);
+	ASSERT_EQ(set.n, 2);
+	/* c.yaml removed from the ConfigMap: a new ..TIMESTAMP without it,
+	 * ..data swapped to it; c.yaml dangles until kubelet removes it. */
+	snprintf(path, sizeof(path), "%s/..2026_12_04_15_01_00.456", tmpdir);
+	ASSERT_EQ(mkdir(path, 0755), 0);
+	ASSERT_EQ(write_file(path, "b.yaml", route_b), 0);
+	snprintf(path, sizeof(path), "%s/..data_tmp", tmpdir);
+	ASSERT_EQ(symlink("..2026_12_04_15_01_00.456", path), 0);
+	snprintf(target, sizeof(target), "%s/..data", tmpdir);
+	ASSERT_EQ(rename(path, target), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &set, err, sizeof(err)), 0);
+	ASSERT_EQ(set.n, 1);
+	ASSERT_STREQ(set.routes[0].name, "b");
+	routes_free(&set);
+	rmtmp();
+}
+
 TEST(empty_and_odd_files)
 {
 	char err[ROUTE_ERR_MAX];
 	struct route_set set = { 0 };
 
-	ASSERT_EQ(parse_text("", &set, err), 0);
+	/* Empty or whitespace only: what a truncating write shows a reader
+	 * midway. An error, never "no routes". */
+	ASSERT_EQ(parse_text("", &set, err), -EINVAL);
+	ASSERT_TRUE(strstr(err, "t.yaml:1:1: empty route file (0 bytes): "
+				"refusing to remove its routes; delete the "
+				"file to remove them"));
+	ASSERT_EQ(parse_text(" \n\t\r\n", &set, err), -EINVAL);
+	ASSERT_TRUE(strstr(err, "empty route file (whitespace only)"));
 	ASSERT_EQ(set.n, 0);
+	/* Comments and empty documents are written on purpose: no route. */
 	ASSERT_EQ(parse_text("---\n# only a comment\n---\n", &set, err), 0);
 	ASSERT_EQ(set.n, 0);
 	/* Anchors and aliases are YAML: fine. */

@@ -89,6 +89,9 @@ static const struct bad_case {
 	{ "bad/dup-key.yaml", "12:1", "duplicate key \"name\" in route" },
 	{ "bad/dup-rule.yaml", "12:11", "duplicate rule \"default\"" },
 	{ "bad/dup-version.yaml", "9:3", "duplicate key \"v1\" in versions" },
+	{ "bad/empty.yaml", "1:1",
+	  "empty route file (0 bytes): refusing to remove its routes; delete "
+	  "the file to remove them" },
 	{ "bad/empty-rules.yaml", "9:8", "route has no rules" },
 	{ "bad/empty-sources.yaml", "12:16", "sources must not be empty" },
 	{ "bad/frontend-no-address.yaml", "4:5",
@@ -145,6 +148,9 @@ static const struct bad_case {
 	{ "bad/version-empty.yaml", "5:3", "version \"v1\" has no backends" },
 	{ "bad/version-no-backends.yaml", "5:3",
 	  "version \"v1\" has no backends" },
+	{ "bad/whitespace-only.yaml", "1:1",
+	  "empty route file (whitespace only): refusing to remove its routes; "
+	  "delete the file to remove them" },
 	{ "bad/yaml-indent.yaml", "11:11",
 	  "yaml: mapping values are not allowed in this context" },
 	{ "bad/yaml-syntax.yaml", "7:5",

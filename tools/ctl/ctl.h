@@ -39,10 +39,6 @@ int ctl_open_maps(const struct ctl *c, struct steer_maps *m);
 /* "95.00" for 9500 units into @buf. */
 const char *ctl_pct(char *buf, size_t len, unsigned int units);
 
-/* Address of a frontend/backend as text: "10.0.0.1:80", "[fd00::1]:80". */
-const char *ctl_addr(char *buf, size_t len, const __u32 addr[4], __u8 family,
-		     __be16 port);
-
 /* True when @argv holds -h/--help: the command prints its help. */
 bool ctl_wants_help(int argc, char **argv);
 

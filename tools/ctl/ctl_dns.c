@@ -88,5 +88,11 @@ void ctl_dns_print(json_object *names)
 			       num(a, "weight"));
 		}
 		printf("\n");
+		/* steerd keeps at most ROUTE_MAX_BACKENDS per version */
+		if (num(e, "left_out"))
+			printf("      %lld more left out: at most %d backends "
+			       "per version (%lld answers cut)\n",
+			       num(e, "left_out"), ROUTE_MAX_BACKENDS,
+			       num(e, "truncated"));
 	}
 }

@@ -68,7 +68,7 @@ bool ctl_edit_differs(const struct steer_route_cfg *cfg)
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *sv = &cfg->versions[v];
 
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
 			if (manually_ejected(&sv->backends[b]))
 				return true;

@@ -40,7 +40,7 @@ static int mark(struct steer_route_cfg *cfg, const struct route_addr *want,
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		struct steer_version *sv = &cfg->versions[v];
 
-		for (int i = 0; i < sv->n_backends && i < STEER_MAX_BACKENDS;
+		for (int i = 0; i < sv->n_backends && i < ROUTE_MAX_BACKENDS;
 		     i++) {
 			struct steer_backend *b = &sv->backends[i];
 			struct json_object *o;
@@ -56,7 +56,8 @@ static int mark(struct steer_route_cfg *cfg, const struct route_addr *want,
 				b->flags &= (__u8)~STEER_BACKEND_EJECTED;
 				b->ejected_until_ns = 0;
 			}
-			ctl_addr(buf, sizeof(buf), b->addr, b->family, b->port);
+			addr_format(buf, sizeof(buf), b->family, b->addr,
+				    ntohs(b->port));
 			o = json_object_new_object();
 			json_object_object_add(
 				o, "version", json_object_new_string(sv->name));

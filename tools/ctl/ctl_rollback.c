@@ -21,7 +21,7 @@ static int run_rollback(struct ctl *c, int argc, char **argv)
 	for (int v = 0; v < e.cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		struct steer_version *sv = &e.cfg->versions[v];
 
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
 			if (!sv->backends[b].ejected_until_ns)
 				sv->backends[b].flags &=

@@ -168,14 +168,14 @@ static int read_counts(struct rollout_run *r, bool base)
 		return ROUTE_CHANGED;
 	ver = &r->cfg->versions[v];
 	r->conns = r->failed = 0;
-	for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS; b++) {
-		__u32 slot = ver->backends[b].stats_slot % STEER_MAX_BACKENDS;
+	for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS; b++) {
+		__u32 slot = ver->backends[b].counter_slot % ROUTE_MAX_BACKENDS;
 		__u64 conns = 0, failed = 0;
 
 		for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 			ret = maps_backend_stats_read(&r->m, (__u32)r->id,
-						      ver->stats_slot, slot, l,
-						      &st);
+						      ver->counter_slot, slot,
+						      l, &st);
 			if (ret) {
 				snprintf(r->why, sizeof(r->why),
 					 "cannot read the counters of %s: %s",

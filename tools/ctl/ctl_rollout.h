@@ -65,8 +65,8 @@ struct rollout_run {
 	double tick;
 	/* the step being run */
 	int step;
-	__u64 base_conns[STEER_MAX_BACKENDS], base_failed[STEER_MAX_BACKENDS];
-	bool base_ok[STEER_MAX_BACKENDS];
+	__u64 base_conns[ROUTE_MAX_BACKENDS], base_failed[ROUTE_MAX_BACKENDS];
+	bool base_ok[ROUTE_MAX_BACKENDS];
 	__u64 conns, failed;
 	double started, deadline;
 	unsigned int intervals;

@@ -3,6 +3,7 @@
  * steerctl stats: counters per route, version and backend; with --watch,
  * rates per second too, redrawn every interval until interrupted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "addr.h"
 #include "ctl.h"
 #include "stats.h"
 
@@ -146,7 +148,7 @@ static int find_backend(const struct stats_route *rs, int v,
 {
 	const struct steer_version *ver = &rs->cfg.versions[v];
 
-	for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS; b++)
+	for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS; b++)
 		if (!memcmp(ver->backends[b].addr, be->addr,
 			    sizeof(be->addr)) &&
 		    ver->backends[b].port == be->port &&
@@ -244,13 +246,12 @@ static struct json_object *backend_json(const struct stats_route *rs, int v,
 	struct json_object *o, *layers = json_object_new_object();
 	struct counts c, pc;
 	struct rates r;
-	char name[64];
+	char name[ADDR_STR_MAX];
 
 	backend_counts(rs, v, b, &c);
 	o = counts_json(&c);
-	json_object_object_add(o, "address",
-			       json_object_new_string(stats_backend_name(
-				       name, sizeof(name), be)));
+	addr_format(name, sizeof(name), be->family, be->addr, ntohs(be->port));
+	json_object_object_add(o, "address", json_object_new_string(name));
 	json_object_object_add(
 		o, "ejected",
 		json_object_new_boolean(be->flags & STEER_BACKEND_EJECTED));
@@ -344,7 +345,7 @@ static struct json_object *route_json(const struct stats_route *rs,
 				rates_json(&r, ratio(r.d_conns, dtotal)));
 		}
 		for (int b = 0;
-		     b < cfg->versions[v].n_backends && b < STEER_MAX_BACKENDS;
+		     b < cfg->versions[v].n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
 			json_object_array_add(
 				bs, backend_json(rs, v, b, prev, secs));
@@ -413,7 +414,7 @@ static void route_text(const struct stats_route *rs,
 	bool watch = secs > 0;
 	struct counts c, pc;
 	struct rates r;
-	char name[64];
+	char name[64], addr[ADDR_STR_MAX];
 
 	if (watch && prev && route_conns(prev) <= total)
 		dtotal = total - route_conns(prev);
@@ -438,7 +439,7 @@ static void route_text(const struct stats_route *rs,
 		row(ver->name, &c, &r,
 		    watch ? ratio(r.d_conns, dtotal) : ratio(c.conns, total),
 		    h->count ? h->sum_ns / 1e9 / h->count : -1, watch);
-		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			int pb = pv < 0 ? -1
 					: find_backend(prev, pv,
@@ -448,12 +449,13 @@ static void route_text(const struct stats_route *rs,
 			if (pb >= 0)
 				backend_counts(prev, pv, pb, &pc);
 			rates_of(&c, pb >= 0 ? &pc : NULL, secs, &r);
-			snprintf(name, sizeof(name), "  %s%s",
-				 stats_backend_name(name + 32, 32,
-						    &ver->backends[b]),
-				 ver->backends[b].flags & STEER_BACKEND_EJECTED
-					 ? " (ej)"
-					 : "");
+			const struct steer_backend *be = &ver->backends[b];
+
+			addr_format(addr, sizeof(addr), be->family, be->addr,
+				    ntohs(be->port));
+			snprintf(name, sizeof(name), "  %s%s", addr,
+				 be->flags & STEER_BACKEND_EJECTED ? " (ej)"
+								   : "");
 			row(name, &c, &r,
 			    watch ? ratio(r.d_conns, dtotal)
 				  : ratio(c.conns, total),

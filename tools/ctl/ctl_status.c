@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* steerctl status: routes, rules, splits, backends and counters, live. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "addr.h"
 #include "ctl.h"
 
 struct route_view {
@@ -16,10 +18,10 @@ struct route_view {
 	int n_frontends;
 	char frontends[STEER_MAX_FRONTENDS][64];
 	/* TC-layer counters of each backend, by version and backend index */
-	struct steer_backend_stats tc[STEER_MAX_VERSIONS][STEER_MAX_BACKENDS];
+	struct steer_backend_stats tc[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
 };
 
-/* Reasons the TC layer counts, as status shows them (steer_reasons_v1). */
+/* Reasons the TC layer counts, as status shows them (steer_reasons_v2). */
 static const struct {
 	enum steer_reason reason;
 	const char *name;
@@ -40,10 +42,10 @@ static void tc_read(const struct steer_maps *m, struct route_view *v)
 	     ver++) {
 		const struct steer_version *sv = &v->cfg.versions[ver];
 
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
-			maps_backend_stats_read(m, v->id, sv->stats_slot,
-						sv->backends[b].stats_slot,
+			maps_backend_stats_read(m, v->id, sv->counter_slot,
+						sv->backends[b].counter_slot,
 						STEER_LAYER_TC, &v->tc[ver][b]);
 	}
 }
@@ -76,9 +78,10 @@ static void frontends_of(const struct steer_maps *m, struct route_view *v)
 		if (bpf_map_lookup_elem(m->frontends, &key, &fe) ||
 		    fe.route_id != v->id || fe.index >= STEER_MAX_FRONTENDS)
 			continue;
-		char addr[56];
+		char addr[ADDR_STR_MAX];
 
-		ctl_addr(addr, sizeof(addr), key.addr, key.family, key.port);
+		addr_format(addr, sizeof(addr), key.family, key.addr,
+			    ntohs(key.port));
 		snprintf(v->frontends[fe.index], sizeof(v->frontends[0]),
 			 "%s/%s", addr,
 			 key.proto == STEER_PROTO_UDP ? "udp" : "tcp");
@@ -91,8 +94,8 @@ static void frontends_of(const struct steer_maps *m, struct route_view *v)
 static __u64 version_conns(const struct route_view *v, int rule, int ver)
 {
 	const struct steer_stats *s =
-		&v->st[v->cfg.rules[rule].stats_slot % (STEER_MAX_RULES + 1)]
-		      [v->cfg.versions[ver].stats_slot %
+		&v->st[v->cfg.rules[rule].counter_slot % (STEER_MAX_RULES + 1)]
+		      [v->cfg.versions[ver].counter_slot %
 		       (STEER_MAX_VERSIONS + 1)];
 
 	return s->connections[STEER_LAYER_SOCK] +
@@ -173,19 +176,19 @@ static void print_text(const struct route_view *v)
 		const struct steer_version *sv = &cfg->versions[ver];
 
 		printf("  version %-11s", sv->name);
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend *be = &sv->backends[b];
 
 			printf(" %s w%u%s",
-			       ctl_addr(buf, sizeof(buf), be->addr, be->family,
-					be->port),
+			       addr_format(buf, sizeof(buf), be->family,
+					   be->addr, ntohs(be->port)),
 			       be->weight,
 			       be->flags & STEER_BACKEND_EJECTED ? " EJECTED"
 								 : "");
 		}
 		printf("\n");
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend_stats *t = &v->tc[ver][b];
 
@@ -195,9 +198,10 @@ static void print_text(const struct route_view *v)
 			       "failed "
 			       "%llu, closed %llu)  packets %llu/%llu  bytes "
 			       "%llu/%llu to/from\n",
-			       ctl_addr(buf, sizeof(buf), sv->backends[b].addr,
-					sv->backends[b].family,
-					sv->backends[b].port),
+			       addr_format(buf, sizeof(buf),
+					   sv->backends[b].family,
+					   sv->backends[b].addr,
+					   ntohs(sv->backends[b].port)),
 			       (unsigned long long)t->connections,
 			       (unsigned long long)t->established,
 			       (unsigned long long)t->failed,
@@ -350,13 +354,13 @@ static struct json_object *route_json(const struct route_view *v)
 
 		json_object_object_add(vo, "name",
 				       json_object_new_string(sv->name));
-		for (int b = 0; b < sv->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend *be = &sv->backends[b];
 			struct json_object *bo = json_object_new_object();
 
-			ctl_addr(buf, sizeof(buf), be->addr, be->family,
-				 be->port);
+			addr_format(buf, sizeof(buf), be->family, be->addr,
+				    ntohs(be->port));
 			json_object_object_add(bo, "address",
 					       json_object_new_string(buf));
 			json_object_object_add(bo, "weight",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * steerctl trace: live connection decisions from the steer_events_v1 ring
+ * steerctl trace: live connection decisions from the steer_events_v2 ring
  * buffer. The datapath writes events only while the lease in
  * steer_trace_v1 runs; this command holds it (3 s, renewed every second)
  * and clears it when it ends, so nobody tracing costs the datapath a
@@ -17,6 +17,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "addr.h"
 #include "ctl.h"
 #include "stats.h"
 #include "sysfs.h"
@@ -160,7 +161,7 @@ static const char *addr_str(char *buf, size_t len, const __u32 a[4],
 	if (!memcmp(a, zero, sizeof(zero)))
 		snprintf(buf, len, "-");
 	else
-		ctl_addr(buf, len, a, family, port);
+		addr_format(buf, len, family, a, ntohs(port));
 	return buf;
 }
 
@@ -170,7 +171,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct steer_event *e = data;
 	const struct steer_route_cfg *cfg;
 	const char *route = "-", *rule = "-", *version = "-", *layer;
-	char client[64], fe[64], be[64], when[40], frac[16];
+	char client[ADDR_STR_MAX], fe[ADDR_STR_MAX], be[ADDR_STR_MAX];
+	char when[40], frac[16];
 	double real;
 	time_t secs;
 
@@ -190,9 +192,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	layer = e->layer < STEER_LAYER_COUNT ? stats_layer_names[e->layer]
 					     : "?";
 	addr_str(client, sizeof(client), e->saddr, e->family, e->sport);
-	ctl_addr(fe, sizeof(fe), e->daddr, e->family, e->dport);
+	addr_format(fe, sizeof(fe), e->family, e->daddr, ntohs(e->dport));
 	if (e->verdict == STEER_VERDICT_STEER)
-		ctl_addr(be, sizeof(be), e->baddr, e->family, e->bport);
+		addr_format(be, sizeof(be), e->family, e->baddr,
+			    ntohs(e->bport));
 	else
 		snprintf(be, sizeof(be), "-");
 	real = t->mono_to_real + e->ts_ns / 1e9;

@@ -3,12 +3,13 @@
  * steerctl: read and edit steer's pinned maps. Commands dispatch through a
  * {name, run} table with prefix matching, each with its own help (bpftool).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/capability.h>
+#include "caps.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -89,31 +90,25 @@ void ctl_print_json(struct json_object *doc)
 int ctl_open_maps(const struct ctl *c, struct steer_maps *m)
 {
 	char err[512];
+	int ret = maps_open(c->bpffs, m, err, sizeof(err));
 
-	if (maps_open(c->bpffs, m, err, sizeof(err)))
-		return ctl_error(c, CTL_ERR, "%s", err);
-	return CTL_OK;
+	if (!ret)
+		return CTL_OK;
+	/* EPERM and EACCES say so themselves; a pin not found by a
+	 * process that could not open it anyway says so too. */
+	if (ret != -EPERM && ret != -EACCES && !caps_have(CAP_BPF) &&
+	    !caps_have(CAP_SYS_ADMIN))
+		return ctl_error(c, CTL_ERR,
+				 "%s; and steerctl runs without the privileges "
+				 "to open them (root or CAP_BPF and "
+				 "CAP_NET_ADMIN)",
+				 err);
+	return ctl_error(c, CTL_ERR, "%s", err);
 }
 
 const char *ctl_pct(char *buf, size_t len, unsigned int units)
 {
 	snprintf(buf, len, "%u.%02u", units / 100, units % 100);
-	return buf;
-}
-
-const char *ctl_addr(char *buf, size_t len, const __u32 addr[4], __u8 family,
-		     __be16 port)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	inet_ntop(family == STEER_FAM_INET6 ? AF_INET6 : AF_INET, addr, ip,
-		  sizeof(ip));
-	if (!port)
-		snprintf(buf, len, "%s", ip);
-	else if (family == STEER_FAM_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(port));
-	else
-		snprintf(buf, len, "%s:%u", ip, ntohs(port));
 	return buf;
 }
 
@@ -125,24 +120,50 @@ bool ctl_wants_help(int argc, char **argv)
 	return false;
 }
 
-/* Exact name first, then a unique prefix. */
-static const struct ctl_cmd *find_command(const char *name, int *ambiguous)
+/*
+ * Exact name first, then a unique prefix. A prefix of several commands
+ * ("stat": status, stats) is no command: NULL, with their names in
+ * @candidates (", "-separated) so the usage error can list them.
+ */
+static const struct ctl_cmd *find_command(const char *name, char *candidates,
+					  size_t len)
 {
 	const struct ctl_cmd *hit = NULL;
-	size_t len = strlen(name);
+	size_t n = strlen(name), used = 0;
+	int hits = 0;
 
-	*ambiguous = 0;
+	candidates[0] = '\0';
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		if (!strcmp(commands[i]->name, name))
 			return commands[i];
-	for (size_t i = 0; i < N_COMMANDS; i++) {
-		if (strncmp(commands[i]->name, name, len))
+	for (size_t i = 0; n && i < N_COMMANDS; i++) {
+		int w;
+
+		if (strncmp(commands[i]->name, name, n))
 			continue;
-		if (hit)
-			*ambiguous = 1;
+		w = snprintf(candidates + used, len - used, "%s%s",
+			     hits ? ", " : "", commands[i]->name);
+		if (w > 0 && (size_t)w < len - used)
+			used += (size_t)w;
 		hit = commands[i];
+		hits++;
 	}
-	return *ambiguous ? NULL : hit;
+	if (hits > 1)
+		return NULL;
+	candidates[0] = '\0';
+	return hit;
+}
+
+/* The usage error for a @name that names no one command. */
+static int unknown_command(const struct ctl *c, const char *name,
+			   const char *candidates)
+{
+	if (candidates[0])
+		return ctl_error(c, CTL_USAGE,
+				 "'%s' is ambiguous: %s; see 'steerctl help'",
+				 name, candidates);
+	return ctl_error(c, CTL_USAGE,
+			 "unknown command '%s'; see 'steerctl help'", name);
 }
 
 int main(int argc, char **argv)
@@ -157,7 +178,8 @@ int main(int argc, char **argv)
 	struct ctl c = { .bpffs = STEER_DEFAULT_BPFFS };
 	enum log_level level = LOG_LEVEL_WARN;
 	const struct ctl_cmd *cmd;
-	int opt, ambiguous;
+	char candidates[256];
+	int opt;
 
 	/* '+': stop at the command; its own options follow it. */
 	while ((opt = getopt_long(argc, argv, "+b:o:vh", opts, NULL)) != -1) {
@@ -196,21 +218,17 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return CTL_OK;
 		}
-		cmd = find_command(argv[optind + 1], &ambiguous);
+		cmd = find_command(argv[optind + 1], candidates,
+				   sizeof(candidates));
 		if (!cmd)
-			return ctl_error(&c, CTL_USAGE, "unknown command '%s'",
-					 argv[optind + 1]);
+			return unknown_command(&c, argv[optind + 1],
+					       candidates);
 		fputs(cmd->help, stdout);
 		return CTL_OK;
 	}
-	cmd = find_command(argv[optind], &ambiguous);
+	cmd = find_command(argv[optind], candidates, sizeof(candidates));
 	if (!cmd)
-		return ctl_error(&c, CTL_USAGE,
-				 ambiguous ? "'%s' is ambiguous; see "
-					     "'steerctl help'"
-					   : "unknown command '%s'; see "
-					     "'steerctl help'",
-				 argv[optind]);
+		return unknown_command(&c, argv[optind], candidates);
 	if (ctl_wants_help(argc - optind, argv + optind)) {
 		fputs(cmd->help, stdout);
 		return CTL_OK;
