@@ -242,9 +242,6 @@ def test_large_answer_over_tcp(sandbox, dsteerd, dnsmasq, client, cg):
     assert dval(fams, "steer_dns_truncated_total", **lab) >= 1
     assert dval(fams, "steer_dns_left_out", **lab) == 8
     assert dval(fams, "steer_dns_backends", **lab) == 32
-    r = backends_seen(client, 64, cgroup="testers")
-    assert r["errors"] == {} and set(r["backends"]) <= {
-        f"10.244.100.{i}:9080" for i in range(1, 33)}, r
 
 
 def test_full_version_leaves_addresses_out(sandbox, dsteerd, dnsmasq, client, cg):
