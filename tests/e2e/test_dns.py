@@ -29,9 +29,11 @@ class DnsSteerd(Steerd):
     def __init__(self, sb):
         super().__init__(sb, binary=["nsenter", f"--net={sb.netns_path}", STEERD])
 
+    extra = []
+
     def argv(self):
         return super().argv() + ["--dns-server", DNS_IP, "--dns-min-ttl", "1",
-                                 "--dns-max-ttl", "5"]
+                                 "--dns-max-ttl", "5"] + self.extra
 
 
 @pytest.fixture
@@ -267,3 +269,34 @@ def test_full_version_leaves_addresses_out(sandbox, dsteerd, dnsmasq, client, cg
     assert dval(fams, "steer_dns_left_out", **lab) == 1
     assert dval(fams, "steer_dns_truncated_total", **lab) == 0
     assert dval(fams, "steer_dns_backends", **lab) == 3
+
+
+def test_pod_churn_reuses_backend_ids(sandbox, dsteerd, dnsmasq, client, cg):
+    """Every rollout gives a version's pods new addresses. steer_backends_v2
+    holds 8 addresses per route of --max-routes: with --max-routes 1, ids 1
+    to 7. 6 rollouts bring 19 addresses, so ids of addresses no route uses
+    any more must be reused, or the 2nd rollout fails with ENOSPC and the
+    route keeps pods that are gone. Connections reach the last pods."""
+    dsteerd.extra = ["--max-routes", "1"]
+    v1 = {"v1.steer.test": ["10.244.1.5"]}
+    dns = dnsmasq(dict(v1, **{"v2.steer.test": ["10.244.2.7"]}))
+    dsteerd.write_route("dnsr", dns_route(cg))
+    dsteerd.start()
+    ctl = Steerctl(sandbox, dsteerd)
+    # the sandbox's backends answer on these addresses only: the connect
+    # checks use the last two rollouts' pods
+    pods = [["10.244.3.%d" % (3 * r + i) for i in range(1, 4)] for r in range(4)] + [
+        ["10.244.1.6", "10.244.2.8", "10.244.2.9"], ["10.244.2.7", "10.244.2.8"]]
+    for addrs in pods:
+        gen = ctl.status()["dnsr"]["generation"]
+        dns.reload(dict(v1, **{"v2.steer.test": addrs}))
+        wait_for(lambda: ctl.status()["dnsr"]["generation"] > gen,
+                 what=f"republish with {addrs}")
+        (v2,) = [v for v in ctl.status()["dnsr"]["versions"] if v["name"] == "v2"]
+        assert sorted(b["address"] for b in v2["backends"]) == sorted(
+            f"{a}:9080" for a in addrs), (v2, dsteerd.log_since(0)[-2000:])
+    assert "ENOSPC" not in dsteerd.log_since(0) and \
+        "No space left" not in dsteerd.log_since(0)
+    r = backends_seen(client, 40, cgroup="testers")
+    assert r["errors"] == {} and set(r["backends"]) == {
+        "10.244.2.7:9080", "10.244.2.8:9080"}, r
