@@ -11,75 +11,80 @@
 #include "compile.h"
 #include "log.h"
 
-/* What is live now: route id -> config, read once per apply. */
+/*
+ * What is live now, from the route index (name -> id, generation, source
+ * hash) and the outer map's ids: no route's rows are read unless its file
+ * changed. @wanted marks index entries a route of the set still has.
+ */
 struct live {
 	int n;
-	__u32 *ids;
-	struct steer_route_cfg *cfgs;
+	struct maps_index_entry *idx; /* sorted by name */
 	bool *wanted;
+	int n_ids;
+	__u32 *ids; /* every route id in the outer map, ascending */
+	/* Bitmaps of max_routes bits over route ids. */
+	__u8 *taken;   /* in the outer map, in the index, or given out */
+	__u8 *in_map;  /* in the outer map */
+	__u8 *indexed; /* named by the index */
+	__u8 *mine;    /* given to a route of the set being applied */
+	__u64 generation;
 };
 
 static void live_free(struct live *l)
 {
-	free(l->ids);
-	free(l->cfgs);
+	free(l->idx);
 	free(l->wanted);
+	free(l->ids);
+	free(l->taken);
+	free(l->in_map);
+	free(l->indexed);
+	free(l->mine);
 	memset(l, 0, sizeof(*l));
+}
+
+static void bit_set(__u8 *bits, __u32 id, __u32 max)
+{
+	if (id < max)
+		bits[id / 8] |= (__u8)(1u << (id % 8));
+}
+
+static bool bit_get(const __u8 *bits, __u32 id, __u32 max)
+{
+	return id < max && (bits[id / 8] & (1u << (id % 8)));
 }
 
 static int live_read(const struct steer_maps *m, struct live *l)
 {
+	__u32 max = m->max_routes;
 	int n;
 
 	memset(l, 0, sizeof(*l));
+	n = maps_index_read(m, &l->idx);
+	if (n < 0)
+		return n;
+	l->n = n;
 	n = maps_route_ids(m, &l->ids);
 	if (n < 0)
 		return n;
-	l->cfgs = calloc(n ? n : 1, sizeof(*l->cfgs));
-	l->wanted = calloc(n ? n : 1, sizeof(*l->wanted));
-	if (!l->cfgs || !l->wanted)
+	l->n_ids = n;
+	l->wanted = calloc(l->n ? l->n : 1, sizeof(*l->wanted));
+	l->taken = calloc(max / 8 + 1, 1);
+	l->in_map = calloc(max / 8 + 1, 1);
+	l->indexed = calloc(max / 8 + 1, 1);
+	l->mine = calloc(max / 8 + 1, 1);
+	if (!l->wanted || !l->taken || !l->in_map || !l->indexed || !l->mine)
 		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		int ret = maps_route_get(m, l->ids[i], &l->cfgs[l->n]);
-
-		if (ret == -ENOENT)
-			continue; /* deleted meanwhile */
-		if (ret)
-			return ret;
-		l->ids[l->n++] = l->ids[i];
+	for (int i = 0; i < l->n_ids; i++) {
+		bit_set(l->taken, l->ids[i], max);
+		bit_set(l->in_map, l->ids[i], max);
+	}
+	for (int i = 0; i < l->n; i++) {
+		bit_set(l->taken, l->idx[i].v.id, max);
+		bit_set(l->indexed, l->idx[i].v.id, max);
+		if (l->idx[i].v.generation > l->generation)
+			l->generation = l->idx[i].v.generation;
 	}
 	return 0;
-}
-
-static int live_find(const struct live *l, const char *name)
-{
-	for (int i = 0; i < l->n; i++)
-		if (!strncmp(l->cfgs[i].name, name, STEER_NAME_LEN))
-			return i;
-	return -1;
-}
-
-static bool id_taken(const struct live *l, const __u32 *ids, int n, __u32 id)
-{
-	for (int i = 0; i < l->n; i++)
-		if (l->ids[i] == id)
-			return true;
-	for (int i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-/* Compare two configs, ignoring when and by which generation published. */
-static bool cfg_same(const struct steer_route_cfg *a,
-		     const struct steer_route_cfg *b)
-{
-	const size_t rest = offsetof(struct steer_route_cfg, flags);
-
-	return !memcmp(a->name, b->name, sizeof(a->name)) &&
-	       a->source_hash == b->source_hash &&
-	       !memcmp((const char *)a + rest, (const char *)b + rest,
-		       sizeof(*a) - rest);
 }
 
 /*
@@ -197,19 +202,116 @@ static int prune_frontends(const struct steer_maps *m,
 	return ret;
 }
 
+/* Routes compiled and published per round: bounds the memory in use. */
+#define APPLY_CHUNK 64
+
+/* Publish the @n routes of @set listed in @which, compiled against what is
+ * live; see apply_routes, steps 2. */
+static int publish_changed(struct steer_maps *m, const struct route_set *set,
+			   const int *which, int n, const __u32 *ids,
+			   const bool *fresh, const char *cgroup_root,
+			   __u64 generation, __u64 now_ns, char *err,
+			   size_t errlen)
+{
+	struct steer_route_cfg *cfgs = calloc(APPLY_CHUNK, sizeof(*cfgs));
+	struct steer_route_cfg *prev = calloc(1, sizeof(*prev));
+	const struct steer_route_cfg *pub[APPLY_CHUNK];
+	__u32 pub_ids[APPLY_CHUNK];
+	int ret = 0;
+
+	if (!cfgs || !prev) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int done = 0; done < n && !ret;) {
+		int k = 0;
+
+		for (; k < APPLY_CHUNK && done + k < n; k++) {
+			int i = which[done + k];
+			bool had =
+				!fresh[i] && !maps_route_get(m, ids[i], prev);
+
+			ret = compile_route(&set->routes[i], cgroup_root,
+					    had ? prev : NULL, &cfgs[k], err,
+					    errlen);
+			if (ret)
+				goto out;
+			cfgs[k].generation = generation;
+			cfgs[k].applied_ns = now_ns;
+			/* Counters first: a config must find its new slots
+			 * at zero. */
+			if (had)
+				zero_new_counters(m, ids[i], prev, &cfgs[k]);
+			pub[k] = &cfgs[k];
+			pub_ids[k] = ids[i];
+		}
+		ret = maps_route_publish_many(m, pub_ids, pub, k);
+		if (ret)
+			snprintf(err, errlen, "cannot publish %d route%s: %s",
+				 k, k == 1 ? "" : "s", strerror(-ret));
+		done += k;
+	}
+out:
+	free(cfgs);
+	free(prev);
+	return ret;
+}
+
+/* Write every frontend of @set (batches of a few thousand). */
+static int write_frontends(const struct steer_maps *m,
+			   const struct route_set *set, const __u32 *ids,
+			   char *err, size_t errlen)
+{
+	enum { BATCH = 4096 };
+	struct steer_frontend_key *k = calloc(BATCH, sizeof(*k));
+	struct steer_frontend *v = calloc(BATCH, sizeof(*v));
+	int n = 0, ret = 0;
+
+	if (!k || !v) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i <= set->n && !ret; i++) {
+		const struct route *r = i < set->n ? &set->routes[i] : NULL;
+
+		for (int f = 0; r && f < r->n_frontends; f++)
+			frontend_entry(&r->frontends[f], ids[i], f, &k[n],
+				       &v[n]),
+				n++;
+		if (n && (n + STEER_MAX_FRONTENDS > BATCH || !r)) {
+			__u32 count = (__u32)n;
+
+			if (bpf_map_update_batch(m->frontends, k, v, &count,
+						 NULL))
+				for (__u32 j = count; j < (__u32)n && !ret; j++)
+					if (bpf_map_update_elem(m->frontends,
+								&k[j], &v[j],
+								BPF_ANY))
+						ret = -errno;
+			n = 0;
+		}
+	}
+out:
+	if (ret)
+		snprintf(err, errlen, "cannot write frontends: %s",
+			 strerror(-ret));
+	free(k);
+	free(v);
+	return ret;
+}
+
 int apply_routes(struct steer_maps *m, const struct route_set *set,
 		 const char *cgroup_root, struct apply_stats *st, char *err,
 		 size_t errlen)
 {
-	struct steer_route_cfg *cfgs = NULL;
-	struct live live;
+	struct steer_route_cfg *scratch = NULL;
 	struct timespec now;
-	__u32 *ids = NULL, next_id = 0;
-	__u64 generation = 0;
-	const struct steer_route_cfg **prevs = NULL, **pub_cfgs = NULL;
-	__u32 *pub_ids = NULL, *gone = NULL;
-	bool *publish = NULL, *fresh = NULL;
-	int ret, n_pub = 0, n_gone = 0;
+	struct live live;
+	__u32 *ids = NULL, *gone = NULL, next_id = 0;
+	int *changed = NULL, n_changed = 0, n_gone = 0, ret;
+	bool *fresh = NULL;
+	__u64 generation;
 
 	memset(st, 0, sizeof(*st));
 	ret = live_read(m, &live);
@@ -218,119 +320,96 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			 strerror(-ret));
 		goto out;
 	}
-	for (int i = 0; i < live.n; i++)
-		if (live.cfgs[i].generation > generation)
-			generation = live.cfgs[i].generation;
-	st->generation = generation++;
+	st->generation = live.generation;
+	generation = live.generation + 1;
 	if ((__u32)set->n > m->max_routes) {
 		ret = -E2BIG;
 		snprintf(err, errlen, "%d routes, more than --max-routes %u",
 			 set->n, m->max_routes);
 		goto out;
 	}
-	cfgs = calloc(set->n ? set->n : 1, sizeof(*cfgs));
-	ids = calloc(set->n ? set->n : 1, sizeof(*ids));
-	publish = calloc(set->n ? set->n : 1, sizeof(*publish));
-	fresh = calloc(set->n ? set->n : 1, sizeof(*fresh));
-	prevs = calloc(set->n ? set->n : 1, sizeof(*prevs));
-	pub_cfgs = calloc(set->n ? set->n : 1, sizeof(*pub_cfgs));
-	pub_ids = calloc(set->n ? set->n : 1, sizeof(*pub_ids));
-	gone = calloc(live.n + set->n + 1, sizeof(*gone));
-	if (!cfgs || !ids || !publish || !fresh || !prevs || !pub_cfgs ||
-	    !pub_ids || !gone) {
+	scratch = calloc(1, sizeof(*scratch));
+	ids = calloc(set->n + 1, sizeof(*ids));
+	fresh = calloc(set->n + 1, sizeof(*fresh));
+	changed = calloc(set->n + 1, sizeof(*changed));
+	gone = calloc(live.n + live.n_ids + set->n + 1, sizeof(*gone));
+	if (!scratch || !ids || !fresh || !changed || !gone) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 
-	/* 1. Compile everything; nothing is written yet. */
+	/*
+	 * 1. Check that every route compiles and find what changed, from the
+	 * source hash the index keeps: nothing is written yet, so a bad input
+	 * changes nothing.
+	 */
 	for (int i = 0; i < set->n; i++) {
 		const struct route *r = &set->routes[i];
-		int li = live_find(&live, r->name);
-		const struct steer_route_cfg *prev =
-			li >= 0 ? &live.cfgs[li] : NULL;
+		const struct maps_index_entry *e =
+			maps_index_find(live.idx, live.n, r->name);
 
-		prevs[i] = prev;
-		ret = compile_route(r, cgroup_root, prev, &cfgs[i], err,
-				    errlen);
+		ret = compile_route_check(r, cgroup_root, scratch, err, errlen);
 		if (ret)
 			goto out;
-		if (li >= 0) {
-			ids[i] = live.ids[li];
-			live.wanted[li] = true;
+		if (e) {
+			ids[i] = e->v.id;
+			live.wanted[e - live.idx] = true;
+			/* An index entry whose route is gone from the map
+			 * (a delete that died before the index's): publish. */
+			if (!bit_get(live.in_map, e->v.id, m->max_routes))
+				e = NULL;
 		} else {
-			while (id_taken(&live, ids, i, next_id))
+			while (next_id < m->max_routes &&
+			       bit_get(live.taken, next_id, m->max_routes))
 				next_id++;
-			ids[i] = next_id++;
+			if (next_id >= m->max_routes) {
+				ret = -E2BIG;
+				snprintf(err, errlen,
+					 "no free route id below --max-routes "
+					 "%u",
+					 m->max_routes);
+				goto out;
+			}
+			ids[i] = next_id;
+			bit_set(live.taken, next_id++, m->max_routes);
 			fresh[i] = true;
 		}
-		if (prev && (prev->flags & STEER_ROUTE_OVERRIDE) &&
-		    prev->source_hash == cfgs[i].source_hash) {
+		bit_set(live.mine, ids[i], m->max_routes);
+		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
+		    e->v.source_hash == scratch->source_hash) {
 			st->kept++;
 			continue;
 		}
-		if (prev && cfg_same(prev, &cfgs[i])) {
+		if (e && e->v.source_hash == scratch->source_hash &&
+		    e->v.encoding == STEER_ROWS_ENCODING) {
 			st->unchanged++;
 			continue;
 		}
-		cfgs[i].generation = generation;
-		cfgs[i].applied_ns =
-			(__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
-		publish[i] = true;
-	}
-	for (int i = 0; i < set->n; i++) {
-		if (ids[i] >= m->max_routes) {
-			ret = -E2BIG;
-			snprintf(err, errlen, "route id %u beyond --max-routes",
-				 ids[i]);
-			goto out;
-		}
+		changed[n_changed++] = i;
 	}
 
-	/* 2. Publish configs, each in one swap, before frontends point at them.
-	 * Counters first: a config must find its new slots at zero. */
-	for (int i = 0; i < set->n; i++) {
-		if (!publish[i])
-			continue;
-		if (fresh[i]) /* a reused id: no old counts (below) */
-			gone[n_gone++] = ids[i];
-		else
-			zero_new_counters(m, ids[i], prevs[i], &cfgs[i]);
-		pub_ids[n_pub] = ids[i];
-		pub_cfgs[n_pub++] = &cfgs[i];
-	}
+	/* 2. Publish what changed, each route in one swap, before frontends
+	 * point at it. A fresh id starts with no counts. */
+	for (int c = 0; c < n_changed; c++)
+		if (fresh[changed[c]])
+			gone[n_gone++] = ids[changed[c]];
 	maps_stats_clear_many(m, gone, n_gone);
 	n_gone = 0;
-	ret = maps_route_publish_many(m, pub_ids, pub_cfgs, n_pub);
-	if (ret) {
-		snprintf(err, errlen, "cannot publish %d route%s: %s", n_pub,
-			 n_pub == 1 ? "" : "s", strerror(-ret));
+	ret = publish_changed(
+		m, set, changed, n_changed, ids, fresh, cgroup_root, generation,
+		(__u64)now.tv_sec * 1000000000ull + now.tv_nsec, err, errlen);
+	if (ret)
 		goto out;
-	}
-	st->published = n_pub;
-	if (n_pub)
+	st->published = n_changed;
+	if (n_changed)
 		st->generation = generation;
 
 	/* 3. Point frontends at their routes, then drop the ones gone. */
-	for (int i = 0; i < set->n; i++) {
-		const struct route *r = &set->routes[i];
-
-		for (int f = 0; f < r->n_frontends; f++) {
-			struct steer_frontend_key k;
-			struct steer_frontend v;
-
-			frontend_entry(&r->frontends[f], ids[i], f, &k, &v);
-			if (bpf_map_update_elem(m->frontends, &k, &v,
-						BPF_ANY)) {
-				ret = -errno;
-				snprintf(err, errlen,
-					 "cannot write frontend of %s: %s",
-					 r->name, strerror(errno));
-				goto out;
-			}
-		}
-	}
+	ret = write_frontends(m, set, ids, err, errlen);
+	if (ret)
+		goto out;
 	ret = prune_frontends(m, set);
 	if (ret) {
 		snprintf(err, errlen, "cannot remove frontends: %s",
@@ -341,6 +420,12 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	/* 4. Routes no file has any more: nothing points at them now. */
 	for (int i = 0; i < live.n; i++)
 		if (!live.wanted[i])
+			gone[n_gone++] = live.idx[i].v.id;
+	/* And routes of the map that no index entry names (a publish that
+	 * died before its index write) and the set did not take. */
+	for (int i = 0; i < live.n_ids; i++)
+		if (!bit_get(live.mine, live.ids[i], m->max_routes) &&
+		    !bit_get(live.indexed, live.ids[i], m->max_routes))
 			gone[n_gone++] = live.ids[i];
 	ret = maps_route_delete_many(m, gone, n_gone);
 	if (ret) {
@@ -354,13 +439,10 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 		st->generation = generation;
 out:
 	live_free(&live);
-	free(cfgs);
+	free(scratch);
 	free(ids);
-	free(publish);
 	free(fresh);
-	free(prevs);
-	free(pub_cfgs);
-	free(pub_ids);
+	free(changed);
 	free(gone);
 	return ret;
 }

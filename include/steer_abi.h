@@ -497,8 +497,12 @@ struct steer_route_index {
 	__u32 flags; /* the route's enum steer_route_flags */
 	__u64 generation;
 	__u64 source_hash; /* as in the route's header */
-	__u64 reserved;
+	__u64 encoding;	   /* STEER_ROWS_ENCODING of the publisher (a steerd
+			      whose rows differ republishes the route) */
 };
+
+/* Bumped when the same route file compiles to other rows. */
+#define STEER_ROWS_ENCODING 1
 
 /* ---- steer_agent_v1 (ARRAY, 1 entry): steerd's own counters, pinned ---- */
 /* So they survive a steerd restart like the datapath's (never reset). */

@@ -11,6 +11,7 @@
  * affinity survives a change of split or backends (DESIGN.md §2).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -614,16 +615,32 @@ void compile_counter_slots(struct steer_route_cfg *cfg,
 	}
 }
 
-int compile_route(const struct route *r, const char *cgroup_root,
-		  const struct steer_route_cfg *prev,
-		  struct steer_route_cfg *out, char *err, size_t errlen)
+/*
+ * Zero what compiling @r fills: the header and policy, and the rules and
+ * versions @r has, without their tables (kilobytes each), which
+ * compile_tables() writes whole. What lies past n_rules / n_versions is
+ * never read.
+ */
+static void clear_cfg(struct steer_route_cfg *out, const struct route *r)
+{
+	memset(out, 0, offsetof(struct steer_route_cfg, versions));
+	for (int v = 0; v < r->n_versions && v < STEER_MAX_VERSIONS; v++)
+		memset(&out->versions[v], 0,
+		       offsetof(struct steer_version, slots));
+	for (int i = 0; i < r->n_rules && i < STEER_MAX_RULES; i++)
+		memset(&out->rules[i], 0, offsetof(struct steer_rule, slots));
+}
+
+/* Everything but the tables and counter slots; see compile_route_check. */
+static int compile_body(const struct route *r, const char *cgroup_root,
+			struct steer_route_cfg *out, char *err, size_t errlen)
 {
 	int i, ret;
 
-	memset(out, 0, sizeof(*out));
 	ret = check_limits(r, err, errlen);
 	if (ret)
 		return ret;
+	clear_cfg(out, r);
 
 	copy_name(out->name, sizeof(out->name), r->name, sizeof(r->name));
 	if (r->affinity == ROUTE_AFFINITY_CLIENT)
@@ -673,6 +690,24 @@ int compile_route(const struct route *r, const char *cgroup_root,
 	}
 
 	out->source_hash = compile_source_hash(out);
+	return 0;
+}
+
+int compile_route_check(const struct route *r, const char *cgroup_root,
+			struct steer_route_cfg *scratch, char *err,
+			size_t errlen)
+{
+	return compile_body(r, cgroup_root, scratch, err, errlen);
+}
+
+int compile_route(const struct route *r, const char *cgroup_root,
+		  const struct steer_route_cfg *prev,
+		  struct steer_route_cfg *out, char *err, size_t errlen)
+{
+	int ret = compile_body(r, cgroup_root, out, err, errlen);
+
+	if (ret)
+		return ret;
 	compile_tables(out, prev);
 	compile_counter_slots(out, prev);
 	return 0;

@@ -25,6 +25,15 @@ int compile_route(const struct route *r, const char *cgroup_root,
 		  struct steer_route_cfg *out, char *err, size_t errlen);
 
 /*
+ * compile_route() without the tables and counter slots: whether @r
+ * compiles, and its source_hash, in @scratch (which it leaves holding
+ * the rest). Cheap enough to run on every route of every apply.
+ */
+int compile_route_check(const struct route *r, const char *cgroup_root,
+			struct steer_route_cfg *scratch, char *err,
+			size_t errlen);
+
+/*
  * Rebuild every selection table of @cfg from its splits, versions, backend
  * weights and backend flags, keeping slots of @prev (may be NULL) where it
  * can. steerctl uses it after changing a split or ejecting a backend.

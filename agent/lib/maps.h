@@ -98,6 +98,21 @@ int maps_route_ids(const struct steer_maps *m, __u32 **ids);
 int maps_route_get(const struct steer_maps *m, __u32 id,
 		   struct steer_route_cfg *out);
 
+/* One entry of the route index (steer_route_index_v2). */
+struct maps_index_entry {
+	struct steer_route_name name;
+	struct steer_route_index v;
+};
+
+/*
+ * The whole route index, sorted by name, in *@out (malloc'ed; the caller
+ * frees it). Returns the count or -errno.
+ */
+int maps_index_read(const struct steer_maps *m, struct maps_index_entry **out);
+/* The entry of @name in a sorted index of @n entries, or NULL. */
+const struct maps_index_entry *maps_index_find(const struct maps_index_entry *e,
+					       int n, const char *name);
+
 /* Find a route by name; returns its id or -ENOENT. @out may be NULL. */
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out);

@@ -150,7 +150,8 @@ static void index_put(const struct steer_maps *m, __u32 id,
 	struct steer_route_index v = { .id = id,
 				       .flags = cfg->flags,
 				       .generation = cfg->generation,
-				       .source_hash = cfg->source_hash };
+				       .source_hash = cfg->source_hash,
+				       .encoding = STEER_ROWS_ENCODING };
 	struct steer_route_name k;
 
 	index_key(&k, cfg->name);
@@ -195,6 +196,59 @@ static void index_drop(const struct steer_maps *m, const __u32 *in, int n)
 		bpf_map_delete_elem(m->route_index, &drop[i]);
 	free(drop);
 	free(ids);
+}
+
+static int cmp_index_entry(const void *a, const void *b)
+{
+	return strncmp(((const struct maps_index_entry *)a)->name.name,
+		       ((const struct maps_index_entry *)b)->name.name,
+		       STEER_NAME_LEN);
+}
+
+int maps_index_read(const struct steer_maps *m, struct maps_index_entry **out)
+{
+	struct steer_route_name key, next;
+	struct maps_index_entry *e = NULL, *grown;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	*out = NULL;
+	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(e, cap * sizeof(*e));
+			if (!grown) {
+				free(e);
+				return -ENOMEM;
+			}
+			e = grown;
+		}
+		e[n].name = next;
+		if (!bpf_map_lookup_elem(m->route_index, &next, &e[n].v))
+			n++;
+	}
+	if (errno != ENOENT) {
+		int ret = -errno;
+
+		free(e);
+		return ret;
+	}
+	if (n)
+		qsort(e, n, sizeof(*e), cmp_index_entry);
+	*out = e;
+	return (int)n;
+}
+
+const struct maps_index_entry *maps_index_find(const struct maps_index_entry *e,
+					       int n, const char *name)
+{
+	struct maps_index_entry k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.name.name, name, strnlen(name, STEER_NAME_LEN - 1));
+	return n > 0 ? bsearch(&k, e, n, sizeof(*e), cmp_index_entry) : NULL;
 }
 
 /* The id the index gives for @name, or -ENOENT. */

@@ -26,6 +26,13 @@ static int set_append(struct route_set *set, struct route_set *add)
 
 	if (!add->n)
 		return 0;
+	if (!set->n) { /* the usual first file: a move, not a copy */
+		free(set->routes);
+		*set = *add;
+		add->routes = NULL;
+		add->n = 0;
+		return 0;
+	}
 	rs = realloc(set->routes, (size_t)(set->n + add->n) * sizeof(*rs));
 	if (!rs)
 		return -ENOMEM;
@@ -150,7 +157,12 @@ static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 			yaml_document_delete(&doc);
 			continue;
 		}
-		rs = realloc(out->routes, (size_t)(out->n + 1) * sizeof(*rs));
+		/* Room doubles: one copy per route would be quadratic. */
+		rs = out->routes;
+		if (!(out->n & (out->n - 1)))
+			rs = realloc(out->routes,
+				     (size_t)(out->n ? 2 * out->n : 1) *
+					     sizeof(*rs));
 		if (!rs) {
 			yaml_document_delete(&doc);
 			snprintf(err, errlen, "%s: out of memory", path);

@@ -5,6 +5,7 @@
  * backends are ejected.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include "addr.h"
 #include "routes_internal.h"
@@ -64,6 +65,14 @@ static int match_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 
 #define ITEM(n, i) ry_node(c, (n)->data.sequence.items.start[i])
 
+void routes_match_clear(struct route_match *m)
+{
+	/* All but the cgroup paths (2 KB), each written whole when parsed. */
+	memset(m, 0, offsetof(struct route_match, cgroups));
+	memset(&m->n_uids, 0,
+	       sizeof(*m) - offsetof(struct route_match, n_uids));
+}
+
 int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m)
 {
@@ -74,6 +83,7 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	const char *s;
 	int err, i;
 
+	routes_match_clear(m);
 	err = ry_map_check(c, n, what, fields);
 	if (err)
 		return err;

@@ -481,9 +481,10 @@ class Steer:
                 f"rules:\n  - name: default\n"
                 f"    split: {{v1: {split[0]}, v2: {split[1]}}}\n")
 
-    def write_routes(self, n):
+    def write_routes(self, n, first_split=WEIGHTS):
         docs = [self.route_doc(f"svc-{i}", filler_vip(i),
-                               [filler_backend(i, 0), filler_backend(i, 1)])
+                               [filler_backend(i, 0), filler_backend(i, 1)],
+                               first_split if i == 0 else WEIGHTS)
                 for i in range(n - 1)]
         docs.append(self.route_doc("bench", VIP, [a for a, _ in BACKENDS]))
         tmp = self.routes + ".yaml.tmp"
@@ -545,6 +546,20 @@ class Steer:
         self.n = n
         self.last_apply = t1 - t0
         return self.last_apply
+
+    def change_one(self, split):
+        """The file with one route's split changed, N routes live: seconds
+        from SIGHUP to applied (only that route is republished)."""
+        tmp = self.write_routes(self.n, first_split=split)
+        os.rename(tmp, os.path.join(self.routes, "routes.yaml"))
+        t0 = time.monotonic()
+        os.kill(self.proc.pid, signal.SIGHUP)
+        t1, line = self.wait_applied(600, "SIGHUP")
+        try:
+            self.wait_applied(2, "changed")
+        except RuntimeError:
+            pass
+        return t1 - t0, line
 
     def memory(self):
         """steerd RSS and the bytes of every map steer holds for its routes."""
@@ -718,13 +733,23 @@ class Bench:
             t0 = time.monotonic()
             self.steer.ctl("set", "bench", f"v1={WEIGHTS[0]}", f"v2={WEIGHTS[1]}")
             sets.append((time.monotonic() - t0) * 1000)
+        # One route's file changed with N routes live (SIGHUP -> applied).
+        ones = []
+        for split in ((WEIGHTS[1], WEIGHTS[0]), WEIGHTS) * 2:
+            if self.steer.n > 1:
+                t, _ = self.steer.change_one(split)
+                ones.append(t * 1000)
+        st["one_route_apply_ms"] = ones
         st["switch_live_ms"] = lives
         st["switch_cmd_ms"] = cmds
         st["set_ms"] = sets
         res["control"] = st
         log(f"steer at {n}: RSS {st.get('VmRSS', 0) / 2**20:.1f} MiB, maps "
-            f"{st['map_bytes'] / 2**20:.1f} MiB, set live in "
-            f"{median(lives):.2f} ms (steerctl {median(cmds):.2f} ms)")
+            f"{st['map_bytes'] / 2**20:.1f} MiB "
+            f"({st['map_bytes'] / max(n, 1):.0f} B a route), set live in "
+            f"{median(lives):.2f} ms (steerctl {median(cmds):.2f} ms), one "
+            f"route's file changed: applied in "
+            f"{median(ones) if ones else float('nan'):.1f} ms")
 
     def hook_cost(self):
         """connect4: steer minus the empty program, interleaved."""
