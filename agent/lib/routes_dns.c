@@ -64,7 +64,7 @@ int routes_parse_dns_backend(struct ry_ctx *c, yaml_node_t *n,
 {
 	static const char *const dns_fields[] = { "dns", "port", NULL };
 	static const char *const srv_fields[] = { "srv", NULL };
-	struct route_dns *d = &v->dns[v->n_dns];
+	struct route_dns *d;
 	yaml_node_t *dn = ry_map_get(c, n, "dns"),
 		    *sn = ry_map_get(c, n, "srv");
 	yaml_node_t *pn, *nn = dn ? dn : sn;
@@ -83,6 +83,7 @@ int routes_parse_dns_backend(struct ry_ctx *c, yaml_node_t *n,
 				"too many dns/srv backends in version \"%s\": "
 				"at most %d",
 				v->name, ROUTE_MAX_DNS);
+	d = &v->dns[v->n_dns];
 	err = ry_str(c, nn, dn ? "dns" : "srv", &name);
 	if (err)
 		return err;

@@ -254,10 +254,12 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 	yaml_node_t *bn = NULL;
 	int err;
 
-	/* Backends are zeroed one by one as they are parsed. */
+	/* Backends and dns entries are zeroed one by one as they are
+	 * parsed. */
 	memset(v->name, 0, sizeof(v->name));
 	v->n_backends = 0;
 	memset(&v->pos, 0, sizeof(v->pos));
+	v->n_dns = 0;
 	if (!valid_name(name, STEER_SHORT_NAME_LEN - 1, "-._"))
 		return ry_error(
 			c, key,

@@ -73,6 +73,68 @@ TEST(dns_and_srv_entries_parse)
 	routes_free(&set);
 }
 
+/*
+ * The parser zeroes a route's arrays element by element as it fills them
+ * (routes_doc.c): a version's dns entries must start empty too, not with
+ * what the memory held. Under make sanitize, ASan fills new memory with
+ * 0xbe, which made n_dns -1094795586 before parse_version zeroed it; in a
+ * plain build the memory of a freed set full of dns entries is what the
+ * next parse may get back.
+ */
+TEST(dns_entries_start_empty_in_reused_memory)
+{
+	static const char with_dns[] =
+		"kind: Route\nname: r%d\n"
+		"frontends: [10.96.1.%d:80]\n"
+		"versions:\n"
+		"  v1: {backends: [{dns: a.example, port: 80}, "
+		"{dns: b.example, port: 80}, {srv: _h._tcp.c.example}]}\n"
+		"  v2: {backends: [{dns: d.example, port: 80}]}\n"
+		"rules:\n  - name: default\n    split: {v1: 50, v2: 50}\n"
+		"---\n";
+	static const char plain[] =
+		"kind: Route\nname: r%d\n"
+		"frontends: [10.96.1.%d:80]\n"
+		"versions:\n"
+		"  v1: {backends: [10.244.1.5:80]}\n"
+		"  v2: {backends: [10.244.1.6:80]}\n"
+		"rules:\n  - name: default\n    split: {v1: 50, v2: 50}\n"
+		"---\n";
+	char err[ROUTE_ERR_MAX] = "", *text = malloc(16 * 1024);
+	struct route_set set = { 0 };
+	size_t len;
+
+	ASSERT_TRUE(text);
+	for (int pass = 0; pass < 2; pass++) {
+		len = 0;
+		for (int i = 0; i < 8; i++)
+			len += (size_t)snprintf(text + len, 16 * 1024 - len,
+						pass ? plain : with_dns, i, i);
+		if (parse(text, &set, err)) {
+			free(text);
+			FAIL_AT("pass %d: %s", pass, err);
+			return;
+		}
+		if (pass)
+			break;
+		ASSERT_EQ(set.routes[7].versions[0].n_dns, 3);
+		routes_free(&set);
+		memset(&set, 0, sizeof(set));
+	}
+	free(text);
+	for (int i = 0; i < set.n; i++)
+		for (int v = 0; v < set.routes[i].n_versions; v++)
+			if (set.routes[i].versions[v].n_dns) {
+				FAIL_AT("route %d version %d: %d dns entries "
+					"in a file with none",
+					i, v, set.routes[i].versions[v].n_dns);
+				routes_free(&set);
+				return;
+			}
+	ASSERT_EQ(set.n, 8);
+	routes_free(&set);
+}
+
 TEST(dns_name_checks)
 {
 	static const struct {
