@@ -205,13 +205,30 @@ static int prune_frontends(const struct steer_maps *m,
 /* Routes compiled and published per round: bounds the memory in use. */
 #define APPLY_CHUNK 64
 
+/*
+ * Whether route @id's live steerctl override outlives the change to
+ * @scratch: the file itself is the same (equal file hashes), only what
+ * its dns/srv entries resolve to changed. Then the new addresses go live
+ * with steerctl's splits and ejections, as the override survives a steerd
+ * restart; a changed file still wins. One header read, only for an
+ * overridden route whose source hash changed.
+ */
+static bool dns_only_changed(const struct steer_maps *m, __u32 id,
+			     const struct steer_route_cfg *scratch)
+{
+	struct steer_route_hdr h;
+
+	return scratch->file_hash && !maps_route_hdr(m, id, &h) &&
+	       h.file_hash == scratch->file_hash;
+}
+
 /* Publish the @n routes of @set listed in @which, compiled against what is
- * live; see apply_routes, steps 2. */
+ * live (@keep: with its steerctl override); see apply_routes, steps 2. */
 static int publish_changed(struct steer_maps *m, const struct route_set *set,
 			   const int *which, int n, const __u32 *ids,
-			   const bool *fresh, const char *cgroup_root,
-			   __u64 generation, __u64 now_ns, char *err,
-			   size_t errlen)
+			   const bool *fresh, const bool *keep,
+			   const char *cgroup_root, __u64 generation,
+			   __u64 now_ns, char *err, size_t errlen)
 {
 	struct steer_route_cfg *cfgs = calloc(APPLY_CHUNK, sizeof(*cfgs));
 	struct steer_route_cfg *prev = calloc(1, sizeof(*prev));
@@ -237,6 +254,8 @@ static int publish_changed(struct steer_maps *m, const struct route_set *set,
 					    errlen);
 			if (ret)
 				goto out;
+			if (had && keep[i])
+				compile_keep_overrides(&cfgs[k], prev);
 			cfgs[k].generation = generation;
 			cfgs[k].applied_ns = now_ns;
 			/* Counters first: a config must find its new slots
@@ -310,7 +329,7 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	struct live live;
 	__u32 *ids = NULL, *gone = NULL, next_id = 0;
 	int *changed = NULL, n_changed = 0, n_gone = 0, ret;
-	bool *fresh = NULL;
+	bool *fresh = NULL, *keep = NULL;
 	__u64 generation;
 
 	memset(st, 0, sizeof(*st));
@@ -332,8 +351,9 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	ids = calloc(set->n + 1, sizeof(*ids));
 	fresh = calloc(set->n + 1, sizeof(*fresh));
 	changed = calloc(set->n + 1, sizeof(*changed));
+	keep = calloc(set->n + 1, sizeof(*keep));
 	gone = calloc(live.n + live.n_ids + set->n + 1, sizeof(*gone));
-	if (!scratch || !ids || !fresh || !changed || !gone) {
+	if (!scratch || !ids || !fresh || !changed || !keep || !gone) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -377,10 +397,12 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			fresh[i] = true;
 		}
 		bit_set(live.mine, ids[i], m->max_routes);
-		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
-		    e->v.source_hash == scratch->source_hash) {
-			st->kept++;
-			continue;
+		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE)) {
+			if (e->v.source_hash == scratch->source_hash) {
+				st->kept++;
+				continue;
+			}
+			keep[i] = dns_only_changed(m, e->v.id, scratch);
 		}
 		if (e && e->v.source_hash == scratch->source_hash &&
 		    e->v.encoding == STEER_ROWS_ENCODING) {
@@ -397,9 +419,10 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			gone[n_gone++] = ids[changed[c]];
 	maps_stats_clear_many(m, gone, n_gone);
 	n_gone = 0;
-	ret = publish_changed(
-		m, set, changed, n_changed, ids, fresh, cgroup_root, generation,
-		(__u64)now.tv_sec * 1000000000ull + now.tv_nsec, err, errlen);
+	ret = publish_changed(m, set, changed, n_changed, ids, fresh, keep,
+			      cgroup_root, generation,
+			      (__u64)now.tv_sec * 1000000000ull + now.tv_nsec,
+			      err, errlen);
 	if (ret)
 		goto out;
 	st->published = n_changed;
@@ -442,6 +465,7 @@ out:
 	free(scratch);
 	free(ids);
 	free(fresh);
+	free(keep);
 	free(changed);
 	free(gone);
 	return ret;

@@ -546,6 +546,7 @@ static void expand_version(struct dns *dns, const struct route *r,
 				continue;
 			}
 			v->backends[v->n_backends++] = b;
+			v->n_dns_backends++;
 		}
 		if (left) {
 			e->left_out += left;

@@ -180,7 +180,8 @@ struct steer_route_hdr {
 	__u64 generation;  /* steerd's apply counter when published */
 	__u64 source_hash; /* hash of the route as its file gives it */
 	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
-	__u64 reserved;
+	__u64 file_hash;   /* the same without what DNS answers gave (dns/srv
+			      backends); 0: none, or a steerd before them */
 };
 
 /* Rule r: row rule_row + 2r (what the datapath reads) ... */

@@ -62,6 +62,7 @@ struct route_version {
 	struct route_pos pos;
 	int n_dns; /* the dns/srv entries, apart from backends[] */
 	struct route_dns dns[ROUTE_MAX_DNS];
+	int n_dns_backends; /* the last of backends[]: from DNS answers */
 };
 
 /* Match block as written; cgroups stay paths until compiled. */

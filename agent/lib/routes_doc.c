@@ -260,6 +260,7 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 	v->n_backends = 0;
 	memset(&v->pos, 0, sizeof(v->pos));
 	v->n_dns = 0;
+	v->n_dns_backends = 0;
 	if (!valid_name(name, STEER_SHORT_NAME_LEN - 1, "-._"))
 		return ry_error(
 			c, key,

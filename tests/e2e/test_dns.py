@@ -300,3 +300,44 @@ def test_pod_churn_reuses_backend_ids(sandbox, dsteerd, dnsmasq, client, cg):
     r = backends_seen(client, 40, cgroup="testers")
     assert r["errors"] == {} and set(r["backends"]) == {
         "10.244.2.7:9080", "10.244.2.8:9080"}, r
+
+
+def test_override_kept_when_only_answers_change(sandbox, dsteerd, dnsmasq, client, cg):
+    """steerctl set and eject are overrides: a changed route file wins over
+    them, but new DNS answers are no file change. The route is republished
+    with the new addresses and keeps steerctl's split and ejections, so a
+    steerctl rollout goes on while the canary's pods are replaced."""
+    v1 = {"v1.steer.test": ["10.244.1.5", "10.244.1.6"]}
+    dns = dnsmasq(dict(v1, **{"v2.steer.test": ["10.244.2.7"]}))
+    dsteerd.write_route("dnsr", dns_route(cg))
+    dsteerd.start()
+    ctl = Steerctl(sandbox, dsteerd)
+    ctl.json("set", "dnsr", "v1=20", "v2=80")
+    ctl.json("eject", "dnsr", "10.244.1.6:9080")
+    gen = ctl.status()["dnsr"]["generation"]
+
+    dns.reload(dict(v1, **{"v2.steer.test": ["10.244.2.8"]}))
+    wait_for(lambda: ctl.status()["dnsr"]["generation"] > gen, what="republish")
+    st = ctl.status()["dnsr"]
+    assert st["override"] is True, st
+    (default,) = [r for r in st["rules"] if r["name"] == "default"]
+    assert default["split"] == {"v1": 20.0, "v2": 80.0}, default
+    assert default["file_split"] == {"v1": 50.0, "v2": 50.0}, default
+    backends = {v["name"]: {b["address"]: b["ejected"] for b in v["backends"]}
+                for v in st["versions"]}
+    assert backends == {"v1": {"10.244.1.5:9080": False, "10.244.1.6:9080": True},
+                        "v2": {"10.244.2.8:9080": False}}, backends
+    r = backends_seen(client, 300)
+    assert r["errors"] == {} and set(r["backends"]) == {
+        "10.244.1.5:9080", "10.244.2.8:9080"}, r
+    assert abs(r["backends"]["10.244.2.8:9080"] / 300 - 0.8) < 0.08, r
+
+    # the file changes: it wins, the override goes
+    gen = ctl.status()["dnsr"]["generation"]
+    dsteerd.write_route("dnsr", dns_route(cg).replace("{v1: 50, v2: 50}",
+                                                      "{v1: 60, v2: 40}"))
+    wait_for(lambda: ctl.status()["dnsr"]["generation"] > gen, what="file applied")
+    st = ctl.status()["dnsr"]
+    (default,) = [r for r in st["rules"] if r["name"] == "default"]
+    assert st["override"] is False and default["split"] == {"v1": 60.0, "v2": 40.0}, st
+    assert not any(b["ejected"] for v in st["versions"] for b in v["backends"]), st

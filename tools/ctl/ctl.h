@@ -62,9 +62,6 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e);
 int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e);
 void ctl_edit_end(struct ctl_edit *e);
 
-/* True when @cfg's splits or manual ejections differ from its file. */
-bool ctl_edit_differs(const struct steer_route_cfg *cfg);
-
 /*
  * Print the published result: every rule's split (text), or one JSON
  * document {route, action, generation, override, rules[]}; @key (may be
