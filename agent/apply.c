@@ -246,9 +246,23 @@ static int publish_changed(struct steer_maps *m, const struct route_set *set,
 
 		for (; k < APPLY_CHUNK && done + k < n; k++) {
 			int i = which[done + k];
-			bool had =
-				!fresh[i] && !maps_route_get(m, ids[i], prev);
+			int got = fresh[i] ? -ENOENT
+					   : maps_route_get(m, ids[i], prev);
+			bool had = !got;
 
+			/*
+			 * A live route that cannot be read (EPERM without
+			 * CAP_SYS_ADMIN: inner maps are found by id) must
+			 * not be published over as if new: its tables and
+			 * counter slots would not carry over.
+			 */
+			if (got && got != -ENOENT) {
+				snprintf(err, errlen,
+					 "cannot read live route %s: %s",
+					 set->routes[i].name, strerror(-got));
+				ret = got;
+				goto out;
+			}
 			ret = compile_route(&set->routes[i], cgroup_root,
 					    had ? prev : NULL, &cfgs[k], err,
 					    errlen);

@@ -415,7 +415,14 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 		struct steer_route_hdr h;
 		struct route_rows rows;
 
-		had[k] = !maps_route_hdr(m, ids[k], &h);
+		ret = maps_route_hdr(m, ids[k], &h);
+		/* Only a route that is not there is new: writing the bank
+		 * of one that could not be read might be writing its live
+		 * bank. */
+		if (ret && ret != -ENOENT)
+			break;
+		had[k] = !ret;
+		ret = 0;
 		old_bank[k] = had[k] ? h.match_bank : 1;
 		ret = rows_encode(cfgs[k], old_bank[k] ^ 1, maps_backend_id, m,
 				  &rows);
