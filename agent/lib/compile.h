@@ -74,8 +74,12 @@ int compile_rule_index(const struct steer_route_cfg *cfg, const char *name);
 int compile_backend_index(const struct steer_version *v,
 			  const struct steer_backend *b);
 
-/* Hash of what the route file says (not of tables, flags set by steerctl). */
+/* compile_source.c: the hash of what the route file says (not of tables,
+ * flags set by steerctl), and the file hash (route_cfg.h) of @cfg compiled
+ * from @r. */
 __u64 compile_source_hash(const struct steer_route_cfg *cfg);
+__u64 compile_file_hash(const struct route *r,
+			const struct steer_route_cfg *cfg);
 
 /*
  * True when @cfg's splits or manual ejections differ from its file: what
