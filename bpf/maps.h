@@ -149,7 +149,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries,
-	       2 * STEER_BACKENDS_PER_ROUTE *STEER_DEFAULT_MAX_ROUTES);
+	       2 * STEER_BACKENDS_PER_ROUTE * STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_health_key);
 	__type(value, struct steer_health);

@@ -180,11 +180,11 @@ struct steer_route_hdr {
 	 * no health section, no ejection. Layout v1 wrote zero where the
 	 * last three fields are (then "reserved"): zero means "none".
 	 */
-	__u32 health_failures; /* consecutive failed connects that eject */
-	__u32 health_eject_ms; /* first ejection's length */
-	__u64 generation;      /* steerd's apply counter when published */
-	__u64 source_hash;     /* hash of the route as its file gives it */
-	__u64 applied_ns;      /* CLOCK_REALTIME of publication */
+	__u32 health_failures;	   /* consecutive failed connects that eject */
+	__u32 health_eject_ms;	   /* first ejection's length */
+	__u64 generation;	   /* steerd's apply counter when published */
+	__u64 source_hash;	   /* hash of the route as its file gives it */
+	__u64 applied_ns;	   /* CLOCK_REALTIME of publication */
 	__u32 health_max_eject_ms; /* cap of the doubling ejection time */
 	__u16 max_connections;	   /* per backend, TCP; 0: no limit */
 	__u8 health_max_ejected;   /* % of a version's backends ejected at
@@ -409,7 +409,8 @@ struct steer_sk_orig {
 
 static inline int steer_sk_layout_v2(const struct steer_sk_orig *o)
 {
-	return o->layout == STEER_LAYOUT_V2 || o->layout == STEER_LAYOUT_V2_ACTIVE;
+	return o->layout == STEER_LAYOUT_V2 ||
+	       o->layout == STEER_LAYOUT_V2_ACTIVE;
 }
 
 static inline __u16 steer_sk_backend_slot(const struct steer_sk_orig *o)
@@ -469,9 +470,9 @@ struct steer_sk_udp {
 #define STEER_HEALTH_VERSION 0xffff
 /* Backends of one version ejected at once, at most (the route-file parser
  * keeps 32 backends a version). */
-#define STEER_HEALTH_EJECT_SLOTS 32
+#define STEER_HEALTH_EJECT_SLOTS	  32
 #define STEER_HEALTH_DEFAULT_MAX_EJECT_MS 300000 /* 5m */
-#define STEER_HEALTH_DEFAULT_MAX_EJECTED 50	 /* % */
+#define STEER_HEALTH_DEFAULT_MAX_EJECTED  50	 /* % */
 /* The backoff doubles at most this many times (eject << 16 > 24h * ...). */
 #define STEER_HEALTH_MAX_SHIFT 16
 

@@ -315,7 +315,8 @@ __u64 compile_source_hash(const struct steer_route_cfg *cfg)
 	HASH(h, cfg->health_eject_ms);
 	/* Hashed only when set: a route without them keeps its hash. */
 	if (cfg->health_max_eject_ms || cfg->health_max_ejected)
-		HASH(h, cfg->health_max_eject_ms), HASH(h, cfg->health_max_ejected);
+		HASH(h, cfg->health_max_eject_ms),
+			HASH(h, cfg->health_max_ejected);
 	if (cfg->max_connections)
 		HASH(h, cfg->max_connections);
 	HASH(h, cfg->n_versions);

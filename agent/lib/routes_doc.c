@@ -426,10 +426,10 @@ static yaml_node_t *required(struct ry_ctx *c, yaml_node_t *root,
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
-	static const char *const fields[] = { "kind",	  "name",   "frontends",
-					      "versions", "rules",  "affinity",
-					      "policy",	  "health",
-					      "connection-pool", NULL };
+	static const char *const fields[] = {
+		"kind",	    "name",   "frontends", "versions",	      "rules",
+		"affinity", "policy", "health",	   "connection-pool", NULL
+	};
 	yaml_node_t *n;
 	const char *s;
 	int err = 0;

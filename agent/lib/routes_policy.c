@@ -232,9 +232,8 @@ int routes_parse_pool(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 
 int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
-	static const char *const fields[] = { "failures",    "eject",
-					      "max-eject",   "max-ejected",
-					      NULL };
+	static const char *const fields[] = { "failures", "eject", "max-eject",
+					      "max-ejected", NULL };
 	unsigned long long v;
 	yaml_node_t *f;
 	long pct;

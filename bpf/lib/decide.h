@@ -357,9 +357,8 @@ __noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
  * whose share is 0 stays dark). STEER_TABLE_NONE when none is left. A
  * global function for the same reason as steer_pick_backend.
  */
-__noinline int steer_failover_version(const struct steer_rule_row *r,
-				      __u32 fam, __u32 n_versions, __u32 excl,
-				      __u32 y)
+__noinline int steer_failover_version(const struct steer_rule_row *r, __u32 fam,
+				      __u32 n_versions, __u32 excl, __u32 y)
 {
 	__u32 total = 0, lo = 0, at = 0, x, w, c;
 
@@ -482,8 +481,8 @@ steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	for (int k = 1; k < STEER_MAX_VERSIONS; k++) {
 		if (b < STEER_MAX_BACKENDS)
 			break;
-		v = steer_failover_version(rule, fam, rt->hdr->n_versions,
-					   excl, steer_hash(vdraw, k));
+		v = steer_failover_version(rule, fam, rt->hdr->n_versions, excl,
+					   steer_hash(vdraw, k));
 		if (v >= STEER_MAX_VERSIONS)
 			break;
 		excl |= 1u << v;

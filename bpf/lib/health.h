@@ -40,9 +40,8 @@ static __always_inline bool health_on(const struct steer_route_hdr *h)
 	return h->health_failures || h->max_connections;
 }
 
-static __always_inline struct steer_health_key health_key(__u32 route,
-							  __u8 vslot,
-							  __u16 bslot)
+static __always_inline struct steer_health_key
+health_key(__u32 route, __u8 vslot, __u16 bslot)
 {
 	struct steer_health_key k = {
 		.route = route,
@@ -53,9 +52,8 @@ static __always_inline struct steer_health_key health_key(__u32 route,
 	return k;
 }
 
-static __always_inline struct steer_health *health_lookup(__u32 route,
-							  __u8 vslot,
-							  __u16 bslot)
+static __always_inline struct steer_health *
+health_lookup(__u32 route, __u8 vslot, __u16 bslot)
 {
 	struct steer_health_key k = health_key(route, vslot, bslot);
 
@@ -64,13 +62,13 @@ static __always_inline struct steer_health *health_lookup(__u32 route,
 
 /* What the health-aware choice of a backend knows and saw. */
 struct steer_pick {
-	__u64 now;	/* bpf_ktime_get_ns(); 0: health off for the route */
-	__u32 max_conn; /* places a backend has; 0: no limit here */
-	__u8 ejected;	/* passed a backend for being ejected */
-	__u8 full;	/* passed one for being at its limit */
-	__u8 claimed;	/* the chosen backend's place is taken (active+1) */
-	__u8 fam;	/* enum steer_family of the connection */
-	__u32 backend_id;   /* the chosen one: steer_backends_v2 id */
+	__u64 now;	  /* bpf_ktime_get_ns(); 0: health off for the route */
+	__u32 max_conn;	  /* places a backend has; 0: no limit here */
+	__u8 ejected;	  /* passed a backend for being ejected */
+	__u8 full;	  /* passed one for being at its limit */
+	__u8 claimed;	  /* the chosen backend's place is taken (active+1) */
+	__u8 fam;	  /* enum steer_family of the connection */
+	__u32 backend_id; /* the chosen one: steer_backends_v2 id */
 	__u16 backend_slot; /* and counter slot */
 	__u16 pad;
 };
@@ -117,8 +115,7 @@ static __always_inline bool health_admit(const struct steer_route *rt,
 }
 
 /* Give a place back; never below zero (an entry reset under a socket). */
-static __always_inline void health_release(__u32 route, __u8 vslot,
-					   __u16 bslot)
+static __always_inline void health_release(__u32 route, __u8 vslot, __u16 bslot)
 {
 	struct steer_health *h = health_lookup(route, vslot, bslot);
 	__u64 old;
@@ -127,8 +124,8 @@ static __always_inline void health_release(__u32 route, __u8 vslot,
 		return;
 	for (int i = 0; i < 4; i++) {
 		old = HEALTH_READ(h->active);
-		if (!old ||
-		    __sync_val_compare_and_swap(&h->active, old, old - 1) == old)
+		if (!old || __sync_val_compare_and_swap(&h->active, old,
+							old - 1) == old)
 			break;
 	}
 }
@@ -211,8 +208,9 @@ static __always_inline void health_eject(const struct steer_route *rt,
 	if (streak > STEER_HEALTH_MAX_SHIFT)
 		streak = STEER_HEALTH_MAX_SHIFT;
 	len = ((__u64)hdr->health_eject_ms * 1000000ULL) << streak;
-	max = (__u64)(hdr->health_max_eject_ms ? hdr->health_max_eject_ms
-					       : STEER_HEALTH_DEFAULT_MAX_EJECT_MS) *
+	max = (__u64)(hdr->health_max_eject_ms
+			      ? hdr->health_max_eject_ms
+			      : STEER_HEALTH_DEFAULT_MAX_EJECT_MS) *
 	      1000000ULL;
 	if (max < (__u64)hdr->health_eject_ms * 1000000ULL)
 		max = (__u64)hdr->health_eject_ms * 1000000ULL;
@@ -243,8 +241,7 @@ static __always_inline void health_eject(const struct steer_route *rt,
  * (refused, reset or timed out before established). A backend already
  * ejected is not ejected again by connections it took before.
  */
-static __always_inline void health_failed(__u32 route, __u8 vslot,
-					  __u16 bslot)
+static __always_inline void health_failed(__u32 route, __u8 vslot, __u16 bslot)
 {
 	struct steer_route rt = {};
 	struct steer_health *h;
