@@ -179,3 +179,31 @@ def test_max_connections_sends_the_third_elsewhere(steerd, client, sandbox):
     st = Steerctl(sandbox, steerd).wait_status(
         lambda s: all(backend(s, "v1", a)["health"]["active"] == 0
                       for a in ("10.244.1.5:9080", "10.244.1.6:9080")))
+
+
+def test_metrics_and_stats_show_ejections_and_overflow(steerd, client, sandbox):
+    from test_metrics import free_port, get, sample
+    port = free_port()
+    steerd.metrics = f"127.0.0.1:{port}"
+    steerd.write_route("reviews", route(
+        {"v1": [DOWN, "10.244.1.6:9080"]}, {"v1": 100},
+        "health: {failures: 2, eject: 30s}\nconnection-pool: {max-connections: 1}\n"))
+    steerd.start()
+    r = client.run(VIP, count=20)
+    assert r["errors"] == {"ECONNREFUSED": 2}, r
+    h = Holder(sandbox, 2)  # the second finds v1-b's only place taken
+    assert [x.get("ident") or x.get("error") for x in h.first] == ["v1-b", "ECONNREFUSED"]
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    lab = {"route": "reviews", "version": "v1"}
+    assert sample(text, "steer_backend_ejected", backend=DOWN, **lab) == 1
+    assert sample(text, "steer_backend_ejected", backend="10.244.1.6:9080", **lab) == 0
+    assert sample(text, "steer_backend_ejections_total", backend=DOWN, **lab) == 1
+    assert sample(text, "steer_backend_overflow_total", backend="10.244.1.6:9080", **lab) == 1
+    assert sample(text, "steer_verdicts_total", reason="overflow") == 1
+    ctl = Steerctl(sandbox, steerd)
+    st = ctl.json("stats")
+    bes = {b["address"]: b for rt in st["routes"] for v in rt["versions"]
+           for b in v["backends"]}
+    assert bes[DOWN]["ejected"] and bes[DOWN]["ejections"] == 1, bes
+    assert bes["10.244.1.6:9080"]["overflow"] == 1, bes
+    h.close()
