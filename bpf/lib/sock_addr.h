@@ -20,17 +20,22 @@
 static __always_inline void
 remember_frontend(struct bpf_sock_addr *ctx,
 		  const struct steer_frontend_key *fk, __u32 route,
-		  const struct steer_decision *d)
+		  struct steer_decision *d)
 {
 	struct steer_sk_orig *o;
 
 	if (d->rule >= STEER_MAX_RULES || d->version >= STEER_MAX_VERSIONS ||
-	    d->backend_idx >= STEER_MAX_BACKENDS)
+	    d->backend_idx >= STEER_MAX_BACKENDS) {
+		steer_decision_release(route, d);
 		return;
+	}
 	o = bpf_sk_storage_get(&steer_sk_orig_v2, ctx->sk, 0,
 			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o)
+	if (!o) {
+		/* Nothing would give the place back at close. */
+		steer_decision_release(route, d);
 		return;
+	}
 	__builtin_memcpy(o->addr, fk->addr, sizeof(o->addr));
 	o->port = fk->port;
 	o->family = fk->family;
@@ -42,7 +47,7 @@ remember_frontend(struct bpf_sock_addr *ctx,
 	o->version_slot = d->version_slot;
 	o->backend_slot = (__u8)d->backend_slot;
 	o->backend_slot_hi = (__u8)(d->backend_slot >> 8);
-	o->layout = STEER_LAYOUT_V2;
+	o->layout = d->claimed ? STEER_LAYOUT_V2_ACTIVE : STEER_LAYOUT_V2;
 	o->state = STEER_SK_CONNECTING;
 	o->connect_ns = bpf_ktime_get_ns();
 }
@@ -72,6 +77,7 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 	cl->affinity_key = bpf_get_current_cgroup_id();
 	cl->layer = STEER_LAYER_SOCK;
 	cl->route_id = fe->route_id;
+	cl->proto = fk->proto;
 
 	if (!route_lookup(fe->route_id, &rt)) {
 		rt.hdr = NULL;
@@ -96,6 +102,8 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 		out->port = port;
 		if (!udp)
 			remember_frontend(ctx, fk, fe->route_id, &d);
+		if (d.failover)
+			reason_count(STEER_REASON_FAILOVER);
 		break;
 	case STEER_VERDICT_DENY:
 		reason = STEER_REASON_POLICY_DENY;
@@ -104,7 +112,7 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 		reason = STEER_REASON_NO_RULE;
 		break;
 	default:
-		reason = STEER_REASON_NO_BACKEND;
+		reason = d.reason ? d.reason : STEER_REASON_NO_BACKEND;
 		break;
 	}
 	reason_count(reason);

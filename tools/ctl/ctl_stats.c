@@ -254,7 +254,23 @@ static struct json_object *backend_json(const struct stats_route *rs, int v,
 	json_object_object_add(o, "address", json_object_new_string(name));
 	json_object_object_add(
 		o, "ejected",
-		json_object_new_boolean(be->flags & STEER_BACKEND_EJECTED));
+		json_object_new_boolean(
+			be->flags & STEER_BACKEND_EJECTED ||
+			rs->now_ns < rs->health[v][b].ejected_until_ns));
+	json_object_object_add(
+		o, "ejections",
+		json_object_new_uint64(rs->health[v][b].ejections));
+	json_object_object_add(
+		o, "ejected_for_ms",
+		json_object_new_uint64(
+			rs->now_ns < rs->health[v][b].ejected_until_ns
+				? (rs->health[v][b].ejected_until_ns -
+				   rs->now_ns) /
+					  1000000
+				: 0));
+	json_object_object_add(
+		o, "overflow",
+		json_object_new_uint64(rs->health[v][b].overflow));
 	for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 		struct counts lc = { 0 };
 
@@ -453,9 +469,14 @@ static void route_text(const struct stats_route *rs,
 
 			addr_format(addr, sizeof(addr), be->family, be->addr,
 				    ntohs(be->port));
-			snprintf(name, sizeof(name), "  %s%s", addr,
-				 be->flags & STEER_BACKEND_EJECTED ? " (ej)"
-								   : "");
+			snprintf(
+				name, sizeof(name), "  %s%s", addr,
+				be->flags & STEER_BACKEND_EJECTED ||
+						rs->now_ns <
+							rs->health[v][b]
+								.ejected_until_ns
+					? " (ej)"
+					: "");
 			row(name, &c, &r,
 			    watch ? ratio(r.d_conns, dtotal)
 				  : ratio(c.conns, total),

@@ -19,6 +19,9 @@ struct route_view {
 	char frontends[STEER_MAX_FRONTENDS][64];
 	/* TC-layer counters of each backend, by version and backend index */
 	struct steer_backend_stats tc[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	/* passive health of each backend (steer_health_v1), and when read */
+	struct steer_health health[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	__u64 now_ns;
 };
 
 /* Reasons the TC layer counts, as status shows them (steer_reasons_v2). */
@@ -43,11 +46,50 @@ static void tc_read(const struct steer_maps *m, struct route_view *v)
 		const struct steer_version *sv = &v->cfg.versions[ver];
 
 		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
-		     b++)
+		     b++) {
 			maps_backend_stats_read(m, v->id, sv->counter_slot,
 						sv->backends[b].counter_slot,
 						STEER_LAYER_TC, &v->tc[ver][b]);
+			maps_health_read(m, v->id, sv->counter_slot,
+					 sv->backends[b].counter_slot,
+					 &v->health[ver][b]);
+		}
 	}
+	v->now_ns = maps_now_ns();
+}
+
+/* "ok", "ejected" (passively, for a while) or "manual" (steerctl eject). */
+static const char *health_state(const struct route_view *v, int ver, int b)
+{
+	if (v->cfg.versions[ver].backends[b].flags & STEER_BACKEND_EJECTED)
+		return "manual";
+	return v->now_ns < v->health[ver][b].ejected_until_ns ? "ejected"
+							      : "ok";
+}
+
+/* The backend's health as JSON: state, ms left, counts. */
+static struct json_object *health_json(const struct route_view *v, int ver,
+				       int b)
+{
+	const struct steer_health *h = &v->health[ver][b];
+	struct json_object *o = json_object_new_object();
+	__u64 left = v->now_ns < h->ejected_until_ns
+			     ? (h->ejected_until_ns - v->now_ns) / 1000000
+			     : 0;
+
+	json_object_object_add(o, "state",
+			       json_object_new_string(health_state(v, ver, b)));
+	json_object_object_add(o, "ejected_for_ms",
+			       json_object_new_uint64(left));
+	json_object_object_add(o, "ejections",
+			       json_object_new_uint64(h->ejections));
+	json_object_object_add(o, "failures",
+			       json_object_new_uint64(h->failures));
+	json_object_object_add(o, "active", json_object_new_uint64(h->active));
+	json_object_object_add(o, "overflow",
+			       json_object_new_uint64(h->overflow));
+	json_object_object_add(o, "capped", json_object_new_uint64(h->capped));
+	return o;
 }
 
 /* Sum over CPUs of reason @r; 0 when it cannot be read. */
@@ -188,6 +230,30 @@ static void print_text(const struct route_view *v)
 								 : "");
 		}
 		printf("\n");
+		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
+		     b++) {
+			const struct steer_health *h = &v->health[ver][b];
+			const struct steer_backend *be = &sv->backends[b];
+
+			if (!h->ejections && !h->active && !h->overflow &&
+			    !h->failures)
+				continue;
+			printf("    health %s  %s",
+			       addr_format(buf, sizeof(buf), be->family,
+					   be->addr, ntohs(be->port)),
+			       health_state(v, ver, b));
+			if (v->now_ns < h->ejected_until_ns)
+				printf(" for %llu ms",
+				       (unsigned long long)(h->ejected_until_ns -
+							    v->now_ns) /
+					       1000000);
+			printf("  ejections %llu  failures %llu  active %llu  "
+			       "overflow %llu\n",
+			       (unsigned long long)h->ejections,
+			       (unsigned long long)h->failures,
+			       (unsigned long long)h->active,
+			       (unsigned long long)h->overflow);
+		}
 		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			const struct steer_backend_stats *t = &v->tc[ver][b];
@@ -371,6 +437,8 @@ static struct json_object *route_json(const struct route_view *v)
 							STEER_BACKEND_EJECTED));
 			json_object_object_add(bo, "tc",
 					       tc_backend_json(&v->tc[ver][b]));
+			json_object_object_add(bo, "health",
+					       health_json(v, ver, b));
 			json_object_array_add(bs, bo);
 		}
 		json_object_object_add(vo, "backends", bs);
@@ -383,6 +451,19 @@ static struct json_object *route_json(const struct route_view *v)
 	json_object_object_add(p, "denied", json_object_new_uint64(denied));
 	json_object_object_add(p, "no_route", json_object_new_uint64(noroute));
 	json_object_object_add(o, "refused", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "failures",
+			       json_object_new_uint64(cfg->health_failures));
+	json_object_object_add(p, "eject_ms",
+			       json_object_new_uint64(cfg->health_eject_ms));
+	json_object_object_add(
+		p, "max_eject_ms",
+		json_object_new_uint64(cfg->health_max_eject_ms));
+	json_object_object_add(p, "max_ejected",
+			       json_object_new_uint64(cfg->health_max_ejected));
+	json_object_object_add(p, "max_connections",
+			       json_object_new_uint64(cfg->max_connections));
+	json_object_object_add(o, "health", p);
 	json_object_object_add(o, "layers", layers_json(v));
 	return o;
 }
