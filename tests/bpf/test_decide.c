@@ -34,8 +34,8 @@
 #include "test_decide.h"
 #include "progs/test_decide.skel.h"
 
-#define NONE	       NULL /* no rule / no version expected */
-#define ROUTE_ID       7    /* any id below max_entries */
+#define NONE	 NULL /* no rule / no version expected */
+#define ROUTE_ID 7    /* any id below max_entries */
 
 static struct steer_test_decide *skel;
 static struct steer_maps maps; /* set by maps_from_object() */

@@ -35,14 +35,14 @@
 /* Packet specs name the fields they need; the rest are zero on purpose. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-#define TC_ACT_OK      0
-#define TC_ACT_SHOT    2
-#define PKT_MAX	       512
-#define TCP_FIN	       0x01
-#define TCP_SYN	       0x02
-#define TCP_RST	       0x04
-#define TCP_PSH	       0x08
-#define TCP_ACK	       0x10
+#define TC_ACT_OK   0
+#define TC_ACT_SHOT 2
+#define PKT_MAX	    512
+#define TCP_FIN	    0x01
+#define TCP_SYN	    0x02
+#define TCP_RST	    0x04
+#define TCP_PSH	    0x08
+#define TCP_ACK	    0x10
 
 static struct steer_tc *skel;
 static struct steer_test_empty *empty;
