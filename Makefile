@@ -14,8 +14,12 @@ CFLAGS   ?= -O2 -g
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS   := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-            -Iinclude -Iagent -I$(BUILD) $(NL_CFLAGS)
-LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd $(NL_LIBS)
+            -Iinclude -Iagent/lib -I$(BUILD)
+# agent/lib (libsteer.a) is what steerd and steerctl share; agent/ holds the
+# daemon-only code (libsteerd.a), the one user of libmicrohttpd and libnl.
+LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c
+DAEMON_CFLAGS := -Iagent $(NL_CFLAGS)
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
               -Wall -Wextra -Werror -Wno-unused-parameter \
               -Iinclude -Ivmlinux -Ibpf
@@ -31,13 +35,16 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: bench bench-quick bench-smoke bench-tc bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean vmtest test-run check-run vmtest-run
+	format vmlinux clean vmtest test-run check-run vmtest-run abi-check abi-test abi-manifest upgrade-test
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-LIB_SRCS  := $(filter-out agent/steerd.c,$(wildcard agent/*.c))
-LIB_OBJS  := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(LIB_SRCS))
+LIB_SRCS  := $(wildcard agent/lib/*.c)
+LIB_OBJS  := $(patsubst agent/lib/%.c,$(BUILD)/agent/lib/%.o,$(LIB_SRCS))
+DAEMON_SRCS := $(filter-out agent/steerd.c,$(wildcard agent/*.c))
+DAEMON_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(DAEMON_SRCS))
+LIBS      := $(BUILD)/libsteerd.a $(BUILD)/libsteer.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
@@ -46,17 +53,18 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 TPROG_SRCS  := $(wildcard tests/bpf/progs/*.bpf.c)
 TPROG_OBJS  := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.bpf.o,$(TPROG_SRCS))
 TPROG_SKELS := $(patsubst tests/bpf/progs/%.bpf.c,$(BUILD)/progs/%.skel.h,$(TPROG_SRCS))
-TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench_connect
+TOOLS     := $(BUILD)/steerd $(BUILD)/steerctl $(BUILD)/bench/bench_connect \
+             $(BUILD)/abi_manifest
 # make bench: the load tool, the BPF helper and the empty baseline programs
 BENCH_BINS := $(BUILD)/bench/bench_conn $(BUILD)/bench/bench_bpf
 BENCH_PROG_SRCS := $(wildcard tools/bench/progs/*.bpf.c)
 BENCH_PROGS := $(patsubst tools/bench/progs/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_PROG_SRCS))
-HEADERS   := $(wildcard include/*.h agent/*.h)
+HEADERS   := $(wildcard include/*.h agent/*.h agent/lib/*.h)
 
 all: $(BPF_OBJS) $(SKELS) $(TOOLS) $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) \
 	$(BENCH_PROGS)
 
-$(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/progs $(BUILD)/bench:
+$(BUILD) $(BUILD)/agent $(BUILD)/agent/lib $(BUILD)/tests $(BUILD)/progs $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) include/steer_abi.h | $(BUILD)
@@ -75,36 +83,49 @@ $(BUILD)/progs/%.skel.h: $(BUILD)/progs/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name steer_$* > $@
 
-$(BUILD)/agent/%.o: agent/%.c $(HEADERS) $(SKELS) | $(BUILD)/agent
+$(BUILD)/agent/lib/%.o: agent/lib/%.c $(HEADERS) | $(BUILD)/agent/lib
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/agent/%.o: agent/%.c $(HEADERS) $(SKELS) | $(BUILD)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -c $< -o $@
 
 $(BUILD)/libsteer.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/steerd: agent/steerd.c $(BUILD)/libsteer.a $(HEADERS) $(SKELS)
-	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -DSTEER_VERSION='"$(VERSION)"' $< $(BUILD)/libsteer.a \
-		$(LDLIBS) -o $@
+$(BUILD)/libsteerd.a: $(DAEMON_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
-CTL_SRCS := tools/steerctl.c $(wildcard tools/ctl_*.c)
-BENCH_SRCS := tools/bench_connect.c $(wildcard tools/bench/*.c)
-$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/*.h) $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -DSTEER_VERSION='"$(VERSION)"' $< \
+		$(LIBS) $(DAEMON_LDLIBS) -o $@
+
+# steerctl sees agent/lib only: no daemon header, no libmicrohttpd or libnl.
+CTL_SRCS := $(wildcard tools/ctl/*.c)
+BENCH_SRCS := $(wildcard tools/bench/*.c)
+$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(LIBS) $(SKELS) $(TPROG_SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit -Itests/bpf $< $(LIBS) $(DAEMON_LDLIBS) -o $@
 
-$(BUILD)/bench_connect: tools/bench_connect.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)
+$(BUILD)/bench/bench_connect: tools/bench/bench_connect.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)/bench
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools $< tools/bench/bench_util.c -lbpf -o $@
+	$(Q)$(CC) $(CFLAGS) $< tools/bench/bench_util.c -lbpf -o $@
+
+$(BUILD)/abi_manifest: tools/abi/abi_manifest.c include/steer_abi.h | $(BUILD)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
 
 $(BUILD)/bench/bench_conn: tools/bench/bench_conn.c tools/bench/bench_util.c tools/bench/bench_util.h | $(BUILD)/bench
 	$(call msg,CCLD,$@)
@@ -150,10 +171,10 @@ bench-tc: $(BUILD)/tests/test_tc $(BUILD)/tc.bpf.o
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 SAN_CFLAGS := $(CFLAGS) $(SAN_FLAGS)
-ASAN_OBJS  := $(patsubst agent/%.c,$(BUILD)/asan/agent/%.o,$(LIB_SRCS))
+ASAN_OBJS  := $(patsubst agent/lib/%.c,$(BUILD)/asan/agent/lib/%.o,$(LIB_SRCS))
 ASAN_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 
-$(BUILD)/asan/agent/%.o: agent/%.c $(HEADERS) $(SKELS)
+$(BUILD)/asan/agent/lib/%.o: agent/lib/%.c $(HEADERS)
 	$(call msg,CC-ASAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -c $< -o $@
@@ -171,14 +192,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
 FUZZ_AGENT  := addr compile routes routes_doc routes_policy ryaml
-FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/%.o,$(FUZZ_AGENT))
+FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/lib/%.o,$(FUZZ_AGENT))
 # Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
 # tests/fuzz/regressions/ once crashed or hung the target: every run
 # replays them.
 FUZZ_SEEDS  := examples tests/unit/bad tests/fuzz/regressions
 FUZZ_ARGS   ?=
 
-$(BUILD)/fuzz/agent/%.o: agent/%.c $(HEADERS)
+$(BUILD)/fuzz/agent/lib/%.o: agent/lib/%.c $(HEADERS)
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
@@ -216,7 +237,7 @@ test check vmtest:
 # Every level prints "N passed, N failed"; any failure fails the target.
 # sanitize and a short fuzz run are cheap enough for every CI run; the e2e
 # tests run last so that pytest's summary closes the output.
-test-run: sanitize fuzz-smoke unit-test bpf-test e2e-test
+test-run: sanitize fuzz-smoke unit-test abi-test bpf-test e2e-test
 
 unit-test: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh unit $(UNIT_BINS)
@@ -227,24 +248,59 @@ bpf-test: $(BPFT_BINS) $(BPF_OBJS) $(TPROG_OBJS)
 e2e-test: all
 	$(Q)/usr/bin/python3 -m pytest -q tests/e2e
 
-CHECK_SRCS := $(wildcard agent/*.[ch] tools/*.[ch] tools/bench/*.c tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
+# ---- upgrades and the map ABI (docs/upgrade.md) ------------------------
+# abi-check: the built objects' pinned maps equal include/steer_abi.manifest,
+# and no release in tests/upgrade/releases has a map of another layout under
+# a name the build still uses. abi-test: the check fails when it must.
+ABI_CHECK := tools/abi/abi-check.sh -t $(BUILD)/abi_manifest \
+	-m include/steer_abi.manifest -r tests/upgrade/releases \
+	-d tests/upgrade/manifests -b $(BUILD)/upgrade
+
+abi-check: $(BUILD)/abi_manifest $(BPF_OBJS)
+	$(call msg,ABI,check)
+	$(Q)$(ABI_CHECK) $(BPF_OBJS)
+
+abi-test: $(BUILD)/abi_manifest $(BPF_OBJS)
+	$(Q)tests/abi/test_abi_check.sh $(BUILD)
+
+# Rewrite the manifest from the objects, keeping the sizing column.
+# A map without a rule gets "-" and the target fails: write its rule in.
+abi-manifest: $(BUILD)/abi_manifest $(BPF_OBJS)
+	$(Q)$(BUILD)/abi_manifest --sizing include/steer_abi.manifest \
+		$(BPF_OBJS) > $(BUILD)/steer_abi.manifest; st=$$?; \
+	grep -q '^steer_' $(BUILD)/steer_abi.manifest && \
+	mv $(BUILD)/steer_abi.manifest include/steer_abi.manifest; exit $$st
+
+# upgrade-test (root): every release in tests/upgrade/releases is built from
+# git into build/upgrade/<commit>/ (cached), then its steerd is upgraded to
+# build/steerd under load in a sandbox (tests/upgrade/test_upgrade.py).
+UPGRADE_RELEASES := $(shell sed 's/\#.*//' tests/upgrade/releases 2>/dev/null)
+
+upgrade-test: $(BUILD)/steerd $(BUILD)/steerctl
+	$(Q)for c in $(UPGRADE_RELEASES); do \
+		tests/upgrade/build-release.sh $$c $(BUILD)/upgrade || exit 1; \
+	done
+	$(Q)/usr/bin/python3 -m pytest -q tests/upgrade
+
+CHECK_SRCS := $(wildcard agent/*.[ch] agent/lib/*.[ch] tools/ctl/*.[ch] tools/abi/*.c tools/bench/*.[ch] tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
 check-run: all
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
 	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent \
+		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent -Iagent/lib \
 		-itools/bench/progs agent tools tests/fuzz
 	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
-	$(Q)for f in $(filter-out agent/loader.c agent/tc.c,$(LIB_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tests/fuzz/*.c tests/vm/*.c); do \
-		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) -Itools -Itests/unit \
+	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tools/abi/*.c tests/fuzz/*.c tests/vm/*.c); do \
+		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
 	@# bpftool's generated skeletons (in loader.c, tc.c) trip unix.Malloc.
 	$(Q)for f in agent/loader.c agent/tc.c; do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
-		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) \
+		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) \
 		-Werror -o /dev/null $$f || exit 1; done
+	$(Q)$(MAKE) --no-print-directory abi-check
 
 # ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
 # Static binaries for a guest that has only busybox; steerd goes in as
@@ -252,16 +308,16 @@ check-run: all
 VM_LIBS  := -static -lbpf -lelf -lz -lyaml -ljson-c -lnl-route-3 -lnl-3 -lpthread -lm
 VM_TESTS := $(patsubst tests/bpf/%.c,$(BUILD)/vm/tests/%,$(BPFT_SRCS))
 
-$(BUILD)/vm/vmtest: $(wildcard tests/vm/*.[ch]) tests/unit/test.h $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/vm/vmtest: $(wildcard tests/vm/*.[ch]) tests/unit/test.h $(LIBS) $(HEADERS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $(wildcard tests/vm/*.c) $(BUILD)/libsteer.a \
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit $(wildcard tests/vm/*.c) $(LIBS) \
 		$(VM_LIBS) -o $@
 
-$(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(BUILD)/libsteer.a $(SKELS) $(TPROG_SKELS)
+$(BUILD)/vm/tests/%: tests/bpf/%.c tests/unit/test.h $(wildcard tests/bpf/*.h) $(LIBS) $(SKELS) $(TPROG_SKELS)
 	$(call msg,CCLD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/bpf $< $(BUILD)/libsteer.a $(VM_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -Itests/unit -Itests/bpf $< $(LIBS) $(VM_LIBS) -o $@
 
 vmtest-run: $(BUILD)/vm/vmtest $(VM_TESTS) $(BPF_OBJS) $(BUILD)/steerd
 	$(Q)tests/vm/run.sh $(BUILD)

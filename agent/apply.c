@@ -84,7 +84,7 @@ static bool cfg_same(const struct steer_route_cfg *a,
 
 /*
  * Counters are kept per (rule, version) and per (version, backend) counter
- * slot, and slots follow names and addresses (compile_stats_slots). A rule,
+ * slot, and slots follow names and addresses (compile_counter_slots). A rule,
  * version or backend new to the route starts from zero: zero its slots
  * before the config that counts into them is published, while no program
  * writes them yet.
@@ -96,7 +96,7 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
 		bool new_rule =
 			compile_rule_index(prev, cfg->rules[r].name) < 0;
-		__u32 row = cfg->rules[r].stats_slot;
+		__u32 row = cfg->rules[r].counter_slot;
 
 		if (new_rule)
 			maps_stats_clear_slot(m, id, row, STEER_MAX_VERSIONS);
@@ -107,22 +107,22 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 				    0)
 				maps_stats_clear_slot(
 					m, id, row,
-					cfg->versions[v].stats_slot);
+					cfg->versions[v].counter_slot);
 	}
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
 		int pv = compile_version_index(prev, ver->name);
 
 		if (pv < 0)
-			maps_rtt_clear(m, id, ver->stats_slot);
-		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+			maps_rtt_clear(m, id, ver->counter_slot);
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++)
 			if (pv < 0 ||
 			    compile_backend_index(&prev->versions[pv],
 						  &ver->backends[b]) < 0)
 				maps_backend_stats_clear(
-					m, id, ver->stats_slot,
-					ver->backends[b].stats_slot);
+					m, id, ver->counter_slot,
+					ver->backends[b].counter_slot);
 	}
 }
 
@@ -197,7 +197,7 @@ static int prune_frontends(const struct steer_maps *m,
 	return ret;
 }
 
-int apply_routes(const struct steer_maps *m, const struct route_set *set,
+int apply_routes(struct steer_maps *m, const struct route_set *set,
 		 const char *cgroup_root, struct apply_stats *st, char *err,
 		 size_t errlen)
 {
@@ -235,7 +235,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	prevs = calloc(set->n ? set->n : 1, sizeof(*prevs));
 	pub_cfgs = calloc(set->n ? set->n : 1, sizeof(*pub_cfgs));
 	pub_ids = calloc(set->n ? set->n : 1, sizeof(*pub_ids));
-	gone = calloc(live.n ? live.n : 1, sizeof(*gone));
+	gone = calloc(live.n + set->n + 1, sizeof(*gone));
 	if (!cfgs || !ids || !publish || !fresh || !prevs || !pub_cfgs ||
 	    !pub_ids || !gone) {
 		ret = -ENOMEM;
@@ -293,13 +293,15 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 	for (int i = 0; i < set->n; i++) {
 		if (!publish[i])
 			continue;
-		if (fresh[i]) /* a reused id: no old counts */
-			maps_stats_clear(m, ids[i]);
+		if (fresh[i]) /* a reused id: no old counts (below) */
+			gone[n_gone++] = ids[i];
 		else
 			zero_new_counters(m, ids[i], prevs[i], &cfgs[i]);
 		pub_ids[n_pub] = ids[i];
 		pub_cfgs[n_pub++] = &cfgs[i];
 	}
+	maps_stats_clear_many(m, gone, n_gone);
+	n_gone = 0;
 	ret = maps_route_publish_many(m, pub_ids, pub_cfgs, n_pub);
 	if (ret) {
 		snprintf(err, errlen, "cannot publish %d route%s: %s", n_pub,
@@ -346,8 +348,7 @@ int apply_routes(const struct steer_maps *m, const struct route_set *set,
 			 n_gone == 1 ? "" : "s", strerror(-ret));
 		goto out;
 	}
-	for (int i = 0; i < n_gone; i++)
-		maps_stats_clear(m, gone[i]);
+	maps_stats_clear_many(m, gone, n_gone);
 	st->removed = n_gone;
 	if (n_gone)
 		st->generation = generation;

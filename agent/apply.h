@@ -26,7 +26,7 @@ struct apply_stats {
  * newest live generation + 1. Call with maps_lock() held. Returns 0 or
  * -errno with a message in @err.
  */
-int apply_routes(const struct steer_maps *m, const struct route_set *set,
+int apply_routes(struct steer_maps *m, const struct route_set *set,
 		 const char *cgroup_root, struct apply_stats *st, char *err,
 		 size_t errlen);
 

@@ -20,9 +20,11 @@ struct hook {
 };
 
 /*
- * Size the route-indexed maps of @obj for @max_routes, as every layer's
- * object must (libbpf reuses a pinned map only when its definition
- * matches). A map the object does not have is skipped.
+ * Size the maps of @obj for @max_routes, as every layer's object must
+ * (libbpf reuses a pinned map only when its definition matches). The
+ * rules are include/steer_abi.manifest's sizing column. Maps without
+ * preallocation take memory only for the entries in use: their size is a
+ * cap. A map the object does not have is skipped.
  */
 static int size_maps(struct bpf_object *obj, __u32 max_routes)
 {
@@ -32,8 +34,12 @@ static int size_maps(struct bpf_object *obj, __u32 max_routes)
 	} sizes[] = {
 		{ STEER_MAP_ROUTES, 1 },
 		{ STEER_MAP_FRONTENDS, STEER_MAX_FRONTENDS },
-		{ STEER_MAP_STATS, STEER_STATS_PER_ROUTE },
-		{ STEER_MAP_BACKEND_STATS, STEER_BACKEND_STATS_PER_ROUTE },
+		{ STEER_MAP_BACKENDS, STEER_BACKENDS_PER_ROUTE },
+		{ STEER_MAP_BACKEND_IDS, STEER_BACKENDS_PER_ROUTE },
+		{ STEER_MAP_MATCHES, 2 * STEER_MAX_RULES },
+		{ STEER_MAP_STATS, 2 * STEER_MAX_RULES },
+		{ STEER_MAP_BACKEND_STATS,
+		  STEER_LAYER_COUNT * STEER_BACKENDS_PER_ROUTE },
 		{ STEER_MAP_SEQ, 1 },
 		{ STEER_MAP_RTT, STEER_MAX_VERSIONS },
 		{ STEER_MAP_ROUTE_INDEX, 1 },
@@ -161,16 +167,30 @@ static void remove_empty_pin_dirs(const char *bpffs)
 	rmdir(bpffs);
 }
 
-int loader_start(const struct loader_opts *o, char *err, size_t errlen)
+/* What loader_load() loaded, until loader_attach() or loader_abort(). */
+static struct steer_sock *loaded;
+static int loaded_cg_fd = -1;
+static __u64 loaded_cg_id;
+
+void loader_abort(void)
+{
+	steer_sock__destroy(loaded);
+	loaded = NULL;
+	if (loaded_cg_fd >= 0)
+		close(loaded_cg_fd);
+	loaded_cg_fd = -1;
+}
+
+int loader_load(const struct loader_opts *o, char *err, size_t errlen)
 {
 	struct steer_sock *skel;
-	__u64 cg_id;
-	int cg_fd = -1, ret;
+	int ret;
 
-	ret = sysfs_cgroup_id(o->cgroup, &cg_id);
+	loader_abort();
+	ret = sysfs_cgroup_id(o->cgroup, &loaded_cg_id);
 	if (!ret) {
-		cg_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY);
-		if (cg_fd < 0)
+		loaded_cg_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY);
+		if (loaded_cg_fd < 0)
 			ret = -errno;
 	}
 	if (ret) {
@@ -180,7 +200,7 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 	}
 	ret = sysfs_bpffs_prepare(o->bpffs, err, errlen);
 	if (ret) {
-		close(cg_fd);
+		loader_abort();
 		return ret;
 	}
 
@@ -213,28 +233,68 @@ int loader_start(const struct loader_opts *o, char *err, size_t errlen)
 			 strerror(-ret), o->bpffs);
 		goto out;
 	}
+out:
+	if (ret) {
+		steer_sock__destroy(skel);
+		loader_abort();
+		remove_empty_pin_dirs(o->bpffs);
+		return ret;
+	}
+	loaded = skel;
+	return 0;
+}
 
+/* Unpin <bpffs>/maps/ entries that @obj has no map of (an older layout's). */
+static void unpin_stale_maps(struct bpf_object *obj, const char *bpffs)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/maps", bpffs);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    bpf_object__find_map_by_name(obj, de->d_name) ||
+		    !strcmp(de->d_name, STEER_MAP_CT))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!unlink(path))
+			pr_info("removed %s: a map of an older layout", path);
+	}
+	closedir(d);
+}
+
+int loader_attach(const struct loader_opts *o, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	if (!loaded) {
+		snprintf(err, errlen, "nothing loaded to attach");
+		return -EINVAL;
+	}
 	const struct hook hooks[] = {
-		{ "connect4", skel->progs.steer_sock4_connect },
-		{ "connect6", skel->progs.steer_sock6_connect },
-		{ "getpeername4", skel->progs.steer_sock4_getpeername },
-		{ "getpeername6", skel->progs.steer_sock6_getpeername },
-		{ "sendmsg4", skel->progs.steer_sock4_sendmsg },
-		{ "sendmsg6", skel->progs.steer_sock6_sendmsg },
-		{ "recvmsg4", skel->progs.steer_sock4_recvmsg },
-		{ "recvmsg6", skel->progs.steer_sock6_recvmsg },
-		{ "sockops", skel->progs.steer_sockops },
+		{ "connect4", loaded->progs.steer_sock4_connect },
+		{ "connect6", loaded->progs.steer_sock6_connect },
+		{ "getpeername4", loaded->progs.steer_sock4_getpeername },
+		{ "getpeername6", loaded->progs.steer_sock6_getpeername },
+		{ "sendmsg4", loaded->progs.steer_sock4_sendmsg },
+		{ "sendmsg6", loaded->progs.steer_sock6_sendmsg },
+		{ "recvmsg4", loaded->progs.steer_sock4_recvmsg },
+		{ "recvmsg6", loaded->progs.steer_sock6_recvmsg },
+		{ "sockops", loaded->progs.steer_sockops },
 	};
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		ret = attach_hook(&hooks[i], o->bpffs, cg_fd, cg_id, o->cgroup,
-				  err, errlen);
+		ret = attach_hook(&hooks[i], o->bpffs, loaded_cg_fd,
+				  loaded_cg_id, o->cgroup, err, errlen);
 		if (ret)
 			break;
 	}
-out:
-	steer_sock__destroy(skel);
-	if (cg_fd >= 0)
-		close(cg_fd);
+	if (!ret)
+		unpin_stale_maps(loaded->obj, o->bpffs);
+	loader_abort();
 	if (ret)
 		remove_empty_pin_dirs(o->bpffs);
 	return ret;

@@ -19,12 +19,26 @@ struct loader_opts {
 };
 
 /*
- * Load and attach (or take over) the socket-layer programs. Existing pinned
- * maps are reused with their contents; existing pinned links are switched
- * to the new programs in one atomic step (BPF_LINK_UPDATE), so connections
- * never pass through an unhooked moment.
+ * Load the socket-layer programs and pin their maps: existing pinned maps
+ * of the same name and layout are reused with their contents; maps new to
+ * this layout are created empty. Nothing is attached yet, so the caller
+ * fills new maps (the first apply) while the old programs, if any, keep
+ * running on the old ones.
  */
-int loader_start(const struct loader_opts *o, char *err, size_t errlen);
+int loader_load(const struct loader_opts *o, char *err, size_t errlen);
+
+/*
+ * Attach what loader_load() loaded (or take the datapath over): existing
+ * pinned links are switched to the new programs in one atomic step
+ * (BPF_LINK_UPDATE), so connections never pass through an unhooked
+ * moment. Then the pins of maps that no program of this layout uses (an
+ * older release's, after an upgrade) are removed: the old programs that
+ * held them are gone from the hooks.
+ */
+int loader_attach(const struct loader_opts *o, char *err, size_t errlen);
+
+/* Drop what loader_load() loaded without attaching it. */
+void loader_abort(void);
 
 struct bpf_object;
 /*

@@ -4,36 +4,15 @@
  * Every family is written whole (HELP, TYPE, then all its samples) from
  * one read of the maps per scrape: O(routes) lookups, no lock the
  * datapath could wait on (per-CPU counters are only read). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "addr.h"
 #include "metrics.h"
 #include "stats.h"
-
-static const char *const reason_names[STEER_REASON_COUNT] = {
-	[STEER_REASON_STEERED] = "steered",
-	[STEER_REASON_NOT_FRONTEND] = "not_frontend",
-	[STEER_REASON_POLICY_DENY] = "policy_deny",
-	[STEER_REASON_NO_RULE] = "no_rule",
-	[STEER_REASON_NO_BACKEND] = "no_backend",
-	[STEER_REASON_NO_ROUTE_CFG] = "no_route_config",
-	[STEER_REASON_TC_PASS] = "tc_pass",
-	[STEER_REASON_TC_FRAGMENT] = "tc_fragment",
-	[STEER_REASON_TC_MALFORMED] = "tc_malformed",
-	[STEER_REASON_TC_UNSUPPORTED] = "tc_unsupported",
-	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
-	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
-	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
-};
-
-const char *metrics_reason_name(unsigned int reason)
-{
-	if (reason < STEER_REASON_COUNT && reason_names[reason])
-		return reason_names[reason];
-	return "unknown";
-}
 
 static void header(FILE *out, const char *name, const char *type,
 		   const char *help)
@@ -157,14 +136,17 @@ static void backend_series(FILE *out, const struct stats_route *rs,
 			   enum family f)
 {
 	const struct steer_route_cfg *cfg = &rs->cfg;
-	char be[64];
+	char be[ADDR_STR_MAX];
 
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
 
-		for (int b = 0; b < ver->n_backends && b < STEER_MAX_BACKENDS;
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
-			stats_backend_name(be, sizeof(be), &ver->backends[b]);
+			const struct steer_backend *sb = &ver->backends[b];
+
+			addr_format(be, sizeof(be), sb->family, sb->addr,
+				    ntohs(sb->port));
 			for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 				fputs(families[f].name, out);
 				label(out, "{route", cfg->name, true);
@@ -284,7 +266,7 @@ static void write_reasons(FILE *out, const struct steer_maps *m)
 	       "dropped.");
 	for (__u32 r = 0; r < STEER_REASON_COUNT; r++)
 		fprintf(out, "steer_verdicts_total{reason=\"%s\"} %llu\n",
-			metrics_reason_name(r), (unsigned long long)n[r]);
+			stats_reason_name(r), (unsigned long long)n[r]);
 }
 
 int metrics_write(FILE *out, const struct metrics_state *s)

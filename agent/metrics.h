@@ -19,9 +19,6 @@ struct metrics_state {
 	bool ready;	     /* datapath attached and routes applied once */
 };
 
-/* Name of an enum steer_reason value ("policy_deny"; "unknown"). */
-const char *metrics_reason_name(unsigned int reason);
-
 /* Write the exposition to @out. Returns 0 or -errno. */
 int metrics_write(FILE *out, const struct metrics_state *s);
 

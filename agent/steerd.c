@@ -583,15 +583,36 @@ int main(int argc, char **argv)
 	lo = (struct loader_opts){ .bpffs = d.bpffs,
 				   .cgroup = d.cgroup,
 				   .max_routes = d.max_routes };
-	ret = loader_start(&lo, err, sizeof(err));
+	/*
+	 * Load, apply, then attach: maps new to this layout (an upgrade)
+	 * are filled before any program that reads them is in a hook.
+	 */
+	ret = loader_load(&lo, err, sizeof(err));
 	if (!ret)
 		ret = maps_open(d.bpffs, &d.maps, err, sizeof(err));
 	if (ret) {
 		pr_warn("%s", err);
+		loader_abort();
 		metrics_http_stop(d.http);
 		return 1;
 	}
 	kfeatures_log();
+	d.ms.generation = maps_generation_max(&d.maps);
+	{
+		struct steer_agent_state agent;
+
+		if (!maps_agent_get(&d.maps, &agent)) {
+			d.ms.apply_errors = agent.apply_errors;
+			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
+		}
+	}
+	ret = reload(&d, "start");
+	if (loader_attach(&lo, err, sizeof(err))) {
+		pr_warn("%s", err);
+		maps_close(&d.maps);
+		metrics_http_stop(d.http);
+		return 1;
+	}
 	if (d.tc_ifaces) {
 		struct tc_opts to = { .bpffs = d.bpffs,
 				      .ifaces = d.tc_ifaces,
@@ -607,20 +628,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	d.ms.generation = maps_generation_max(&d.maps);
-	{
-		struct steer_agent_state agent;
-
-		if (!maps_agent_get(&d.maps, &agent)) {
-			d.ms.apply_errors = agent.apply_errors;
-			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
-		}
-	}
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);
 
-	ret = reload(&d, "start");
 	if (d.once) {
 		tc_stop(d.tc);
 		maps_close(&d.maps);

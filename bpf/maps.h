@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Map definitions (BPF side only; the layouts live in steer_abi.h).
- * Userspace resizes the route-indexed maps before load (--max-routes).
+ * Map definitions (BPF side only; the layouts live in steer_abi.h, the
+ * sizing rules in include/steer_abi.manifest). Userspace sets max_entries
+ * before load from --max-routes, --max-backends and --ct-max.
  */
 #ifndef STEER_BPF_MAPS_H
 #define STEER_BPF_MAPS_H
@@ -11,51 +12,82 @@
 #include "steer_abi.h"
 
 /*
- * The inner map: one value, the whole compiled route (see steer_abi.h).
- * Sized with sizeof, not __type: clang leaves a struct that is only read
- * through pointers as a forward declaration in BTF.
+ * The inner map: one route's rows (see steer_abi.h). BPF_F_INNER_MAP lets
+ * every route's inner map have the number of rows it needs. Sized with
+ * sizeof, not __type: clang leaves a struct that is only read through
+ * pointers as a forward declaration in BTF.
  */
-struct steer_route_inner {
+struct steer_route_rows {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct steer_route_cfg));
+	__uint(value_size, STEER_ROW_SIZE);
 };
 
-/* route id -> inner map holding the live struct steer_route_cfg */
+/* route id -> inner map of the route's rows */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
 	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES);
 	__type(key, __u32);
-	__array(values, struct steer_route_inner);
-} steer_routes_v1 SEC(".maps");
+	__array(values, struct steer_route_rows);
+} steer_routes_v2 SEC(".maps");
 
-/* struct steer_frontend_key -> struct steer_frontend (dialled address -> route)
- */
+/* struct steer_frontend_key -> struct steer_frontend (dialled address ->
+ * route); no preallocation: memory follows the frontends in use */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES *STEER_MAX_FRONTENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_frontend_key);
 	__type(value, struct steer_frontend);
-} steer_frontends_v1 SEC(".maps");
+} steer_frontends_v2 SEC(".maps");
 
-/* steer_stats_index(route, rule, version) -> per-CPU struct steer_stats */
+/* backend id -> struct steer_backend_addr, shared by all routes */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES *STEER_STATS_PER_ROUTE);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, STEER_BACKENDS_PER_ROUTE *STEER_DEFAULT_MAX_ROUTES);
 	__type(key, __u32);
+	__type(value, struct steer_backend_addr);
+} steer_backends_v2 SEC(".maps");
+
+/* struct steer_backend_addr -> backend id (userspace's allocation; no
+ * program reads it) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, STEER_BACKENDS_PER_ROUTE *STEER_DEFAULT_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer_backend_addr);
+	__type(value, __u32);
+} steer_backend_ids_v2 SEC(".maps");
+
+/* match id -> struct steer_match (rule matches and policy entries) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * STEER_MAX_RULES * STEER_DEFAULT_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct steer_match);
+} steer_matches_v2 SEC(".maps");
+
+/* struct steer_stats_key -> per-CPU struct steer_stats */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 2 * STEER_MAX_RULES * STEER_DEFAULT_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer_stats_key);
 	__type(value, struct steer_stats);
-} steer_stats_v1 SEC(".maps");
+} steer_stats_v2 SEC(".maps");
 
-/* steer_backend_stats_index(route, version, backend, layer) -> per-CPU
- * struct steer_backend_stats */
+/* struct steer_backend_stats_key -> per-CPU struct steer_backend_stats */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries,
-	       STEER_DEFAULT_MAX_ROUTES *STEER_BACKEND_STATS_PER_ROUTE);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, STEER_LAYER_COUNT *STEER_BACKENDS_PER_ROUTE
+				    *STEER_DEFAULT_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer_backend_stats_key);
 	__type(value, struct steer_backend_stats);
-} steer_backend_stats_v1 SEC(".maps");
+} steer_backend_stats_v2 SEC(".maps");
 
 /*
  * route id -> per-CPU connection sequence number. Without affinity, the
@@ -73,15 +105,15 @@ struct {
 /* enum steer_reason -> per-CPU count of verdicts for that reason */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STEER_REASON_COUNT);
+	__uint(max_entries, STEER_REASON_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
-} steer_reasons_v1 SEC(".maps");
+} steer_reasons_v2 SEC(".maps");
 
 /*
  * socket -> struct steer_sk_orig: the frontend its owner dialled and the
  * counter slots its outcome is counted under. Socket storage lives and dies
- * with the socket: nothing to fill up, nothing to evict (LESSONS.md).
+ * with the socket: nothing to fill up, nothing to evict.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -101,13 +133,14 @@ struct {
 	__type(value, struct steer_sk_udp);
 } steer_sk_udp_v1 SEC(".maps");
 
-/* steer_rtt_index(route, version slot) -> per-CPU struct steer_rtt */
+/* struct steer_rtt_key -> per-CPU struct steer_rtt */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES *STEER_MAX_VERSIONS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, STEER_MAX_VERSIONS *STEER_DEFAULT_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct steer_rtt_key);
 	__type(value, struct steer_rtt);
-} steer_rtt_v1 SEC(".maps");
+} steer_rtt_v2 SEC(".maps");
 
 /* 0 -> struct steer_trace_ctl: the tracing lease (see steer_abi.h) */
 struct {
@@ -121,7 +154,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
-} steer_events_v1 SEC(".maps");
+} steer_events_v2 SEC(".maps");
 
 /* 0 -> struct steer_agent_state: steerd's counters (never read by BPF) */
 struct {
@@ -131,12 +164,13 @@ struct {
 	__type(value, struct steer_agent_state);
 } steer_agent_v1 SEC(".maps");
 
-/* route name -> id and generation: userspace's index (see steer_abi.h) */
+/* route name -> id, generation, source hash: userspace's index */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_route_name);
 	__type(value, struct steer_route_index);
-} steer_route_index_v1 SEC(".maps");
+} steer_route_index_v2 SEC(".maps");
 
 #endif /* STEER_BPF_MAPS_H */

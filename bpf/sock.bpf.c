@@ -24,7 +24,7 @@ int steer_sock4_connect(struct bpf_sock_addr *ctx)
 {
 	struct steer_frontend_key fk = {};
 	struct steer_client cl = {};
-	struct steer_backend be = {};
+	struct steer_backend_addr be = {};
 	struct bpf_sock *sk = ctx->sk;
 	int ret;
 
@@ -50,7 +50,7 @@ int steer_sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
 	struct steer_frontend_key fk = {};
 	struct steer_client cl = {};
-	struct steer_backend be = {};
+	struct steer_backend_addr be = {};
 	struct bpf_sock *sk = ctx->sk;
 	int ret;
 
@@ -74,7 +74,7 @@ int steer_sock6_connect(struct bpf_sock_addr *ctx)
 {
 	struct steer_frontend_key fk = {};
 	struct steer_client cl = {};
-	struct steer_backend be = {};
+	struct steer_backend_addr be = {};
 	struct bpf_sock *sk = ctx->sk;
 	bool mapped;
 	int ret;
@@ -95,7 +95,7 @@ int steer_sock6_sendmsg(struct bpf_sock_addr *ctx)
 {
 	struct steer_frontend_key fk = {};
 	struct steer_client cl = {};
-	struct steer_backend be = {};
+	struct steer_backend_addr be = {};
 	struct bpf_sock *sk = ctx->sk;
 	bool mapped;
 	int ret;

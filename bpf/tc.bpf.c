@@ -42,11 +42,16 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 				      const struct steer_pkt *p,
 				      struct steer_ct_entry *ct)
 {
-	struct steer_backend_stats *bs;
+	struct steer_backend_stats *bs = NULL;
 	bool fwd = ct->dir == STEER_CT_FORWARD;
 
-	bs = backend_stats_slot_lookup(ct->route_id, ct->version_slot,
-				       ct->backend_slot, STEER_LAYER_TC);
+	/* A flow of layout v1 (before an upgrade) keeps its NAT; its counter
+	 * slots name v1's counters, so it is not counted. */
+	if (ct->layout == STEER_LAYOUT_V2)
+		bs = backend_stats_get(ct->route_id, ct->version_slot,
+				       ct->backend_slot | ct->backend_slot_hi
+								  << 8,
+				       STEER_LAYER_TC);
 	if (bs) {
 		if (fwd) {
 			bs->packets_to++;
@@ -69,17 +74,18 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 
 /* Track a new flow: the reply entry first, so no reply finds none. */
 static __always_inline struct steer_ct_entry *
-ct_create(const struct steer_pkt *p, const struct steer_route_cfg *cfg,
-	  __u32 route, const struct steer_decision *d, __be16 port, __u8 state)
+ct_create(const struct steer_pkt *p, __u32 route,
+	  const struct steer_decision *d, __be16 port, __u8 state)
 {
 	struct steer_ct_entry e = {};
 	struct steer_ct_key rk = {};
 
 	e.route_id = route;
-	e.rule_slot = cfg->rules[d->rule & (STEER_MAX_RULES - 1)].stats_slot;
-	e.version_slot =
-		cfg->versions[d->version & (STEER_MAX_VERSIONS - 1)].stats_slot;
-	e.backend_slot = d->backend->stats_slot;
+	e.rule_slot = d->rule_slot;
+	e.version_slot = d->version_slot;
+	e.backend_slot = (__u8)d->backend_slot;
+	e.backend_slot_hi = (__u8)(d->backend_slot >> 8);
+	e.layout = STEER_LAYOUT_V2;
 	e.state = state;
 	e.last_seen_ns = bpf_ktime_get_ns();
 
@@ -112,11 +118,11 @@ ct_create(const struct steer_pkt *p, const struct steer_route_cfg *cfg,
 static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 {
 	struct steer_frontend_key fk = {};
-	const struct steer_route_cfg *cfg;
+	struct steer_route rt = {};
 	const struct steer_frontend *fe;
 	struct steer_decision d = {};
 	struct steer_client cl = {};
-	struct steer_backend out = {};
+	struct steer_backend_addr out = {};
 	enum steer_verdict verdict;
 	struct steer_ct_entry *ct;
 	bool syn, midflow;
@@ -130,8 +136,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 		reason_count(STEER_REASON_TC_PASS);
 		return TC_ACT_OK;
 	}
-	cfg = route_lookup(fe->route_id);
-	if (!cfg) {
+	if (!route_lookup(fe->route_id, &rt)) {
 		reason_count(STEER_REASON_NO_ROUTE_CFG);
 		return TC_ACT_SHOT;
 	}
@@ -145,7 +150,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	midflow = p->key.proto == STEER_PROTO_TCP && !syn;
-	verdict = steer_decide(cfg, &cl, &d);
+	verdict = steer_decide(&rt, &cl, &d);
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; drop */
 	if (verdict != STEER_VERDICT_STEER) {
@@ -155,10 +160,10 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 						   ? STEER_REASON_NO_RULE
 						   : STEER_REASON_NO_BACKEND;
 
-		count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_TC);
+		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(reason);
-		trace_decision(&fk, &cl, fe->route_id, cfg, &d, verdict, reason,
-			       NULL, p->key.sport);
+		trace_decision(&fk, &cl, &rt, &d, verdict, reason, NULL,
+			       p->key.sport);
 		return TC_ACT_SHOT;
 	}
 
@@ -166,7 +171,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	out.port = d.backend->port;
 	if (!out.port)
 		out.port = fe->target_port ? fe->target_port : p->key.dport;
-	ct = ct_create(p, cfg, fe->route_id, &d, out.port,
+	ct = ct_create(p, fe->route_id, &d, out.port,
 		       midflow ? STEER_CT_ESTABLISHED : STEER_CT_NEW);
 	if (!ct) {
 		reason_count(STEER_REASON_TC_CT_FULL);
@@ -176,10 +181,10 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 		/* The flow was counted and traced when it began. */
 		reason_count(STEER_REASON_TC_CT_RECREATED);
 	} else {
-		count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_TC);
+		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(STEER_REASON_STEERED);
-		trace_decision(&fk, &cl, fe->route_id, cfg, &d, verdict,
-			       STEER_REASON_STEERED, &out, p->key.sport);
+		trace_decision(&fk, &cl, &rt, &d, verdict, STEER_REASON_STEERED,
+			       &out, p->key.sport);
 	}
 	return tc_tracked(skb, p, ct);
 }

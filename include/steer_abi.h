@@ -1,29 +1,37 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * steer map ABI: every key, value, enum and limit that both the BPF programs
- * and userspace (steerd, steerctl, tests) see. This is the only copy.
+ * and userspace (steerd, steerctl, tests) see. This is the only copy. The
+ * pinned maps, their sizes and sizing rules are listed in
+ * include/steer_abi.manifest and described in docs/map-abi.md.
  *
- * How a route is stored, and why a change is atomic
- * -------------------------------------------------
- * A route's whole compiled configuration (rules, match lists, policy,
- * versions, backends and the prefilled selection tables) is ONE value,
- * struct steer_route_cfg, held in a single-entry array map of its own (the
- * "inner" map). The outer map steer_routes_v1 (HASH_OF_MAPS, key route id)
- * points at the inner map that is live. To change a route, userspace builds
- * a brand-new inner map, fills it completely, and then replaces the outer
- * entry with one BPF_MAP_UPDATE_ELEM. A connection's program looks the inner
- * map up once and reads everything from that one value, so it sees either
- * the old route or the new route, never a mixture. The kernel waits for
- * running programs (synchronize_rcu) inside the outer update, so the old
- * inner map is never freed or reused under a reader.
+ * How a route is stored, and why a change is atomic (layout v2)
+ * ------------------------------------------------------------
+ * A route is an array of 64-byte rows (struct steer_route_hdr in row 0,
+ * then rules, versions, backend references and, for affinity routes, the
+ * stable selection tables), held in an inner ARRAY map of its own sized to
+ * what the route holds (BPF_F_INNER_MAP: inner maps differ in max_entries
+ * only). The outer map steer_routes_v2 (HASH_OF_MAPS, key route id) points
+ * at the inner map that is live. To change a route, userspace builds a new
+ * inner map, fills and freezes it, and replaces the outer entry with one
+ * write; the kernel returns from that write only after every program that
+ * could still read the old inner map has finished (synchronize_rcu), so a
+ * connection sees the old route or the new one, never a mixture.
  *
- * Frontends (steer_frontends_v1) map a dialled address to a route id. They
- * are hash elements, each replaced atomically; userspace publishes a route's
- * inner map before any frontend points at it and removes frontends before
- * the route they point at.
+ * What rows refer to lives in shared maps whose entries are immutable
+ * while referenced: backend addresses (steer_backends_v2, one entry per
+ * distinct address, shared by every route that names it) and match blocks
+ * (steer_matches_v2, in one of two banks per route: a publish writes the
+ * bank the live rows do not use, and the old bank is deleted only after
+ * the swap). Nothing a reader can hold is ever written in place.
  *
- * Map names carry a layout version (_v1). Change a struct below and the
- * name's version changes with it, so a stale pin is never misread.
+ * Counters are per-CPU hash entries created on first use, keyed by route
+ * and counter slot: memory grows with what is used, and a route's
+ * counters follow the names of its rules, versions and backends.
+ *
+ * Map names carry a layout version (_v2). Change a struct below and the
+ * name's version changes with it, so a stale pin is never misread
+ * (make abi-check enforces it against the released manifests).
  */
 #ifndef STEER_ABI_H
 #define STEER_ABI_H
@@ -35,24 +43,32 @@
 #endif
 
 /* ---- Limits (per route unless stated) ---------------------------------- */
-#define STEER_MAX_VERSIONS	 8   /* versions of one route */
-#define STEER_MAX_RULES		 8   /* rules of one route */
-#define STEER_MAX_POLICY	 8   /* allow entries; as many deny entries */
-#define STEER_MAX_MATCH_ITEMS	 8   /* items of each match field */
-#define STEER_MAX_BACKENDS	 32  /* backends of one version */
-#define STEER_MAX_FRONTENDS	 16  /* frontends of one route */
-#define STEER_DEFAULT_MAX_ROUTES 256 /* routes per steerd (--max-routes) */
-#define STEER_NAME_LEN		 64  /* route names: at most 63 chars + NUL */
-#define STEER_SHORT_NAME_LEN	 32  /* version and rule names */
+#define STEER_MAX_VERSIONS	 8    /* versions of one route */
+#define STEER_MAX_RULES		 8    /* rules of one route */
+#define STEER_MAX_POLICY	 8    /* allow entries; as many deny entries */
+#define STEER_MAX_MATCH_ITEMS	 8    /* items of each match field */
+#define STEER_MAX_BACKENDS	 4096 /* backends of one version */
+#define STEER_MAX_FRONTENDS	 16   /* frontends of one route */
+#define STEER_DEFAULT_MAX_ROUTES 256  /* routes per steerd (--max-routes) */
+/* Distinct backend addresses per route of --max-routes (the size of
+ * steer_backends_v2, shared by all routes). */
+#define STEER_BACKENDS_PER_ROUTE 8
+#define STEER_NAME_LEN		 64 /* route names: at most 63 chars + NUL */
+#define STEER_SHORT_NAME_LEN	 32 /* version and rule names */
 
-/* A split is given in 0.01 % steps: 100 % = 10000 slots, one per step. */
-#define STEER_SPLIT_SLOTS 10000
+/* A split is given in 0.01 % steps: 100 % = 10000 points. */
+#define STEER_SPLIT_POINTS 10000
 /*
- * Backend weight table per version and address family. 2520 = lcm(1..10):
- * any weights whose sum divides 2520 are represented exactly.
+ * Selection tables (see compile.h): an affinity route keeps a stable
+ * version table of STEER_SPLIT_POINTS entries per rule and family; a
+ * version of an affinity route, or whose usable backends weigh unequally,
+ * keeps a backend table of STEER_BACKEND_TABLE_UNIT entries per family.
+ * 2520 = lcm(1..10): any weights whose sum divides 2520 are represented
+ * exactly.
  */
-#define STEER_BACKEND_SLOTS 2520
-#define STEER_SLOT_NONE	    0xff /* table slot with no version / backend */
+#define STEER_BACKEND_TABLE_UNIT 2520
+#define STEER_TABLE_NONE	 0xff	/* version table entry: no version */
+#define STEER_BACKEND_NONE	 0xffff /* backend table entry: none */
 
 /* Address families as table indices (not AF_* values). */
 enum steer_family {
@@ -66,7 +82,7 @@ enum steer_proto {
 	STEER_PROTO_UDP = 17, /* IPPROTO_UDP */
 };
 
-/* ---- steer_frontends_v1: struct steer_frontend_key -> steer_frontend --- */
+/* ---- steer_frontends_v2: struct steer_frontend_key -> steer_frontend --- */
 struct steer_frontend_key {
 	__u32 addr[4]; /* network order; IPv4 in addr[0], rest zero */
 	__be16 port;
@@ -81,7 +97,7 @@ struct steer_frontend {
 	__u16 index;	    /* position in the route's frontend list */
 };
 
-/* ---- route configuration (the inner map's one value) ----------------- */
+/* ---- steer_matches_v2: match id -> struct steer_match ------------------ */
 struct steer_cidr {
 	__u32 addr[4]; /* network order, host bits zero */
 	__u8 family;   /* enum steer_family */
@@ -107,58 +123,37 @@ struct steer_match {
 	__u16 ports[STEER_MAX_MATCH_ITEMS]; /* host order */
 };
 
-struct steer_rule {
-	char name[STEER_SHORT_NAME_LEN];
-	struct steer_match match;
-	__u16 file_split[STEER_MAX_VERSIONS]; /* 0.01 % units as the file gives
-					       */
-	__u16 split[STEER_MAX_VERSIONS];      /* 0.01 % units in force */
-	/*
-	 * Counter row of this rule in steer_stats_v1. It follows the rule's
-	 * name, not its position, so inserting a rule never shows one rule's
-	 * counts under another's name (compile_route keeps it stable).
-	 */
-	__u8 stats_slot;
-	__u8 pad[7];
-	/*
-	 * Version index per slot and family. A version with no usable backend
-	 * of a family gets no slot in that family's table: its share goes to
-	 * the rule's other versions by their weights, or the slot is
-	 * STEER_SLOT_NONE when no version has one (connection refused).
-	 */
-	__u8 slots[STEER_FAM_COUNT][STEER_SPLIT_SLOTS];
-};
+/*
+ * Match ids: route id << 6 | bank << 5 | position + 1 (position: rules
+ * 0..7, allow 8..15, deny 16..23). 0 means "matches everything". A publish
+ * writes the bank the live rows do not use (see the top of this file).
+ */
+#define STEER_MATCH_ALLOW_BASE 8
+#define STEER_MATCH_DENY_BASE  16
 
-enum steer_backend_flags {
-	STEER_BACKEND_EJECTED = 1 << 0, /* gets no new connections */
-};
+static inline __u32 steer_match_id(__u32 route, __u32 bank, __u32 pos)
+{
+	return route << 6 | (bank & 1) << 5 | (pos + 1);
+}
 
-struct steer_backend {
+/* ---- steer_backends_v2: backend id -> struct steer_backend_addr -------- */
+/*
+ * One entry per distinct backend address, shared by every route and
+ * version that names it (the id is kept in steer_backend_ids_v2). An id's
+ * entry is written before any route refers to it and is reused for
+ * another address only after no live route refers to it.
+ */
+struct steer_backend_addr {
 	__u32 addr[4]; /* network order */
 	__be16 port;   /* 0: the frontend's target port */
 	__u8 family;   /* enum steer_family */
-	__u8 flags;    /* enum steer_backend_flags */
-	__u16 weight;
-	/*
-	 * Counter slot of this backend in steer_backend_stats_v1, within its
-	 * version's. It follows the address, not the list position, so
-	 * editing the list never shows one backend's counts under another's
-	 * address (compile_stats_slots keeps it stable).
-	 */
-	__u8 stats_slot;
 	__u8 pad;
-	__u64 ejected_until_ns; /* CLOCK_MONOTONIC; 0 when not ejected */
 };
 
-struct steer_version {
-	char name[STEER_SHORT_NAME_LEN];
-	__u8 n_backends;
-	__u8 stats_slot; /* counter column in steer_stats_v1, like rules' */
-	__u8 pad[6];
-	struct steer_backend backends[STEER_MAX_BACKENDS];
-	/* Backend index per slot and family, in proportion to the weights. */
-	__u8 slots[STEER_FAM_COUNT][STEER_BACKEND_SLOTS];
-};
+#define STEER_BACKEND_ID_NONE 0 /* ids start at 1 */
+
+/* ---- steer_routes_v2: route id -> inner ARRAY of 64-byte rows ---------- */
+#define STEER_ROW_SIZE 64
 
 enum steer_route_flags {
 	STEER_ROUTE_AFFINITY_CLIENT =
@@ -167,37 +162,114 @@ enum steer_route_flags {
 	STEER_ROUTE_OVERRIDE = 1 << 2, /* steerctl changed it; file did not */
 };
 
-struct steer_route_cfg {
-	char name[STEER_NAME_LEN];
-	__u64 generation;  /* steerd's apply counter when published */
-	__u64 source_hash; /* hash of the route as its file gives it */
-	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
-	__u32 flags;	   /* enum steer_route_flags */
-	__u32 seed;	   /* per-route hash seed (affinity) */
-	__u32 health_failures;
-	__u32 health_eject_ms;
-	__u8 n_versions;
+/* Row 0. Row 1 is the route's name (char[STEER_NAME_LEN]). */
+struct steer_route_hdr {
+	__u32 flags; /* enum steer_route_flags */
+	__u32 seed;  /* per-route hash seed (affinity, TC flows) */
 	__u8 n_rules;
+	__u8 n_versions;
 	__u8 n_allow;
 	__u8 n_deny;
 	__u8 n_frontends;
-	__u8 pad[3];
-	struct steer_match allow[STEER_MAX_POLICY];
-	struct steer_match deny[STEER_MAX_POLICY];
-	struct steer_version versions[STEER_MAX_VERSIONS];
-	struct steer_rule rules[STEER_MAX_RULES];
+	__u8 match_bank;   /* bank of this publish's match ids */
+	__u16 n_rows;	   /* rows of this route (the inner map's size) */
+	__u16 rule_row;	   /* first rule row; two rows per rule */
+	__u16 version_row; /* first version row; one row per version */
+	__u32 health_failures;
+	__u32 health_eject_ms;
+	__u64 generation;  /* steerd's apply counter when published */
+	__u64 source_hash; /* hash of the route as its file gives it */
+	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
+	__u64 reserved;
 };
 
-/* ---- counters: steer_stats_v1 (PERCPU_ARRAY) ---------------------------- */
-/*
- * Index = steer_stats_index(route, rule stats_slot, version stats_slot).
- * Row STEER_MAX_RULES stands for "no rule" (policy denials, no_route),
- * column STEER_MAX_VERSIONS for "no version".
- */
+/* Rule r: row rule_row + 2r (what the datapath reads) ... */
+struct steer_rule_row {
+	/*
+	 * Cumulative split per family in 0.01 % units: version v takes the
+	 * points [cum[f][v-1], cum[f][v]). A version with no usable backend
+	 * of family f has its share handed to the rule's other versions by
+	 * their weights; cum[f][n_versions - 1] is 10000, or 0 when no
+	 * version has a usable backend of f (connection refused).
+	 */
+	__u16 cum[STEER_FAM_COUNT][STEER_MAX_VERSIONS];
+	__u32 match_id;	   /* 0: matches everything; else the rule's block is
+			      steer_match_id(route, hdr.match_bank, rule) */
+	__u16 table_row;   /* affinity: first row of the version tables (one
+			      table of STEER_SPLIT_POINTS bytes per family,
+			      back to back); 0: none */
+	__u8 counter_slot; /* counter slot of this rule (follows its name) */
+	__u8 pad[25];
+};
+
+/* ... and row rule_row + 2r + 1 (what userspace shows and edits). */
+struct steer_rule_meta {
+	char name[STEER_SHORT_NAME_LEN];
+	__u16 file_split[STEER_MAX_VERSIONS]; /* 0.01 % units, as the file */
+	__u16 split[STEER_MAX_VERSIONS];      /* 0.01 % units, in force */
+};
+
+enum steer_version_flags {
+	/* every usable backend of the family has the same weight: choose
+	 * by index, no search */
+	STEER_VERSION_EQUAL_INET = 1 << 0,
+	STEER_VERSION_EQUAL_INET6 = 1 << 1,
+};
+
+/* Version v: row version_row + v. */
+struct steer_version_row {
+	char name[STEER_SHORT_NAME_LEN];
+	__u16 refs_row[STEER_FAM_COUNT];     /* first row of backend refs */
+	__u16 n_refs[STEER_FAM_COUNT];	     /* backends of the family */
+	__u32 total_weight[STEER_FAM_COUNT]; /* of the usable ones; 0: none */
+	__u16 table_row[STEER_FAM_COUNT];    /* backend table (__u16 entries,
+						ref index) of an affinity route
+						or of unequal weights; 0: none
+						(choose by index) */
+	__u16 table_len[STEER_FAM_COUNT];    /* entries of that table */
+	__u8 counter_slot;		     /* follows the version's name */
+	__u8 flags;			     /* enum steer_version_flags */
+	__u8 pad[6];
+};
+
+enum steer_backend_flags {
+	STEER_BACKEND_EJECTED = 1 << 0, /* gets no new connections */
+};
+
+/* A version's backend of one family: four to a row, in file order. */
+struct steer_backend_ref {
+	__u32 id;	    /* steer_backends_v2 */
+	__u32 cum;	    /* cumulative weight of usable refs up to this one
+			       (what a table is filled from; shown by steerctl) */
+	__u16 counter_slot; /* follows the address within the version */
+	__u16 weight;
+	__u8 flags; /* enum steer_backend_flags */
+	__u8 pad[3];
+};
+
+#define STEER_REFS_PER_ROW   (STEER_ROW_SIZE / sizeof(struct steer_backend_ref))
+#define STEER_TABLE_PER_ROW  STEER_ROW_SIZE	  /* version table: __u8 */
+#define STEER_BTABLE_PER_ROW (STEER_ROW_SIZE / 2) /* backend table: __u16 */
+/* Row 0 .. 65535: a route of at most 64 Ki rows (4 MB). */
+#define STEER_MAX_ROWS 65535
+
+/* ---- counters (PERCPU_HASH, created on first use) ---------------------- */
 enum steer_layer {
 	STEER_LAYER_SOCK = 0,
 	STEER_LAYER_TC = 1,
 	STEER_LAYER_COUNT = 2,
+};
+
+/* Slot values meaning "no rule" / "no version" (policy denials, no rule). */
+#define STEER_COUNTER_NO_RULE	 STEER_MAX_RULES
+#define STEER_COUNTER_NO_VERSION STEER_MAX_VERSIONS
+
+/* steer_stats_v2: (route, rule counter slot, version counter slot) */
+struct steer_stats_key {
+	__u32 route;
+	__u8 rule;    /* counter_slot; STEER_COUNTER_NO_RULE when none */
+	__u8 version; /* counter_slot; STEER_COUNTER_NO_VERSION when none */
+	__u16 pad;
 };
 
 struct steer_stats {
@@ -207,22 +279,19 @@ struct steer_stats {
 	__u64 reserved[2];
 };
 
-#define STEER_STATS_PER_ROUTE ((STEER_MAX_RULES + 1) * (STEER_MAX_VERSIONS + 1))
-
-static inline __u32 steer_stats_index(__u32 route, __u32 rule, __u32 version)
-{
-	return (route * (STEER_MAX_RULES + 1) + rule) *
-		       (STEER_MAX_VERSIONS + 1) +
-	       version;
-}
-
-/* ---- steer_backend_stats_v1 (PERCPU_ARRAY): per backend and layer ---- */
 /*
- * Index = steer_backend_stats_index(route, version stats_slot, backend
- * stats_slot, layer). "to" is client -> backend, "from" backend -> client.
- * Active connections = established - closed (sums over CPUs: a connection
- * may open on one CPU and close on another).
+ * steer_backend_stats_v2: per backend and layer. "to" is client ->
+ * backend, "from" backend -> client. Active connections = established -
+ * closed (sums over CPUs: a connection may open on one CPU and close on
+ * another).
  */
+struct steer_backend_stats_key {
+	__u32 route;
+	__u8 version;  /* counter_slot of the version */
+	__u8 layer;    /* enum steer_layer */
+	__u16 backend; /* counter_slot of the backend */
+};
+
 struct steer_backend_stats {
 	__u64 connections; /* new connections / flows sent here */
 	__u64 established; /* reached ESTABLISHED */
@@ -234,18 +303,6 @@ struct steer_backend_stats {
 	__u64 packets_from; /* TC layer only */
 };
 
-#define STEER_BACKEND_STATS_PER_ROUTE                                          \
-	(STEER_MAX_VERSIONS * STEER_MAX_BACKENDS * STEER_LAYER_COUNT)
-
-static inline __u32 steer_backend_stats_index(__u32 route, __u32 version,
-					      __u32 backend, __u32 layer)
-{
-	return ((route * STEER_MAX_VERSIONS + version) * STEER_MAX_BACKENDS +
-		backend) *
-		       STEER_LAYER_COUNT +
-	       layer;
-}
-
 /* ---- the decision's outcome (bpf/lib/decide.h steer_decide()) --------- */
 /* Kept apart from enum steer_reason: a verdict is what happens to the
  * connection, a reason is what the counters record (STYLE.md 7). */
@@ -256,7 +313,13 @@ enum steer_verdict {
 	STEER_VERDICT_NO_BACKEND, /* ECONNREFUSED / drop */
 };
 
-/* ---- steer_reasons_v1 (PERCPU_ARRAY): one counter per verdict reason --- */
+/* ---- steer_reasons_v2 (PERCPU_ARRAY): one counter per verdict reason --- */
+/*
+ * The map has STEER_REASON_SLOTS entries, more than there are reasons, so
+ * that a new reason takes a free index without a new map (v1 grew with
+ * each reason, and an upgrade then refused its pin).
+ */
+#define STEER_REASON_SLOTS 64
 enum steer_reason {
 	STEER_REASON_STEERED = 0,  /* destination rewritten to a backend */
 	STEER_REASON_NOT_FRONTEND, /* not a frontend: untouched */
@@ -298,15 +361,30 @@ struct steer_sk_orig {
 	__u8 family;
 	__u8 version; /* index in the config at connect time */
 	__u32 route_id;
-	__u8 backend;	   /* index in the config at connect time */
+	__u8 backend;	   /* low byte of the ref index at connect time */
 	__u8 rule;	   /* index in the config at connect time */
 	__u8 rule_slot;	   /* counter slots at connect time */
-	__u8 version_slot; /* (stats_slot of the rule, version, backend) */
-	__u8 backend_slot;
-	__u8 state; /* enum steer_sk_state */
-	__u8 pad[2];
+	__u8 version_slot; /* (counter_slot of the rule, version, backend) */
+	__u8 backend_slot; /* low byte of the backend's counter slot */
+	__u8 state;	   /* enum steer_sk_state */
+	/*
+	 * Layout v2 (4096 backends a version) uses what v1 left as padding
+	 * (and wrote 0 to): the high byte of the backend's counter slot, and
+	 * a mark of the layout that wrote the entry. The counter slots of a
+	 * socket steered by layout v1 name v1's counters, so sockops counts
+	 * its outcome only when the mark says v2 (docs/upgrade.md).
+	 */
+	__u8 backend_slot_hi;
+	__u8 layout;	  /* STEER_LAYOUT_V2; 0: written by layout v1 */
 	__u64 connect_ns; /* bpf_ktime_get_ns() at connect() */
 };
+
+#define STEER_LAYOUT_V2 2
+
+static inline __u16 steer_sk_backend_slot(const struct steer_sk_orig *o)
+{
+	return (__u16)(o->backend_slot | o->backend_slot_hi << 8);
+}
 
 /* ---- steer_sk_udp_v1 (SK_STORAGE): unconnected UDP, per socket -------- */
 /*
@@ -341,9 +419,9 @@ struct steer_sk_udp {
 	__u32 sends; /* datagrams sent to frontends, for last_sent */
 };
 
-/* ---- steer_rtt_v1 (PERCPU_ARRAY): connect RTT per route and version ---- */
+/* ---- steer_rtt_v2 (PERCPU_HASH): connect RTT per route and version ---- */
 /*
- * Index = steer_rtt_index(route, version stats_slot). Bucket i counts
+ * Key: struct steer_rtt_key (route, version counter_slot). Bucket i counts
  * connects whose connect()-to-ESTABLISHED time t satisfies
  * t < 2^i microseconds (and t >= 2^(i-1) us for i > 0); the last bucket
  * takes everything longer (+Inf).
@@ -356,12 +434,12 @@ struct steer_rtt {
 	__u64 count;
 };
 
-static inline __u32 steer_rtt_index(__u32 route, __u32 version)
-{
-	return route * STEER_MAX_VERSIONS + version;
-}
+struct steer_rtt_key {
+	__u32 route;
+	__u32 version; /* counter_slot of the version */
+};
 
-/* ---- steer_trace_v1 (ARRAY, 1 entry) + steer_events_v1 (RINGBUF) ------ */
+/* ---- steer_trace_v1 (ARRAY, 1 entry) + steer_events_v2 (RINGBUF) ------ */
 /*
  * Tracing is a lease: `steerctl trace` sets until_ns = now + 3 s and renews
  * it every second; the datapath emits events only while
@@ -396,18 +474,19 @@ struct steer_event {
 	__u8 reason;  /* enum steer_reason */
 	__u8 rule;    /* index; STEER_MAX_RULES when none */
 	__u8 version; /* index; STEER_MAX_VERSIONS when none */
-	__u8 backend; /* index; STEER_MAX_BACKENDS when none */
-	__u8 pad[6];
+	__u8 pad0;
+	__u16 backend; /* ref index in the version's list of the family;
+			  STEER_BACKEND_NONE when none */
+	__u8 pad[4];
 };
 
-/* ---- steer_route_index_v1 (HASH): route name -> id and generation ---- */
+/* ---- steer_route_index_v2 (HASH): route name -> id, generation, hashes - */
 /*
- * Userspace only (no program reads it): finding a route by name, and the
- * newest generation, from small entries instead of every route's whole
- * config. Written right after a route is published; a reader checks the
- * name in the config it then reads, and scans the routes when the index
- * does not answer (pins of an older steer), so the index is a shortcut,
- * never the truth.
+ * Userspace only (no program reads it): finding a route by name, the
+ * newest generation, and whether a route's file changed (source_hash),
+ * from small entries instead of every route's rows. Written right after a
+ * route is published, under the pin directory's lock; a reader checks the
+ * name in the rows it then reads.
  */
 struct steer_route_name {
 	char name[STEER_NAME_LEN];
@@ -415,8 +494,10 @@ struct steer_route_name {
 
 struct steer_route_index {
 	__u32 id;
-	__u32 pad;
+	__u32 flags; /* the route's enum steer_route_flags */
 	__u64 generation;
+	__u64 source_hash; /* as in the route's header */
+	__u64 reserved;
 };
 
 /* ---- steer_agent_v1 (ARRAY, 1 entry): steerd's own counters, pinned ---- */
@@ -476,9 +557,12 @@ struct steer_ct_entry {
 	__u32 route_id;
 	__u8 rule_slot; /* counter slots of the flow (stats_slot values) */
 	__u8 version_slot;
-	__u8 backend_slot;
-	__u8 flags; /* enum steer_ct_flags */
-	__u32 pad;
+	__u8 backend_slot;    /* low byte of the backend's counter slot */
+	__u8 flags;	      /* enum steer_ct_flags */
+	__u8 backend_slot_hi; /* high byte (layout v1 wrote 0 here) */
+	__u8 layout;	      /* STEER_LAYOUT_V2; 0: a flow of layout v1,
+				 whose counter slots name v1's counters */
+	__u8 pad[2];
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() = CLOCK_MONOTONIC */
 };
 
@@ -505,7 +589,17 @@ _Static_assert(sizeof(struct steer_frontend_key) == 20, "frontend key ABI");
 _Static_assert(sizeof(struct steer_frontend) == 8, "frontend ABI");
 _Static_assert(sizeof(struct steer_cidr) == 20, "cidr ABI");
 _Static_assert(sizeof(struct steer_match) == 312, "match ABI");
-_Static_assert(sizeof(struct steer_backend) == 32, "backend ABI");
+_Static_assert(sizeof(struct steer_backend_addr) == 20, "backend addr ABI");
+_Static_assert(sizeof(struct steer_route_hdr) == STEER_ROW_SIZE, "hdr row");
+_Static_assert(sizeof(struct steer_rule_row) == STEER_ROW_SIZE, "rule row");
+_Static_assert(sizeof(struct steer_rule_meta) == STEER_ROW_SIZE, "rule meta");
+_Static_assert(sizeof(struct steer_version_row) == STEER_ROW_SIZE,
+	       "version row");
+_Static_assert(sizeof(struct steer_backend_ref) == 16, "backend ref ABI");
+_Static_assert(sizeof(struct steer_stats_key) == 8, "stats key ABI");
+_Static_assert(sizeof(struct steer_backend_stats_key) == 8,
+	       "backend stats key ABI");
+_Static_assert(sizeof(struct steer_rtt_key) == 8, "rtt key ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
 _Static_assert(sizeof(struct steer_backend_stats) == 64, "backend stats ABI");
 _Static_assert(sizeof(struct steer_sk_orig) == 40, "sk_orig ABI");
@@ -516,11 +610,8 @@ _Static_assert(sizeof(struct steer_rtt) == (STEER_RTT_BUCKETS + 2) * 8,
 _Static_assert(sizeof(struct steer_trace_ctl) == 32, "trace ctl ABI");
 _Static_assert(sizeof(struct steer_event) == 104, "event ABI");
 _Static_assert(sizeof(struct steer_agent_state) == 64, "agent state ABI");
-_Static_assert(sizeof(struct steer_route_cfg) % 8 == 0, "route cfg ABI");
-/* apply.c compares configs field by field up to flags, then as bytes. */
-_Static_assert(__builtin_offsetof(struct steer_route_cfg, flags) ==
-		       STEER_NAME_LEN + 3 * sizeof(__u64),
-	       "route cfg header");
+_Static_assert(sizeof(struct steer_route_index) == 32, "route index ABI");
+_Static_assert(STEER_REASON_COUNT <= STEER_REASON_SLOTS, "reason slots");
 #endif
 
 #endif /* STEER_ABI_H */

@@ -93,7 +93,7 @@ mkdir -p "$ROUTES"
 IN_NS=(nsenter "--net=/run/netns/$NS")
 
 # The e2e tests' servers and probe client: ADDR:PORT=LABEL, one label per version.
-"${IN_NS[@]}" "$PY" "$REPO/tools/echo_server.py" \
+"${IN_NS[@]}" "$PY" "$REPO/tests/e2e/echo_server.py" \
 	10.244.1.5:9080=v1 10.244.1.6:9080=v1 \
 	10.244.2.7:9080=v2 10.244.2.8:9080=v2 >"$TMP/server.out" 2>&1 &
 SERVER_PID=$!
@@ -125,7 +125,7 @@ traffic() {
 	[ "$who" = testers ] && uid=(--uid 1001)
 	printf '  %s connections from %s%s:\n' "$CONNS" "$who" \
 		"$([ "$who" = testers ] && echo ' (uid 1001)')"
-	"${IN_NS[@]}" "$PY" "$REPO/tools/steer_probe.py" --cgroup "$CG/$who" \
+	"${IN_NS[@]}" "$PY" "$REPO/tests/e2e/steer_probe.py" --cgroup "$CG/$who" \
 		"${uid[@]}" --count "$CONNS" --duration-s 30 --bars --order v1,v2 \
 		"$VIP" &
 	PROBE_PID=$!

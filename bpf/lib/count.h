@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Counting a decision, the same way at every layer: the rule/version row of
- * steer_stats_v1 and, for a steered connection, its backend's row of
- * steer_backend_stats_v1.
+ * Counting a decision, the same way at every layer: the rule/version entry
+ * of steer_stats_v2 and, for a steered connection, its backend's entry of
+ * steer_backend_stats_v2, both under the counter slots the decision read.
  */
 #ifndef STEER_BPF_LIB_COUNT_H
 #define STEER_BPF_LIB_COUNT_H
@@ -11,29 +11,23 @@
 #include "decide.h"
 
 static __always_inline void count_decision(__u32 route,
-					   const struct steer_route_cfg *cfg,
 					   const struct steer_decision *d,
 					   enum steer_verdict verdict,
 					   enum steer_layer layer)
 {
-	__u32 row = STEER_MAX_RULES, col = STEER_MAX_VERSIONS;
 	struct steer_backend_stats *bs;
 	struct steer_stats *st;
 
 	if (layer >= STEER_LAYER_COUNT)
 		return;
-	if (d->rule < STEER_MAX_RULES)
-		row = cfg->rules[d->rule].stats_slot;
-	if (d->version < STEER_MAX_VERSIONS)
-		col = cfg->versions[d->version].stats_slot;
-	st = stats_lookup(route, row, col);
+	st = stats_get(route, d->rule_slot, d->version_slot);
 	if (!st)
 		return;
 	switch (verdict) {
 	case STEER_VERDICT_STEER:
 		st->connections[layer]++;
-		bs = backend_stats_lookup(route, cfg, d->version,
-					  d->backend_idx, layer);
+		bs = backend_stats_get(route, d->version_slot, d->backend_slot,
+				       layer);
 		if (bs)
 			bs->connections++;
 		break;

@@ -2,8 +2,10 @@
 /*
  * The per-connection decision shared by the socket and TC layers: policy,
  * first matching rule, version by the rule's prefilled split table, backend
- * by the version's prefilled weight table. No loop runs over weights: each
- * choice is one index into a table userspace filled (DESIGN.md §2).
+ * by the version's weights. No loop runs over weights: a version is found
+ * among at most 8 cumulative shares (or in an affinity route's stable
+ * table), a backend by index when the weights are equal, else in a table
+ * userspace filled in proportion to them (docs/map-abi.md).
  */
 #ifndef STEER_BPF_LIB_DECIDE_H
 #define STEER_BPF_LIB_DECIDE_H
@@ -39,10 +41,13 @@ struct steer_client {
 /* enum steer_verdict is in steer_abi.h: tests and tracing see it too. */
 
 struct steer_decision {
-	const struct steer_backend *backend;
-	__u8 rule;    /* STEER_MAX_RULES when none */
-	__u8 version; /* STEER_MAX_VERSIONS when none */
-	__u8 backend_idx;
+	const struct steer_backend_addr *backend;
+	__u8 rule;	   /* STEER_MAX_RULES when none */
+	__u8 version;	   /* STEER_MAX_VERSIONS when none */
+	__u16 backend_idx; /* ref index; STEER_BACKEND_NONE when none */
+	__u8 rule_slot;	   /* counter slots: STEER_COUNTER_NO_RULE, */
+	__u8 version_slot; /* STEER_COUNTER_NO_VERSION when none */
+	__u16 backend_slot;
 };
 
 static __always_inline __u32 steer_hash(__u64 key, __u32 seed)
@@ -76,7 +81,7 @@ static __always_inline __u32 steer_reduce(__u32 x, __u32 n)
 /*
  * @i, known to be below the power of two @n, masked where clang cannot drop
  * the mask as redundant: the 6.1 verifier loses a checked bound when the
- * index is spilled, and an index into a 217 KB value must stay provable.
+ * index is spilled, and an index into a row must stay provable.
  */
 static __always_inline __u32 steer_index(__u32 i, __u32 n)
 {
@@ -158,86 +163,189 @@ __noinline int steer_match(const struct steer_match *m,
 	return true;
 }
 
+/* Does match @pos (rule r, or a policy entry) of @rt's live bank match? */
+static __always_inline bool route_match(const struct steer_route *rt, __u32 pos,
+					const struct steer_client *cl)
+{
+	const struct steer_match *m =
+		match_lookup(steer_match_id(rt->id, rt->hdr->match_bank, pos));
+
+	/* A match the publisher wrote but the map lost matches nothing. */
+	return m && steer_match(m, cl);
+}
+
 /* Deny wins over allow; neither matching leaves the route's default. */
-static __always_inline bool policy_allows(const struct steer_route_cfg *cfg,
+static __always_inline bool policy_allows(const struct steer_route *rt,
 					  const struct steer_client *cl)
 {
+	const struct steer_route_hdr *h = rt->hdr;
+
 	for (int i = 0; i < STEER_MAX_POLICY; i++) {
-		if (i >= cfg->n_deny)
+		if (i >= h->n_deny)
 			break;
-		if (steer_match(&cfg->deny[i], cl))
+		if (route_match(rt, STEER_MATCH_DENY_BASE + i, cl))
 			return false;
 	}
 	for (int i = 0; i < STEER_MAX_POLICY; i++) {
-		if (i >= cfg->n_allow)
+		if (i >= h->n_allow)
 			break;
-		if (steer_match(&cfg->allow[i], cl))
+		if (route_match(rt, STEER_MATCH_ALLOW_BASE + i, cl))
 			return true;
 	}
-	return !(cfg->flags & STEER_ROUTE_DEFAULT_DENY);
+	return !(h->flags & STEER_ROUTE_DEFAULT_DENY);
 }
 
-static __always_inline int first_rule(const struct steer_route_cfg *cfg,
-				      const struct steer_client *cl)
+/* The first rule of @rt that matches @cl, its row in *@row; -1 if none. */
+static __always_inline int first_rule(const struct steer_route *rt,
+				      const struct steer_client *cl,
+				      const struct steer_rule_row **row)
 {
 	for (int i = 0; i < STEER_MAX_RULES; i++) {
-		if (i >= cfg->n_rules)
+		const struct steer_rule_row *r;
+
+		if (i >= rt->hdr->n_rules)
 			break;
-		if (steer_match(&cfg->rules[i].match, cl))
+		r = route_row(rt, rt->hdr->rule_row + 2 * i);
+		if (!r)
+			return -1;
+		if (!r->match_id || route_match(rt, i, cl)) {
+			*row = r;
 			return i;
+		}
 	}
 	return -1;
 }
 
+/*
+ * The version that split point @x (0 .. 9999) of family @fam falls on:
+ * the first whose cumulative share exceeds it. At most 8 steps, over the
+ * versions, never over weights.
+ */
+static __always_inline __u32 version_by_point(const struct steer_route *rt,
+					      const struct steer_rule_row *r,
+					      __u32 fam, __u32 x)
+{
+	const __u8 *t;
+	__u32 i;
+
+	if (r->table_row) {
+		/* affinity: the stable table (compile.h), 64 points a row */
+		i = fam * STEER_SPLIT_POINTS + x;
+		t = route_row(rt, r->table_row + i / STEER_TABLE_PER_ROW);
+		return t ? t[steer_index(i % STEER_TABLE_PER_ROW,
+					 STEER_TABLE_PER_ROW)]
+			 : STEER_TABLE_NONE;
+	}
+	for (int v = 0; v < STEER_MAX_VERSIONS; v++)
+		if (x < r->cum[fam][v])
+			return v;
+	return STEER_TABLE_NONE;
+}
+
+/* Ref @i of the family's refs starting at row @first. */
+static __always_inline const struct steer_backend_ref *
+ref_at(const struct steer_route *rt, __u32 first, __u32 i)
+{
+	const struct steer_backend_ref *row =
+		route_row(rt, first + i / STEER_REFS_PER_ROW);
+
+	return row ? &row[steer_index(i % STEER_REFS_PER_ROW,
+				      STEER_REFS_PER_ROW)]
+		   : NULL;
+}
+
+/*
+ * The backend ref that draw @y picks in version row @v for family @fam:
+ * by index when the usable backends weigh the same, else through the
+ * version's table, filled in proportion to the weights (stably, for an
+ * affinity route) by userspace. Returns the ref index or
+ * STEER_BACKEND_NONE.
+ */
+static __always_inline __u32 backend_by_draw(const struct steer_route *rt,
+					     const struct steer_version_row *v,
+					     __u32 fam, __u32 y)
+{
+	const __u16 *t;
+	__u32 i;
+
+	if (!v->n_refs[fam] || !v->total_weight[fam])
+		return STEER_BACKEND_NONE;
+	if (!v->table_row[fam])
+		return (v->flags & (STEER_VERSION_EQUAL_INET << fam))
+			       ? steer_reduce(y, v->n_refs[fam])
+			       : STEER_BACKEND_NONE;
+	i = steer_reduce(y, v->table_len[fam]);
+	t = route_row(rt, v->table_row[fam] + i / STEER_BTABLE_PER_ROW);
+	return t ? t[steer_index(i % STEER_BTABLE_PER_ROW,
+				 STEER_BTABLE_PER_ROW)]
+		 : STEER_BACKEND_NONE;
+}
+
 static __always_inline enum steer_verdict
-steer_decide(const struct steer_route_cfg *cfg, const struct steer_client *cl,
+steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	     struct steer_decision *d)
 {
-	const struct steer_version *ver;
-	__u32 vslot, bslot, fam = cl->family & 1;
+	const struct steer_rule_row *rule = NULL;
+	const struct steer_version_row *ver;
+	const struct steer_backend_ref *ref;
+	__u32 vdraw, bdraw, fam = cl->family & 1, v, b;
 	int r;
-	__u8 v, b;
 
 	d->rule = STEER_MAX_RULES;
 	d->version = STEER_MAX_VERSIONS;
+	d->backend_idx = STEER_BACKEND_NONE;
+	d->rule_slot = STEER_COUNTER_NO_RULE;
+	d->version_slot = STEER_COUNTER_NO_VERSION;
+	d->backend_slot = 0;
 	d->backend = NULL;
-	if (!policy_allows(cfg, cl))
+	if (!policy_allows(rt, cl))
 		return STEER_VERDICT_DENY;
-	r = first_rule(cfg, cl);
-	if (r < 0 || r >= STEER_MAX_RULES)
+	r = first_rule(rt, cl, &rule);
+	if (r < 0 || r >= STEER_MAX_RULES || !rule)
 		return STEER_VERDICT_NO_RULE;
 	d->rule = r;
+	d->rule_slot = rule->counter_slot;
 
-	if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ||
+	if (rt->hdr->flags & STEER_ROUTE_AFFINITY_CLIENT ||
 	    cl->layer == STEER_LAYER_TC) {
-		__u64 key = cfg->flags & STEER_ROUTE_AFFINITY_CLIENT
+		__u64 key = rt->hdr->flags & STEER_ROUTE_AFFINITY_CLIENT
 				    ? cl->affinity_key
 				    : cl->flow_key;
 
-		vslot = steer_hash(key, cfg->seed);
-		bslot = steer_hash(key, cfg->seed ^ 0x9e3779b9);
+		vdraw = steer_hash(key, rt->hdr->seed);
+		bdraw = steer_hash(key, rt->hdr->seed ^ 0x9e3779b9);
 	} else {
 		/*
 		 * A 2-D Weyl sequence, k * (golden ratio, sqrt(2) - 1) mod 1:
-		 * consecutive points spread evenly over both tables, so N
+		 * consecutive points spread evenly over both draws, so N
 		 * connections meet a split to within a few, where random
 		 * draws stray by sqrt(N) (80/20 over 500: about 9 either way).
 		 */
 		__u32 k = seq_next(cl->route_id);
 
-		vslot = k * 0x9e3779b9u;
-		bslot = k * 0x6a09e667u;
+		vdraw = k * 0x9e3779b9u;
+		bdraw = k * 0x6a09e667u;
 	}
-	v = cfg->rules[r].slots[fam][steer_reduce(vslot, STEER_SPLIT_SLOTS)];
-	if (v >= STEER_MAX_VERSIONS)
+	v = version_by_point(rt, rule, fam,
+			     steer_reduce(vdraw, STEER_SPLIT_POINTS));
+	if (v >= STEER_MAX_VERSIONS || v >= rt->hdr->n_versions)
 		return STEER_VERDICT_NO_BACKEND;
 	d->version = v;
-	ver = &cfg->versions[steer_index(v, STEER_MAX_VERSIONS)];
-	b = ver->slots[fam][steer_reduce(bslot, STEER_BACKEND_SLOTS)];
-	if (b >= STEER_MAX_BACKENDS)
+	ver = route_row(rt, rt->hdr->version_row + v);
+	if (!ver)
+		return STEER_VERDICT_NO_BACKEND;
+	d->version_slot = ver->counter_slot;
+	b = backend_by_draw(rt, ver, fam, bdraw);
+	if (b >= ver->n_refs[fam])
+		return STEER_VERDICT_NO_BACKEND;
+	ref = ref_at(rt, ver->refs_row[fam], b);
+	if (!ref || (ref->flags & STEER_BACKEND_EJECTED))
+		return STEER_VERDICT_NO_BACKEND;
+	d->backend = backend_lookup(ref->id);
+	if (!d->backend)
 		return STEER_VERDICT_NO_BACKEND;
 	d->backend_idx = b;
-	d->backend = &ver->backends[steer_index(b, STEER_MAX_BACKENDS)];
+	d->backend_slot = ref->counter_slot;
 	return STEER_VERDICT_STEER;
 }
 

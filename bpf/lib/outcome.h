@@ -43,7 +43,7 @@ static __always_inline __u64 steer_fls64(__u64 v)
 
 static __always_inline void rtt_observe(const struct steer_sk_orig *o, __u64 ns)
 {
-	struct steer_rtt *h = rtt_lookup(o->route_id, o->version_slot);
+	struct steer_rtt *h = rtt_get(o->route_id, o->version_slot);
 	__u64 b = steer_fls64(ns / 1000);
 
 	if (!h)
@@ -91,8 +91,12 @@ static __always_inline void outcome_state(struct bpf_sock_ops *ctx,
 	struct steer_backend_stats *bs;
 	__u64 to, from;
 
-	bs = backend_stats_slot_lookup(o->route_id, o->version_slot,
-				       o->backend_slot, STEER_LAYER_SOCK);
+	/* A socket steered by layout v1 (before an upgrade) names v1's
+	 * counter slots: its outcome is not counted (docs/upgrade.md). */
+	if (o->layout != STEER_LAYOUT_V2)
+		return;
+	bs = backend_stats_get(o->route_id, o->version_slot,
+			       steer_sk_backend_slot(o), STEER_LAYER_SOCK);
 	if (next == BPF_TCP_ESTABLISHED && o->state == STEER_SK_CONNECTING) {
 		o->state = STEER_SK_ESTABLISHED;
 		if (bs)

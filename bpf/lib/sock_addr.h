@@ -20,7 +20,6 @@
 static __always_inline void
 remember_frontend(struct bpf_sock_addr *ctx,
 		  const struct steer_frontend_key *fk, __u32 route,
-		  const struct steer_route_cfg *cfg,
 		  const struct steer_decision *d)
 {
 	struct steer_sk_orig *o;
@@ -38,11 +37,12 @@ remember_frontend(struct bpf_sock_addr *ctx,
 	o->route_id = route;
 	o->rule = d->rule;
 	o->version = d->version;
-	o->backend = d->backend_idx;
-	o->rule_slot = cfg->rules[d->rule].stats_slot;
-	o->version_slot = cfg->versions[d->version].stats_slot;
-	o->backend_slot =
-		cfg->versions[d->version].backends[d->backend_idx].stats_slot;
+	o->backend = (__u8)d->backend_idx;
+	o->rule_slot = d->rule_slot;
+	o->version_slot = d->version_slot;
+	o->backend_slot = (__u8)d->backend_slot;
+	o->backend_slot_hi = (__u8)(d->backend_slot >> 8);
+	o->layout = STEER_LAYOUT_V2;
 	o->state = STEER_SK_CONNECTING;
 	o->connect_ns = bpf_ktime_get_ns();
 }
@@ -59,9 +59,9 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 				       const struct steer_frontend_key *fk,
 				       const struct steer_frontend *fe,
 				       struct steer_client *cl,
-				       struct steer_backend *out, bool udp)
+				       struct steer_backend_addr *out, bool udp)
 {
-	const struct steer_route_cfg *cfg;
+	struct steer_route rt = {};
 	struct steer_decision d = {};
 	enum steer_verdict verdict;
 	enum steer_reason reason;
@@ -73,18 +73,17 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 	cl->layer = STEER_LAYER_SOCK;
 	cl->route_id = fe->route_id;
 
-	cfg = route_lookup(fe->route_id);
-	if (!cfg) {
+	if (!route_lookup(fe->route_id, &rt)) {
+		rt.hdr = NULL;
 		reason_count(STEER_REASON_NO_ROUTE_CFG);
-		trace_decision(fk, cl, fe->route_id, NULL, NULL,
-			       STEER_VERDICT_NO_RULE, STEER_REASON_NO_ROUTE_CFG,
-			       NULL, 0);
+		trace_decision(fk, cl, &rt, NULL, STEER_VERDICT_NO_RULE,
+			       STEER_REASON_NO_ROUTE_CFG, NULL, 0);
 		bpf_set_retval(-ECONNREFUSED);
 		return SYS_REJECT;
 	}
 
-	verdict = steer_decide(cfg, cl, &d);
-	count_decision(fe->route_id, cfg, &d, verdict, STEER_LAYER_SOCK);
+	verdict = steer_decide(&rt, cl, &d);
+	count_decision(fe->route_id, &d, verdict, STEER_LAYER_SOCK);
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; refuse */
 	switch (verdict) {
@@ -96,7 +95,7 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 			port = fe->target_port ? fe->target_port : fk->port;
 		out->port = port;
 		if (!udp)
-			remember_frontend(ctx, fk, fe->route_id, cfg, &d);
+			remember_frontend(ctx, fk, fe->route_id, &d);
 		break;
 	case STEER_VERDICT_DENY:
 		reason = STEER_REASON_POLICY_DENY;
@@ -109,7 +108,7 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 		break;
 	}
 	reason_count(reason);
-	trace_decision(fk, cl, fe->route_id, cfg, &d, verdict, reason, out, 0);
+	trace_decision(fk, cl, &rt, &d, verdict, reason, out, 0);
 	if (verdict == STEER_VERDICT_STEER)
 		return SYS_PROCEED;
 	if (verdict != STEER_VERDICT_DENY)
@@ -125,7 +124,7 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 					struct steer_frontend_key *fk,
 					struct steer_client *cl,
-					struct steer_backend *out)
+					struct steer_backend_addr *out)
 {
 	const struct steer_frontend *fe;
 
@@ -150,7 +149,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx,
 static __always_inline bool
 connected_backend(struct bpf_sock_addr *ctx,
 		  const struct steer_frontend_key *fk,
-		  struct steer_backend *out, bool v6)
+		  struct steer_backend_addr *out, bool v6)
 {
 	const struct steer_sk_orig *o;
 	struct bpf_sock *sk = ctx->sk;
@@ -193,7 +192,7 @@ connected_backend(struct bpf_sock_addr *ctx,
 static __always_inline int sock_sendmsg(struct bpf_sock_addr *ctx,
 					struct steer_frontend_key *fk,
 					struct steer_client *cl,
-					struct steer_backend *out, bool v6)
+					struct steer_backend_addr *out, bool v6)
 {
 	const struct steer_frontend *fe;
 	struct steer_sk_peer *p = NULL;
@@ -292,7 +291,8 @@ static __always_inline bool sock6_key(struct bpf_sock_addr *ctx,
 }
 
 static __always_inline void sock6_write(struct bpf_sock_addr *ctx,
-					struct steer_backend *be, bool mapped)
+					struct steer_backend_addr *be,
+					bool mapped)
 {
 	if (mapped) {
 		be->addr[3] = be->addr[0];

@@ -32,14 +32,14 @@ static __always_inline struct steer_event *trace_begin(void)
 	now = bpf_ktime_get_ns();
 	if (now >= t->until_ns)
 		return NULL;
-	e = bpf_ringbuf_reserve(&steer_events_v1, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&steer_events_v2, sizeof(*e), 0);
 	if (!e)
 		return NULL;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = now;
 	e->rule = STEER_MAX_RULES;
 	e->version = STEER_MAX_VERSIONS;
-	e->backend = STEER_MAX_BACKENDS;
+	e->backend = STEER_BACKEND_NONE;
 	return e;
 }
 
@@ -50,15 +50,17 @@ static __always_inline void trace_submit(struct steer_event *e)
 
 /*
  * One event for a decision on a new connection or flow to frontend @fk,
- * when someone traces. @cfg and @d may be NULL (no route config); @b is the
- * backend written (address and port as sent), NULL unless steered. @sport
- * is the client's port where the layer knows it, else 0.
+ * when someone traces, on route @rt (its hdr NULL: no route config); @d
+ * may be NULL; @b is the backend written (address and port as sent), NULL
+ * unless steered. @sport is the client's port where the layer knows it,
+ * else 0.
  */
-static __always_inline void trace_decision(
-	const struct steer_frontend_key *fk, const struct steer_client *cl,
-	__u32 route, const struct steer_route_cfg *cfg,
-	const struct steer_decision *d, enum steer_verdict verdict,
-	enum steer_reason reason, const struct steer_backend *b, __be16 sport)
+static __always_inline void
+trace_decision(const struct steer_frontend_key *fk,
+	       const struct steer_client *cl, const struct steer_route *rt,
+	       const struct steer_decision *d, enum steer_verdict verdict,
+	       enum steer_reason reason, const struct steer_backend_addr *b,
+	       __be16 sport)
 {
 	struct steer_event *e = trace_begin();
 
@@ -66,7 +68,7 @@ static __always_inline void trace_decision(
 		return;
 	/* The socket layer's client key is its cgroup id; TC's an address. */
 	e->cgroup_id = cl->layer == STEER_LAYER_SOCK ? cl->affinity_key : 0;
-	e->generation = cfg ? cfg->generation : 0;
+	e->generation = rt->hdr ? rt->hdr->generation : 0;
 	__builtin_memcpy(e->saddr, cl->saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, fk->addr, sizeof(e->daddr));
 	e->sport = sport;
@@ -75,7 +77,7 @@ static __always_inline void trace_decision(
 	e->proto = fk->proto;
 	e->uid = cl->uid;
 	e->pid = steer_current_pid();
-	e->route_id = route;
+	e->route_id = rt->id;
 	e->layer = cl->layer;
 	e->verdict = verdict;
 	e->reason = reason;

@@ -81,7 +81,7 @@ static __always_inline void udp_remember(struct steer_sk_udp *u,
 					 struct steer_sk_peer *p,
 					 const struct steer_frontend_key *fk,
 					 __u32 route,
-					 const struct steer_backend *be)
+					 const struct steer_backend_addr *be)
 {
 #pragma unroll
 	for (int i = 0; i < STEER_SK_UDP_PEERS; i++)

@@ -27,6 +27,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "addr.h"
 #include "compile.h"
 #include "maps.h"
 #include "routes.h"
@@ -388,18 +389,10 @@ static const char *version_name(const struct steer_route_cfg *cfg,
 static const char *backend_str(const struct test_decide_ctx *ctx, char *buf,
 			       size_t len)
 {
-	char a[INET6_ADDRSTRLEN] = "?";
-	int v6 = ctx->backend_family == STEER_FAM_INET6;
-
 	if (!ctx->has_backend)
 		return "-";
-	inet_ntop(v6 ? AF_INET6 : AF_INET, ctx->backend_addr, a, sizeof(a));
-	if (!ctx->backend_port)
-		snprintf(buf, len, "%s", a);
-	else
-		snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", a,
-			 ntohs(ctx->backend_port));
-	return buf;
+	return addr_format(buf, len, ctx->backend_family, ctx->backend_addr,
+			   ntohs(ctx->backend_port));
 }
 
 static bool streq_or_none(const char *a, const char *b)

@@ -42,15 +42,17 @@ struct test_decide_ctx {
 	__u8 verdict;	  /* enum steer_verdict */
 	__u8 rule;	  /* STEER_MAX_RULES when none */
 	__u8 version;	  /* STEER_MAX_VERSIONS when none */
-	__u8 backend_idx;
 	__u8 has_backend;
+	__u16 backend_idx; /* in the version's list, IPv4 backends first */
 	__u8 backend_family;
+	__u8 pad1;
 	__be16 backend_port; /* 0: frontend's target port */
 	__u32 backend_addr[4];
+	__u32 pad2;
 };
 
 #ifndef __BPF__
-_Static_assert(sizeof(struct test_decide_ctx) == 136, "test ctx layout");
+_Static_assert(sizeof(struct test_decide_ctx) == 144, "test ctx layout");
 #endif
 
 #endif /* STEER_TEST_DECIDE_H */

@@ -593,10 +593,10 @@ static struct steer_backend_stats bstats(const char *name, int v, int b)
 	int id = cfg ? maps_route_find(&maps, name, cfg) : -ENOMEM;
 
 	if (id >= 0)
-		maps_backend_stats_read(&maps, (__u32)id,
-					cfg->versions[v].stats_slot,
-					cfg->versions[v].backends[b].stats_slot,
-					STEER_LAYER_TC, &bs);
+		maps_backend_stats_read(
+			&maps, (__u32)id, cfg->versions[v].counter_slot,
+			cfg->versions[v].backends[b].counter_slot,
+			STEER_LAYER_TC, &bs);
 	free(cfg);
 	return bs;
 }

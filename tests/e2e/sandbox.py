@@ -8,7 +8,7 @@ One Sandbox owns, per run:
   * a cgroup v2 directory  <cgroup2 mount>/steer-e2e-<suffix>  (children made on demand);
   * a bpffs pin directory  /sys/fs/bpf/steer-e2e-<suffix>;
   * a temporary directory (routes, logs);
-  * the echo-server process (tools/echo_server.py) inside the namespace.
+  * the echo-server process (tests/e2e/echo_server.py) inside the namespace.
 
 Everything is removed by close(), which is idempotent and is also registered with
 atexit, so it runs on fixture teardown, on a test failure, on an uncaught exception
@@ -29,7 +29,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-TOOLS = os.path.join(REPO, "tools")  # echo_server.py, steer_probe.py (shared with the demo)
+FIXTURES = HERE  # echo_server.py, steer_probe.py (shared with tools/demo.sh)
 PYTHON = "/usr/bin/python3"
 BPFFS_ROOT = "/sys/fs/bpf"
 
@@ -214,7 +214,7 @@ class Sandbox:
         args = [f"{addr}={ident}" for ident, addr in servers.items()]
         log = open(os.path.join(self.tmp, "echo_server.log"), "w")
         self.server = subprocess.Popen(
-            self.nsenter([PYTHON, os.path.join(TOOLS, "echo_server.py")] + args),
+            self.nsenter([PYTHON, os.path.join(FIXTURES, "echo_server.py")] + args),
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         self.procs.append(self.server)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Helpers that drive build/steerd, build/steerctl and the probe client
-(tools/steer_probe.py, shared with tools/demo.sh)."""
+(tests/e2e/steer_probe.py, shared with tools/demo.sh)."""
 import json
 import os
 import re
@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from sandbox import PYTHON, REPO, TOOLS, kill_pid, version_of
+from sandbox import FIXTURES, PYTHON, REPO, kill_pid, version_of
 
 # STEER_E2E_BUILD points the tests at another build directory (default: REPO/build).
 BUILD = os.environ.get("STEER_E2E_BUILD") or os.path.join(REPO, "build")
@@ -24,14 +24,14 @@ def binaries_missing():
 
 
 class Client:
-    """Runs tools/steer_probe.py inside the sandbox netns."""
+    """Runs tests/e2e/steer_probe.py inside the sandbox netns."""
 
     def __init__(self, sb):
         self.sb = sb
 
     def argv(self, target, count=1, cgroup="clients", uid=None, bind=None,
              interval_ms=0, duration_s=30, cgroups_many=0, seq=False, timeout_s=None):
-        argv = [PYTHON, os.path.join(TOOLS, "steer_probe.py"),
+        argv = [PYTHON, os.path.join(FIXTURES, "steer_probe.py"),
                 "--cgroup", self.sb.make_cgroup(cgroup), "--count", str(count),
                 "--interval-ms", str(interval_ms), "--duration-s", str(duration_s)]
         if uid is not None:
@@ -264,10 +264,10 @@ def map_snapshot(pin_dir):
     frozen: same id, same bytes)."""
     maps = os.path.join(pin_dir, "maps")
     outer = json.loads(bpftool("-j", "map", "dump", "pinned",
-                               os.path.join(maps, "steer_routes_v1")))
+                               os.path.join(maps, "steer_routes_v2")))
     snap = {"outer": outer, "inner": {},
             "frontends": json.loads(bpftool("-j", "map", "dump", "pinned",
-                                            os.path.join(maps, "steer_frontends_v1")))}
+                                            os.path.join(maps, "steer_frontends_v2")))}
     for e in outer:
         inner_id = e.get("inner_map_id")
         if inner_id is None:

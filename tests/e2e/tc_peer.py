@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
 """Servers and clients for the TC-layer e2e tests (stdlib only).  Run inside a test
-network namespace; the TCP identity backends are tools/echo_server.py.
+network namespace; the TCP identity backends are echo_server.py.
 
   tc_peer.py serve-udp ADDR:PORT=IDENT ...    answer each datagram with
                                               "IDENT PEER_ADDR PEER_PORT LOCAL"
@@ -27,8 +27,7 @@ import sys
 import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostport import fmt_addr, parse_addr  # noqa: E402
 
 

@@ -13,7 +13,7 @@ default route and an "unreachable" route for the frontend ranges, so a packet st
 not translate dies there and never leaves.  steerd runs in the router namespace with
 --tc-iface 'rc*,rb*' (both the client- and the backend-facing side) and --cgroup
 set to the sandbox's own cgroup, in which no client ever runs: every connection here is
-steered at TC.  Backends: tools/echo_server.py (TCP identity), tc_peer.py serve-udp
+steered at TC.  Backends: tests/e2e/echo_server.py (TCP identity), tc_peer.py serve-udp
 and serve-echo.  Names are steer-e2e-<suffix>-{c,r,b}; everything goes on close(),
 which the base Sandbox registers with atexit.
 """
@@ -21,7 +21,7 @@ import os
 import select
 import subprocess
 
-from sandbox import PYTHON, TOOLS, Sandbox, run
+from sandbox import FIXTURES, PYTHON, Sandbox, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "tc_peer.py")
@@ -98,7 +98,7 @@ class TcSandbox(Sandbox):
 
     def start_servers(self, timeout=10.0):
         specs = [
-            [PYTHON, os.path.join(TOOLS, "echo_server.py")]
+            [PYTHON, os.path.join(FIXTURES, "echo_server.py")]
             + [f"{a}={i}" for i, a in TCP_SERVERS.items()],
             [PYTHON, PEER, "serve-udp"] + [f"{a}={i}" for i, a in UDP_SERVERS.items()],
             [PYTHON, PEER, "serve-echo"] + [f"{a}={i}" for i, a in ECHO_SERVERS.items()],

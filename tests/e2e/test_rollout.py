@@ -5,7 +5,7 @@ promoted; a canary whose backend refuses every connect is rolled back at its fir
 step; a step with too little traffic waits its extra intervals, then passes or rolls
 back; a signal or another steerctl's change stops it; bad arguments change nothing.
 
-Clients run in the sandbox netns and test cgroup (tools/steer_probe.py --seq:
+Clients run in the sandbox netns and test cgroup (tests/e2e/steer_probe.py --seq:
 each connect with its wall time, compared with the events' "time").
 
 Run: /usr/bin/python3 -m pytest -q tests/e2e/test_rollout.py   (as root)

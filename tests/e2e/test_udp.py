@@ -102,9 +102,9 @@ def route_status(sb, name="reviews"):
 
 
 def reason_count(sb, reason):
-    """Sum over CPUs of steer_reasons_v1[reason]."""
+    """Sum over CPUs of steer_reasons_v2[reason]."""
     doc = json.loads(bpftool("-j", "map", "lookup", "pinned",
-                             os.path.join(sb.pin_dir, "maps", "steer_reasons_v1"),
+                             os.path.join(sb.pin_dir, "maps", "steer_reasons_v2"),
                              "key", *(str(b) for b in reason.to_bytes(4, "little"))))
     return sum(int.from_bytes(bytes(int(x, 16) for x in v["value"]), "little")
                for v in doc["values"])

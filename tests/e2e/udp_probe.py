@@ -33,8 +33,7 @@ import socket
 import sys
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostport import fmt_addr, parse_addr  # noqa: E402
 
 

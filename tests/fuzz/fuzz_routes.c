@@ -33,9 +33,9 @@ static void check_cfg(const struct steer_route_cfg *cfg)
 	for (int i = 0; i < cfg->n_rules; i++) {
 		const struct steer_rule *rule = &cfg->rules[i];
 
-		if (rule->stats_slot >= STEER_MAX_RULES)
-			fuzz_fail("rule stats_slot out of range", i,
-				  rule->stats_slot);
+		if (rule->counter_slot >= STEER_MAX_RULES)
+			fuzz_fail("rule counter_slot out of range", i,
+				  rule->counter_slot);
 		for (int f = 0; f < STEER_FAM_COUNT; f++)
 			for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
 				__u8 v = rule->slots[f][s];
@@ -49,9 +49,9 @@ static void check_cfg(const struct steer_route_cfg *cfg)
 	for (int i = 0; i < cfg->n_versions; i++) {
 		const struct steer_version *ver = &cfg->versions[i];
 
-		if (ver->stats_slot >= STEER_MAX_VERSIONS)
-			fuzz_fail("version stats_slot out of range", i,
-				  ver->stats_slot);
+		if (ver->counter_slot >= STEER_MAX_VERSIONS)
+			fuzz_fail("version counter_slot out of range", i,
+				  ver->counter_slot);
 		for (int f = 0; f < STEER_FAM_COUNT; f++)
 			for (int s = 0; s < STEER_BACKEND_SLOTS; s++) {
 				__u8 b = ver->slots[f][s];

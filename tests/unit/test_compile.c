@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests for agent/compile.c: split and weight tables, family and
+ * Unit tests for agent/lib/compile.c: split and weight tables, family and
  * ejection handling, table stability against the live config, the source
  * hash and cgroup resolution. Routes are built directly in C (no YAML), so
  * these tests do not depend on the parser.
@@ -774,23 +774,23 @@ TEST(cgroup_resolution)
 
 /* Counter slots follow names: inserting a rule in front keeps "default" on
  * its slot and gives the new rule a slot the old config never counted in. */
-TEST(stats_slots_follow_names)
+TEST(counter_slots_follow_names)
 {
 	struct route *r = two_versions(10000, 0);
 	struct steer_route_cfg *a, *b, *c;
 
 	a = compile(r, NULL);
-	ASSERT_EQ(a->rules[0].stats_slot, 0);
-	ASSERT_EQ(a->versions[0].stats_slot, 0);
-	ASSERT_EQ(a->versions[1].stats_slot, 1);
+	ASSERT_EQ(a->rules[0].counter_slot, 0);
+	ASSERT_EQ(a->versions[0].counter_slot, 0);
+	ASSERT_EQ(a->versions[1].counter_slot, 1);
 
 	r->rules[1] = r->rules[0];
 	snprintf(r->rules[0].name, sizeof(r->rules[0].name), "testers");
 	r->n_rules = 2;
 	b = compile(r, a);
 	ASSERT_STREQ(b->rules[1].name, "default");
-	ASSERT_EQ(b->rules[1].stats_slot, 0);
-	ASSERT_EQ(b->rules[0].stats_slot, 1);
+	ASSERT_EQ(b->rules[1].counter_slot, 0);
+	ASSERT_EQ(b->rules[0].counter_slot, 1);
 
 	/* versions swapped in the file keep their columns */
 	struct route_version tmp = r->versions[0];
@@ -799,8 +799,8 @@ TEST(stats_slots_follow_names)
 	r->versions[1] = tmp;
 	c = compile(r, b);
 	ASSERT_STREQ(c->versions[0].name, "v2");
-	ASSERT_EQ(c->versions[0].stats_slot, 1);
-	ASSERT_EQ(c->versions[1].stats_slot, 0);
+	ASSERT_EQ(c->versions[0].counter_slot, 1);
+	ASSERT_EQ(c->versions[1].counter_slot, 0);
 	free(a);
 	free(b);
 	free(c);
@@ -810,7 +810,7 @@ TEST(stats_slots_follow_names)
 /* Backend counter slots follow addresses: removing the first backend keeps
  * the others on their slots, and a new address takes a slot the old config
  * never counted in. */
-TEST(backend_stats_slots_follow_addresses)
+TEST(backend_counter_slots_follow_addresses)
 {
 	struct route *r = two_versions(10000, 0);
 	struct steer_route_cfg *a, *b;
@@ -818,10 +818,10 @@ TEST(backend_stats_slots_follow_addresses)
 	add_backend(r, 0, "10.0.1.2", 80, 1);
 	add_backend(r, 0, "10.0.1.3", 80, 1);
 	a = compile(r, NULL);
-	ASSERT_EQ(a->versions[0].backends[0].stats_slot, 0);
-	ASSERT_EQ(a->versions[0].backends[1].stats_slot, 1);
-	ASSERT_EQ(a->versions[0].backends[2].stats_slot, 2);
-	ASSERT_EQ(a->versions[1].backends[0].stats_slot, 0);
+	ASSERT_EQ(a->versions[0].backends[0].counter_slot, 0);
+	ASSERT_EQ(a->versions[0].backends[1].counter_slot, 1);
+	ASSERT_EQ(a->versions[0].backends[2].counter_slot, 2);
+	ASSERT_EQ(a->versions[1].backends[0].counter_slot, 0);
 
 	/* drop 10.0.1.1, add 10.0.1.4 at the end */
 	r->versions[0].backends[0] = r->versions[0].backends[1];
@@ -829,10 +829,10 @@ TEST(backend_stats_slots_follow_addresses)
 	r->versions[0].n_backends = 2;
 	add_backend(r, 0, "10.0.1.4", 80, 1);
 	b = compile(r, a);
-	ASSERT_EQ(b->versions[0].backends[0].stats_slot, 1); /* 10.0.1.2 */
-	ASSERT_EQ(b->versions[0].backends[1].stats_slot, 2); /* 10.0.1.3 */
-	ASSERT_EQ(b->versions[0].backends[2].stats_slot, 3); /* new */
-	ASSERT_EQ(b->versions[1].backends[0].stats_slot, 0);
+	ASSERT_EQ(b->versions[0].backends[0].counter_slot, 1); /* 10.0.1.2 */
+	ASSERT_EQ(b->versions[0].backends[1].counter_slot, 2); /* 10.0.1.3 */
+	ASSERT_EQ(b->versions[0].backends[2].counter_slot, 3); /* new */
+	ASSERT_EQ(b->versions[1].backends[0].counter_slot, 0);
 	free(a);
 	free(b);
 	free(r);
@@ -840,7 +840,7 @@ TEST(backend_stats_slots_follow_addresses)
 
 /* Eight rules in use and one renamed: the new name reuses the only free
  * slot, and no two rules ever share one. */
-TEST(stats_slots_full_route_rename)
+TEST(counter_slots_full_route_rename)
 {
 	struct route *r = two_versions(10000, 0);
 	struct steer_route_cfg *a, *b;
@@ -854,11 +854,11 @@ TEST(stats_slots_full_route_rename)
 	a = compile(r, NULL);
 	snprintf(r->rules[3].name, sizeof(r->rules[3].name), "renamed");
 	b = compile(r, a);
-	ASSERT_EQ(b->rules[3].stats_slot, a->rules[3].stats_slot);
+	ASSERT_EQ(b->rules[3].counter_slot, a->rules[3].counter_slot);
 	for (int i = 0; i < STEER_MAX_RULES; i++) {
-		ASSERT_TRUE(b->rules[i].stats_slot < STEER_MAX_RULES);
-		ASSERT_TRUE(!seen[b->rules[i].stats_slot]);
-		seen[b->rules[i].stats_slot] = true;
+		ASSERT_TRUE(b->rules[i].counter_slot < STEER_MAX_RULES);
+		ASSERT_TRUE(!seen[b->rules[i].counter_slot]);
+		seen[b->rules[i].counter_slot] = true;
 	}
 	free(a);
 	free(b);

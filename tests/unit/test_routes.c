@@ -34,6 +34,13 @@ static void rmtmp(void)
 		fprintf(stderr, "  cannot remove %s\n", tmpdir);
 }
 
+/* A parsed address as the error messages print it. */
+static const char *addr_text(const struct route_addr *a, char *buf, size_t len)
+{
+	return addr_format(buf, len, a->family, a->addr,
+			   a->has_port ? a->port : 0);
+}
+
 static int write_file(const char *dir, const char *name, const char *text)
 {
 	char path[256];
@@ -143,7 +150,7 @@ TEST(reviews_values)
 	ASSERT_EQ(r->frontends[1].addr.port, 9053);
 	ASSERT_EQ(r->frontends[2].addr.family, STEER_FAM_INET6);
 	ASSERT_TRUE(ip6_eq(r->frontends[2].addr.addr, "fd00:96::20"));
-	ASSERT_STREQ(routes_addr_str(&r->frontends[2].addr, buf, sizeof(buf)),
+	ASSERT_STREQ(addr_text(&r->frontends[2].addr, buf, sizeof(buf)),
 		     "[fd00:96::20]:9080");
 
 	ASSERT_EQ(r->n_versions, 2);
@@ -156,7 +163,7 @@ TEST(reviews_values)
 	ASSERT_EQ(v2->backends[1].addr.addr[0], ip4("10.244.2.8"));
 	ASSERT_EQ(v2->backends[1].addr.port, 9080);
 	ASSERT_TRUE(!v2->backends[2].addr.has_port);
-	ASSERT_STREQ(routes_addr_str(&v2->backends[2].addr, buf, sizeof(buf)),
+	ASSERT_STREQ(addr_text(&v2->backends[2].addr, buf, sizeof(buf)),
 		     "10.244.2.9");
 
 	ASSERT_EQ(r->n_rules, 2);
@@ -217,9 +224,9 @@ TEST(ipv6_and_target_port)
 	ASSERT_TRUE(!r->versions[0].backends[0].addr.has_port);
 	ASSERT_TRUE(
 		ip6_eq(r->versions[0].backends[0].addr.addr, "fd00:244:1::5"));
-	ASSERT_STREQ(routes_addr_str(&r->versions[1].backends[0].addr, buf,
-				     sizeof(buf)),
-		     "[fd00:244:2::7]:8080");
+	ASSERT_STREQ(
+		addr_text(&r->versions[1].backends[0].addr, buf, sizeof(buf)),
+		"[fd00:244:2::7]:8080");
 	ASSERT_EQ(r->versions[1].backends[1].weight, 2);
 	ASSERT_STREQ(r->versions[1].name, "v2-canary");
 	ASSERT_EQ(r->rules[0].split[0], 9950);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * What both benchmark clients (tools/bench_connect.c, tools/bench/
- * bench_conn.c) do to step into a sandbox and to read addresses and time.
+ * What both benchmark clients (tools/bench/bench_connect.c,
+ * tools/bench/bench_conn.c) do to step into a sandbox and to read
+ * addresses and time.
  */
 #ifndef STEER_BENCH_UTIL_H
 #define STEER_BENCH_UTIL_H

@@ -4,7 +4,7 @@
  * cgroup sock_addr programs have no BPF_PROG_TEST_RUN support, so, as
  * Cilium does, the selection logic is called from a program that has one: a
  * SEC("syscall") program reads a client from its ctx, looks the route up
- * through the same route_lookup() / steer_routes_v1 path as the socket
+ * through the same route_lookup() / steer_routes_v2 path as the socket
  * layer, runs steer_decide() and writes the decision back into the ctx.
  * Never attached anywhere; tests/bpf/test_decide.c runs it.
  */
@@ -32,15 +32,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("syscall")
 int test_decide(struct test_decide_ctx *ctx)
 {
-	const struct steer_route_cfg *cfg;
+	const struct steer_version_row *ver;
+	struct steer_route rt = {};
 	struct steer_decision d = {};
 	struct steer_client cl = {};
 	enum steer_verdict verdict;
 
 	for (int i = 0; i < TEST_CGROUP_LEVELS; i++)
 		test_cgroups[i] = ctx->cgroups[i];
-	cfg = route_lookup(ctx->route_id);
-	if (!cfg)
+	if (!route_lookup(ctx->route_id, &rt))
 		return TEST_DECIDE_NO_CFG;
 
 	/* The client on the stack, as the socket layer builds it. */
@@ -52,12 +52,19 @@ int test_decide(struct test_decide_ctx *ctx)
 	cl.layer = ctx->layer;
 	cl.route_id = ctx->route_id;
 
-	verdict = steer_decide(cfg, &cl, &d);
-	ctx->generation = cfg->generation;
+	verdict = steer_decide(&rt, &cl, &d);
+	ctx->generation = rt.hdr->generation;
 	ctx->verdict = verdict;
 	ctx->rule = d.rule;
 	ctx->version = d.version;
+	/* The index in the version's backend list (IPv4 ones first), as the
+	 * userspace config shows it: the datapath's is within the family. */
 	ctx->backend_idx = d.backend_idx;
+	if (d.backend && (cl.family & 1)) {
+		ver = route_row(&rt, rt.hdr->version_row + d.version);
+		if (ver)
+			ctx->backend_idx += ver->n_refs[STEER_FAM_INET];
+	}
 	ctx->has_backend = d.backend != NULL;
 	if (d.backend) {
 		__builtin_memcpy(ctx->backend_addr, d.backend->addr,

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Compile a parsed route into the one map value the datapath reads
+ * (struct steer_route_cfg), including the prefilled selection tables.
+ *
+ * Tables are stable: given the configuration that is live now (@prev), a
+ * slot keeps its version (and its backend) unless that version must give
+ * slots up. So raising a version's share never moves a client off it, and
+ * lowering it moves only as many clients as it must (DESIGN.md §2).
+ */
+#ifndef STEER_COMPILE_H
+#define STEER_COMPILE_H
+
+#include <stddef.h>
+#include "routes.h"
+
+/*
+ * Fill @out from @r. Cgroup paths are resolved below @cgroup_root (the
+ * cgroup2 mount point); a cgroup that does not exist gets id 0 and never
+ * matches. @prev (may be NULL) is the live config whose tables are kept
+ * stable. Returns 0 or -errno with a message in @err.
+ */
+int compile_route(const struct route *r, const char *cgroup_root,
+		  const struct steer_route_cfg *prev,
+		  struct steer_route_cfg *out, char *err, size_t errlen);
+
+/*
+ * Rebuild every selection table of @cfg from its splits, versions, backend
+ * weights and backend flags, keeping slots of @prev (may be NULL) where it
+ * can. steerctl uses it after changing a split or ejecting a backend.
+ */
+void compile_tables(struct steer_route_cfg *cfg,
+		    const struct steer_route_cfg *prev);
+
+/*
+ * Stable apportionment of @n_slots slots among @n owners with @want[i]
+ * slots each (sum == n_slots, or 0 to leave every slot STEER_SLOT_NONE).
+ * @old (may be NULL) is the previous table, already translated to the new
+ * owner indices (STEER_SLOT_NONE for owners that are gone). Exposed for the
+ * unit tests.
+ */
+void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
+			const __u8 *old);
+
+/*
+ * Largest-remainder apportionment of @total slots by @weights (n entries,
+ * zero weights get zero). Exact when the weights divide @total evenly.
+ */
+void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
+
+/*
+ * Give each rule, version and backend of @cfg its counter slot (counter_slot),
+ * keeping the slots of same-named rules and versions of @prev (may be NULL)
+ * and of same-addressed backends within a same-named version.
+ * compile_route calls it; the caller zeroes the counters of slots that are
+ * new before publishing (apply.c).
+ */
+void compile_counter_slots(struct steer_route_cfg *cfg,
+			   const struct steer_route_cfg *prev);
+
+/* Index of the version / rule named @name in @cfg, or -1. */
+int compile_version_index(const struct steer_route_cfg *cfg, const char *name);
+int compile_rule_index(const struct steer_route_cfg *cfg, const char *name);
+/* Index of the backend of @v with @b's family, address and port, or -1. */
+int compile_backend_index(const struct steer_version *v,
+			  const struct steer_backend *b);
+
+/* Hash of what the route file says (not of tables, flags set by steerctl). */
+__u64 compile_source_hash(const struct steer_route_cfg *cfg);
+
+#endif /* STEER_COMPILE_H */

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The pinned maps: where they are, opening them, steerd's own pinned
+ * counters, and the lock that serialises publishers. Routes are in
+ * maps_route.c, counters in maps_counters.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "maps.h"
+
+int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name)
+{
+	int n = snprintf(buf, len, "%s/maps/%s", bpffs, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int open_pinned(const char *bpffs, const char *name, char *err,
+		       size_t errlen)
+{
+	char path[512];
+	int fd, ret;
+
+	ret = maps_pin_path(path, sizeof(path), bpffs, name);
+	if (ret)
+		return ret;
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	ret = -errno;
+	if (ret == -EPERM || ret == -EACCES)
+		snprintf(err, errlen,
+			 "cannot open %s: %s (steer needs root or CAP_BPF "
+			 "and CAP_NET_ADMIN)",
+			 path, strerror(-ret));
+	else if (ret == -ENOENT)
+		snprintf(err, errlen,
+			 "no steer maps at %s (is steerd running with "
+			 "--bpffs %s?)",
+			 bpffs, bpffs);
+	else
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 strerror(-ret));
+	return ret;
+}
+
+struct map_fd {
+	const char *name;
+	int *fd;
+};
+
+#define N_MAPS 13
+
+/* Every map steerd and steerctl open, by pin name, with its fd in @m. */
+static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
+{
+	const struct map_fd all[N_MAPS] = {
+		{ STEER_MAP_ROUTES, &m->routes },
+		{ STEER_MAP_FRONTENDS, &m->frontends },
+		{ STEER_MAP_BACKENDS, &m->backends },
+		{ STEER_MAP_BACKEND_IDS, &m->backend_ids },
+		{ STEER_MAP_MATCHES, &m->matches },
+		{ STEER_MAP_STATS, &m->stats },
+		{ STEER_MAP_REASONS, &m->reasons },
+		{ STEER_MAP_BACKEND_STATS, &m->backend_stats },
+		{ STEER_MAP_RTT, &m->rtt },
+		{ STEER_MAP_TRACE, &m->trace },
+		{ STEER_MAP_EVENTS, &m->events },
+		{ STEER_MAP_AGENT, &m->agent },
+		{ STEER_MAP_ROUTE_INDEX, &m->route_index },
+	};
+
+	memcpy(fds, all, sizeof(all));
+}
+
+void maps_init(struct steer_maps *m)
+{
+	struct map_fd fds[N_MAPS];
+
+	memset(m, 0, sizeof(*m));
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++)
+		*fds[i].fd = -1;
+}
+
+void maps_from_object(struct bpf_object *obj, struct steer_maps *m)
+{
+	struct map_fd fds[N_MAPS];
+	struct bpf_map *map;
+
+	maps_init(m);
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++) {
+		map = bpf_object__find_map_by_name(obj, fds[i].name);
+		if (map)
+			*fds[i].fd = bpf_map__fd(map);
+	}
+	map = bpf_object__find_map_by_name(obj, STEER_MAP_ROUTES);
+	m->max_routes = map ? bpf_map__max_entries(map) : 0;
+	map = bpf_object__find_map_by_name(obj, STEER_MAP_BACKENDS);
+	m->max_backends = map ? bpf_map__max_entries(map) : 0;
+}
+
+int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
+{
+	struct bpf_map_info info = {};
+	struct map_fd fds[N_MAPS];
+	__u32 len = sizeof(info);
+	int ret = 0;
+
+	maps_init(m);
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS && !ret; i++) {
+		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
+		if (*fds[i].fd < 0)
+			ret = *fds[i].fd;
+	}
+	if (!ret && bpf_obj_get_info_by_fd(m->routes, &info, &len)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read map info: %s",
+			 strerror(errno));
+	}
+	if (ret) {
+		maps_close(m);
+		return ret;
+	}
+	m->max_routes = info.max_entries;
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	if (!bpf_obj_get_info_by_fd(m->backends, &info, &len))
+		m->max_backends = info.max_entries;
+	return 0;
+}
+
+void maps_close(struct steer_maps *m)
+{
+	struct map_fd fds[N_MAPS];
+
+	map_fds(m, fds);
+	for (size_t i = 0; i < N_MAPS; i++) {
+		if (*fds[i].fd >= 0)
+			close(*fds[i].fd);
+		*fds[i].fd = -1;
+	}
+}
+
+int maps_agent_get(const struct steer_maps *m, struct steer_agent_state *out)
+{
+	__u32 zero = 0;
+
+	memset(out, 0, sizeof(*out));
+	return bpf_map_lookup_elem(m->agent, &zero, out) ? -errno : 0;
+}
+
+int maps_agent_put(const struct steer_maps *m,
+		   const struct steer_agent_state *st)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(m->agent, &zero, st, BPF_ANY) ? -errno : 0;
+}
+
+int maps_lock(const char *bpffs)
+{
+	int fd = open(bpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int ret = -errno;
+
+			close(fd);
+			return ret;
+		}
+	}
+	return fd;
+}
+
+void maps_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the last fd drops the flock */
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Access to steer's pinned maps, shared by steerd and steerctl. Route
+ * configs are published by building a new inner map and swapping it into
+ * steer_routes_v2 (see the comment at the top of steer_abi.h).
+ */
+#ifndef STEER_MAPS_H
+#define STEER_MAPS_H
+
+#include <stdbool.h>
+#include "route_cfg.h"
+
+#define STEER_DEFAULT_BPFFS "/sys/fs/bpf/steer"
+
+/* Pinned map names under <bpffs>/maps/ (the names the BPF object uses;
+ * include/steer_abi.manifest lists them with their layouts). */
+#define STEER_MAP_ROUTES	"steer_routes_v2"
+#define STEER_MAP_FRONTENDS	"steer_frontends_v2"
+#define STEER_MAP_BACKENDS	"steer_backends_v2"
+#define STEER_MAP_BACKEND_IDS	"steer_backend_ids_v2"
+#define STEER_MAP_MATCHES	"steer_matches_v2"
+#define STEER_MAP_STATS		"steer_stats_v2"
+#define STEER_MAP_REASONS	"steer_reasons_v2"
+#define STEER_MAP_SK_ORIG	"steer_sk_orig_v2"
+#define STEER_MAP_SK_UDP	"steer_sk_udp_v1"
+#define STEER_MAP_SEQ		"steer_seq_v1"
+#define STEER_MAP_ROUTE_INDEX	"steer_route_index_v2"
+#define STEER_MAP_BACKEND_STATS "steer_backend_stats_v2"
+#define STEER_MAP_RTT		"steer_rtt_v2"
+#define STEER_MAP_TRACE		"steer_trace_v1"
+#define STEER_MAP_EVENTS	"steer_events_v2"
+#define STEER_MAP_AGENT		"steer_agent_v1"
+#define STEER_MAP_CT		"steer_ct_v1" /* TC layer only */
+
+struct steer_maps {
+	int routes;
+	int frontends;
+	int backends;	 /* backend id -> address */
+	int backend_ids; /* address -> backend id */
+	int matches;	 /* match id -> match block */
+	int stats;
+	int reasons;
+	int backend_stats;
+	int rtt;	    /* connect-RTT histograms */
+	int trace;	    /* tracing lease */
+	int events;	    /* ring buffer of decisions */
+	int agent;	    /* steerd's own counters */
+	int route_index;    /* route name -> id, generation */
+	__u32 max_routes;   /* from the routes map's max_entries */
+	__u32 max_backends; /* from the backends map's max_entries */
+	/*
+	 * The next backend id to try (0: not known yet, found by one walk of
+	 * backend_ids on first use). Only publishers that hold the pin
+	 * directory's lock (maps_lock) allocate ids.
+	 */
+	__u32 next_backend_id;
+};
+
+/* No map open: every fd -1, so maps_close() on it closes nothing. */
+void maps_init(struct steer_maps *m);
+
+struct bpf_object;
+/*
+ * The maps of a loaded object that are not pinned (tests): every fd that
+ * maps_open() would open, from the object's own maps (-1 when it has none
+ * of that name). The fds stay the object's: no maps_close().
+ */
+void maps_from_object(struct bpf_object *obj, struct steer_maps *m);
+
+/* Path of pinned map @name under @bpffs into @buf. */
+int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name);
+
+/*
+ * Open the pinned maps under @bpffs. Returns 0 or -errno; on error a
+ * one-line reason is in @err ("no steer maps at /sys/fs/bpf/x: ...").
+ */
+int maps_open(const char *bpffs, struct steer_maps *m, char *err,
+	      size_t errlen);
+void maps_close(struct steer_maps *m);
+
+/*
+ * Route ids in use, ascending, in *@ids (malloc'ed, room for max_routes;
+ * the caller frees it). Returns the count or -errno (*@ids then NULL).
+ */
+int maps_route_ids(const struct steer_maps *m, __u32 **ids);
+
+/* The live config of route @id; -ENOENT when there is none. */
+int maps_route_get(const struct steer_maps *m, __u32 id,
+		   struct steer_route_cfg *out);
+
+/* Find a route by name; returns its id or -ENOENT. @out may be NULL. */
+int maps_route_find(const struct steer_maps *m, const char *name,
+		    struct steer_route_cfg *out);
+
+/*
+ * Publish @cfg as route @id in one step: encode it into the rows of a new,
+ * frozen inner map (its match blocks into the bank the live rows do not
+ * use, new backend addresses into steer_backends_v2) and swap that into
+ * the outer map. The kernel returns from the swap only after every
+ * program that could see the old rows has finished; then the old bank's
+ * match blocks go. Call with the pin directory locked (maps_lock).
+ */
+int maps_route_publish(struct steer_maps *m, __u32 id,
+		       const struct steer_route_cfg *cfg);
+int maps_route_delete(const struct steer_maps *m, __u32 id);
+/*
+ * maps_route_publish / maps_route_delete for @n routes. Each route is still
+ * swapped in (or removed) by one write of its own, but the writes go to the
+ * kernel in batches (BPF_MAP_UPDATE_BATCH / BPF_MAP_DELETE_BATCH), and the
+ * kernel waits for running programs once per batch instead of once per
+ * route: ~10 ms per route on a 2-CPU VM, which made 1000 routes take 10 s.
+ */
+/* The header of route @id's live rows (cheap: no decoding); -ENOENT. */
+int maps_route_hdr(const struct steer_maps *m, __u32 id,
+		   struct steer_route_hdr *out);
+int maps_route_publish_many(struct steer_maps *m, const __u32 *ids,
+			    const struct steer_route_cfg *const *cfgs, int n);
+int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n);
+
+/*
+ * The newest generation among the live routes; a publisher (steerd or
+ * steerctl) stamps its change with this + 1, so generations only grow.
+ */
+__u64 maps_generation_max(const struct steer_maps *m);
+
+/*
+ * Serialise read-modify-publish cycles on one pin directory between steerd
+ * and steerctl: an flock on the directory itself. Without it, a steerctl
+ * change and a steerd apply that read the same live config could each
+ * publish over the other. Returns an fd to pass to maps_unlock, or -errno.
+ */
+int maps_lock(const char *bpffs);
+void maps_unlock(int fd);
+
+/*
+ * Sum of per-CPU counters of route @id: st[rule counter slot][version
+ * counter slot], row STEER_COUNTER_NO_RULE and column
+ * STEER_COUNTER_NO_VERSION for "none" (see abi).
+ */
+int maps_stats_read(
+	const struct steer_maps *m, __u32 id,
+	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1]);
+/*
+ * Sum of per-CPU counters of one backend of route @id at @layer: @vslot and
+ * @bslot are the version's and the backend's counter_slot.
+ */
+int maps_backend_stats_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+			    __u32 bslot, enum steer_layer layer,
+			    struct steer_backend_stats *out);
+/* Zero one backend's counters (both layers): its slot is new to it. */
+int maps_backend_stats_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
+			     __u32 bslot);
+/* Sum of per-CPU connect-RTT histograms of version slot @vslot of @id. */
+int maps_rtt_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+		  struct steer_rtt *out);
+/* Zero one version slot's histogram: the slot is new to its version. */
+int maps_rtt_clear(const struct steer_maps *m, __u32 id, __u32 vslot);
+/* steerd's pinned counters (they outlive a steerd restart). */
+int maps_agent_get(const struct steer_maps *m, struct steer_agent_state *out);
+int maps_agent_put(const struct steer_maps *m,
+		   const struct steer_agent_state *st);
+/* Zero route @id's counters (the id is being freed or reused). */
+int maps_stats_clear(const struct steer_maps *m, __u32 id);
+/* The same for @n routes, in one walk of each counter map. */
+int maps_stats_clear_many(const struct steer_maps *m, const __u32 *ids, int n);
+/* Zero the counters of one (rule, version) position of route @id. */
+int maps_stats_clear_slot(const struct steer_maps *m, __u32 id, __u32 rule,
+			  __u32 version);
+
+#endif /* STEER_MAPS_H */

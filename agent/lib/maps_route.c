@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Routes in the pinned maps: reading a route's rows and decoding them,
+ * publishing a compiled route as a new inner map of rows (with its match
+ * blocks and backend addresses), deleting routes, and the name index.
+ * Why a publish is atomic: the top of steer_abi.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "maps.h"
+#include "rows.h"
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int maps_route_ids(const struct steer_maps *m, __u32 **ids)
+{
+	__u32 key, next, max = m->max_routes ? m->max_routes : 1;
+	void *prev = NULL;
+	__u32 n = 0;
+
+	*ids = calloc(max, sizeof(**ids));
+	if (!*ids)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(m->routes, prev, &next)) {
+		if (n < max)
+			(*ids)[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT) {
+		int ret = -errno;
+
+		free(*ids);
+		*ids = NULL;
+		return ret;
+	}
+	qsort(*ids, n, sizeof(**ids), cmp_u32);
+	return (int)n;
+}
+
+/* An fd of route @id's live inner map, or -errno. */
+static int route_rows_fd(const struct steer_maps *m, __u32 id)
+{
+	__u32 inner_id;
+	int fd;
+
+	if (bpf_map_lookup_elem(m->routes, &id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	return fd < 0 ? -errno : fd;
+}
+
+int maps_route_hdr(const struct steer_maps *m, __u32 id,
+		   struct steer_route_hdr *out)
+{
+	__u32 zero = 0;
+	int fd = route_rows_fd(m, id), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &zero, out) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Every row of route @id (malloc'ed into *@rows); the count or -errno. */
+static int route_rows_read(const struct steer_maps *m, __u32 id, void **rows)
+{
+	struct steer_route_hdr h;
+	int fd = route_rows_fd(m, id), ret = 0;
+	unsigned char *buf;
+
+	*rows = NULL;
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &(__u32){ 0 }, &h)) {
+		ret = -errno;
+		goto out;
+	}
+	buf = calloc(h.n_rows ? h.n_rows : 1, STEER_ROW_SIZE);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (__u32 i = 0; i < h.n_rows && !ret; i++)
+		if (bpf_map_lookup_elem(fd, &i,
+					buf + (size_t)i * STEER_ROW_SIZE))
+			ret = -errno;
+	if (ret) {
+		free(buf);
+		goto out;
+	}
+	*rows = buf;
+	ret = h.n_rows;
+out:
+	close(fd);
+	return ret;
+}
+
+static int backend_addr_of(void *ctx, __u32 id, struct steer_backend_addr *a)
+{
+	const struct steer_maps *m = ctx;
+
+	return bpf_map_lookup_elem(m->backends, &id, a) ? -errno : 0;
+}
+
+static int match_of(void *ctx, __u32 id, struct steer_match *mt)
+{
+	const struct steer_maps *m = ctx;
+
+	return bpf_map_lookup_elem(m->matches, &id, mt) ? -errno : 0;
+}
+
+int maps_route_get(const struct steer_maps *m, __u32 id,
+		   struct steer_route_cfg *out)
+{
+	void *rows;
+	int n = route_rows_read(m, id, &rows), ret;
+
+	if (n < 0)
+		return n;
+	ret = rows_decode(rows, (__u32)n, id, backend_addr_of, match_of,
+			  (void *)m, out);
+	free(rows);
+	return ret;
+}
+
+/* ---- the name index (steer_route_index_v2) ---------------------------- */
+
+static void index_key(struct steer_route_name *k, const char *name)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->name, name, strnlen(name, sizeof(k->name) - 1));
+}
+
+/* Record that route @id, named in @cfg, is live at @cfg's generation. */
+static void index_put(const struct steer_maps *m, __u32 id,
+		      const struct steer_route_cfg *cfg)
+{
+	struct steer_route_index v = { .id = id,
+				       .flags = cfg->flags,
+				       .generation = cfg->generation,
+				       .source_hash = cfg->source_hash };
+	struct steer_route_name k;
+
+	index_key(&k, cfg->name);
+	/* A failure only costs readers a scan: they never trust it blindly. */
+	bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY);
+}
+
+/* Remove the index entries of the @n ids in @ids. */
+static void index_drop(const struct steer_maps *m, const __u32 *in, int n)
+{
+	struct steer_route_name key, next, *drop = NULL, *grown;
+	struct steer_route_index v;
+	__u32 *ids = malloc(n * sizeof(*ids) + 1);
+	size_t n_drop = 0, cap = 0;
+	void *prev = NULL;
+
+	if (!ids)
+		return; /* the entries stay; readers check what they find */
+	memcpy(ids, in, n * sizeof(*ids));
+	qsort(ids, n, sizeof(*ids), cmp_u32);
+	/*
+	 * One walk, then the deletes: deleting mid-walk would restart it.
+	 * An id may have several entries (a name published over an older
+	 * one's id): all of them go.
+	 */
+	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->route_index, &next, &v) ||
+		    !bsearch(&v.id, ids, n, sizeof(*ids), cmp_u32))
+			continue;
+		if (n_drop == cap) {
+			cap = cap ? 2 * cap : 16;
+			grown = realloc(drop, cap * sizeof(*drop));
+			if (!grown)
+				break;
+			drop = grown;
+		}
+		drop[n_drop++] = next;
+	}
+	for (size_t i = 0; i < n_drop; i++)
+		bpf_map_delete_elem(m->route_index, &drop[i]);
+	free(drop);
+	free(ids);
+}
+
+/* The id the index gives for @name, or -ENOENT. */
+static int index_find(const struct steer_maps *m, const char *name)
+{
+	struct steer_route_index v;
+	struct steer_route_name k;
+
+	index_key(&k, name);
+	if (bpf_map_lookup_elem(m->route_index, &k, &v))
+		return -ENOENT;
+	return (int)v.id;
+}
+
+int maps_route_find(const struct steer_maps *m, const char *name,
+		    struct steer_route_cfg *out)
+{
+	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
+	__u32 *ids = NULL;
+	int n = -ENOMEM, ret = -ENOENT;
+
+	if (cfg) {
+		int id = index_find(m, name);
+
+		/* The shortcut, checked against the config it names. */
+		if (id >= 0 && !maps_route_get(m, (__u32)id, cfg) &&
+		    !strncmp(cfg->name, name, sizeof(cfg->name))) {
+			if (!out)
+				free(cfg);
+			return id;
+		}
+		n = maps_route_ids(m, &ids);
+	}
+	if (n < 0)
+		ret = n;
+	for (int i = 0; i < n; i++) {
+		if (maps_route_get(m, ids[i], cfg))
+			continue;
+		if (!strncmp(cfg->name, name, sizeof(cfg->name))) {
+			ret = (int)ids[i];
+			break;
+		}
+	}
+	if (!out)
+		free(cfg);
+	free(ids);
+	return ret;
+}
+
+/* ---- backend ids (steer_backends_v2, steer_backend_ids_v2) ------------ */
+
+/* One walk of the id map: the next id is one past the largest in use. */
+static __u32 backend_id_scan(const struct steer_maps *m)
+{
+	struct steer_backend_addr key, next;
+	void *prev = NULL;
+	__u32 id, max = 0;
+
+	while (!bpf_map_get_next_key(m->backend_ids, prev, &next)) {
+		if (!bpf_map_lookup_elem(m->backend_ids, &next, &id) &&
+		    id > max)
+			max = id;
+		key = next;
+		prev = &key;
+	}
+	return max + 1;
+}
+
+/*
+ * The id of backend address @a. A new address gets the next id: its entry
+ * in steer_backends_v2 is written before the id is recorded, and both
+ * before any route refers to it, so no reader ever sees an id without its
+ * address. Ids are not reused (docs/map-abi.md: "Backend ids").
+ */
+static int backend_id(void *ctx, const struct steer_backend_addr *a, __u32 *id)
+{
+	struct steer_maps *m = ctx;
+	__u32 next;
+
+	if (!bpf_map_lookup_elem(m->backend_ids, a, id))
+		return 0;
+	if (!m->next_backend_id)
+		m->next_backend_id = backend_id_scan(m);
+	next = m->next_backend_id;
+	if (m->max_backends && next >= m->max_backends)
+		return -ENOSPC;
+	if (bpf_map_update_elem(m->backends, &next, a, BPF_ANY) ||
+	    bpf_map_update_elem(m->backend_ids, a, &next, BPF_NOEXIST))
+		return -errno;
+	m->next_backend_id = next + 1;
+	*id = next;
+	return 0;
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+/* Delete every match block of route @id's bank @bank (missing ones are
+ * no error). Only for a bank no live rows use. */
+static void matches_drop(const struct steer_maps *m, __u32 id, __u32 bank)
+{
+	for (__u32 pos = 0; pos < ROWS_MAX_MATCHES; pos++) {
+		__u32 mid = steer_match_id(id, bank, pos);
+
+		bpf_map_delete_elem(m->matches, &mid);
+	}
+}
+
+/*
+ * A new, frozen inner map holding @rows; returns its fd or -errno. The
+ * match blocks of @rows go into the route's bank first: nothing reads
+ * that bank until the swap.
+ */
+static int route_inner(const struct steer_maps *m, __u32 id,
+		       const struct route_rows *rows)
+{
+	struct bpf_map_create_opts opts = { .sz = sizeof(opts),
+					    .map_flags = BPF_F_INNER_MAP };
+	__u32 bank = rows_hdr(rows->rows)->match_bank, count;
+	__u32 *keys = NULL;
+	int inner, ret = 0;
+
+	for (int i = 0; i < rows->n_matches; i++) {
+		__u32 mid = steer_match_id(id, bank, rows->matches[i].pos);
+
+		if (bpf_map_update_elem(m->matches, &mid,
+					&rows->matches[i].match, BPF_ANY))
+			return -errno;
+	}
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "steer_route", sizeof(__u32),
+			       STEER_ROW_SIZE, rows->n_rows, &opts);
+	if (inner < 0)
+		return -errno;
+	keys = malloc(rows->n_rows * sizeof(*keys));
+	if (!keys) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (__u32 i = 0; i < rows->n_rows; i++)
+		keys[i] = i;
+	/*
+	 * Fill the new map completely and freeze it: nobody can write it
+	 * again, so what the datapath reads after the swap is exactly it.
+	 */
+	count = rows->n_rows;
+	if (bpf_map_update_batch(inner, keys, rows->rows, &count, NULL)) {
+		for (__u32 i = count; i < rows->n_rows && !ret; i++)
+			if (bpf_map_update_elem(inner, &keys[i],
+						(char *)rows->rows +
+							(size_t)i *
+								STEER_ROW_SIZE,
+						BPF_ANY))
+				ret = -errno;
+		if (ret)
+			goto fail;
+	}
+	if (bpf_map_freeze(inner)) {
+		ret = -errno;
+		goto fail;
+	}
+	free(keys);
+	return inner;
+fail:
+	free(keys);
+	close(inner);
+	return ret;
+}
+
+/*
+ * Outer-map writes per batch: each holds an inner map fd open until the
+ * batch is written, so this stays well under a default 1024-fd limit.
+ */
+#define ROUTE_BATCH 256
+
+/* Write @n (id, inner fd) pairs into the outer map; -errno on failure. */
+static int routes_write(const struct steer_maps *m, const __u32 *ids,
+			const int *fds, __u32 n)
+{
+	__u32 count = n;
+
+	if (!bpf_map_update_batch(m->routes, ids, fds, &count, NULL))
+		return 0;
+	/* No batch support (older kernels): one write per route. */
+	if (errno != EINVAL && errno != EOPNOTSUPP &&
+	    errno != 524 /* ENOTSUPP */)
+		return -errno;
+	for (__u32 i = count; i < n; i++)
+		if (bpf_map_update_elem(m->routes, &ids[i], &fds[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int maps_route_publish(struct steer_maps *m, __u32 id,
+		       const struct steer_route_cfg *cfg)
+{
+	return maps_route_publish_many(m, &id, &cfg, 1);
+}
+
+/* One batch of at most ROUTE_BATCH routes; see maps_route_publish. */
+static int publish_batch(struct steer_maps *m, const __u32 *ids,
+			 const struct steer_route_cfg *const *cfgs, __u32 n)
+{
+	int fds[ROUTE_BATCH], ret = 0;
+	__u8 old_bank[ROUTE_BATCH];
+	bool had[ROUTE_BATCH];
+	__u32 k = 0;
+
+	for (; k < n && !ret; k++) {
+		struct steer_route_hdr h;
+		struct route_rows rows;
+
+		had[k] = !maps_route_hdr(m, ids[k], &h);
+		old_bank[k] = had[k] ? h.match_bank : 1;
+		ret = rows_encode(cfgs[k], old_bank[k] ^ 1, backend_id, m,
+				  &rows);
+		if (ret)
+			break;
+		fds[k] = route_inner(m, ids[k], &rows);
+		rows_free(&rows);
+		if (fds[k] < 0) {
+			ret = fds[k];
+			break;
+		}
+	}
+	if (!ret)
+		ret = routes_write(m, ids, fds, k);
+	for (__u32 i = 0; i < k; i++) {
+		if (!ret) {
+			index_put(m, ids[i], cfgs[i]);
+			/* The swap waited for readers: the old bank is free. */
+			if (had[i])
+				matches_drop(m, ids[i], old_bank[i]);
+		}
+		close(fds[i]);
+	}
+	return ret;
+}
+
+int maps_route_publish_many(struct steer_maps *m, const __u32 *ids,
+			    const struct steer_route_cfg *const *cfgs, int n)
+{
+	int ret = 0;
+
+	for (int done = 0; done < n && !ret;) {
+		__u32 k = n - done < ROUTE_BATCH ? (__u32)(n - done)
+						 : ROUTE_BATCH;
+
+		ret = publish_batch(m, ids + done, cfgs + done, k);
+		done += (int)k;
+	}
+	return ret;
+}
+
+static int route_delete(const struct steer_maps *m, __u32 id)
+{
+	if (bpf_map_delete_elem(m->routes, &id) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int maps_route_delete(const struct steer_maps *m, __u32 id)
+{
+	return maps_route_delete_many(m, &id, 1);
+}
+
+int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
+{
+	for (int done = 0; done < n;) {
+		__u32 k = n - done < ROUTE_BATCH ? (__u32)(n - done)
+						 : ROUTE_BATCH;
+		__u32 count = k;
+
+		if (bpf_map_delete_batch(m->routes, ids + done, &count, NULL)) {
+			/* A missing id, or no batch support: one by one. */
+			for (__u32 i = count; i < k; i++) {
+				int ret = route_delete(m, ids[done + i]);
+
+				if (ret)
+					return ret;
+			}
+		}
+		done += (int)k;
+	}
+	/* No reader can hold the deleted rows now: their matches go. */
+	for (int i = 0; i < n; i++) {
+		matches_drop(m, ids[i], 0);
+		matches_drop(m, ids[i], 1);
+	}
+	index_drop(m, ids, n);
+	return 0;
+}
+
+/*
+ * The newest generation from the index, when it holds an entry for every
+ * live route (it does unless pins of an older steer are in use); -1 when
+ * it cannot answer.
+ */
+static long long index_generation_max(const struct steer_maps *m, int routes)
+{
+	struct steer_route_name key, next;
+	struct steer_route_index v;
+	void *prev = NULL;
+	long long gen = 0;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
+		if (!bpf_map_lookup_elem(m->route_index, &next, &v)) {
+			n++;
+			if ((long long)v.generation > gen)
+				gen = (long long)v.generation;
+		}
+		key = next;
+		prev = &key;
+	}
+	return n == routes ? gen : -1;
+}
+
+__u64 maps_generation_max(const struct steer_maps *m)
+{
+	struct steer_route_cfg *cfg;
+	__u32 *ids = NULL;
+	long long fast;
+	__u64 gen = 0;
+	int n;
+
+	n = maps_route_ids(m, &ids);
+	fast = n >= 0 ? index_generation_max(m, n) : -1;
+	if (fast >= 0) {
+		free(ids);
+		return (__u64)fast;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		n = 0;
+	for (int i = 0; ids && i < n; i++)
+		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
+			gen = cfg->generation;
+	free(ids);
+	free(cfg);
+	return gen;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A compiled route as userspace holds it (steerd, steerctl, tests): every
+ * field of a route, with its stable selection tables, in fixed arrays. It
+ * is not a map value: rows.c encodes it into the rows of the route's
+ * inner map (struct steer_route_hdr and friends in steer_abi.h) and
+ * decodes it back.
+ */
+#ifndef STEER_ROUTE_CFG_H
+#define STEER_ROUTE_CFG_H
+
+#include "steer_abi.h"
+
+/*
+ * Backends of one version as the route-file parser and this struct hold
+ * them. The map layout takes ROUTE_MAX_BACKENDS (4096); the parser keeps
+ * its backends in fixed arrays, so it stays at 32 until it stores them
+ * dynamically (docs/map-abi.md, "Limits").
+ */
+#define ROUTE_MAX_BACKENDS 32
+
+/* Version table: one entry per split point; backend table: per entry. */
+#define STEER_SPLIT_SLOTS   STEER_SPLIT_POINTS
+#define STEER_BACKEND_SLOTS STEER_BACKEND_TABLE_UNIT
+#define STEER_SLOT_NONE	    STEER_TABLE_NONE
+
+struct steer_rule {
+	char name[STEER_SHORT_NAME_LEN];
+	struct steer_match match;
+	__u16 file_split[STEER_MAX_VERSIONS]; /* 0.01 % units as the file gives
+					       */
+	__u16 split[STEER_MAX_VERSIONS];      /* 0.01 % units in force */
+	/*
+	 * Counter slot of this rule (steer_stats_v2 keys). It follows the
+	 * rule's name, not its position, so inserting a rule never shows one
+	 * rule's counts under another's name (compile_route keeps it stable).
+	 */
+	__u8 counter_slot;
+	__u8 pad[7];
+	/*
+	 * Version index per slot and family. A version with no usable backend
+	 * of a family gets no slot in that family's table: its share goes to
+	 * the rule's other versions by their weights, or the slot is
+	 * STEER_SLOT_NONE when no version has one (connection refused).
+	 */
+	__u8 slots[STEER_FAM_COUNT][STEER_SPLIT_SLOTS];
+};
+
+struct steer_backend {
+	__u32 addr[4]; /* network order */
+	__be16 port;   /* 0: the frontend's target port */
+	__u8 family;   /* enum steer_family */
+	__u8 flags;    /* enum steer_backend_flags */
+	__u16 weight;
+	/*
+	 * Counter slot of this backend within its version's
+	 * (steer_backend_stats_v2 keys). It follows the address, not the
+	 * list position, so editing the list never shows one backend's
+	 * counts under another's address (compile_counter_slots keeps it).
+	 */
+	__u16 counter_slot;
+	__u64 ejected_until_ns; /* CLOCK_MONOTONIC; 0 when not ejected */
+};
+
+struct steer_version {
+	char name[STEER_SHORT_NAME_LEN];
+	__u8 n_backends;
+	__u8 counter_slot; /* counter slot (steer_stats_v2 keys), like rules' */
+	__u8 pad[6];
+	struct steer_backend backends[ROUTE_MAX_BACKENDS];
+	/* Backend index per slot and family, in proportion to the weights. */
+	__u8 slots[STEER_FAM_COUNT][STEER_BACKEND_SLOTS];
+};
+
+struct steer_route_cfg {
+	char name[STEER_NAME_LEN];
+	__u64 generation;  /* steerd's apply counter when published */
+	__u64 source_hash; /* hash of the route as its file gives it */
+	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
+	__u32 flags;	   /* enum steer_route_flags */
+	__u32 seed;	   /* per-route hash seed (affinity) */
+	__u32 health_failures;
+	__u32 health_eject_ms;
+	__u8 n_versions;
+	__u8 n_rules;
+	__u8 n_allow;
+	__u8 n_deny;
+	__u8 n_frontends;
+	__u8 pad[3];
+	struct steer_match allow[STEER_MAX_POLICY];
+	struct steer_match deny[STEER_MAX_POLICY];
+	struct steer_version versions[STEER_MAX_VERSIONS];
+	struct steer_rule rules[STEER_MAX_RULES];
+};
+
+#endif /* STEER_ROUTE_CFG_H */

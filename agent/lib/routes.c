@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Route files: read with libyaml's document API, one route per document,
+ * parsed by routes_doc.c; whole files and directories are all or nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "routes_internal.h"
+
+void routes_free(struct route_set *set)
+{
+	free(set->routes);
+	set->routes = NULL;
+	set->n = 0;
+}
+
+/* Move @add's routes to the end of @set; @add is emptied. */
+static int set_append(struct route_set *set, struct route_set *add)
+{
+	struct route *rs;
+
+	if (!add->n)
+		return 0;
+	rs = realloc(set->routes, (size_t)(set->n + add->n) * sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	memcpy(rs + set->n, add->routes, (size_t)add->n * sizeof(*rs));
+	set->routes = rs;
+	set->n += add->n;
+	routes_free(add);
+	return 0;
+}
+
+static int yaml_error(const char *path, yaml_parser_t *p, char *err,
+		      size_t errlen)
+{
+	if (p->error == YAML_MEMORY_ERROR) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	snprintf(err, errlen, "%s:%zu:%zu: yaml: %s", path,
+		 p->problem_mark.line + 1, p->problem_mark.column + 1,
+		 p->problem ? p->problem : "syntax error");
+	return -EINVAL;
+}
+
+/*
+ * Deepest nesting of mappings and sequences a route file may use; real
+ * files need 5 (route, versions, version, backends, backend). libyaml
+ * 0.2.5 has no limit of its own, and its scanner takes time quadratic in
+ * the depth of flow collections: 40 KB of '[' keep it busy ~20 s.
+ */
+#define ROUTE_MAX_DEPTH 32
+
+/*
+ * Stream the events of @f and refuse nesting deeper than ROUTE_MAX_DEPTH
+ * before any document is loaded: libyaml hands out events as it scans, so
+ * this stops after ROUTE_MAX_DEPTH levels however deep the input goes.
+ * Syntax errors are left to the load, which reports them.
+ */
+static int check_depth(const char *path, const unsigned char *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, ret = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	while (!done && yaml_parser_parse(&parser, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+			 ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		if (depth > ROUTE_MAX_DEPTH) {
+			snprintf(err, errlen,
+				 "%s:%zu:%zu: nested deeper than %d levels",
+				 path, ev.start_mark.line + 1,
+				 ev.start_mark.column + 1, ROUTE_MAX_DEPTH);
+			ret = -EINVAL;
+			done = true;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
+/*
+ * An empty or whitespace-only file is an error, not "no routes": it is what
+ * a truncating write (open O_TRUNC, then write) shows a reader in between,
+ * and applying it would remove the file's routes under live traffic. A
+ * route file is removed by deleting it. (A file of comments or "---" only
+ * is written on purpose and holds no route.)
+ */
+static int check_empty(const char *path, const unsigned char *buf, size_t len,
+		       char *err, size_t errlen)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", buf[i]) || !buf[i])
+			return 0;
+	snprintf(err, errlen,
+		 "%s:1:1: empty route file (%s): refusing to remove its "
+		 "routes; delete the file to remove them",
+		 path, len ? "whitespace only" : "0 bytes");
+	return -EINVAL;
+}
+
+/* Parse every document of @buf into @out. */
+static int parse_stream(const char *path, const unsigned char *buf, size_t len,
+			struct route_set *out, char *err, size_t errlen)
+{
+	struct ry_ctx c = { .file = path, .err = err, .errlen = errlen };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	struct route *rs;
+	int ret = 0;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	for (;;) {
+		if (!yaml_parser_load(&parser, &doc)) {
+			ret = yaml_error(path, &parser, err, errlen);
+			break;
+		}
+		root = yaml_document_get_root_node(&doc);
+		if (!root) { /* end of stream */
+			yaml_document_delete(&doc);
+			break;
+		}
+		/* An empty document ("---" and comments only) holds no route.
+		 */
+		if (ry_is_null(root)) {
+			yaml_document_delete(&doc);
+			continue;
+		}
+		rs = realloc(out->routes, (size_t)(out->n + 1) * sizeof(*rs));
+		if (!rs) {
+			yaml_document_delete(&doc);
+			snprintf(err, errlen, "%s: out of memory", path);
+			ret = -ENOMEM;
+			break;
+		}
+		out->routes = rs;
+		c.doc = &doc;
+		ret = routes_parse_doc(&c, root, &out->routes[out->n]);
+		yaml_document_delete(&doc);
+		if (ret)
+			break;
+		out->n++;
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
+/* The whole of @f into a malloc'ed @buf. */
+static int read_all(FILE *f, unsigned char **buf, size_t *len)
+{
+	size_t cap = 4096, n = 0, got;
+	unsigned char *b = NULL, *nb;
+
+	for (;;) {
+		nb = realloc(b, cap);
+		if (!nb) {
+			free(b);
+			return -ENOMEM;
+		}
+		b = nb;
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (n < cap)
+			break;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		free(b);
+		return -e;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int routes_parse_file(const char *path, struct route_set *set, char *err,
+		      size_t errlen)
+{
+	struct route_set tmp = { 0 };
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (strlen(path) >= ROUTE_PATH_MAX) {
+		snprintf(err, errlen, "%.64s...: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	f = fopen(path, "rb");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	/* In memory: it is read twice, and may be a pipe. */
+	errno = 0;
+	ret = read_all(f, &buf, &len);
+	fclose(f);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = check_empty(path, buf, len, err, errlen);
+	if (!ret)
+		ret = check_depth(path, buf, len, err, errlen);
+	if (!ret)
+		ret = parse_stream(path, buf, len, &tmp, err, errlen);
+	free(buf);
+	/* Duplicates inside the file are errors of this file. */
+	if (!ret)
+		ret = routes_check_set(&tmp, err, errlen);
+	if (!ret) {
+		ret = set_append(set, &tmp);
+		if (ret)
+			snprintf(err, errlen, "%s: out of memory", path);
+	}
+	routes_free(&tmp);
+	return ret;
+}
+
+static bool route_file_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the route files in @dir (regular files, links followed). */
+static int list_dir(const char *dir, char ***names, int *count, char *err,
+		    size_t errlen)
+{
+	char **list = NULL, **tmp;
+	struct dirent *de;
+	struct stat st;
+	int n = 0, ret = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		if (!route_file_name(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		tmp = realloc(list, (size_t)(n + 1) * sizeof(*list));
+		if (!tmp || !(tmp[n] = strdup(de->d_name))) {
+			list = tmp ? tmp : list;
+			snprintf(err, errlen, "%s: out of memory", dir);
+			ret = -ENOMEM;
+			break;
+		}
+		list = tmp;
+		n++;
+	}
+	closedir(d);
+	if (list)
+		qsort(list, (size_t)n, sizeof(*list), cmp_names);
+	*names = list;
+	*count = n;
+	return ret;
+}
+
+int routes_load_dir(const char *dir, struct route_set *set, char *err,
+		    size_t errlen)
+{
+	struct route_set tmp = { 0 };
+	char path[ROUTE_PATH_MAX], **names = NULL;
+	size_t dlen = strlen(dir);
+	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
+	int i, n = 0, ret;
+
+	ret = list_dir(dir, &names, &n, err, errlen);
+	for (i = 0; !ret && i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, sep,
+				     names[i]) >= sizeof(path)) {
+			snprintf(err, errlen, "%s%s%.64s: path too long", dir,
+				 sep, names[i]);
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		ret = routes_parse_file(path, &tmp, err, errlen);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (!ret)
+		ret = routes_check_set(&tmp, err, errlen);
+	routes_free(set);
+	if (ret)
+		routes_free(&tmp);
+	else
+		*set = tmp;
+	return ret;
+}
+
+static bool frontend_equal(const struct route_frontend *a,
+			   const struct route_frontend *b)
+{
+	return a->proto == b->proto && addr_equal(&a->addr, &b->addr);
+}
+
+static int dup_frontend(const struct route *r, const struct route_frontend *f,
+			const struct route *first,
+			const struct route_frontend *ff, char *err,
+			size_t errlen)
+{
+	char buf[ADDR_STR_MAX];
+
+	/* A frontend always has a port. */
+	addr_format(buf, sizeof(buf), f->addr.family, f->addr.addr,
+		    f->addr.port);
+	snprintf(err, errlen,
+		 "%s:%d:%d: duplicate frontend %s/%s (also in %s:%d:%d)",
+		 r->file, f->pos.line, f->pos.col, buf,
+		 f->proto == STEER_PROTO_UDP ? "udp" : "tcp", first->file,
+		 ff->pos.line, ff->pos.col);
+	return -EINVAL;
+}
+
+int routes_check_set(const struct route_set *set, char *err, size_t errlen)
+{
+	const struct route *r, *o;
+	int i, j, k, l;
+
+	for (i = 0; i < set->n; i++) {
+		r = &set->routes[i];
+		for (j = 0; j < i; j++) {
+			o = &set->routes[j];
+			if (strcmp(r->name, o->name))
+				continue;
+			snprintf(err, errlen,
+				 "%s:%d:%d: duplicate route name \"%s\" (also "
+				 "in %s:%d:%d)",
+				 r->file, r->pos.line, r->pos.col, r->name,
+				 o->file, o->pos.line, o->pos.col);
+			return -EINVAL;
+		}
+		for (k = 0; k < r->n_frontends; k++) {
+			/* Earlier routes, then earlier frontends of this one.
+			 */
+			for (j = 0; j <= i; j++) {
+				o = &set->routes[j];
+				for (l = 0; l < (j < i ? o->n_frontends : k);
+				     l++) {
+					if (frontend_equal(&r->frontends[k],
+							   &o->frontends[l]))
+						return dup_frontend(
+							r, &r->frontends[k], o,
+							&o->frontends[l], err,
+							errlen);
+				}
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Route files: YAML parsed with libyaml into plain structs, validated.
+ * Nothing here touches the kernel; steerd, steerctl and the tests share it.
+ */
+#ifndef STEER_ROUTES_H
+#define STEER_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "addr.h"
+#include "route_cfg.h"
+
+#define ROUTE_PATH_MAX 256 /* cgroup paths, file names */
+#define ROUTE_ERR_MAX  512
+
+/* Where a value came from, for error messages: 1-based line and column. */
+struct route_pos {
+	int line;
+	int col;
+};
+
+struct route_frontend {
+	struct route_addr addr; /* always has a port */
+	__u8 proto;		/* enum steer_proto; TCP unless "/udp" */
+	__u16 target_port;	/* host order; 0 = the dialled port */
+	struct route_pos pos;
+};
+
+struct route_backend {
+	struct route_addr addr;
+	__u16 weight; /* 1.. ; default 1 */
+	struct route_pos pos;
+};
+
+struct route_version {
+	char name[STEER_SHORT_NAME_LEN];
+	int n_backends;
+	struct route_backend backends[ROUTE_MAX_BACKENDS];
+	struct route_pos pos;
+};
+
+/* Match block as written; cgroups stay paths until compiled. */
+struct route_match {
+	int n_sources;
+	struct steer_cidr sources[STEER_MAX_MATCH_ITEMS];
+	int n_cgroups;
+	char cgroups[STEER_MAX_MATCH_ITEMS][ROUTE_PATH_MAX];
+	int n_uids;
+	__u32 uids[STEER_MAX_MATCH_ITEMS];
+	int n_ports;
+	__u16 ports[STEER_MAX_MATCH_ITEMS];
+};
+
+struct route_rule {
+	char name[STEER_SHORT_NAME_LEN];
+	struct route_match match; /* all-empty when the rule has no match */
+	/* 0.01 % units per version, indexed like route.versions; sums to 10000
+	 */
+	__u16 split[STEER_MAX_VERSIONS];
+	struct route_pos pos;
+};
+
+enum route_affinity {
+	ROUTE_AFFINITY_NONE = 0,
+	ROUTE_AFFINITY_CLIENT = 1,
+};
+
+struct route {
+	char name[STEER_NAME_LEN];
+	char file[ROUTE_PATH_MAX];
+	struct route_pos pos; /* of the document */
+	int n_frontends;
+	struct route_frontend frontends[STEER_MAX_FRONTENDS];
+	int n_versions; /* in file order: the order matters for affinity */
+	struct route_version versions[STEER_MAX_VERSIONS];
+	int n_rules;
+	struct route_rule rules[STEER_MAX_RULES];
+	enum route_affinity affinity;
+	bool policy_default_deny;
+	int n_allow;
+	struct route_match allow[STEER_MAX_POLICY];
+	int n_deny;
+	struct route_match deny[STEER_MAX_POLICY];
+	__u32 health_failures; /* 0: health section absent */
+	__u32 health_eject_ms;
+};
+
+struct route_set {
+	int n;
+	struct route *routes; /* malloc'ed array of n */
+};
+
+/*
+ * Parse one file (one or more YAML documents) and append its routes to
+ * @set. On error returns -EINVAL (or -errno for I/O) and writes
+ * "file:line:col: what is wrong" into @err; @set is left as it was.
+ */
+int routes_parse_file(const char *path, struct route_set *set, char *err,
+		      size_t errlen);
+
+/*
+ * Parse every *.yaml / *.yml in @dir (sorted by name) into @set, then check
+ * what spans files: duplicate route names and duplicate frontends. @set
+ * (initialised, e.g. zeroed) is replaced: its old routes are freed. Hidden
+ * files and other names are ignored; an empty directory gives zero routes.
+ * On any error @set is emptied and the first error is in @err.
+ */
+int routes_load_dir(const char *dir, struct route_set *set, char *err,
+		    size_t errlen);
+
+/* Cross-route checks on a complete set (duplicates); used by load_dir. */
+int routes_check_set(const struct route_set *set, char *err, size_t errlen);
+
+/*
+ * A percentage with up to 2 decimals, from the text itself (never through a
+ * double, which would round 33.33 to 3332 or 3333 by luck), in 0.01 %
+ * units: "12.5" -> 1250. Returns the units (0..10000), -EDOM for more than
+ * 2 decimals, -EINVAL otherwise. Route files and steerctl set share it.
+ */
+long routes_parse_percent(const char *s);
+
+/* Index of version @name in @r, or -1. */
+int routes_version_index(const struct route *r, const char *name);
+
+void routes_free(struct route_set *set);
+
+#endif /* STEER_ROUTES_H */

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* steerctl's shared pieces: context, command table entries, output. */
+#ifndef STEER_CTL_H
+#define STEER_CTL_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+#include "maps.h"
+
+/* Exit statuses (DESIGN.md §5). */
+enum { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2 };
+
+struct ctl {
+	const char *bpffs;
+	bool json;
+	bool json_lines; /* -o json as one compact object per line (rollout) */
+};
+
+struct ctl_cmd {
+	const char *name;
+	int (*run)(struct ctl *c, int argc, char **argv);
+	const char *summary; /* one line for the command list */
+	const char *help; /* full text for `steerctl help CMD` / CMD --help */
+};
+
+/*
+ * One-line error: "steerctl: ..." on stderr, or {"error": ...} with -o json
+ * (on one line, with "event": "error", when json_lines is set).
+ */
+int ctl_error(const struct ctl *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Print @doc (consumed) as the command's one JSON document. */
+void ctl_print_json(struct json_object *doc);
+
+/* Open the pinned maps or report why not (one line); CTL_OK or CTL_ERR. */
+int ctl_open_maps(const struct ctl *c, struct steer_maps *m);
+
+/* "95.00" for 9500 units into @buf. */
+const char *ctl_pct(char *buf, size_t len, unsigned int units);
+
+/* True when @argv holds -h/--help: the command prints its help. */
+bool ctl_wants_help(int argc, char **argv);
+
+/*
+ * Editing one route's live config (tools/ctl/ctl_edit.c). begin() opens the
+ * maps and reads route @route into both @live and @cfg; the command
+ * changes @cfg; commit() sets or clears STEER_ROUTE_OVERRIDE (set exactly
+ * when @cfg differs from the route file), rebuilds the tables stably
+ * against @live, bumps the generation and publishes @cfg in one swap.
+ * begin() and commit() return CTL_OK or an exit status whose error they
+ * printed; end() is always called.
+ */
+struct ctl_edit {
+	struct steer_maps m;
+	int lock; /* maps_lock() fd held from begin to end, or -1 */
+	int id;	  /* route id, or -errno */
+	struct steer_route_cfg *live, *cfg;
+};
+
+int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e);
+int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e);
+void ctl_edit_end(struct ctl_edit *e);
+
+/* True when @cfg's splits or manual ejections differ from its file. */
+bool ctl_edit_differs(const struct steer_route_cfg *cfg);
+
+/*
+ * Print the published result: every rule's split (text), or one JSON
+ * document {route, action, generation, override, rules[]}; @key (may be
+ * NULL) adds one command-specific member @val (consumed either way).
+ */
+void ctl_edit_report(const struct ctl *c, const struct ctl_edit *e,
+		     const char *action, const char *key,
+		     struct json_object *val);
+
+/* eject (@eject true) or restore ROUTE BACKEND: argv as the command's. */
+int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject);
+
+extern const struct ctl_cmd ctl_cmd_status;
+extern const struct ctl_cmd ctl_cmd_validate;
+extern const struct ctl_cmd ctl_cmd_set;
+extern const struct ctl_cmd ctl_cmd_promote;
+extern const struct ctl_cmd ctl_cmd_rollback;
+extern const struct ctl_cmd ctl_cmd_eject;
+extern const struct ctl_cmd ctl_cmd_restore;
+extern const struct ctl_cmd ctl_cmd_stats;
+extern const struct ctl_cmd ctl_cmd_trace;
+extern const struct ctl_cmd ctl_cmd_rollout;
+
+#endif /* STEER_CTL_H */
