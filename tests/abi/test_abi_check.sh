@@ -58,14 +58,14 @@ expect "the committed manifest and the releases pass" 0 "maps as in" -- \
 	"$check" -t "$tool" -m "$manifest" -r tests/upgrade/releases \
 	-d tests/upgrade/manifests -b "$tmp/none" $objs
 
-edit "$tmp/value.manifest" steer_stats_v1 4 72
+edit "$tmp/value.manifest" steer_stats_v2 4 72
 expect "a changed value size fails (a)" 1 \
 	"map layout changed: update $tmp/value.manifest, and rename the map (_vN+1) if a released manifest has the same name with another layout" -- \
 	run_check "$tmp/value.manifest" "$tmp/none.releases"
 
-edit "$tmp/inner.manifest" steer_routes_v1.inner 4 1000
+edit "$tmp/inner.manifest" steer_routes_v2.inner 4 1000
 expect "a changed inner map value size fails (a)" 1 \
-	"-steer_routes_v1.inner array 4 1000" -- \
+	"-steer_routes_v2.inner array 4 1000" -- \
 	run_check "$tmp/inner.manifest" "$tmp/none.releases"
 
 grep -v '^steer_seq_v1 ' "$manifest" >"$tmp/missing.manifest"
@@ -78,15 +78,15 @@ expect "a line without a sizing rule fails" 1 \
 	"steer_ct_v1 has no sizing rule" -- \
 	run_check "$tmp/nosizing.manifest" "$tmp/none.releases"
 
-edit "$tmp/rule.manifest" steer_frontends_v1 7 max-routes*8
+edit "$tmp/rule.manifest" steer_frontends_v2 7 max-routes*8
 expect "a sizing rule that does not give max_entries fails" 1 \
-	"steer_frontends_v1: sizing rule max-routes*8 gives 2048 entries" -- \
+	"steer_frontends_v2: sizing rule max-routes*8 gives 2048 entries" -- \
 	run_check "$tmp/rule.manifest" "$tmp/none.releases"
 
-edit "$tmp/rel/value-rel.manifest" steer_frontends_v1 4 12
+edit "$tmp/rel/value-rel.manifest" steer_frontends_v2 4 12
 releases "$tmp/value.releases" value-rel
 expect "a release with another value size under the same name fails (b)" 1 \
-	"steer_frontends_v1 changed layout without a new name (release value-rel: hash 20 12 0x0" -- \
+	"steer_frontends_v2 changed layout without a new name (release value-rel: hash 20 12 0x1" -- \
 	run_check "$manifest" "$tmp/value.releases"
 
 edit "$tmp/rel/flags-rel.manifest" steer_sk_udp_v1 5 0x0
@@ -95,20 +95,20 @@ expect "a release with other flags under the same name fails (b)" 1 \
 	"steer_sk_udp_v1 changed layout without a new name" -- \
 	run_check "$manifest" "$tmp/flags.releases"
 
-edit "$tmp/rel/fixed-rel.manifest" steer_reasons_v1 6 11
+edit "$tmp/rel/fixed-rel.manifest" steer_reasons_v2 6 11
 releases "$tmp/fixed.releases" fixed-rel
 expect "a fixed-size map that grew without a new name fails (b)" 1 \
-	"steer_reasons_v1 changed layout without a new name: fixed size 11 in release fixed-rel, 13 now" -- \
+	"steer_reasons_v2 changed layout without a new name: fixed size 11 in release fixed-rel, 64 now" -- \
 	run_check "$manifest" "$tmp/fixed.releases"
 
-edit "$tmp/rel/rule-rel.manifest" steer_rtt_v1 7 max-routes*4
+edit "$tmp/rel/rule-rel.manifest" steer_rtt_v2 7 max-routes*4
 releases "$tmp/rule.releases" rule-rel
 expect "a release with another sizing rule fails (b)" 1 \
-	"steer_rtt_v1 changed layout without a new name: sizing max-routes*4" -- \
+	"steer_rtt_v2 changed layout without a new name: sizing max-routes*4" -- \
 	run_check "$manifest" "$tmp/rule.releases"
 
-edit "$tmp/renamed.tmp" steer_stats_v1 4 72
-sed 's/^steer_stats_v1 /steer_stats_v0 /' "$tmp/renamed.tmp" \
+edit "$tmp/renamed.tmp" steer_stats_v2 4 72
+sed 's/^steer_stats_v2 /steer_stats_v1 /' "$tmp/renamed.tmp" \
 	>"$tmp/rel/renamed-rel.manifest"
 releases "$tmp/renamed.releases" renamed-rel
 expect "a release map of another layout under an old name passes (b)" 0 "" -- \
