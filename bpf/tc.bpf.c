@@ -23,6 +23,7 @@
 #include "lib/pkt.h"
 #include "lib/count.h"
 #include "lib/trace.h"
+#include "lib/verdict.h"
 
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
@@ -185,12 +186,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; drop */
 	if (verdict != STEER_VERDICT_STEER) {
-		enum steer_reason reason = verdict == STEER_VERDICT_DENY
-						   ? STEER_REASON_POLICY_DENY
-					   : verdict == STEER_VERDICT_NO_RULE
-						   ? STEER_REASON_NO_RULE
-					   : d.reason ? d.reason
-						      : STEER_REASON_NO_BACKEND;
+		enum steer_reason reason = verdict_reason(verdict, &d);
 
 		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(reason);
@@ -199,10 +195,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 		return TC_ACT_SHOT;
 	}
 
-	__builtin_memcpy(out.addr, d.backend->addr, sizeof(out.addr));
-	out.port = d.backend->port;
-	if (!out.port)
-		out.port = fe->target_port ? fe->target_port : p->key.dport;
+	verdict_backend(&d, fe, p->key.dport, &out);
 	ct = ct_create(p, fe->route_id, &d, out.port,
 		       midflow ? STEER_CT_ESTABLISHED : STEER_CT_NEW);
 	if (!ct) {

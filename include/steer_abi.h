@@ -671,6 +671,34 @@ static inline __u64 steer_ct_timeout_ns(__u8 proto, __u8 state)
 	return s * 1000000000ULL;
 }
 
+/*
+ * The key of the other direction's entry of the flow that @key and @e
+ * belong to: the packet's source stays, the NAT side is swapped in. The
+ * TC program keeps both entries' state alike with it; steerd's sweep
+ * removes a flow only when both entries are idle.
+ */
+static inline void steer_ct_peer_key(const struct steer_ct_key *key,
+				     const struct steer_ct_entry *e,
+				     struct steer_ct_key *peer)
+{
+	__builtin_memset(peer, 0, sizeof(*peer));
+	peer->family = key->family;
+	peer->proto = key->proto;
+	if (e->dir == STEER_CT_FORWARD) {
+		/* backend -> client */
+		__builtin_memcpy(peer->saddr, e->nat_addr, sizeof(peer->saddr));
+		peer->sport = e->nat_port;
+		__builtin_memcpy(peer->daddr, key->saddr, sizeof(peer->daddr));
+		peer->dport = key->sport;
+	} else {
+		/* client -> frontend */
+		__builtin_memcpy(peer->saddr, key->daddr, sizeof(peer->saddr));
+		peer->sport = key->dport;
+		__builtin_memcpy(peer->daddr, e->nat_addr, sizeof(peer->daddr));
+		peer->dport = e->nat_port;
+	}
+}
+
 #ifndef __BPF__
 _Static_assert(sizeof(struct steer_ct_key) == 40, "ct key ABI");
 _Static_assert(sizeof(struct steer_ct_entry) == 40, "ct entry ABI");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * One route document (DESIGN.md §2) into struct route, validated field by
+ * One route document (docs/DESIGN.md §2) into struct route, validated field by
  * field. Errors point at the offending node: the key for unknown or
  * duplicate fields, the value for bad values, the document start for a
  * missing required field.

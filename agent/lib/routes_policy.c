@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Route match blocks, policy and health (DESIGN.md §2): the parts of a
+ * Route match blocks, policy and health (docs/DESIGN.md §2): the parts of a
  * route document that say who a rule or the policy applies to, and how
  * backends are ejected.
  */
