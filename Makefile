@@ -337,6 +337,7 @@ install: $(BUILD)/steerd $(BUILD)/steerctl
 	install -D -m 0644 deploy/steerd.service \
 		$(DESTDIR)/lib/systemd/system/steerd.service
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/steer/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/steer/docs docs/*.md
 	install -d -m 0755 $(DESTDIR)/etc/steer/routes
 
 clean:

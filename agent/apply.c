@@ -124,10 +124,15 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 		     b++)
 			if (pv < 0 ||
 			    compile_backend_index(&prev->versions[pv],
-						  &ver->backends[b]) < 0)
+						  &ver->backends[b]) < 0) {
 				maps_backend_stats_clear(
 					m, id, ver->counter_slot,
 					ver->backends[b].counter_slot);
+				/* A backend new to its slot starts healthy. */
+				maps_health_clear(
+					m, id, ver->counter_slot,
+					ver->backends[b].counter_slot);
+			}
 	}
 }
 

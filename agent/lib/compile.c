@@ -314,6 +314,12 @@ __u64 compile_source_hash(const struct steer_route_cfg *cfg)
 	HASH(h, cfg->seed);
 	HASH(h, cfg->health_failures);
 	HASH(h, cfg->health_eject_ms);
+	/* Hashed only when set: a route without them keeps its hash. */
+	if (cfg->health_max_eject_ms || cfg->health_max_ejected)
+		HASH(h, cfg->health_max_eject_ms),
+			HASH(h, cfg->health_max_ejected);
+	if (cfg->max_connections)
+		HASH(h, cfg->max_connections);
 	HASH(h, cfg->n_versions);
 	HASH(h, cfg->n_rules);
 	HASH(h, cfg->n_allow);
@@ -650,6 +656,9 @@ static int compile_body(const struct route *r, const char *cgroup_root,
 	out->seed = name_seed(out->name);
 	out->health_failures = r->health_failures;
 	out->health_eject_ms = r->health_eject_ms;
+	out->health_max_eject_ms = r->health_max_eject_ms;
+	out->health_max_ejected = (__u8)r->health_max_ejected;
+	out->max_connections = (__u16)r->max_connections;
 	out->n_versions = r->n_versions;
 	out->n_rules = r->n_rules;
 	out->n_allow = r->n_allow;

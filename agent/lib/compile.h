@@ -6,7 +6,7 @@
  * Tables are stable: given the configuration that is live now (@prev), a
  * slot keeps its version (and its backend) unless that version must give
  * slots up. So raising a version's share never moves a client off it, and
- * lowering it moves only as many clients as it must (DESIGN.md §2).
+ * lowering it moves only as many clients as it must (docs/DESIGN.md §2).
  */
 #ifndef STEER_COMPILE_H
 #define STEER_COMPILE_H

@@ -446,6 +446,36 @@ int maps_route_publish(struct steer_maps *m, __u32 id,
 	return maps_route_publish_many(m, &id, &cfg, 1);
 }
 
+/*
+ * The zeroed passive-health entries of a route with health or limits (see
+ * bpf/lib/health.h): one per backend and one of ejection slots per
+ * version, created before the route goes live. BPF_NOEXIST keeps the
+ * entries programs hold; a full map leaves the rest without health.
+ */
+static void health_seed(const struct steer_maps *m, __u32 id,
+			const struct steer_route_cfg *cfg)
+{
+	struct steer_health_slots slots = { 0 };
+	struct steer_health h = { 0 };
+
+	if (m->health < 0 || m->health_slots < 0 ||
+	    (!cfg->health_failures && !cfg->max_connections))
+		return;
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		const struct steer_version *ver = &cfg->versions[v];
+		struct steer_health_key k = { .route = id,
+					      .version = ver->counter_slot,
+					      .backend = STEER_HEALTH_VERSION };
+
+		bpf_map_update_elem(m->health_slots, &k, &slots, BPF_NOEXIST);
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
+		     b++) {
+			k.backend = ver->backends[b].counter_slot;
+			bpf_map_update_elem(m->health, &k, &h, BPF_NOEXIST);
+		}
+	}
+}
+
 /* One batch of at most ROUTE_BATCH routes; see maps_route_publish. */
 static int publish_batch(struct steer_maps *m, const __u32 *ids,
 			 const struct steer_route_cfg *const *cfgs, __u32 n)
@@ -465,6 +495,7 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 				  &rows);
 		if (ret)
 			break;
+		health_seed(m, ids[k], cfgs[k]);
 		fds[k] = route_inner(m, ids[k], &rows);
 		rows_free(&rows);
 		if (fds[k] < 0) {

@@ -74,13 +74,17 @@ struct steer_version {
 
 struct steer_route_cfg {
 	char name[STEER_NAME_LEN];
-	__u64 generation;  /* steerd's apply counter when published */
-	__u64 source_hash; /* hash of the route as its file gives it */
-	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
-	__u32 flags;	   /* enum steer_route_flags */
-	__u32 seed;	   /* per-route hash seed (affinity) */
-	__u32 health_failures;
+	__u64 generation;      /* steerd's apply counter when published */
+	__u64 source_hash;     /* hash of the route as its file gives it */
+	__u64 applied_ns;      /* CLOCK_REALTIME of publication */
+	__u32 flags;	       /* enum steer_route_flags */
+	__u32 seed;	       /* per-route hash seed (affinity) */
+	__u32 health_failures; /* 0: no health section */
 	__u32 health_eject_ms;
+	__u32 health_max_eject_ms;
+	__u16 max_connections;	 /* per backend; 0: no limit */
+	__u8 health_max_ejected; /* % */
+	__u8 pad0;
 	__u8 n_versions;
 	__u8 n_rules;
 	__u8 n_allow;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * One route document (DESIGN.md §2) into struct route, validated field by
+ * One route document (docs/DESIGN.md §2) into struct route, validated field by
  * field. Errors point at the offending node: the key for unknown or
  * duplicate fields, the value for bad values, the document start for a
  * missing required field.
@@ -460,9 +460,10 @@ static void clear_route(struct route *r)
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
-	static const char *const fields[] = { "kind",	  "name",   "frontends",
-					      "versions", "rules",  "affinity",
-					      "policy",	  "health", NULL };
+	static const char *const fields[] = {
+		"kind",	    "name",   "frontends", "versions",	      "rules",
+		"affinity", "policy", "health",	   "connection-pool", NULL
+	};
 	yaml_node_t *n;
 	const char *s;
 	int err = 0;
@@ -515,6 +516,9 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 		return err;
 	n = ry_map_get(c, root, "health");
 	if (n && (err = routes_parse_health(c, n, r)))
+		return err;
+	n = ry_map_get(c, root, "connection-pool");
+	if (n && (err = routes_parse_pool(c, n, r)))
 		return err;
 	return 0;
 }

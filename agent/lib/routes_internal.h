@@ -22,5 +22,6 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m);
 int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r);
 int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r);
+int routes_parse_pool(struct ry_ctx *c, yaml_node_t *n, struct route *r);
 
 #endif /* STEER_ROUTES_INTERNAL_H */

@@ -203,6 +203,9 @@ static void encode_header(const struct steer_route_cfg *cfg, __u32 bank,
 	h->version_row = (__u16)(2 + 2 * cfg->n_rules);
 	h->health_failures = cfg->health_failures;
 	h->health_eject_ms = cfg->health_eject_ms;
+	h->health_max_eject_ms = cfg->health_max_eject_ms;
+	h->health_max_ejected = cfg->health_max_ejected;
+	h->max_connections = cfg->max_connections;
 	h->generation = cfg->generation;
 	h->source_hash = cfg->source_hash;
 	h->applied_ns = cfg->applied_ns;
@@ -442,6 +445,9 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 	out->seed = h->seed;
 	out->health_failures = h->health_failures;
 	out->health_eject_ms = h->health_eject_ms;
+	out->health_max_eject_ms = h->health_max_eject_ms;
+	out->health_max_ejected = h->health_max_ejected;
+	out->max_connections = h->max_connections;
 	out->n_versions = h->n_versions;
 	out->n_rules = h->n_rules;
 	out->n_allow = h->n_allow;

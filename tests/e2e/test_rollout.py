@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""steerctl rollout (DESIGN.md §7) against real connections: a healthy canary is
+"""steerctl rollout (docs/DESIGN.md §7) against real connections: a healthy canary is
 released step by step (the share real clients see rises with each step) and
 promoted; a canary whose backend refuses every connect is rolled back at its first
 step; a step with too little traffic waits its extra intervals, then passes or rolls

@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 #include "maps.h"
 
-/* Exit statuses (DESIGN.md §5). */
+/* Exit statuses (docs/DESIGN.md §5). */
 enum { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2 };
 
 struct ctl {

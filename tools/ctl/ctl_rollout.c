@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * steerctl rollout: the release pipeline in one command (DESIGN.md §7).
+ * steerctl rollout: the release pipeline in one command (docs/DESIGN.md §7).
  * Each step publishes the canary's share (the read-modify-publish cycle of
  * `set`, tools/ctl/ctl_edit.c), waits the interval while it reads the canary's
  * per-backend counters, and judges the failure rate over that step alone.

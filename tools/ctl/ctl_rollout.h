@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * steerctl rollout (DESIGN.md §7): the arguments as parsed and checked
+ * steerctl rollout (docs/DESIGN.md §7): the arguments as parsed and checked
  * before anything changes (ctl_rollout_args.c), and the run
  * (ctl_rollout.c).
  */
