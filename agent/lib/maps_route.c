@@ -226,7 +226,8 @@ int maps_index_read(const struct steer_maps *m, struct maps_index_entry **out)
 			e = grown;
 		}
 		e[n].name = next;
-		if (!bpf_map_lookup_elem(m->route_index, &next, &e[n].v))
+		if (next.name[0] && /* not the newest-generation entry */
+		    !bpf_map_lookup_elem(m->route_index, &next, &e[n].v))
 			n++;
 	}
 	if (errno != ENOENT) {
@@ -341,6 +342,23 @@ static int backend_id(void *ctx, const struct steer_backend_addr *a, __u32 *id)
 	m->next_backend_id = next + 1;
 	*id = next;
 	return 0;
+}
+
+/*
+ * The newest generation ever published, in the index under the empty name
+ * (no route can have it): one lookup where a walk of every route's entry
+ * took 0.2 s at 100k routes. Publishers hold the pin directory's lock.
+ */
+static void generation_note(const struct steer_maps *m, __u64 gen)
+{
+	struct steer_route_index v = { 0 };
+	struct steer_route_name k = { 0 };
+
+	if (!bpf_map_lookup_elem(m->route_index, &k, &v) && v.generation >= gen)
+		return;
+	v.id = ~0u; /* no route's id: index_drop never matches it */
+	v.generation = gen;
+	bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY);
 }
 
 /* ---- publishing ---------------------------------------------------------- */
@@ -508,6 +526,7 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 	for (__u32 i = 0; i < k; i++) {
 		if (!ret) {
 			index_put(m, ids[i], cfgs[i]);
+			generation_note(m, cfgs[i]->generation);
 			/* The swap waited for readers: the old bank is free. */
 			if (had[i])
 				matches_drop(m, ids[i], old_bank[i]);
@@ -585,7 +604,8 @@ static long long index_generation_max(const struct steer_maps *m, int routes)
 	int n = 0;
 
 	while (!bpf_map_get_next_key(m->route_index, prev, &next)) {
-		if (!bpf_map_lookup_elem(m->route_index, &next, &v)) {
+		if (next.name[0] &&
+		    !bpf_map_lookup_elem(m->route_index, &next, &v)) {
 			n++;
 			if ((long long)v.generation > gen)
 				gen = (long long)v.generation;
@@ -598,12 +618,16 @@ static long long index_generation_max(const struct steer_maps *m, int routes)
 
 __u64 maps_generation_max(const struct steer_maps *m)
 {
+	struct steer_route_name newest = { 0 };
+	struct steer_route_index nv;
 	struct steer_route_cfg *cfg;
 	__u32 *ids = NULL;
 	long long fast;
 	__u64 gen = 0;
 	int n;
 
+	if (!bpf_map_lookup_elem(m->route_index, &newest, &nv))
+		return nv.generation;
 	n = maps_route_ids(m, &ids);
 	fast = n >= 0 ? index_generation_max(m, n) : -1;
 	if (fast >= 0) {
