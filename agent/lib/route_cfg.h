@@ -19,11 +19,6 @@
  */
 #define ROUTE_MAX_BACKENDS 32
 
-/* Version table: one entry per split point; backend table: per entry. */
-#define STEER_SPLIT_SLOTS   STEER_SPLIT_POINTS
-#define STEER_BACKEND_SLOTS STEER_BACKEND_TABLE_UNIT
-#define STEER_SLOT_NONE	    STEER_TABLE_NONE
-
 struct steer_rule {
 	char name[STEER_SHORT_NAME_LEN];
 	struct steer_match match;
@@ -38,12 +33,13 @@ struct steer_rule {
 	__u8 counter_slot;
 	__u8 pad[7];
 	/*
-	 * Version index per slot and family. A version with no usable backend
-	 * of a family gets no slot in that family's table: its share goes to
-	 * the rule's other versions by their weights, or the slot is
-	 * STEER_SLOT_NONE when no version has one (connection refused).
+	 * Version index per split point and family (the table). A version
+	 * with no usable backend of a family gets no entry in that family's
+	 * table: its share goes to the rule's other versions by their
+	 * weights, or the entry is STEER_TABLE_NONE when no version has one
+	 * (connection refused).
 	 */
-	__u8 slots[STEER_FAM_COUNT][STEER_SPLIT_SLOTS];
+	__u8 table[STEER_FAM_COUNT][STEER_SPLIT_POINTS];
 };
 
 struct steer_backend {
@@ -68,8 +64,9 @@ struct steer_version {
 	__u8 counter_slot; /* counter slot (steer_stats_v2 keys), like rules' */
 	__u8 pad[6];
 	struct steer_backend backends[ROUTE_MAX_BACKENDS];
-	/* Backend index per slot and family, in proportion to the weights. */
-	__u8 slots[STEER_FAM_COUNT][STEER_BACKEND_SLOTS];
+	/* Backend index per table entry and family, in proportion to the
+	 * weights. */
+	__u8 table[STEER_FAM_COUNT][STEER_BACKEND_TABLE_UNIT];
 };
 
 struct steer_route_cfg {

@@ -355,7 +355,7 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 		rule->split[idx] = (__u16)units;
 		sum += units;
 	}
-	if (sum != STEER_SPLIT_SLOTS)
+	if (sum != STEER_SPLIT_POINTS)
 		return ry_error(c, n, "split sums to %ld.%02ld, must be 100",
 				sum / 100, sum % 100);
 	return 0;

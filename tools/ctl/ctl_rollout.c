@@ -67,7 +67,7 @@ static int step_split(const struct steer_route_cfg *cfg, int rule, int v,
 			return -1;
 		w[last] = 1;
 	}
-	compile_apportion(w, n, STEER_SPLIT_SLOTS - share, got);
+	compile_apportion(w, n, STEER_SPLIT_POINTS - share, got);
 	for (int i = 0; i < n && i < STEER_MAX_VERSIONS; i++)
 		out[i] = (__u16)(i == v ? share : got[i]);
 	return 0;
@@ -119,7 +119,7 @@ static int publish(struct rollout_run *r, enum edit what)
 			       sizeof(e.cfg->rules[i].split));
 		} else if (what == EDIT_PROMOTE) {
 			memset(split, 0, sizeof(e.cfg->rules[i].split));
-			split[v] = STEER_SPLIT_SLOTS;
+			split[v] = STEER_SPLIT_POINTS;
 		} else if (r->stepped[i] &&
 			   step_split(e.cfg, i, v, r->a->steps[r->step],
 				      split)) {

@@ -91,7 +91,7 @@ static int parse_split(const struct ctl *c, const struct steer_route_cfg *cfg,
 		split[v] = (__u16)units;
 		sum += units;
 	}
-	if (sum != STEER_SPLIT_SLOTS)
+	if (sum != STEER_SPLIT_POINTS)
 		return ctl_error(c, CTL_ERR,
 				 "the split sums to %s%%, not 100%% (versions "
 				 "not named get 0)",
