@@ -107,7 +107,8 @@ $(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS)
 # steerctl sees agent/lib only: no daemon header, no libmicrohttpd or libnl.
 CTL_SRCS := $(wildcard tools/ctl/*.c)
 BENCH_SRCS := $(wildcard tools/bench/*.c)
-$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS) \
+		$(BUILD)/health_restore.skel.h
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
