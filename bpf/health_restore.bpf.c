@@ -62,9 +62,8 @@ int steer_health_restore(__u64 *ctx)
 	/* A failure that ejects at this moment either came first (ended
 	 * here) or wins the compare-and-swap after us (a new ejection: the
 	 * backend failed again after the restore). */
-	if (until &&
-	    __sync_val_compare_and_swap(&h->ejected_until_ns, until, 0) ==
-		    until) {
+	if (until && __sync_val_compare_and_swap(&h->ejected_until_ns, until,
+						 0) == until) {
 		if (until > now)
 			ret = STEER_RESTORE_ENDED;
 		free_slot(k, until);

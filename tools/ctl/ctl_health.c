@@ -55,8 +55,9 @@ int ctl_health_restore(const struct ctl_health *h, __u32 id, __u8 vslot,
 		       __u16 bslot)
 {
 	__u64 arg = steer_health_restore_arg(id, vslot, bslot);
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &arg,
-		    .ctx_size_in = sizeof(arg));
+	struct bpf_test_run_opts opts = { .sz = sizeof(opts),
+					  .ctx_in = &arg,
+					  .ctx_size_in = sizeof(arg) };
 	int fd;
 
 	if (!h->skel)
