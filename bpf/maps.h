@@ -142,28 +142,9 @@ struct {
 	__type(value, struct steer_rtt);
 } steer_rtt_v2 SEC(".maps");
 
-/*
- * struct steer_health_key -> struct steer_health: passive health per
- * backend (lib/health.h). Not per-CPU: limits and ejections are exact.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries,
-	       2 * STEER_BACKENDS_PER_ROUTE * STEER_DEFAULT_MAX_ROUTES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct steer_health_key);
-	__type(value, struct steer_health);
-} steer_health_v1 SEC(".maps");
-
-/* struct steer_health_key (backend STEER_HEALTH_VERSION) -> struct
- * steer_health_slots: a version's ejection slots (max-ejected) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, STEER_MAX_VERSIONS *STEER_DEFAULT_MAX_ROUTES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct steer_health_key);
-	__type(value, struct steer_health_slots);
-} steer_health_slots_v1 SEC(".maps");
+/* steer_health_v1, steer_health_slots_v1: health_maps.h (their own header:
+ * health_restore.bpf.c needs only them) */
+#include "health_maps.h"
 
 /* 0 -> struct steer_trace_ctl: the tracing lease (see steer_abi.h) */
 struct {

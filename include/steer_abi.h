@@ -504,6 +504,25 @@ struct steer_health_slots {
 						     now < until_ns */
 };
 
+/*
+ * steerctl restore ends a passive ejection in the kernel, on the live
+ * entry: bpf/health_restore.bpf.c, loaded by steerctl on the pinned
+ * health maps and run once per backend with BPF_PROG_TEST_RUN. Its one
+ * argument is steer_health_restore_arg(); it returns a
+ * steer_health_restore_result.
+ */
+enum steer_health_restore_result {
+	STEER_RESTORE_NO_ENTRY = 0, /* the route has no health for it */
+	STEER_RESTORE_NOT_EJECTED = 1,
+	STEER_RESTORE_ENDED = 2, /* a passive ejection was ended */
+};
+
+static inline __u64 steer_health_restore_arg(__u32 route, __u8 vslot,
+					     __u16 bslot)
+{
+	return (__u64)route << 32 | (__u64)vslot << 16 | bslot;
+}
+
 /* ---- steer_rtt_v2 (PERCPU_HASH): connect RTT per route and version ---- */
 /*
  * Key: struct steer_rtt_key (route, version counter_slot). Bucket i counts

@@ -207,3 +207,47 @@ def test_metrics_and_stats_show_ejections_and_overflow(steerd, client, sandbox):
     assert bes[DOWN]["ejected"] and bes[DOWN]["ejections"] == 1, bes
     assert bes["10.244.1.6:9080"]["overflow"] == 1, bes
     h.close()
+
+
+def test_restore_ends_a_passive_ejection(steerd, client, sandbox):
+    up = "10.244.1.6:9080"
+    steerd.write_route("reviews", route(
+        {"v1": [DOWN, up]}, {"v1": 100},
+        "health: {failures: 2, eject: 30s}\nconnection-pool: {max-connections: 10}\n"))
+    steerd.start()
+    ctl = Steerctl(sandbox, steerd)
+    r = client.run(VIP, count=20)
+    assert r["errors"] == {"ECONNREFUSED": 2}, r
+    assert backend(ctl.status(), "v1", DOWN)["health"]["state"] == "ejected"
+    h = Holder(sandbox, 3)  # three places of the healthy backend held open
+    try:
+        assert [x.get("ident") for x in h.first] == ["v1-b"] * 3, h.first
+        out = ctl.json("restore", "reviews", DOWN)
+        assert out["backends"] == [{"version": "v1", "address": DOWN,
+                                    "passive_ejection_ended": True}], out
+        p = ctl.run("restore", "reviews", up)  # not ejected: says nothing more
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.splitlines()[0] == f"restored {up} (version v1)", p.stdout
+        st = ctl.status()
+        hd = backend(st, "v1", DOWN)["health"]
+        assert hd["state"] == "ok" and hd["failures"] == 0 and hd["ejections"] == 1, hd
+        # only the ejection's fields changed: the held places are all counted
+        assert backend(st, "v1", up)["health"]["active"] == 3, st
+        # It gets connections again at once; two failures eject it again, for
+        # `eject` (the backoff started over: not 60 s after one failure).
+        r = client.run(VIP, count=20)
+        assert r["errors"] == {"ECONNREFUSED": 2}, r
+        hd = backend(ctl.status(), "v1", DOWN)["health"]
+        assert hd["state"] == "ejected" and hd["ejections"] == 2, hd
+        assert 25000 < hd["ejected_for_ms"] <= 30000, hd
+        # With a manual ejection on top, one restore ends both.
+        ctl.json("eject", "reviews", DOWN)
+        p = ctl.run("restore", "reviews", DOWN)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.splitlines()[0] == (f"restored {DOWN} (version v1): "
+                                            "passive ejection ended"), p.stdout
+        st = ctl.status()
+        assert backend(st, "v1", DOWN)["health"]["state"] == "ok", st
+        assert not st["reviews"]["override"], st["reviews"]
+    finally:
+        h.close()
