@@ -108,7 +108,8 @@ $(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS)
 # steerctl sees agent/lib only: no daemon header, no libmicrohttpd or libnl.
 CTL_SRCS := $(wildcard tools/ctl/*.c)
 BENCH_SRCS := $(wildcard tools/bench/*.c)
-$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS)
+$(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS) \
+		$(BUILD)/health_restore.skel.h
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
 
@@ -296,13 +297,13 @@ check-run: all deploy-check
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent -Iagent/lib \
 		-itools/bench/progs agent tools tests/fuzz
 	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
-	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(CTL_SRCS) $(BENCH_SRCS) $(wildcard tools/abi/*.c tests/fuzz/*.c tests/vm/*.c); do \
+	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(filter-out tools/ctl/ctl_health.c,$(CTL_SRCS)) $(BENCH_SRCS) $(wildcard tools/abi/*.c tests/fuzz/*.c tests/vm/*.c); do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
-	@# bpftool's generated skeletons (in loader.c, tc.c) trip unix.Malloc.
-	$(Q)for f in agent/loader.c agent/tc.c; do \
+	@# bpftool's generated skeletons (in loader.c, tc.c, ctl_health.c) trip unix.Malloc.
+	$(Q)for f in agent/loader.c agent/tc.c tools/ctl/ctl_health.c; do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
-		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) \
+		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl \
 		-Werror -o /dev/null $$f || exit 1; done
 	$(Q)$(MAKE) --no-print-directory abi-check
 
@@ -364,6 +365,7 @@ install: $(BUILD)/steerd $(BUILD)/steerctl
 	install -D -m 0644 deploy/steerd.service \
 		$(DESTDIR)/lib/systemd/system/steerd.service
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/steer/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/steer/docs docs/*.md
 	install -d -m 0755 $(DESTDIR)/etc/steer/routes
 
 clean:

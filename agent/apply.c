@@ -124,10 +124,15 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 		     b++)
 			if (pv < 0 ||
 			    compile_backend_index(&prev->versions[pv],
-						  &ver->backends[b]) < 0)
+						  &ver->backends[b]) < 0) {
 				maps_backend_stats_clear(
 					m, id, ver->counter_slot,
 					ver->backends[b].counter_slot);
+				/* A backend new to its slot starts healthy. */
+				maps_health_clear(
+					m, id, ver->counter_slot,
+					ver->backends[b].counter_slot);
+			}
 	}
 }
 
@@ -222,6 +227,29 @@ static bool dns_only_changed(const struct steer_maps *m, __u32 id,
 	       h.file_hash == scratch->file_hash;
 }
 
+/*
+ * Route @id's live config into @prev: 1, or 0 when it has none (@fresh,
+ * or not in the map), or -errno. A live route that cannot be read (EPERM
+ * without CAP_SYS_ADMIN: inner maps are found by id) must not be
+ * published over as if new: its tables and counter slots would not carry
+ * over.
+ */
+static int live_prev(const struct steer_maps *m, __u32 id, bool fresh,
+		     struct steer_route_cfg *prev, const char *name, char *err,
+		     size_t errlen)
+{
+	int ret = fresh ? -ENOENT : maps_route_get(m, id, prev);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		snprintf(err, errlen, "cannot read live route %s: %s", name,
+			 strerror(-ret));
+		return ret;
+	}
+	return 1;
+}
+
 /* Publish the @n routes of @set listed in @which, compiled against what is
  * live (@keep: with its steerctl override); see apply_routes, steps 2. */
 static int publish_changed(struct steer_maps *m, const struct route_set *set,
@@ -246,21 +274,11 @@ static int publish_changed(struct steer_maps *m, const struct route_set *set,
 
 		for (; k < APPLY_CHUNK && done + k < n; k++) {
 			int i = which[done + k];
-			int got = fresh[i] ? -ENOENT
-					   : maps_route_get(m, ids[i], prev);
-			bool had = !got;
+			int had = live_prev(m, ids[i], fresh[i], prev,
+					    set->routes[i].name, err, errlen);
 
-			/*
-			 * A live route that cannot be read (EPERM without
-			 * CAP_SYS_ADMIN: inner maps are found by id) must
-			 * not be published over as if new: its tables and
-			 * counter slots would not carry over.
-			 */
-			if (got && got != -ENOENT) {
-				snprintf(err, errlen,
-					 "cannot read live route %s: %s",
-					 set->routes[i].name, strerror(-got));
-				ret = got;
+			if (had < 0) {
+				ret = had;
 				goto out;
 			}
 			ret = compile_route(&set->routes[i], cgroup_root,
@@ -334,17 +352,141 @@ out:
 	return ret;
 }
 
+/* What an apply decided: per route of the set, its id and whether it is
+ * new; the routes to publish; the ids to remove. */
+struct plan {
+	__u32 *ids;
+	bool *fresh;
+	bool *keep; /* publish keeping its steerctl override (DNS answers) */
+	int *changed, n_changed;
+	__u32 *gone;
+	int n_gone;
+	__u32 next_id;
+};
+
+static void plan_free(struct plan *p)
+{
+	free(p->ids);
+	free(p->fresh);
+	free(p->keep);
+	free(p->changed);
+	free(p->gone);
+}
+
+static int plan_alloc(struct plan *p, int n, const struct live *l)
+{
+	memset(p, 0, sizeof(*p));
+	p->ids = calloc(n + 1, sizeof(*p->ids));
+	p->fresh = calloc(n + 1, sizeof(*p->fresh));
+	p->keep = calloc(n + 1, sizeof(*p->keep));
+	p->changed = calloc(n + 1, sizeof(*p->changed));
+	p->gone = calloc(l->n + l->n_ids + n + 1, sizeof(*p->gone));
+	return p->ids && p->fresh && p->keep && p->changed && p->gone ? 0
+								      : -ENOMEM;
+}
+
+/* Route @i's id: the one the index gives its name, else the lowest free. */
+static int plan_id(struct plan *p, struct live *l, __u32 max, int i,
+		   const struct maps_index_entry **e, char *err, size_t errlen)
+{
+	if (*e) {
+		p->ids[i] = (*e)->v.id;
+		l->wanted[*e - l->idx] = true;
+		/* An index entry whose route is gone from the map (a delete
+		 * that died before the index's): publish it again. */
+		if (!bit_get(l->in_map, (*e)->v.id, max))
+			*e = NULL;
+	} else {
+		while (p->next_id < max && bit_get(l->taken, p->next_id, max))
+			p->next_id++;
+		if (p->next_id >= max) {
+			snprintf(err, errlen,
+				 "no free route id below --max-routes %u", max);
+			return -E2BIG;
+		}
+		p->ids[i] = p->next_id;
+		bit_set(l->taken, p->next_id++, max);
+		p->fresh[i] = true;
+	}
+	bit_set(l->mine, p->ids[i], max);
+	return 0;
+}
+
+/*
+ * 1. Check that every route compiles and find what changed, from the
+ * source hash the index keeps: nothing is written yet, so a bad input
+ * changes nothing.
+ */
+static int plan_routes(const struct steer_maps *m, const struct route_set *set,
+		       const char *cgroup_root, struct live *l, struct plan *p,
+		       struct apply_stats *st, char *err, size_t errlen)
+{
+	struct steer_route_cfg *scratch = calloc(1, sizeof(*scratch));
+	int ret = scratch ? 0 : -ENOMEM;
+
+	for (int i = 0; i < set->n && !ret; i++) {
+		const struct route *r = &set->routes[i];
+		const struct maps_index_entry *e =
+			maps_index_find(l->idx, l->n, r->name);
+
+		ret = compile_route_check(r, cgroup_root, scratch, err, errlen);
+		if (!ret)
+			ret = plan_id(p, l, m->max_routes, i, &e, err, errlen);
+		if (ret)
+			break;
+		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
+		    e->v.source_hash == scratch->source_hash)
+			st->kept++;
+		else if (e && e->v.source_hash == scratch->source_hash &&
+			 e->v.encoding == STEER_ROWS_ENCODING)
+			st->unchanged++;
+		else
+			p->changed[p->n_changed++] = i;
+		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
+		    e->v.source_hash != scratch->source_hash)
+			p->keep[i] = dns_only_changed(m, e->v.id, scratch);
+	}
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	free(scratch);
+	return ret;
+}
+
+/* 4. Routes no file has any more (nothing points at them now), and routes
+ * of the map no index entry names (a publish that died before its index
+ * write) that the set did not take. */
+static int remove_gone(const struct steer_maps *m, struct live *l,
+		       struct plan *p, char *err, size_t errlen)
+{
+	int ret;
+
+	p->n_gone = 0;
+	for (int i = 0; i < l->n; i++)
+		if (!l->wanted[i])
+			p->gone[p->n_gone++] = l->idx[i].v.id;
+	for (int i = 0; i < l->n_ids; i++)
+		if (!bit_get(l->mine, l->ids[i], m->max_routes) &&
+		    !bit_get(l->indexed, l->ids[i], m->max_routes))
+			p->gone[p->n_gone++] = l->ids[i];
+	ret = maps_route_delete_many(m, p->gone, p->n_gone);
+	if (ret) {
+		snprintf(err, errlen, "cannot remove %d route%s: %s", p->n_gone,
+			 p->n_gone == 1 ? "" : "s", strerror(-ret));
+		return ret;
+	}
+	maps_stats_clear_many(m, p->gone, p->n_gone);
+	return 0;
+}
+
 int apply_routes(struct steer_maps *m, const struct route_set *set,
 		 const char *cgroup_root, struct apply_stats *st, char *err,
 		 size_t errlen)
 {
-	struct steer_route_cfg *scratch = NULL;
 	struct timespec now;
+	struct plan p = { 0 };
 	struct live live;
-	__u32 *ids = NULL, *gone = NULL, next_id = 0;
-	int *changed = NULL, n_changed = 0, n_gone = 0, ret;
-	bool *fresh = NULL, *keep = NULL;
 	__u64 generation;
+	int ret;
 
 	memset(st, 0, sizeof(*st));
 	ret = live_read(m, &live);
@@ -361,126 +503,47 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			 set->n, m->max_routes);
 		goto out;
 	}
-	scratch = calloc(1, sizeof(*scratch));
-	ids = calloc(set->n + 1, sizeof(*ids));
-	fresh = calloc(set->n + 1, sizeof(*fresh));
-	changed = calloc(set->n + 1, sizeof(*changed));
-	keep = calloc(set->n + 1, sizeof(*keep));
-	gone = calloc(live.n + live.n_ids + set->n + 1, sizeof(*gone));
-	if (!scratch || !ids || !fresh || !changed || !keep || !gone) {
-		ret = -ENOMEM;
+	ret = plan_alloc(&p, set->n, &live);
+	if (ret) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-
-	/*
-	 * 1. Check that every route compiles and find what changed, from the
-	 * source hash the index keeps: nothing is written yet, so a bad input
-	 * changes nothing.
-	 */
-	for (int i = 0; i < set->n; i++) {
-		const struct route *r = &set->routes[i];
-		const struct maps_index_entry *e =
-			maps_index_find(live.idx, live.n, r->name);
-
-		ret = compile_route_check(r, cgroup_root, scratch, err, errlen);
-		if (ret)
-			goto out;
-		if (e) {
-			ids[i] = e->v.id;
-			live.wanted[e - live.idx] = true;
-			/* An index entry whose route is gone from the map
-			 * (a delete that died before the index's): publish. */
-			if (!bit_get(live.in_map, e->v.id, m->max_routes))
-				e = NULL;
-		} else {
-			while (next_id < m->max_routes &&
-			       bit_get(live.taken, next_id, m->max_routes))
-				next_id++;
-			if (next_id >= m->max_routes) {
-				ret = -E2BIG;
-				snprintf(err, errlen,
-					 "no free route id below --max-routes "
-					 "%u",
-					 m->max_routes);
-				goto out;
-			}
-			ids[i] = next_id;
-			bit_set(live.taken, next_id++, m->max_routes);
-			fresh[i] = true;
-		}
-		bit_set(live.mine, ids[i], m->max_routes);
-		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE)) {
-			if (e->v.source_hash == scratch->source_hash) {
-				st->kept++;
-				continue;
-			}
-			keep[i] = dns_only_changed(m, e->v.id, scratch);
-		}
-		if (e && e->v.source_hash == scratch->source_hash &&
-		    e->v.encoding == STEER_ROWS_ENCODING) {
-			st->unchanged++;
-			continue;
-		}
-		changed[n_changed++] = i;
-	}
+	ret = plan_routes(m, set, cgroup_root, &live, &p, st, err, errlen);
+	if (ret)
+		goto out;
 
 	/* 2. Publish what changed, each route in one swap, before frontends
 	 * point at it. A fresh id starts with no counts. */
-	for (int c = 0; c < n_changed; c++)
-		if (fresh[changed[c]])
-			gone[n_gone++] = ids[changed[c]];
-	maps_stats_clear_many(m, gone, n_gone);
-	n_gone = 0;
-	ret = publish_changed(m, set, changed, n_changed, ids, fresh, keep,
-			      cgroup_root, generation,
+	for (int c = 0; c < p.n_changed; c++)
+		if (p.fresh[p.changed[c]])
+			p.gone[p.n_gone++] = p.ids[p.changed[c]];
+	maps_stats_clear_many(m, p.gone, p.n_gone);
+	clock_gettime(CLOCK_REALTIME, &now);
+	ret = publish_changed(m, set, p.changed, p.n_changed, p.ids, p.fresh,
+			      p.keep, cgroup_root, generation,
 			      (__u64)now.tv_sec * 1000000000ull + now.tv_nsec,
 			      err, errlen);
 	if (ret)
 		goto out;
-	st->published = n_changed;
-	if (n_changed)
-		st->generation = generation;
+	st->published = p.n_changed;
 
 	/* 3. Point frontends at their routes, then drop the ones gone. */
-	ret = write_frontends(m, set, ids, err, errlen);
+	ret = write_frontends(m, set, p.ids, err, errlen);
+	if (!ret) {
+		ret = prune_frontends(m, set);
+		if (ret)
+			snprintf(err, errlen, "cannot remove frontends: %s",
+				 strerror(-ret));
+	}
+	if (!ret)
+		ret = remove_gone(m, &live, &p, err, errlen);
 	if (ret)
 		goto out;
-	ret = prune_frontends(m, set);
-	if (ret) {
-		snprintf(err, errlen, "cannot remove frontends: %s",
-			 strerror(-ret));
-		goto out;
-	}
-
-	/* 4. Routes no file has any more: nothing points at them now. */
-	for (int i = 0; i < live.n; i++)
-		if (!live.wanted[i])
-			gone[n_gone++] = live.idx[i].v.id;
-	/* And routes of the map that no index entry names (a publish that
-	 * died before its index write) and the set did not take. */
-	for (int i = 0; i < live.n_ids; i++)
-		if (!bit_get(live.mine, live.ids[i], m->max_routes) &&
-		    !bit_get(live.indexed, live.ids[i], m->max_routes))
-			gone[n_gone++] = live.ids[i];
-	ret = maps_route_delete_many(m, gone, n_gone);
-	if (ret) {
-		snprintf(err, errlen, "cannot remove %d route%s: %s", n_gone,
-			 n_gone == 1 ? "" : "s", strerror(-ret));
-		goto out;
-	}
-	maps_stats_clear_many(m, gone, n_gone);
-	st->removed = n_gone;
-	if (n_gone)
+	st->removed = p.n_gone;
+	if (p.n_changed || p.n_gone)
 		st->generation = generation;
 out:
 	live_free(&live);
-	free(scratch);
-	free(ids);
-	free(fresh);
-	free(keep);
-	free(changed);
-	free(gone);
+	plan_free(&p);
 	return ret;
 }

@@ -42,6 +42,8 @@ static int size_maps(struct bpf_object *obj, __u32 max_routes)
 		  STEER_LAYER_COUNT * STEER_BACKENDS_PER_ROUTE },
 		{ STEER_MAP_SEQ, 1 },
 		{ STEER_MAP_RTT, STEER_MAX_VERSIONS },
+		{ STEER_MAP_HEALTH, 2 * STEER_BACKENDS_PER_ROUTE },
+		{ STEER_MAP_HEALTH_SLOTS, STEER_MAX_VERSIONS },
 		{ STEER_MAP_ROUTE_INDEX, 1 },
 	};
 

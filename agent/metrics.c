@@ -52,6 +52,9 @@ enum family {
 	F_BE_SENT_PACKETS,
 	F_BE_RECV_PACKETS,
 	F_RTT,
+	F_BE_EJECTED,
+	F_BE_EJECTIONS,
+	F_BE_OVERFLOW,
 	F_COUNT,
 };
 
@@ -104,7 +107,48 @@ static const struct {
 	[F_RTT] = { "steer_version_connect_rtt_seconds", "histogram",
 		    "Time from connect() to ESTABLISHED of a version's "
 		    "connections (socket layer)." },
+	[F_BE_EJECTED] = { "steer_backend_ejected", "gauge",
+			   "1 while a backend gets no new connections: "
+			   "ejected by passive health or steerctl eject." },
+	[F_BE_EJECTIONS] = { "steer_backend_ejections_total", "counter",
+			     "Times passive health ejected a backend." },
+	[F_BE_OVERFLOW] = { "steer_backend_overflow_total", "counter",
+			    "Connections a backend turned away at "
+			    "connection-pool max-connections." },
 };
+
+/* Passive health of one backend (no layer: health spans both). */
+static void health_series(FILE *out, const struct stats_route *rs,
+			  enum family f)
+{
+	const struct steer_route_cfg *cfg = &rs->cfg;
+	char be[ADDR_STR_MAX];
+
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		const struct steer_version *ver = &cfg->versions[v];
+
+		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
+		     b++) {
+			const struct steer_backend *sb = &ver->backends[b];
+			const struct steer_health *h = &rs->health[v][b];
+			__u64 val =
+				f == F_BE_EJECTIONS ? h->ejections
+				: f == F_BE_OVERFLOW
+					? h->overflow
+					: rs->now_ns < h->ejected_until_ns ||
+						  (sb->flags &
+						   STEER_BACKEND_EJECTED);
+
+			addr_format(be, sizeof(be), sb->family, sb->addr,
+				    ntohs(sb->port));
+			fputs(families[f].name, out);
+			label(out, "{route", cfg->name, true);
+			label(out, "version", ver->name, false);
+			label(out, "backend", be, false);
+			fprintf(out, "} %llu\n", (unsigned long long)val);
+		}
+	}
+}
 
 static __u64 be_value(const struct stats_route *rs, enum family f, int v, int b,
 		      int l)
@@ -209,6 +253,10 @@ static void route_series(FILE *out, const struct stats_route *rs, enum family f)
 	}
 	if (f == F_RTT) {
 		rtt_series(out, rs);
+		return;
+	}
+	if (f >= F_BE_EJECTED && f <= F_BE_OVERFLOW) {
+		health_series(out, rs, f);
 		return;
 	}
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {

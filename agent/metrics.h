@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Prometheus text exposition of steer's counters (DESIGN.md §6), read from
+ * Prometheus text exposition of steer's counters (docs/DESIGN.md §6), read from
  * the maps at scrape time, and the small HTTP server steerd serves it on.
  */
 #ifndef STEER_METRICS_H

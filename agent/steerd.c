@@ -118,7 +118,7 @@ struct steerd {
 	int wd;	  /* inotify watch on routes_dir; -1 while it is missing */
 	struct dns *dns; /* dns/srv backends (agent/dns.c) */
 	const char *dns_servers;
-	unsigned int dns_min_ttl, dns_max_ttl;
+	__u32 dns_min_ttl, dns_max_ttl;
 	char dns_state[PATH_MAX];
 };
 
@@ -422,14 +422,14 @@ static int start_dns(struct steerd *d)
 }
 
 /* The DNS state goes with the daemon (and with --cleanup). */
-static void remove_run_dir(struct steerd *d)
+static void remove_run_dir(const struct steerd *d)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], state[PATH_MAX];
 
-	if (routes_dns_state_path(d->bpffs, d->dns_state, sizeof(d->dns_state),
-				  dir, sizeof(dir)))
+	if (routes_dns_state_path(d->bpffs, state, sizeof(state), dir,
+				  sizeof(dir)))
 		return;
-	unlink(d->dns_state);
+	unlink(state);
 	rmdir(dir);
 }
 
@@ -456,19 +456,113 @@ static void print_version(void)
 	kfeatures_print(stdout);
 }
 
+enum {
+	OPT_LOG_FORMAT = 256,
+	OPT_ONCE,
+	OPT_CLEANUP,
+	OPT_MAX_ROUTES,
+	OPT_CT_MAX,
+	OPT_VERSION,
+	OPT_DNS_SERVER,
+	OPT_DNS_MIN_TTL,
+	OPT_DNS_MAX_TTL
+};
+
+/* --@name's @arg as a number from @min to @max into @out; 2 (usage) if not. */
+static int parse_count(const char *name, const char *arg, long min, long max,
+		       __u32 *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		fprintf(stderr,
+			"steerd: --%s: '%s' is not a number from %ld to %ld\n",
+			name, arg, min, max);
+		return 2;
+	}
+	*out = (__u32)v;
+	return 0;
+}
+
+/* One option @c with argument @arg into @d: 0, or 2 for a usage error. */
+static int parse_opt(struct steerd *d, int c, char *arg)
+{
+	switch (c) {
+	case 'r':
+		d->routes_dir = arg;
+		return 0;
+	case 'b':
+		d->bpffs = arg;
+		return 0;
+	case 'c':
+		if (snprintf(d->cgroup, sizeof(d->cgroup), "%s", arg) >=
+		    (int)sizeof(d->cgroup)) {
+			fprintf(stderr, "steerd: --cgroup: path too long\n");
+			return 2;
+		}
+		return 0;
+	case 'm':
+		d->metrics = arg;
+		return 0;
+	case OPT_MAX_ROUTES:
+		return parse_count("max-routes", arg, 1, 1048576,
+				   &d->max_routes);
+	case 't':
+		if (!*arg || strspn(arg, ",") == strlen(arg)) {
+			fprintf(stderr, "steerd: --tc-iface: no interface glob "
+					"given\n");
+			return 2;
+		}
+		d->tc_ifaces = arg;
+		return 0;
+	case OPT_CT_MAX:
+		return parse_count("ct-max", arg, 16, 1 << 24, &d->ct_max);
+	case OPT_DNS_SERVER:
+		d->dns_servers = arg;
+		return 0;
+	case OPT_DNS_MIN_TTL:
+		return parse_count("dns-min-ttl", arg, 1, 86400,
+				   &d->dns_min_ttl);
+	case OPT_DNS_MAX_TTL:
+		return parse_count("dns-max-ttl", arg, 1, 86400,
+				   &d->dns_max_ttl);
+	case OPT_LOG_FORMAT:
+		if (!strcmp(arg, "json")) {
+			d->json = true;
+		} else if (strcmp(arg, "text")) {
+			fprintf(stderr,
+				"steerd: --log-format: '%s' is neither text "
+				"nor json\n",
+				arg);
+			return 2;
+		}
+		return 0;
+	case OPT_ONCE:
+		d->once = true;
+		return 0;
+	case OPT_CLEANUP:
+		d->cleanup = true;
+		return 0;
+	case 'v':
+		d->level = LOG_LEVEL_DEBUG;
+		return 0;
+	case 'h':
+		fputs(usage_text, stdout);
+		exit(0);
+	case OPT_VERSION:
+		print_version();
+		exit(0);
+	default:
+		fputs("Try 'steerd --help' for more information.\n", stderr);
+		return 2;
+	}
+}
+
 static int parse_args(struct steerd *d, int argc, char **argv)
 {
-	enum {
-		OPT_LOG_FORMAT = 256,
-		OPT_ONCE,
-		OPT_CLEANUP,
-		OPT_MAX_ROUTES,
-		OPT_CT_MAX,
-		OPT_VERSION,
-		OPT_DNS_SERVER,
-		OPT_DNS_MIN_TTL,
-		OPT_DNS_MAX_TTL
-	};
 	static const struct option opts[] = {
 		{ "routes", required_argument, NULL, 'r' },
 		{ "bpffs", required_argument, NULL, 'b' },
@@ -488,115 +582,13 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
-	char *end;
-	long v;
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "r:b:c:m:t:vh", opts, NULL)) !=
 	       -1) {
-		switch (c) {
-		case 'r':
-			d->routes_dir = optarg;
-			break;
-		case 'b':
-			d->bpffs = optarg;
-			break;
-		case 'c':
-			if (snprintf(d->cgroup, sizeof(d->cgroup), "%s",
-				     optarg) >= (int)sizeof(d->cgroup)) {
-				fprintf(stderr,
-					"steerd: --cgroup: path too long\n");
-				return 2;
-			}
-			break;
-		case 'm':
-			d->metrics = optarg;
-			break;
-		case OPT_MAX_ROUTES:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 65536) {
-				fprintf(stderr,
-					"steerd: --max-routes: '%s' is not a "
-					"number from 1 to 65536\n",
-					optarg);
-				return 2;
-			}
-			d->max_routes = (__u32)v;
-			break;
-		case 't':
-			if (!*optarg || strspn(optarg, ",") == strlen(optarg)) {
-				fprintf(stderr,
-					"steerd: --tc-iface: no interface "
-					"glob given\n");
-				return 2;
-			}
-			d->tc_ifaces = optarg;
-			break;
-		case OPT_CT_MAX:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 16 || v > (1 << 24)) {
-				fprintf(stderr,
-					"steerd: --ct-max: '%s' is not a "
-					"number from 16 to 16777216\n",
-					optarg);
-				return 2;
-			}
-			d->ct_max = (__u32)v;
-			break;
-		case OPT_DNS_SERVER:
-			d->dns_servers = optarg;
-			break;
-		case OPT_DNS_MIN_TTL:
-		case OPT_DNS_MAX_TTL:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 86400) {
-				fprintf(stderr,
-					"steerd: --%s: '%s' is not a number "
-					"of seconds from 1 to 86400\n",
-					c == OPT_DNS_MIN_TTL ? "dns-min-ttl"
-							     : "dns-max-ttl",
-					optarg);
-				return 2;
-			}
-			if (c == OPT_DNS_MIN_TTL)
-				d->dns_min_ttl = (unsigned int)v;
-			else
-				d->dns_max_ttl = (unsigned int)v;
-			break;
-		case OPT_LOG_FORMAT:
-			if (!strcmp(optarg, "json")) {
-				d->json = true;
-			} else if (strcmp(optarg, "text")) {
-				fprintf(stderr,
-					"steerd: --log-format: '%s' is neither "
-					"text nor json\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case OPT_ONCE:
-			d->once = true;
-			break;
-		case OPT_CLEANUP:
-			d->cleanup = true;
-			break;
-		case 'v':
-			d->level = LOG_LEVEL_DEBUG;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		case OPT_VERSION:
-			print_version();
-			exit(0);
-		default:
-			fputs("Try 'steerd --help' for more information.\n",
-			      stderr);
-			return 2;
-		}
+		ret = parse_opt(d, c, optarg);
+		if (ret)
+			return ret;
 	}
 	if (d->dns_min_ttl > d->dns_max_ttl) {
 		fprintf(stderr,
@@ -613,6 +605,157 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		return 2;
 	}
 	return 0;
+}
+
+/* steerd --cleanup: detach and unpin. Returns the exit status. */
+static int cleanup(const struct steerd *d)
+{
+	char err[ROUTE_ERR_MAX];
+	int ret;
+
+	/* TC filters first: their program pins nothing itself. */
+	ret = tc_cleanup(d->bpffs, err, sizeof(err));
+	if (!ret)
+		ret = loader_cleanup(d->bpffs, err, sizeof(err));
+	if (ret) {
+		pr_warn("cleanup: %s", err);
+		return 1;
+	}
+	pr_info("detached and removed %s", d->bpffs);
+	remove_run_dir(d);
+	return 0;
+}
+
+/*
+ * What must hold before the datapath is touched: the kernel is new
+ * enough, there is a cgroup v2 hierarchy, and the metrics address can be
+ * bound (a bad address or a busy port fails here and changes nothing;
+ * requests are served only from the loop). Returns 0 or -1, logged.
+ */
+static int preflight(struct steerd *d)
+{
+	char err[ROUTE_ERR_MAX];
+	int ret;
+
+	/* Newer kernel features are used where present, skipped (one line
+	 * each, once the datapath is up) where not; only a kernel below
+	 * steer's minimum stops here. */
+	kfeatures_probe();
+	ret = kfeatures_check_required(err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		return -1;
+	}
+	ret = sysfs_cgroup2_root(d->cgroup_root, sizeof(d->cgroup_root));
+	if (ret) {
+		pr_warn("no cgroup v2 hierarchy in /proc/mounts: %s",
+			strerror(-ret));
+		return -1;
+	}
+	if (!d->cgroup[0])
+		snprintf(d->cgroup, sizeof(d->cgroup), "%s", d->cgroup_root);
+	d->ms.maps = &d->maps;
+	if (!d->once && strcmp(d->metrics, "off")) {
+		d->http = metrics_http_start(d->metrics, &d->ms, err,
+					     sizeof(err));
+		if (!d->http) {
+			pr_warn("%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Load (or take over) the pinned programs and maps, without attaching
+ * them, and pick up the counters steerd keeps in the pins. Returns 0 or
+ * -1, logged, with nothing left loaded.
+ */
+static int datapath_load(struct steerd *d, const struct loader_opts *lo)
+{
+	struct steer_agent_state agent;
+	char err[ROUTE_ERR_MAX];
+	int ret;
+
+	ret = loader_load(lo, err, sizeof(err));
+	if (!ret)
+		ret = maps_open(d->bpffs, &d->maps, err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		loader_abort();
+		return -1;
+	}
+	kfeatures_log();
+	d->ms.generation = maps_generation_max(&d->maps);
+	if (!maps_agent_get(&d->maps, &agent)) {
+		d->ms.apply_errors = agent.apply_errors;
+		d->ms.last_apply_s = agent.last_apply_ns / 1e9;
+	}
+	return 0;
+}
+
+/* Attach the socket layer, then the TC layer when asked. 0 or -1, logged. */
+static int datapath_attach(struct steerd *d, const struct loader_opts *lo)
+{
+	char err[ROUTE_ERR_MAX];
+
+	if (loader_attach(lo, err, sizeof(err))) {
+		pr_warn("%s", err);
+		return -1;
+	}
+	if (d->tc_ifaces) {
+		struct tc_opts to = { .bpffs = d->bpffs,
+				      .ifaces = d->tc_ifaces,
+				      .max_routes = d->max_routes,
+				      .ct_max = d->ct_max,
+				      .watch = !d->once };
+
+		d->tc = tc_start(&to, err, sizeof(err));
+		if (!d->tc) {
+			pr_warn("%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Everything before the loop: checks, the DNS module, load, the first
+ * apply, attach. 0, or 1 when the first apply failed (steerd goes on with
+ * what is pinned); -1 when there is nothing to run (all undone).
+ */
+static int start(struct steerd *d)
+{
+	struct loader_opts lo = { .bpffs = d->bpffs,
+				  .cgroup = d->cgroup,
+				  .max_routes = d->max_routes };
+	int ret;
+
+	if (preflight(d))
+		return -1;
+	/* A bad --dns-server fails here too, before the datapath is touched;
+	 * no query goes out before the first reload names something. */
+	if (start_dns(d)) {
+		metrics_http_stop(d->http);
+		return -1;
+	}
+	/*
+	 * Load, apply, then attach: maps new to this layout (an upgrade)
+	 * are filled before any program that reads them is in a hook.
+	 */
+	if (datapath_load(d, &lo)) {
+		stop_dns(d);
+		metrics_http_stop(d->http);
+		return -1;
+	}
+	ret = reload(d, "start");
+	if (datapath_attach(d, &lo)) {
+		stop_dns(d);
+		maps_close(&d->maps);
+		metrics_http_stop(d->http);
+		return -1;
+	}
+	return ret ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -633,7 +776,6 @@ int main(int argc, char **argv)
 		.dns_min_ttl = DNS_DEFAULT_MIN_TTL,
 		.dns_max_ttl = DNS_DEFAULT_MAX_TTL,
 	};
-	struct loader_opts lo;
 	char err[ROUTE_ERR_MAX];
 	int ret;
 
@@ -649,107 +791,11 @@ int main(int argc, char **argv)
 		pr_warn("%s", err);
 		return 1;
 	}
-
-	if (d.cleanup) {
-		/* TC filters first: their program pins nothing itself. */
-		ret = tc_cleanup(d.bpffs, err, sizeof(err));
-		if (!ret)
-			ret = loader_cleanup(d.bpffs, err, sizeof(err));
-		if (ret) {
-			pr_warn("cleanup: %s", err);
-			return 1;
-		}
-		pr_info("detached and removed %s", d.bpffs);
-		remove_run_dir(&d);
-		return 0;
-	}
-
-	/* Newer kernel features are used where present, skipped (one line
-	 * each, once the datapath is up) where not; only a kernel below
-	 * steer's minimum stops here. */
-	kfeatures_probe();
-	ret = kfeatures_check_required(err, sizeof(err));
-	if (ret) {
-		pr_warn("%s", err);
+	if (d.cleanup)
+		return cleanup(&d);
+	ret = start(&d);
+	if (ret < 0)
 		return 1;
-	}
-
-	ret = sysfs_cgroup2_root(d.cgroup_root, sizeof(d.cgroup_root));
-	if (ret) {
-		pr_warn("no cgroup v2 hierarchy in /proc/mounts: %s",
-			strerror(-ret));
-		return 1;
-	}
-	if (!d.cgroup[0])
-		snprintf(d.cgroup, sizeof(d.cgroup), "%s", d.cgroup_root);
-
-	/* Before touching the datapath: a bad address or a busy port fails
-	 * here and changes nothing. Requests are served only from the loop. */
-	d.ms.maps = &d.maps;
-	if (!d.once && strcmp(d.metrics, "off")) {
-		d.http = metrics_http_start(d.metrics, &d.ms, err, sizeof(err));
-		if (!d.http) {
-			pr_warn("%s", err);
-			return 1;
-		}
-	}
-	/* A bad --dns-server fails here too; no query goes out before the
-	 * first reload names something to resolve. */
-	if (start_dns(&d)) {
-		metrics_http_stop(d.http);
-		return 1;
-	}
-
-	lo = (struct loader_opts){ .bpffs = d.bpffs,
-				   .cgroup = d.cgroup,
-				   .max_routes = d.max_routes };
-	/*
-	 * Load, apply, then attach: maps new to this layout (an upgrade)
-	 * are filled before any program that reads them is in a hook.
-	 */
-	ret = loader_load(&lo, err, sizeof(err));
-	if (!ret)
-		ret = maps_open(d.bpffs, &d.maps, err, sizeof(err));
-	if (ret) {
-		pr_warn("%s", err);
-		loader_abort();
-		stop_dns(&d);
-		metrics_http_stop(d.http);
-		return 1;
-	}
-	kfeatures_log();
-	d.ms.generation = maps_generation_max(&d.maps);
-	{
-		struct steer_agent_state agent;
-
-		if (!maps_agent_get(&d.maps, &agent)) {
-			d.ms.apply_errors = agent.apply_errors;
-			d.ms.last_apply_s = agent.last_apply_ns / 1e9;
-		}
-	}
-	ret = reload(&d, "start");
-	if (loader_attach(&lo, err, sizeof(err))) {
-		pr_warn("%s", err);
-		stop_dns(&d);
-		maps_close(&d.maps);
-		metrics_http_stop(d.http);
-		return 1;
-	}
-	if (d.tc_ifaces) {
-		struct tc_opts to = { .bpffs = d.bpffs,
-				      .ifaces = d.tc_ifaces,
-				      .max_routes = d.max_routes,
-				      .ct_max = d.ct_max,
-				      .watch = !d.once };
-
-		d.tc = tc_start(&to, err, sizeof(err));
-		if (!d.tc) {
-			pr_warn("%s", err);
-			maps_close(&d.maps);
-			metrics_http_stop(d.http);
-			return 1;
-		}
-	}
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);

@@ -205,26 +205,6 @@ static bool ct_expired(const struct steer_ct_key *k,
 	       now - e->last_seen_ns > steer_ct_timeout_ns(k->proto, e->state);
 }
 
-/* The other direction's key of the flow of (@k, @e); see bpf/lib/ct.h. */
-static void ct_peer_key(const struct steer_ct_key *k,
-			const struct steer_ct_entry *e, struct steer_ct_key *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->family = k->family;
-	p->proto = k->proto;
-	if (e->dir == STEER_CT_FORWARD) {
-		memcpy(p->saddr, e->nat_addr, sizeof(p->saddr));
-		p->sport = e->nat_port;
-		memcpy(p->daddr, k->saddr, sizeof(p->daddr));
-		p->dport = k->sport;
-	} else {
-		memcpy(p->saddr, k->daddr, sizeof(p->saddr));
-		p->sport = k->dport;
-		memcpy(p->daddr, e->nat_addr, sizeof(p->daddr));
-		p->dport = e->nat_port;
-	}
-}
-
 /*
  * A flow goes when both its entries are idle past their timeout: a UDP
  * flow that only the client talks on keeps its reply entry. Each entry is
@@ -242,7 +222,7 @@ static int ct_sweep(int fd, const struct steer_ct_key *keys,
 		if (!ct_expired(&keys[i], &vals[i], now) ||
 		    vals[i].dir != STEER_CT_FORWARD)
 			continue;
-		ct_peer_key(&keys[i], &vals[i], &peer);
+		steer_ct_peer_key(&keys[i], &vals[i], &peer);
 		if (!bpf_map_lookup_elem(fd, &peer, &pe) &&
 		    !ct_expired(&peer, &pe, now))
 			continue;

@@ -142,6 +142,10 @@ struct {
 	__type(value, struct steer_rtt);
 } steer_rtt_v2 SEC(".maps");
 
+/* steer_health_v1, steer_health_slots_v1: health_maps.h (their own header:
+ * health_restore.bpf.c needs only them) */
+#include "health_maps.h"
+
 /* 0 -> struct steer_trace_ctl: the tracing lease (see steer_abi.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -19,26 +19,15 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * The four hooks that steer share one body (lib/sock_addr.h), specialised
+ * by family and path at compile time: connect() (TCP and connected UDP)
+ * and sendmsg() (unconnected UDP), IPv4 and IPv6.
+ */
 SEC("cgroup/connect4")
 int steer_sock4_connect(struct bpf_sock_addr *ctx)
 {
-	struct steer_frontend_key fk = {};
-	struct steer_client cl = {};
-	struct steer_backend_addr be = {};
-	struct bpf_sock *sk = ctx->sk;
-	int ret;
-
-	if (!sk)
-		return SYS_PROCEED;
-	sock4_key(ctx, sk, &fk, &cl);
-	ret = sock_connect(ctx, &fk, &cl, &be);
-	if (ret < 0)
-		return SYS_PROCEED;
-	if (ret == SYS_PROCEED) {
-		ctx->user_ip4 = be.addr[0];
-		ctx->user_port = be.port;
-	}
-	return ret;
+	return sock_addr_hook(ctx, STEER_FAM_INET, SOCK_CONNECT);
 }
 
 /*
@@ -48,23 +37,7 @@ int steer_sock4_connect(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int steer_sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
-	struct steer_frontend_key fk = {};
-	struct steer_client cl = {};
-	struct steer_backend_addr be = {};
-	struct bpf_sock *sk = ctx->sk;
-	int ret;
-
-	if (!sk)
-		return SYS_PROCEED;
-	sock4_key(ctx, sk, &fk, &cl);
-	ret = sock_sendmsg(ctx, &fk, &cl, &be, false);
-	if (ret < 0)
-		return SYS_PROCEED;
-	if (ret == SYS_PROCEED) {
-		ctx->user_ip4 = be.addr[0];
-		ctx->user_port = be.port;
-	}
-	return ret;
+	return sock_addr_hook(ctx, STEER_FAM_INET, SOCK_SENDMSG);
 }
 
 /* A dual-stack socket that dials ::ffff:VIP runs only this hook (the
@@ -72,43 +45,13 @@ int steer_sock4_sendmsg(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int steer_sock6_connect(struct bpf_sock_addr *ctx)
 {
-	struct steer_frontend_key fk = {};
-	struct steer_client cl = {};
-	struct steer_backend_addr be = {};
-	struct bpf_sock *sk = ctx->sk;
-	bool mapped;
-	int ret;
-
-	if (!sk)
-		return SYS_PROCEED;
-	mapped = sock6_key(ctx, sk, &fk, &cl);
-	ret = sock_connect(ctx, &fk, &cl, &be);
-	if (ret < 0)
-		return SYS_PROCEED;
-	if (ret == SYS_PROCEED)
-		sock6_write(ctx, &be, mapped);
-	return ret;
+	return sock_addr_hook(ctx, STEER_FAM_INET6, SOCK_CONNECT);
 }
 
 SEC("cgroup/sendmsg6")
 int steer_sock6_sendmsg(struct bpf_sock_addr *ctx)
 {
-	struct steer_frontend_key fk = {};
-	struct steer_client cl = {};
-	struct steer_backend_addr be = {};
-	struct bpf_sock *sk = ctx->sk;
-	bool mapped;
-	int ret;
-
-	if (!sk)
-		return SYS_PROCEED;
-	mapped = sock6_key(ctx, sk, &fk, &cl);
-	ret = sock_sendmsg(ctx, &fk, &cl, &be, true);
-	if (ret < 0)
-		return SYS_PROCEED;
-	if (ret == SYS_PROCEED)
-		sock6_write(ctx, &be, mapped);
-	return ret;
+	return sock_addr_hook(ctx, STEER_FAM_INET6, SOCK_SENDMSG);
 }
 
 /* getpeername: show the frontend, never the backend (Cilium #9974). */

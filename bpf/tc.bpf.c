@@ -11,10 +11,19 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+/*
+ * The TC program's stack (about 430 bytes) plus the health-aware pick's
+ * frame exceed 6.1's 512-byte limit for a call chain: at TC the choice
+ * ignores health for now (ejected backends still get TC flows), while a
+ * backend's RST to a SYN still counts as a failed connect. To do: shrink
+ * the TC frame.
+ */
+#define STEER_DECIDE_NO_HEALTH 1
 #include "lib/decide.h"
 #include "lib/pkt.h"
 #include "lib/count.h"
 #include "lib/trace.h"
+#include "lib/verdict.h"
 
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
@@ -37,6 +46,25 @@ static __always_inline __u64 flow_key(const struct steer_ct_key *k)
 	       ((__u64)k->sport << 24 | (__u64)k->dport << 8 | k->proto);
 }
 
+/*
+ * Passive health from a TCP flow's start (lib/health.h): the backend's
+ * RST to a SYN (nothing listens) is a failed connect, its SYN-ACK a
+ * success. A client's own RST is not the backend's failure.
+ */
+static __always_inline void tc_health(const struct steer_pkt *p,
+				      const struct steer_ct_entry *ct, __u8 was)
+{
+	__u16 bslot = ct->backend_slot | ct->backend_slot_hi << 8;
+
+	if (p->key.proto != STEER_PROTO_TCP || was != STEER_CT_NEW ||
+	    ct->layout != STEER_LAYOUT_V2 || ct->dir != STEER_CT_REPLY)
+		return;
+	if (ct->state == STEER_CT_CLOSED && (p->tcp_flags & TCP_RST))
+		health_failed(ct->route_id, ct->version_slot, bslot);
+	else if (ct->state == STEER_CT_ESTABLISHED)
+		health_succeeded(ct->route_id, ct->version_slot, bslot);
+}
+
 /* A packet of a tracked flow: advance its state, count it, NAT it. */
 static __always_inline int tc_tracked(struct __sk_buff *skb,
 				      const struct steer_pkt *p,
@@ -44,6 +72,7 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 {
 	struct steer_backend_stats *bs = NULL;
 	bool fwd = ct->dir == STEER_CT_FORWARD;
+	__u8 was = ct->state;
 
 	/* A flow of layout v1 (before an upgrade) keeps its NAT; its counter
 	 * slots name v1's counters, so it is not counted. */
@@ -62,8 +91,10 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 		}
 	}
 	ct->last_seen_ns = bpf_ktime_get_ns();
-	if (ct_advance(ct, p->key.proto, p->tcp_flags, bs))
+	if (ct_advance(ct, p->key.proto, p->tcp_flags, bs)) {
 		ct_sync_peer(&p->key, ct);
+		tc_health(p, ct, was);
+	}
 	/* fwd: client -> backend; reply: frontend -> client */
 	if (rewrite(skb, p, fwd, ct->nat_addr, ct->nat_port)) {
 		reason_count(STEER_REASON_TC_REWRITE_FAILED);
@@ -145,6 +176,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	cl.dport = bpf_ntohs(p->key.dport);
 	cl.layer = STEER_LAYER_TC;
 	cl.route_id = fe->route_id;
+	cl.proto = p->key.proto;
 	cl.affinity_key = fold_addr(p->key.saddr);
 	cl.flow_key = flow_key(&p->key);
 
@@ -154,11 +186,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; drop */
 	if (verdict != STEER_VERDICT_STEER) {
-		enum steer_reason reason = verdict == STEER_VERDICT_DENY
-						   ? STEER_REASON_POLICY_DENY
-					   : verdict == STEER_VERDICT_NO_RULE
-						   ? STEER_REASON_NO_RULE
-						   : STEER_REASON_NO_BACKEND;
+		enum steer_reason reason = verdict_reason(verdict, &d);
 
 		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(reason);
@@ -167,10 +195,7 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 		return TC_ACT_SHOT;
 	}
 
-	__builtin_memcpy(out.addr, d.backend->addr, sizeof(out.addr));
-	out.port = d.backend->port;
-	if (!out.port)
-		out.port = fe->target_port ? fe->target_port : p->key.dport;
+	verdict_backend(&d, fe, p->key.dport, &out);
 	ct = ct_create(p, fe->route_id, &d, out.port,
 		       midflow ? STEER_CT_ESTABLISHED : STEER_CT_NEW);
 	if (!ct) {
@@ -183,6 +208,8 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 	} else {
 		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(STEER_REASON_STEERED);
+		if (d.failover)
+			reason_count(STEER_REASON_FAILOVER);
 		trace_decision(&fk, &cl, &rt, &d, verdict, STEER_REASON_STEERED,
 			       &out, p->key.sport);
 	}

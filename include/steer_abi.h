@@ -175,13 +175,29 @@ struct steer_route_hdr {
 	__u16 n_rows;	   /* rows of this route (the inner map's size) */
 	__u16 rule_row;	   /* first rule row; two rows per rule */
 	__u16 version_row; /* first version row; one row per version */
-	__u32 health_failures;
-	__u32 health_eject_ms;
-	__u64 generation;  /* steerd's apply counter when published */
-	__u64 source_hash; /* hash of the route as its file gives it */
-	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
-	__u64 file_hash;   /* the same without what DNS answers gave (dns/srv
-			      backends); 0: none, or a steerd before them */
+	/*
+	 * Passive health (route file "health:", lib/health.h). 0 failures:
+	 * no health section, no ejection. Layout v1 wrote zero where the
+	 * last three fields are (then "reserved"): zero means "none".
+	 */
+	__u32 health_failures; /* consecutive failed connects that eject */
+	__u32 health_eject_ms; /* first ejection's length */
+	/*
+	 * The source hash, folded to 32 bits, with dns/srv entries as written
+	 * instead of the addresses their answers gave (compile_source.c);
+	 * 0: no dns/srv entry, or a steerd before them (this was padding,
+	 * written zero). Userspace only: it tells "the file changed" from
+	 * "only DNS answers changed" under a steerctl override.
+	 */
+	__u32 file_hash;
+	__u64 generation;	   /* steerd's apply counter when published */
+	__u64 source_hash;	   /* hash of the route as its file gives it */
+	__u64 applied_ns;	   /* CLOCK_REALTIME of publication */
+	__u32 health_max_eject_ms; /* cap of the doubling ejection time */
+	__u16 max_connections;	   /* per backend, TCP; 0: no limit */
+	__u8 health_max_ejected;   /* % of a version's backends ejected at
+				      once (at least one) */
+	__u8 pad;
 };
 
 /* Rule r: row rule_row + 2r (what the datapath reads) ... */
@@ -339,6 +355,16 @@ enum steer_reason {
 	STEER_REASON_TC_CT_RECREATED, /* packet of a flow whose entry was
 					 lost: decided again and tracked */
 	STEER_REASON_TC_REWRITE_FAILED, /* a rewrite helper failed: dropped */
+	/* passive health and limits (lib/health.h); appended: the slots of
+	 * the reasons above never move */
+	STEER_REASON_ALL_EJECTED, /* ECONNREFUSED / drop: every backend of
+				     every version the rule can use is
+				     ejected */
+	STEER_REASON_OVERFLOW,	  /* ECONNREFUSED / drop: the usable
+				     backends are at max-connections */
+	STEER_REASON_FAILOVER,	  /* steered to another version of the
+				     rule: the drawn one had no usable
+				     backend (counted besides STEERED) */
 	STEER_REASON_COUNT,
 };
 
@@ -381,6 +407,19 @@ struct steer_sk_orig {
 };
 
 #define STEER_LAYOUT_V2 2
+/*
+ * Layout v2, and the socket holds one of its backend's active connections
+ * (steer_health_v1 .active, taken at connect() under max-connections):
+ * sockops gives it back when the socket closes. Programs before health
+ * wrote only STEER_LAYOUT_V2.
+ */
+#define STEER_LAYOUT_V2_ACTIVE 3
+
+static inline int steer_sk_layout_v2(const struct steer_sk_orig *o)
+{
+	return o->layout == STEER_LAYOUT_V2 ||
+	       o->layout == STEER_LAYOUT_V2_ACTIVE;
+}
 
 static inline __u16 steer_sk_backend_slot(const struct steer_sk_orig *o)
 {
@@ -419,6 +458,78 @@ struct steer_sk_udp {
 	__u8 pad[3];
 	__u32 sends; /* datagrams sent to frontends, for last_sent */
 };
+
+/* ---- steer_health_v1 (HASH, no prealloc): passive health per backend -- */
+/*
+ * Keyed like steer_backend_stats_v2 without the layer: the counter slots
+ * follow a version's name and a backend's address across route changes,
+ * so a backend keeps its health when the route is edited. Entries are
+ * created on first use with BPF_NOEXIST (zeroed) and afterwards only
+ * changed in place with atomic operations, never replaced while programs
+ * hold them (lib/health.h). Every field is shared by all CPUs: a limit and
+ * an ejection must be exact, not a per-CPU approximation.
+ *
+ * steer_health_slots_v1 (HASH, no prealloc), same key with backend
+ * STEER_HEALTH_VERSION: a version's ejection slots. The cap "max-ejected"
+ * is enforced by claiming a free slot with a compare-and-swap before a
+ * backend is ejected: exact under concurrent failures, and a slot frees
+ * itself when its ejection ends, with no writer.
+ */
+#define STEER_HEALTH_VERSION 0xffff
+/* Backends of one version ejected at once, at most (the route-file parser
+ * keeps 32 backends a version). */
+#define STEER_HEALTH_EJECT_SLOTS	  32
+#define STEER_HEALTH_DEFAULT_MAX_EJECT_MS 300000 /* 5m */
+#define STEER_HEALTH_DEFAULT_MAX_EJECTED  50	 /* % */
+/* The backoff doubles at most this many times (eject << 16 > 24h * ...). */
+#define STEER_HEALTH_MAX_SHIFT 16
+
+struct steer_health_key {
+	__u32 route;
+	__u8 version; /* counter_slot of the version */
+	__u8 pad;
+	__u16 backend; /* counter_slot of the backend; STEER_HEALTH_VERSION */
+};
+
+/* A backend's entry. All 64-bit: the programs update them with 64-bit
+ * atomics (BPF_ATOMIC), which every BPF target clang builds for has. */
+struct steer_health {
+	__u64 ejected_until_ns; /* CLOCK_MONOTONIC; ejected while now < it */
+	__u64 failures;		/* consecutive failed connects */
+	__u64 streak;		/* ejections since the last success: the
+				   next one lasts eject << streak */
+	__u64 ejections;	/* times ejected, ever (a counter) */
+	__u64 active;		/* connections holding a max-connections
+				   place (socket layer, TCP) */
+	__u64 overflow;		/* connections turned away at the limit */
+	__u64 capped;		/* ejections refused by max-ejected */
+	__u64 reserved;
+};
+
+/* steer_health_slots_v1: a version's ejection slots. */
+struct steer_health_slots {
+	__u64 until_ns[STEER_HEALTH_EJECT_SLOTS]; /* a slot is taken while
+						     now < until_ns */
+};
+
+/*
+ * steerctl restore ends a passive ejection in the kernel, on the live
+ * entry: bpf/health_restore.bpf.c, loaded by steerctl on the pinned
+ * health maps and run once per backend with BPF_PROG_TEST_RUN. Its one
+ * argument is steer_health_restore_arg(); it returns a
+ * steer_health_restore_result.
+ */
+enum steer_health_restore_result {
+	STEER_RESTORE_NO_ENTRY = 0, /* the route has no health for it */
+	STEER_RESTORE_NOT_EJECTED = 1,
+	STEER_RESTORE_ENDED = 2, /* a passive ejection was ended */
+};
+
+static inline __u64 steer_health_restore_arg(__u32 route, __u8 vslot,
+					     __u16 bslot)
+{
+	return (__u64)route << 32 | (__u64)vslot << 16 | bslot;
+}
 
 /* ---- steer_rtt_v2 (PERCPU_HASH): connect RTT per route and version ---- */
 /*
@@ -587,6 +698,34 @@ static inline __u64 steer_ct_timeout_ns(__u8 proto, __u8 state)
 	return s * 1000000000ULL;
 }
 
+/*
+ * The key of the other direction's entry of the flow that @key and @e
+ * belong to: the packet's source stays, the NAT side is swapped in. The
+ * TC program keeps both entries' state alike with it; steerd's sweep
+ * removes a flow only when both entries are idle.
+ */
+static inline void steer_ct_peer_key(const struct steer_ct_key *key,
+				     const struct steer_ct_entry *e,
+				     struct steer_ct_key *peer)
+{
+	__builtin_memset(peer, 0, sizeof(*peer));
+	peer->family = key->family;
+	peer->proto = key->proto;
+	if (e->dir == STEER_CT_FORWARD) {
+		/* backend -> client */
+		__builtin_memcpy(peer->saddr, e->nat_addr, sizeof(peer->saddr));
+		peer->sport = e->nat_port;
+		__builtin_memcpy(peer->daddr, key->saddr, sizeof(peer->daddr));
+		peer->dport = key->sport;
+	} else {
+		/* client -> frontend */
+		__builtin_memcpy(peer->saddr, key->daddr, sizeof(peer->saddr));
+		peer->sport = key->dport;
+		__builtin_memcpy(peer->daddr, e->nat_addr, sizeof(peer->daddr));
+		peer->dport = e->nat_port;
+	}
+}
+
 #ifndef __BPF__
 _Static_assert(sizeof(struct steer_ct_key) == 40, "ct key ABI");
 _Static_assert(sizeof(struct steer_ct_entry) == 40, "ct entry ABI");
@@ -605,6 +744,9 @@ _Static_assert(sizeof(struct steer_stats_key) == 8, "stats key ABI");
 _Static_assert(sizeof(struct steer_backend_stats_key) == 8,
 	       "backend stats key ABI");
 _Static_assert(sizeof(struct steer_rtt_key) == 8, "rtt key ABI");
+_Static_assert(sizeof(struct steer_health_key) == 8, "health key ABI");
+_Static_assert(sizeof(struct steer_health) == 64, "health ABI");
+_Static_assert(sizeof(struct steer_health_slots) == 256, "health slots ABI");
 _Static_assert(sizeof(struct steer_stats) == 64, "stats ABI");
 _Static_assert(sizeof(struct steer_backend_stats) == 64, "backend stats ABI");
 _Static_assert(sizeof(struct steer_sk_orig) == 40, "sk_orig ABI");

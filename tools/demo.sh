@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
 # The release walk-through of "Microservices Patterns" ch. 12 with steer,
-# against real TCP servers, in a sandbox of its own (DESIGN.md §8):
+# against real TCP servers, in a sandbox of its own (docs/DESIGN.md §8):
 #
 #   1. v1 serves 100 %            4. release: 5 %, 25 %, 50 %, 100 %
 #   2. v2 deployed at 0 %         5. roll back in one step

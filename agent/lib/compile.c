@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Compile a parsed route (struct route) into the one map value the datapath
- * reads (struct steer_route_cfg), with its prefilled selection tables.
+ * Compile a parsed route (struct route) into a struct steer_route_cfg,
+ * with its selection tables, which rows.c encodes into the route's rows.
  *
- * The datapath never loops over weights (STYLE.md 5): it hashes a client or
- * draws a random number and indexes a table. So all of the arithmetic lives
- * here: splits become STEER_SPLIT_SLOTS version slots per rule and family,
- * backend weights become STEER_BACKEND_SLOTS backend slots per version and
- * family. Tables are filled stably against the live config (@prev) so that
- * affinity survives a change of split or backends (DESIGN.md §2).
+ * The datapath never loops over weights (docs/architecture.md):
+ * it finds a version among cumulative shares, or in a table, and a backend
+ * by index or in a table. So all of the arithmetic lives here: splits
+ * become STEER_SPLIT_POINTS version table entries per rule and family,
+ * backend weights STEER_BACKEND_TABLE_UNIT backend table entries per
+ * version and family. Tables are filled stably against the live config
+ * (@prev) so that affinity survives a change of split or backends
+ * (docs/DESIGN.md §2).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,9 +23,10 @@
 
 #include "compile.h"
 
-#define FNV32_OFFSET	  0x811c9dc5u
-#define FNV32_PRIME	  0x01000193u
-#define COUNTER_SLOT_NONE 0xffff /* a backend without a counter slot yet */
+#define FNV32_OFFSET	    0x811c9dc5u
+#define FNV32_PRIME	    0x01000193u
+#define COUNTER_SLOT_NONE   0xffff /* a backend without a counter slot yet */
+#define COUNTER_SLOT_UNSET8 0xff   /* a rule or version without one yet */
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -62,9 +65,9 @@ void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out)
 		given += out[i];
 	}
 	/*
-	 * Hamilton: the slots left over go one each to the largest
+	 * Hamilton: the entries left over go one each to the largest
 	 * remainders; ties go to the lower index (strict '>' below), so the
-	 * result is deterministic. Fewer than n slots are left over and each
+	 * result is deterministic. Fewer than n entries are left over and each
 	 * pick needs a positive remainder, so a zero weight never gets one.
 	 * An owner already picked has out[i] above its quota floor.
 	 */
@@ -89,42 +92,42 @@ void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out)
 	}
 }
 
-void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
+void compile_fill_table(__u8 *table, size_t n_entries, const __u32 *want, int n,
 			const __u8 *old)
 {
-	__u32 have[STEER_SLOT_NONE] = { 0 };
+	__u32 have[STEER_TABLE_NONE] = { 0 };
 	size_t s;
 	int k = 0;
 
-	if (n > STEER_SLOT_NONE)
-		n = STEER_SLOT_NONE; /* index 0xff means "none" */
+	if (n > STEER_TABLE_NONE)
+		n = STEER_TABLE_NONE; /* index 0xff means "none" */
 	/*
-	 * Pass 1: every slot keeps its old owner while that owner still
-	 * wants more. Scanning in slot order, an owner that shrinks keeps its
-	 * first slots and gives up exactly (old - new); an owner that grows
-	 * keeps all of its slots. That is the affinity guarantee.
+	 * Pass 1: every entry keeps its old owner while that owner still
+	 * wants more. Scanning in entry order, an owner that shrinks keeps its
+	 * first entries and gives up exactly (old - new); an owner that grows
+	 * keeps all of its entries. That is the affinity guarantee.
 	 */
-	for (s = 0; s < n_slots; s++) {
-		__u8 o = old ? old[s] : STEER_SLOT_NONE;
+	for (s = 0; s < n_entries; s++) {
+		__u8 o = old ? old[s] : STEER_TABLE_NONE;
 
 		if (o < n && have[o] < want[o]) {
 			table[s] = o;
 			have[o]++;
 		} else {
-			table[s] = STEER_SLOT_NONE;
+			table[s] = STEER_TABLE_NONE;
 		}
 	}
 	/*
-	 * Pass 2: free slots go to owners still short, in slot order and
+	 * Pass 2: free entries go to owners still short, in entry order and
 	 * owner order; without @old this gives contiguous runs by index.
 	 */
-	for (s = 0; s < n_slots; s++) {
-		if (table[s] != STEER_SLOT_NONE)
+	for (s = 0; s < n_entries; s++) {
+		if (table[s] != STEER_TABLE_NONE)
 			continue;
 		while (k < n && have[k] >= want[k])
 			k++;
 		if (k == n)
-			break; /* wants sum to less than n_slots: rest none */
+			break; /* wants sum to less than n_entries: rest none */
 		table[s] = (__u8)k;
 		have[k]++;
 	}
@@ -172,17 +175,17 @@ int compile_backend_index(const struct steer_version *v,
 	return -1;
 }
 
-/* Rewrite @n slots of @src through @map (index -> new index or NONE). */
+/* Rewrite @n entries of @src through @map (index -> new index or NONE). */
 static void translate(__u8 *dst, const __u8 *src, size_t n, const __u8 *map,
 		      int map_len)
 {
 	for (size_t s = 0; s < n; s++)
-		dst[s] = src[s] < map_len ? map[src[s]] : STEER_SLOT_NONE;
+		dst[s] = src[s] < map_len ? map[src[s]] : STEER_TABLE_NONE;
 }
 
 /* ---- the tables ------------------------------------------------------- */
 
-/* Weight of backend @b in family @f's table: 0 when it must get no slot. */
+/* Weight of backend @b in family @f's table: 0 when it must get no entry. */
 static __u32 backend_weight(const struct steer_backend *b, int f)
 {
 	if (b->family != f || (b->flags & STEER_BACKEND_EJECTED))
@@ -194,21 +197,21 @@ static void version_tables(struct steer_version *v,
 			   const struct steer_version *pv, int f)
 {
 	__u32 w[ROUTE_MAX_BACKENDS] = { 0 }, want[ROUTE_MAX_BACKENDS] = { 0 };
-	__u8 old[STEER_BACKEND_SLOTS], map[ROUTE_MAX_BACKENDS];
+	__u8 old[STEER_BACKEND_TABLE_UNIT], map[ROUTE_MAX_BACKENDS];
 	int n = v->n_backends, i;
 
 	for (i = 0; i < n; i++)
 		w[i] = backend_weight(&v->backends[i], f);
-	compile_apportion(w, n, STEER_BACKEND_SLOTS, want);
+	compile_apportion(w, n, STEER_BACKEND_TABLE_UNIT, want);
 	if (pv) {
 		for (i = 0; i < pv->n_backends && i < ROUTE_MAX_BACKENDS; i++) {
 			int j = compile_backend_index(v, &pv->backends[i]);
 
-			map[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
+			map[i] = j < 0 ? STEER_TABLE_NONE : (__u8)j;
 		}
-		translate(old, pv->slots[f], STEER_BACKEND_SLOTS, map, i);
+		translate(old, pv->table[f], STEER_BACKEND_TABLE_UNIT, map, i);
 	}
-	compile_fill_table(v->slots[f], STEER_BACKEND_SLOTS, want, n,
+	compile_fill_table(v->table[f], STEER_BACKEND_TABLE_UNIT, want, n,
 			   pv ? old : NULL);
 }
 
@@ -218,22 +221,22 @@ static void rule_tables(struct steer_route_cfg *cfg, int r,
 {
 	struct steer_rule *rule = &cfg->rules[r];
 	__u32 w[STEER_MAX_VERSIONS] = { 0 }, want[STEER_MAX_VERSIONS] = { 0 };
-	__u8 old[STEER_SPLIT_SLOTS];
+	__u8 old[STEER_SPLIT_POINTS];
 	int pr = prev ? find_rule(prev, cfg, r) : -1;
 
 	/*
 	 * A version without a usable backend of this family gets nothing;
 	 * apportioning the splits of the others to the full 10000 hands its
 	 * units to them in proportion to their splits. Split-0 versions stay
-	 * at 0, and all-zero weights leave every slot NONE (refused).
+	 * at 0, and all-zero weights leave every entry NONE (refused).
 	 */
 	for (int v = 0; v < cfg->n_versions; v++)
 		w[v] = usable[v][f] ? rule->split[v] : 0;
-	compile_apportion(w, cfg->n_versions, STEER_SPLIT_SLOTS, want);
+	compile_apportion(w, cfg->n_versions, STEER_SPLIT_POINTS, want);
 	if (pr >= 0)
-		translate(old, prev->rules[pr].slots[f], STEER_SPLIT_SLOTS,
+		translate(old, prev->rules[pr].table[f], STEER_SPLIT_POINTS,
 			  vmap, n_vmap);
-	compile_fill_table(rule->slots[f], STEER_SPLIT_SLOTS, want,
+	compile_fill_table(rule->table[f], STEER_SPLIT_POINTS, want,
 			   cfg->n_versions, pr >= 0 ? old : NULL);
 }
 
@@ -257,7 +260,7 @@ void compile_tables(struct steer_route_cfg *cfg,
 	     i++) {
 		int j = compile_version_index(cfg, prev->versions[i].name);
 
-		vmap[i] = j < 0 ? STEER_SLOT_NONE : (__u8)j;
+		vmap[i] = j < 0 ? STEER_TABLE_NONE : (__u8)j;
 	}
 	n_vmap = i;
 
@@ -447,33 +450,33 @@ static int compile_version(const struct route_version *rv,
  */
 static void assign_slots(__u8 *slot_of, const char *names, size_t stride, int n,
 			 const char *prev_names, const __u8 *prev_slots,
-			 size_t prev_stride, int prev_n, int n_slots)
+			 size_t prev_stride, int prev_n, int n_counter_slots)
 {
 	bool used_new[STEER_MAX_RULES + STEER_MAX_VERSIONS] = { false };
 	bool used_prev[STEER_MAX_RULES + STEER_MAX_VERSIONS] = { false };
 
 	for (int j = 0; j < prev_n; j++)
-		used_prev[prev_slots[j * prev_stride] % n_slots] = true;
+		used_prev[prev_slots[j * prev_stride] % n_counter_slots] = true;
 	for (int i = 0; i < n; i++) {
-		slot_of[i * stride] = STEER_SLOT_NONE;
+		slot_of[i * stride] = COUNTER_SLOT_UNSET8;
 		for (int j = 0; j < prev_n; j++) {
 			if (strncmp(names + i * stride,
 				    prev_names + j * prev_stride,
 				    STEER_SHORT_NAME_LEN))
 				continue;
 			slot_of[i * stride] = prev_slots[j * prev_stride];
-			used_new[slot_of[i * stride] % n_slots] = true;
+			used_new[slot_of[i * stride] % n_counter_slots] = true;
 		}
 	}
 	for (int i = 0; i < n; i++) {
 		int pick = -1;
 
-		if (slot_of[i * stride] != STEER_SLOT_NONE)
+		if (slot_of[i * stride] != COUNTER_SLOT_UNSET8)
 			continue;
-		for (int k = 0; k < n_slots && pick < 0; k++)
+		for (int k = 0; k < n_counter_slots && pick < 0; k++)
 			if (!used_new[k] && !used_prev[k])
 				pick = k;
-		for (int k = 0; k < n_slots && pick < 0; k++)
+		for (int k = 0; k < n_counter_slots && pick < 0; k++)
 			if (!used_new[k])
 				pick = k;
 		slot_of[i * stride] = (__u8)pick;
@@ -561,9 +564,9 @@ static void clear_cfg(struct steer_route_cfg *out, const struct route *r)
 	memset(out, 0, offsetof(struct steer_route_cfg, versions));
 	for (int v = 0; v < r->n_versions && v < STEER_MAX_VERSIONS; v++)
 		memset(&out->versions[v], 0,
-		       offsetof(struct steer_version, slots));
+		       offsetof(struct steer_version, table));
 	for (int i = 0; i < r->n_rules && i < STEER_MAX_RULES; i++)
-		memset(&out->rules[i], 0, offsetof(struct steer_rule, slots));
+		memset(&out->rules[i], 0, offsetof(struct steer_rule, table));
 }
 
 /* Everything but the tables and counter slots; see compile_route_check. */
@@ -585,6 +588,9 @@ static int compile_body(const struct route *r, const char *cgroup_root,
 	out->seed = name_seed(out->name);
 	out->health_failures = r->health_failures;
 	out->health_eject_ms = r->health_eject_ms;
+	out->health_max_eject_ms = r->health_max_eject_ms;
+	out->health_max_ejected = (__u8)r->health_max_ejected;
+	out->max_connections = (__u16)r->max_connections;
 	out->n_versions = r->n_versions;
 	out->n_rules = r->n_rules;
 	out->n_allow = r->n_allow;

@@ -4,9 +4,9 @@
  * (struct steer_route_cfg), including the prefilled selection tables.
  *
  * Tables are stable: given the configuration that is live now (@prev), a
- * slot keeps its version (and its backend) unless that version must give
- * slots up. So raising a version's share never moves a client off it, and
- * lowering it moves only as many clients as it must (DESIGN.md §2).
+ * table entry keeps its version (and its backend) unless that version must
+ * give entries up. So raising a version's share never moves a client off it,
+ * and lowering it moves only as many clients as it must (docs/DESIGN.md §2).
  */
 #ifndef STEER_COMPILE_H
 #define STEER_COMPILE_H
@@ -35,24 +35,25 @@ int compile_route_check(const struct route *r, const char *cgroup_root,
 
 /*
  * Rebuild every selection table of @cfg from its splits, versions, backend
- * weights and backend flags, keeping slots of @prev (may be NULL) where it
+ * weights and backend flags, keeping entries of @prev (may be NULL) where it
  * can. steerctl uses it after changing a split or ejecting a backend.
  */
 void compile_tables(struct steer_route_cfg *cfg,
 		    const struct steer_route_cfg *prev);
 
 /*
- * Stable apportionment of @n_slots slots among @n owners with @want[i]
- * slots each (sum == n_slots, or 0 to leave every slot STEER_SLOT_NONE).
+ * Stable apportionment of @n_entries table entries among @n owners with
+ * @want[i] entries each (sum == n_entries, or 0 to leave every entry
+ * STEER_TABLE_NONE).
  * @old (may be NULL) is the previous table, already translated to the new
- * owner indices (STEER_SLOT_NONE for owners that are gone). Exposed for the
+ * owner indices (STEER_TABLE_NONE for owners that are gone). Exposed for the
  * unit tests.
  */
-void compile_fill_table(__u8 *table, size_t n_slots, const __u32 *want, int n,
+void compile_fill_table(__u8 *table, size_t n_entries, const __u32 *want, int n,
 			const __u8 *old);
 
 /*
- * Largest-remainder apportionment of @total slots by @weights (n entries,
+ * Largest-remainder apportionment of @total units by @weights (n entries,
  * zero weights get zero). Exact when the weights divide @total evenly.
  */
 void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out);
@@ -78,7 +79,7 @@ int compile_backend_index(const struct steer_version *v,
  * flags set by steerctl), and the file hash (route_cfg.h) of @cfg compiled
  * from @r. */
 __u64 compile_source_hash(const struct steer_route_cfg *cfg);
-__u64 compile_file_hash(const struct route *r,
+__u32 compile_file_hash(const struct route *r,
 			const struct steer_route_cfg *cfg);
 
 /*

@@ -82,6 +82,12 @@ static __u64 hash_route(const struct steer_route_cfg *cfg,
 	HASH(h, cfg->seed);
 	HASH(h, cfg->health_failures);
 	HASH(h, cfg->health_eject_ms);
+	/* Hashed only when set: a route without them keeps its hash. */
+	if (cfg->health_max_eject_ms || cfg->health_max_ejected)
+		HASH(h, cfg->health_max_eject_ms),
+			HASH(h, cfg->health_max_ejected);
+	if (cfg->max_connections)
+		HASH(h, cfg->max_connections);
 	HASH(h, cfg->n_versions);
 	HASH(h, cfg->n_rules);
 	HASH(h, cfg->n_allow);
@@ -124,10 +130,18 @@ __u64 compile_source_hash(const struct steer_route_cfg *cfg)
 	return hash_route(cfg, NULL);
 }
 
-__u64 compile_file_hash(const struct route *r,
+__u32 compile_file_hash(const struct route *r,
 			const struct steer_route_cfg *cfg)
 {
-	return has_dns(r) ? hash_route(cfg, r) : 0;
+	__u64 h;
+	__u32 folded;
+
+	if (!has_dns(r))
+		return 0;
+	/* 32 bits: what the route header has room for (steer_abi.h). */
+	h = hash_route(cfg, r);
+	folded = (__u32)(h ^ h >> 32);
+	return folded ? folded : 1;
 }
 
 /* Manual ejections (steerctl) have no expiry; health ejections do. */
@@ -172,7 +186,7 @@ void compile_keep_overrides(struct steer_route_cfg *cfg,
 			sum += split[v];
 		}
 		/* The same versions by name (the file is unchanged): */
-		if (sum == STEER_SPLIT_SLOTS)
+		if (sum == STEER_SPLIT_POINTS)
 			memcpy(cfg->rules[r].split, split, sizeof(split));
 	}
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {

@@ -56,7 +56,9 @@ struct map_fd {
 	int *fd;
 };
 
-#define N_MAPS 13
+#define N_MAPS 15
+/* The last ones may be missing (pins of an older steerd): -1 then. */
+#define N_OPTIONAL 2
 
 /* Every map steerd and steerctl open, by pin name, with its fd in @m. */
 static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
@@ -75,6 +77,8 @@ static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
 		{ STEER_MAP_EVENTS, &m->events },
 		{ STEER_MAP_AGENT, &m->agent },
 		{ STEER_MAP_ROUTE_INDEX, &m->route_index },
+		{ STEER_MAP_HEALTH, &m->health },
+		{ STEER_MAP_HEALTH_SLOTS, &m->health_slots },
 	};
 
 	memcpy(fds, all, sizeof(all));
@@ -119,8 +123,12 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 	map_fds(m, fds);
 	for (size_t i = 0; i < N_MAPS && !ret; i++) {
 		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
-		if (*fds[i].fd < 0)
+		if (*fds[i].fd == -ENOENT && i >= N_MAPS - N_OPTIONAL) {
+			*fds[i].fd = -1;
+			err[0] = '\0';
+		} else if (*fds[i].fd < 0) {
 			ret = *fds[i].fd;
+		}
 	}
 	if (!ret && bpf_obj_get_info_by_fd(m->routes, &info, &len)) {
 		ret = -errno;

@@ -31,6 +31,8 @@
 #define STEER_MAP_EVENTS	"steer_events_v2"
 #define STEER_MAP_AGENT		"steer_agent_v1"
 #define STEER_MAP_CT		"steer_ct_v1" /* TC layer only */
+#define STEER_MAP_HEALTH	"steer_health_v1"
+#define STEER_MAP_HEALTH_SLOTS	"steer_health_slots_v1"
 
 struct steer_maps {
 	int routes;
@@ -46,6 +48,9 @@ struct steer_maps {
 	int events;	    /* ring buffer of decisions */
 	int agent;	    /* steerd's own counters */
 	int route_index;    /* route name -> id, generation */
+	int health;	    /* passive health per backend; -1: pins of a
+			       steerd without it */
+	int health_slots;   /* a version's ejection slots */
 	__u32 max_routes;   /* from the routes map's max_entries */
 	__u32 max_backends; /* from the backends map's max_entries */
 	/*
@@ -180,6 +185,18 @@ int maps_rtt_read(const struct steer_maps *m, __u32 id, __u32 vslot,
 		  struct steer_rtt *out);
 /* Zero one version slot's histogram: the slot is new to its version. */
 int maps_rtt_clear(const struct steer_maps *m, __u32 id, __u32 vslot);
+/*
+ * The passive-health entry of one backend (@vslot, @bslot: counter
+ * slots) of route @id; -ENOENT when it never failed, was never limited
+ * (all zero in @out).
+ */
+int maps_health_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+		     __u32 bslot, struct steer_health *out);
+/* Forget one backend's health (its counter slot is new to it). */
+int maps_health_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
+		      __u32 bslot);
+/* CLOCK_MONOTONIC now, in ns: what the datapath's ejections are timed in. */
+__u64 maps_now_ns(void);
 /* steerd's pinned counters (they outlive a steerd restart). */
 int maps_agent_get(const struct steer_maps *m, struct steer_agent_state *out);
 int maps_agent_put(const struct steer_maps *m,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "maps.h"
@@ -90,6 +91,51 @@ int maps_backend_stats_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
 		ret = drop(m->backend_stats, &k);
 	}
 	return ret;
+}
+
+static struct steer_health_key health_key(__u32 id, __u32 vslot, __u32 bslot)
+{
+	struct steer_health_key k = {
+		.route = id,
+		.version = (__u8)vslot,
+		.backend = (__u16)bslot,
+	};
+
+	return k;
+}
+
+int maps_health_read(const struct steer_maps *m, __u32 id, __u32 vslot,
+		     __u32 bslot, struct steer_health *out)
+{
+	struct steer_health_key k = health_key(id, vslot, bslot);
+
+	memset(out, 0, sizeof(*out));
+	if (m->health < 0)
+		return -ENOENT;
+	return bpf_map_lookup_elem(m->health, &k, out) ? -errno : 0;
+}
+
+int maps_health_clear(const struct steer_maps *m, __u32 id, __u32 vslot,
+		      __u32 bslot)
+{
+	struct steer_health_key k = health_key(id, vslot, bslot);
+	struct steer_health zero = { 0 };
+
+	if (m->health < 0)
+		return 0;
+	/* Only an entry that exists is reset: seeding is the publisher's. */
+	if (bpf_map_update_elem(m->health, &k, &zero, BPF_EXIST) &&
+	    errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+__u64 maps_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 int maps_rtt_read(const struct steer_maps *m, __u32 id, __u32 vslot,
@@ -204,6 +250,12 @@ int maps_stats_clear_many(const struct steer_maps *m, const __u32 *in, int n)
 				  n);
 	if (!ret)
 		ret = drop_routes(m->rtt, sizeof(struct steer_rtt_key), ids, n);
+	if (!ret && m->health >= 0)
+		ret = drop_routes(m->health, sizeof(struct steer_health_key),
+				  ids, n);
+	if (!ret && m->health_slots >= 0)
+		ret = drop_routes(m->health_slots,
+				  sizeof(struct steer_health_key), ids, n);
 	free(ids);
 	return ret;
 }

@@ -19,11 +19,6 @@
  */
 #define ROUTE_MAX_BACKENDS 32
 
-/* Version table: one entry per split point; backend table: per entry. */
-#define STEER_SPLIT_SLOTS   STEER_SPLIT_POINTS
-#define STEER_BACKEND_SLOTS STEER_BACKEND_TABLE_UNIT
-#define STEER_SLOT_NONE	    STEER_TABLE_NONE
-
 struct steer_rule {
 	char name[STEER_SHORT_NAME_LEN];
 	struct steer_match match;
@@ -38,12 +33,13 @@ struct steer_rule {
 	__u8 counter_slot;
 	__u8 pad[7];
 	/*
-	 * Version index per slot and family. A version with no usable backend
-	 * of a family gets no slot in that family's table: its share goes to
-	 * the rule's other versions by their weights, or the slot is
-	 * STEER_SLOT_NONE when no version has one (connection refused).
+	 * Version index per split point and family (the table). A version
+	 * with no usable backend of a family gets no entry in that family's
+	 * table: its share goes to the rule's other versions by their
+	 * weights, or the entry is STEER_TABLE_NONE when no version has one
+	 * (connection refused).
 	 */
-	__u8 slots[STEER_FAM_COUNT][STEER_SPLIT_SLOTS];
+	__u8 table[STEER_FAM_COUNT][STEER_SPLIT_POINTS];
 };
 
 struct steer_backend {
@@ -68,26 +64,31 @@ struct steer_version {
 	__u8 counter_slot; /* counter slot (steer_stats_v2 keys), like rules' */
 	__u8 pad[6];
 	struct steer_backend backends[ROUTE_MAX_BACKENDS];
-	/* Backend index per slot and family, in proportion to the weights. */
-	__u8 slots[STEER_FAM_COUNT][STEER_BACKEND_SLOTS];
+	/* Backend index per table entry and family, in proportion to the
+	 * weights. */
+	__u8 table[STEER_FAM_COUNT][STEER_BACKEND_TABLE_UNIT];
 };
 
 struct steer_route_cfg {
 	char name[STEER_NAME_LEN];
 	__u64 generation;  /* steerd's apply counter when published */
 	__u64 source_hash; /* hash of the route as its file gives it */
+	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
+	__u32 flags;	   /* enum steer_route_flags */
+	__u32 seed;	   /* per-route hash seed (affinity) */
 	/*
-	 * The same with dns/srv entries as written instead of the addresses
-	 * their answers gave; 0 for a route without them. Equal file hashes
-	 * with other source hashes: only DNS answers changed (apply.c keeps a
-	 * steerctl override then).
+	 * The source hash with dns/srv entries as written instead of the
+	 * addresses their answers gave (steer_route_hdr.file_hash); 0 for a
+	 * route without them. Equal file hashes with other source hashes:
+	 * only DNS answers changed (apply.c keeps a steerctl override then).
 	 */
-	__u64 file_hash;
-	__u64 applied_ns; /* CLOCK_REALTIME of publication */
-	__u32 flags;	  /* enum steer_route_flags */
-	__u32 seed;	  /* per-route hash seed (affinity) */
-	__u32 health_failures;
+	__u32 file_hash;
+	__u32 health_failures; /* 0: no health section */
 	__u32 health_eject_ms;
+	__u32 health_max_eject_ms;
+	__u16 max_connections;	 /* per backend; 0: no limit */
+	__u8 health_max_ejected; /* % */
+	__u8 pad0;
 	__u8 n_versions;
 	__u8 n_rules;
 	__u8 n_allow;

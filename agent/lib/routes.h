@@ -109,6 +109,9 @@ struct route {
 	struct route_match deny[STEER_MAX_POLICY];
 	__u32 health_failures; /* 0: health section absent */
 	__u32 health_eject_ms;
+	__u32 health_max_eject_ms;
+	__u32 health_max_ejected; /* % */
+	__u32 max_connections;	  /* connection-pool; 0: none */
 };
 
 struct route_set {

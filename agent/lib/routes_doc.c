@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * One route document (DESIGN.md §2) into struct route, validated field by
+ * One route document (docs/DESIGN.md §2) into struct route, validated field by
  * field. Errors point at the offending node: the key for unknown or
  * duplicate fields, the value for bad values, the document start for a
  * missing required field.
@@ -365,7 +365,7 @@ static int parse_split(struct ry_ctx *c, yaml_node_t *n, const struct route *r,
 		rule->split[idx] = (__u16)units;
 		sum += units;
 	}
-	if (sum != STEER_SPLIT_SLOTS)
+	if (sum != STEER_SPLIT_POINTS)
 		return ry_error(c, n, "split sums to %ld.%02ld, must be 100",
 				sum / 100, sum % 100);
 	return 0;
@@ -470,9 +470,10 @@ static void clear_route(struct route *r)
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
-	static const char *const fields[] = { "kind",	  "name",   "frontends",
-					      "versions", "rules",  "affinity",
-					      "policy",	  "health", NULL };
+	static const char *const fields[] = {
+		"kind",	    "name",   "frontends", "versions",	      "rules",
+		"affinity", "policy", "health",	   "connection-pool", NULL
+	};
 	yaml_node_t *n;
 	const char *s;
 	int err = 0;
@@ -525,6 +526,9 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 		return err;
 	n = ry_map_get(c, root, "health");
 	if (n && (err = routes_parse_health(c, n, r)))
+		return err;
+	n = ry_map_get(c, root, "connection-pool");
+	if (n && (err = routes_parse_pool(c, n, r)))
 		return err;
 	return 0;
 }

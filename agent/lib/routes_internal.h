@@ -23,6 +23,7 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m);
 int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r);
 int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r);
+int routes_parse_pool(struct ry_ctx *c, yaml_node_t *n, struct route *r);
 
 /* routes_dns.c: a backend item that is a mapping with "dns" or "srv", and
  * its parser (appends to @v->dns). */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Route match blocks, policy and health (DESIGN.md §2): the parts of a
+ * Route match blocks, policy and health (docs/DESIGN.md §2): the parts of a
  * route document that say who a rule or the policy applies to, and how
  * backends are ejected.
  */
@@ -198,11 +198,55 @@ int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 	return 0;
 }
 
-int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
+/* Duration field @key of @n into *@ms (1ms .. 24h), else @what's error. */
+static int health_duration(struct ry_ctx *c, yaml_node_t *n, const char *key,
+			   const char *what, __u32 *ms)
 {
-	static const char *const fields[] = { "failures", "eject", NULL };
+	yaml_node_t *f = ry_map_get(c, n, key);
+	unsigned long long v;
+
+	if (!f)
+		return 0;
+	v = ry_text(f) && !ry_is_null(f) ? parse_duration(ry_text(f)) : 0;
+	if (!v || v > EJECT_MAX_MS)
+		return ry_error(c, f,
+				"health %s must be a duration like 500ms, "
+				"30s, 5m or 1h, above 0 and at most 24h",
+				what);
+	*ms = (__u32)v;
+	return 0;
+}
+
+int routes_parse_pool(struct ry_ctx *c, yaml_node_t *n, struct route *r)
+{
+	static const char *const fields[] = { "max-connections", NULL };
 	unsigned long long v;
 	yaml_node_t *f;
+	int err;
+
+	err = ry_map_check(c, n, "connection-pool", fields);
+	if (err)
+		return err;
+	f = ry_map_get(c, n, "max-connections");
+	if (f) {
+		err = ry_uint(c, f, 1, 65535,
+			      "connection-pool max-connections must be an "
+			      "integer from 1 to 65535",
+			      &v);
+		if (err)
+			return err;
+		r->max_connections = (__u32)v;
+	}
+	return 0;
+}
+
+int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
+{
+	static const char *const fields[] = { "failures", "eject", "max-eject",
+					      "max-ejected", NULL };
+	unsigned long long v;
+	yaml_node_t *f;
+	long pct;
 	int err;
 
 	err = ry_map_check(c, n, "health", fields);
@@ -210,6 +254,8 @@ int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		return err;
 	r->health_failures = HEALTH_DEFAULT_FAILURES;
 	r->health_eject_ms = HEALTH_DEFAULT_EJECT_MS;
+	r->health_max_eject_ms = STEER_HEALTH_DEFAULT_MAX_EJECT_MS;
+	r->health_max_ejected = STEER_HEALTH_DEFAULT_MAX_EJECTED;
 	f = ry_map_get(c, n, "failures");
 	if (f) {
 		err = ry_uint(
@@ -220,16 +266,38 @@ int routes_parse_health(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 			return err;
 		r->health_failures = (__u32)v;
 	}
-	f = ry_map_get(c, n, "eject");
+	if ((err = health_duration(c, n, "eject", "eject",
+				   &r->health_eject_ms)) ||
+	    (err = health_duration(c, n, "max-eject", "max-eject",
+				   &r->health_max_eject_ms)))
+		return err;
+	f = ry_map_get(c, n, "max-eject");
+	if (r->health_max_eject_ms < r->health_eject_ms) {
+		if (f)
+			return ry_error(c, f,
+					"health max-eject must be at least "
+					"eject");
+		r->health_max_eject_ms = r->health_eject_ms;
+	}
+	f = ry_map_get(c, n, "max-ejected");
 	if (f) {
-		v = ry_text(f) && !ry_is_null(f) ? parse_duration(ry_text(f))
-						 : 0;
-		if (!v || v > EJECT_MAX_MS)
-			return ry_error(
-				c, f,
-				"health eject must be a duration like 500ms, "
-				"30s, 5m or 1h, above 0 and at most 24h");
-		r->health_eject_ms = (__u32)v;
+		const char *s = ry_text(f);
+		char num[16];
+		size_t len = s ? strlen(s) : 0;
+
+		/* "30%" or 30: whole percent, 1 to 100 */
+		pct = -1;
+		if (len && len < sizeof(num) && !ry_is_null(f)) {
+			memcpy(num, s, len + 1);
+			if (num[len - 1] == '%')
+				num[len - 1] = '\0';
+			pct = routes_parse_percent(num);
+		}
+		if (pct < 100 || pct > 10000 || pct % 100)
+			return ry_error(c, f,
+					"health max-ejected must be a whole "
+					"percentage from 1%% to 100%%");
+		r->health_max_ejected = (__u32)(pct / 100);
 	}
 	return 0;
 }

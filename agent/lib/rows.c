@@ -175,10 +175,10 @@ static int encode_backend_table(const struct steer_version *v, int f,
 	int base = f == STEER_FAM_INET6 ? n_inet(v) : 0;
 
 	for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
-		__u8 b = v->slots[f][s];
+		__u8 b = v->table[f][s];
 
-		t[s] = b == STEER_SLOT_NONE || b < base ? STEER_BACKEND_NONE
-							: (__u16)(b - base);
+		t[s] = b == STEER_TABLE_NONE || b < base ? STEER_BACKEND_NONE
+							 : (__u16)(b - base);
 	}
 	vr->table_row[f] = (__u16)at;
 	vr->table_len[f] = STEER_BACKEND_TABLE_UNIT;
@@ -203,6 +203,9 @@ static void encode_header(const struct steer_route_cfg *cfg, __u32 bank,
 	h->version_row = (__u16)(2 + 2 * cfg->n_rules);
 	h->health_failures = cfg->health_failures;
 	h->health_eject_ms = cfg->health_eject_ms;
+	h->health_max_eject_ms = cfg->health_max_eject_ms;
+	h->health_max_ejected = cfg->health_max_ejected;
+	h->max_connections = cfg->max_connections;
 	h->generation = cfg->generation;
 	h->source_hash = cfg->source_hash;
 	h->file_hash = cfg->file_hash;
@@ -281,8 +284,8 @@ int rows_encode(const struct steer_route_cfg *cfg, __u32 bank,
 		struct steer_rule_row *row =
 			(struct steer_rule_row *)ROW(out->rows, 2 + 2 * r);
 
-		memcpy(ROW(out->rows, at), cfg->rules[r].slots,
-		       sizeof(cfg->rules[r].slots));
+		memcpy(ROW(out->rows, at), cfg->rules[r].table,
+		       sizeof(cfg->rules[r].table));
 		row->table_row = (__u16)at;
 		at += RULE_TABLE_ROWS;
 	}
@@ -349,9 +352,9 @@ static int decode_backend_table(const void *rows, __u32 n_rows,
 			   vr->table_row[f] + s / STEER_BTABLE_PER_ROW);
 		if (!t)
 			return -EUCLEAN;
-		v->slots[f][s] =
+		v->table[f][s] =
 			t[s % STEER_BTABLE_PER_ROW] >= ROUTE_MAX_BACKENDS
-				? STEER_SLOT_NONE
+				? STEER_TABLE_NONE
 				: (__u8)(t[s % STEER_BTABLE_PER_ROW] + base);
 	}
 	return 0;
@@ -414,7 +417,7 @@ static int decode_rule(const void *rows, __u32 n_rows, __u32 route,
 
 			if (!t)
 				return -EUCLEAN;
-			rule->slots[s / STEER_SPLIT_POINTS]
+			rule->table[s / STEER_SPLIT_POINTS]
 				   [s % STEER_SPLIT_POINTS] =
 				t[s % STEER_TABLE_PER_ROW];
 		}
@@ -444,6 +447,9 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 	out->seed = h->seed;
 	out->health_failures = h->health_failures;
 	out->health_eject_ms = h->health_eject_ms;
+	out->health_max_eject_ms = h->health_max_eject_ms;
+	out->health_max_ejected = h->health_max_ejected;
+	out->max_connections = h->max_connections;
 	out->n_versions = h->n_versions;
 	out->n_rules = h->n_rules;
 	out->n_allow = h->n_allow;

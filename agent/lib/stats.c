@@ -23,6 +23,9 @@ static const char *const reason_names[STEER_REASON_COUNT] = {
 	[STEER_REASON_TC_CT_FULL] = "tc_ct_full",
 	[STEER_REASON_TC_CT_RECREATED] = "tc_ct_recreated",
 	[STEER_REASON_TC_REWRITE_FAILED] = "tc_rewrite_failed",
+	[STEER_REASON_ALL_EJECTED] = "all_ejected",
+	[STEER_REASON_OVERFLOW] = "overflow",
+	[STEER_REASON_FAILOVER] = "failover",
 };
 
 const char *stats_reason_name(unsigned int reason)
@@ -71,15 +74,22 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 
 		ret = maps_rtt_read(m, id, ver->counter_slot, &out->rtt[v]);
 		for (int b = 0;
-		     !ret && b < ver->n_backends && b < ROUTE_MAX_BACKENDS; b++)
+		     !ret && b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
+		     b++) {
 			for (int l = 0; !ret && l < STEER_LAYER_COUNT; l++)
 				ret = maps_backend_stats_read(
 					m, id, ver->counter_slot,
 					ver->backends[b].counter_slot, l,
 					&out->be[v][b][l]);
+			/* missing (never seeded): reads as healthy */
+			maps_health_read(m, id, ver->counter_slot,
+					 ver->backends[b].counter_slot,
+					 &out->health[v][b]);
+		}
 		if (ret)
 			return ret;
 	}
+	out->now_ns = maps_now_ns();
 	return 0;
 }
 

@@ -19,6 +19,9 @@ struct stats_route {
 	struct steer_backend_stats be[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS]
 				     [STEER_LAYER_COUNT];
 	struct steer_rtt rtt[STEER_MAX_VERSIONS];
+	/* passive health per backend (zero when the route has none) */
+	struct steer_health health[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	__u64 now_ns; /* CLOCK_MONOTONIC when health was read */
 };
 
 /* Names of enum steer_layer values ("sock", "tc"). */

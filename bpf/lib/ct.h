@@ -36,30 +36,6 @@ static __always_inline int ct_update(const struct steer_ct_key *key,
 	return bpf_map_update_elem(&steer_ct_v1, key, e, BPF_ANY);
 }
 
-/* The key of the other direction's entry of the flow that @key and @e
- * belong to: the packet's source stays, the NAT side is swapped in. */
-static __always_inline void ct_peer_key(const struct steer_ct_key *key,
-					const struct steer_ct_entry *e,
-					struct steer_ct_key *peer)
-{
-	__builtin_memset(peer, 0, sizeof(*peer));
-	peer->family = key->family;
-	peer->proto = key->proto;
-	if (e->dir == STEER_CT_FORWARD) {
-		/* backend -> client */
-		__builtin_memcpy(peer->saddr, e->nat_addr, sizeof(peer->saddr));
-		peer->sport = e->nat_port;
-		__builtin_memcpy(peer->daddr, key->saddr, sizeof(peer->daddr));
-		peer->dport = key->sport;
-	} else {
-		/* client -> frontend */
-		__builtin_memcpy(peer->saddr, key->daddr, sizeof(peer->saddr));
-		peer->sport = key->dport;
-		__builtin_memcpy(peer->daddr, e->nat_addr, sizeof(peer->daddr));
-		peer->dport = e->nat_port;
-	}
-}
-
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -117,7 +93,7 @@ static __always_inline void ct_sync_peer(const struct steer_ct_key *key,
 	struct steer_ct_key peer;
 	struct steer_ct_entry *pe;
 
-	ct_peer_key(key, e, &peer);
+	steer_ct_peer_key(key, e, &peer);
 	pe = ct_lookup(&peer);
 	if (pe) {
 		pe->state = e->state;

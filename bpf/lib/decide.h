@@ -12,6 +12,7 @@
 
 #include <bpf/bpf_endian.h>
 #include "lib/route.h"
+#include "lib/health.h"
 
 /*
  * The cgroup of the task that connects: only the socket layer has one. A
@@ -30,6 +31,7 @@ struct steer_client {
 	__u8 family; /* enum steer_family */
 	__u8 layer;  /* enum steer_layer: cgroups and uids exist only at SOCK */
 	__u32 route_id; /* for the route's connection sequence */
+	__u8 proto;	/* enum steer_proto: limits count TCP connects */
 	/*
 	 * TC layer, affinity none: a hash of the flow's 5-tuple. The choice
 	 * is a function of the flow, so a flow whose conntrack entry was
@@ -48,6 +50,11 @@ struct steer_decision {
 	__u8 rule_slot;	   /* counter slots: STEER_COUNTER_NO_RULE, */
 	__u8 version_slot; /* STEER_COUNTER_NO_VERSION when none */
 	__u16 backend_slot;
+	__u8 reason;   /* no backend: STEER_REASON_ALL_EJECTED or
+			  STEER_REASON_OVERFLOW when health says why; 0 */
+	__u8 failover; /* steered to a version other than the drawn one */
+	__u8 claimed;  /* holds a max-connections place of the backend */
+	__u8 pad[5];
 };
 
 static __always_inline __u32 steer_hash(__u64 key, __u32 seed)
@@ -281,6 +288,120 @@ static __always_inline __u32 backend_by_draw(const struct steer_route *rt,
 		 : STEER_BACKEND_NONE;
 }
 
+/* Give back the place a decision took, when its connection will not be. */
+static __always_inline void steer_decision_release(__u32 route,
+						   struct steer_decision *d)
+{
+	if (d->claimed)
+		health_release(route, d->version_slot, d->backend_slot);
+	d->claimed = 0;
+}
+
+/*
+ * Health-aware choice of a backend (lib/health.h), for a route with
+ * health or limits: the draw @y picks a ref as without health; when
+ * health passes it over (ejected, or at its connection limit), the next
+ * refs in list order, up to STEER_HEALTH_SCAN of them. A version of at
+ * most STEER_HEALTH_SCAN backends (the route file allows 32) is thus
+ * known to have none usable when this fails. On success pk->backend_id
+ * and pk->backend_slot name the backend, and the ref index is returned;
+ * else STEER_BACKEND_NONE.
+ *
+ * A global function, so the verifier checks it once, not once for every
+ * version a failover tries and every health state (that took the connect
+ * programs past the 1M-instruction limit). A global function cannot be
+ * handed the route's inner map, so it looks the route up again and finds
+ * the version by its counter slot, which follows the version's name: if a
+ * publish swapped the route in between, the backend comes from the same
+ * version as published now.
+ */
+#define STEER_HEALTH_SCAN 8
+/*
+ * A layer whose own stack leaves no room for steer_pick_backend's frame
+ * on Linux 6.1 (its verifier sums the frames of a call chain against 512
+ * bytes) defines this to 1: it then chooses as without health, and still
+ * reports failures (lib/health.h).
+ */
+#ifndef STEER_DECIDE_NO_HEALTH
+#define STEER_DECIDE_NO_HEALTH 0
+#endif
+
+__noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
+				  struct steer_pick *pk)
+{
+	const struct steer_version_row *ver;
+	const struct steer_backend_ref *ref;
+	struct steer_route rt = {};
+	__u32 fam, n, b, j;
+
+	if (!pk || !route_lookup(route_id, &rt))
+		return STEER_BACKEND_NONE;
+	ver = version_by_slot(&rt, (__u8)vslot);
+	if (!ver)
+		return STEER_BACKEND_NONE;
+	fam = pk->fam & 1;
+	n = ver->n_refs[fam];
+	if (!n || n > STEER_MAX_BACKENDS)
+		return STEER_BACKEND_NONE;
+	b = backend_by_draw(&rt, ver, fam, y);
+	if (b >= n)
+		b = steer_reduce(y, n);
+	for (__u32 i = 0; i < STEER_HEALTH_SCAN; i++) {
+		if (i >= n)
+			break;
+		j = b + i < n ? b + i : b + i - n;
+		ref = ref_at(&rt, ver->refs_row[fam], j);
+		if (ref && health_admit(&rt, ver->counter_slot, ref, pk)) {
+			pk->backend_id = ref->id;
+			pk->backend_slot = ref->counter_slot;
+			return (int)j;
+		}
+	}
+	return STEER_BACKEND_NONE;
+}
+
+/*
+ * Failover: a version of rule @r other than those in @excl, chosen by
+ * draw @y in proportion to the rule's split of family @fam (a version
+ * whose share is 0 stays dark). STEER_TABLE_NONE when none is left. A
+ * global function for the same reason as steer_pick_backend.
+ */
+__noinline int steer_failover_version(const struct steer_rule_row *r, __u32 fam,
+				      __u32 n_versions, __u32 excl, __u32 y)
+{
+	__u32 total = 0, lo = 0, at = 0, x, w, c;
+
+	if (!r)
+		return STEER_TABLE_NONE;
+	fam &= 1;
+	for (__u32 v = 0; v < STEER_MAX_VERSIONS; v++) {
+		if (v >= n_versions)
+			break;
+		c = r->cum[fam][v];
+		w = c > lo ? c - lo : 0;
+		lo = c;
+		if (!(excl & (1u << v)))
+			total += w;
+	}
+	if (!total)
+		return STEER_TABLE_NONE;
+	x = steer_reduce(y, total);
+	lo = 0;
+	for (__u32 v = 0; v < STEER_MAX_VERSIONS; v++) {
+		if (v >= n_versions)
+			break;
+		c = r->cum[fam][v];
+		w = c > lo ? c - lo : 0;
+		lo = c;
+		if (excl & (1u << v) || !w)
+			continue;
+		at += w;
+		if (x < at)
+			return (int)v;
+	}
+	return STEER_TABLE_NONE;
+}
+
 static __always_inline enum steer_verdict
 steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	     struct steer_decision *d)
@@ -288,7 +409,8 @@ steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	const struct steer_rule_row *rule = NULL;
 	const struct steer_version_row *ver;
 	const struct steer_backend_ref *ref;
-	__u32 vdraw, bdraw, fam = cl->family & 1, v, b;
+	struct steer_pick pk = {};
+	__u32 vdraw, bdraw, fam = cl->family & 1, v, b, excl;
 	int r;
 
 	d->rule = STEER_MAX_RULES;
@@ -298,6 +420,9 @@ steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	d->version_slot = STEER_COUNTER_NO_VERSION;
 	d->backend_slot = 0;
 	d->backend = NULL;
+	d->reason = 0;
+	d->failover = 0;
+	d->claimed = 0;
 	if (!policy_allows(rt, cl))
 		return STEER_VERDICT_DENY;
 	r = first_rule(rt, cl, &rule);
@@ -335,17 +460,65 @@ steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	if (!ver)
 		return STEER_VERDICT_NO_BACKEND;
 	d->version_slot = ver->counter_slot;
-	b = backend_by_draw(rt, ver, fam, bdraw);
-	if (b >= ver->n_refs[fam])
+	if (!health_on(rt->hdr) || STEER_DECIDE_NO_HEALTH) {
+		/* No health: the one draw, as ever. */
+		b = backend_by_draw(rt, ver, fam, bdraw);
+		if (b >= ver->n_refs[fam])
+			return STEER_VERDICT_NO_BACKEND;
+		ref = ref_at(rt, ver->refs_row[fam], b);
+		if (!ref || (ref->flags & STEER_BACKEND_EJECTED))
+			return STEER_VERDICT_NO_BACKEND;
+		d->backend = backend_lookup(ref->id);
+		if (!d->backend)
+			return STEER_VERDICT_NO_BACKEND;
+		d->backend_idx = b;
+		d->backend_slot = ref->counter_slot;
+		return STEER_VERDICT_STEER;
+	}
+
+	pk.fam = fam;
+	pk.now = bpf_ktime_get_ns();
+	/* Places are held by TCP sockets, which sockops gives back. */
+	if (cl->layer == STEER_LAYER_SOCK && cl->proto == STEER_PROTO_TCP)
+		pk.max_conn = rt->hdr->max_connections;
+	b = steer_pick_backend(rt->id, ver->counter_slot, bdraw, &pk);
+	/*
+	 * Every backend of the drawn version is ejected or full: the rule's
+	 * other versions by their split, each tried as the drawn one was.
+	 */
+	excl = 1u << v;
+	for (int k = 1; k < STEER_MAX_VERSIONS; k++) {
+		if (b < STEER_MAX_BACKENDS)
+			break;
+		v = steer_failover_version(rule, fam, rt->hdr->n_versions, excl,
+					   steer_hash(vdraw, k));
+		if (v >= STEER_MAX_VERSIONS)
+			break;
+		excl |= 1u << v;
+		ver = route_row(rt, rt->hdr->version_row + v);
+		if (!ver)
+			break;
+		b = steer_pick_backend(rt->id, ver->counter_slot, bdraw, &pk);
+		if (b < STEER_MAX_BACKENDS) {
+			d->version = v;
+			d->version_slot = ver->counter_slot;
+			d->failover = 1;
+		}
+	}
+	d->claimed = pk.claimed;
+	if (b >= STEER_MAX_BACKENDS) {
+		d->reason = pk.full	 ? STEER_REASON_OVERFLOW
+			    : pk.ejected ? STEER_REASON_ALL_EJECTED
+					 : 0;
 		return STEER_VERDICT_NO_BACKEND;
-	ref = ref_at(rt, ver->refs_row[fam], b);
-	if (!ref || (ref->flags & STEER_BACKEND_EJECTED))
-		return STEER_VERDICT_NO_BACKEND;
-	d->backend = backend_lookup(ref->id);
-	if (!d->backend)
-		return STEER_VERDICT_NO_BACKEND;
+	}
 	d->backend_idx = b;
-	d->backend_slot = ref->counter_slot;
+	d->backend_slot = pk.backend_slot;
+	d->backend = backend_lookup(pk.backend_id);
+	if (!d->backend) {
+		steer_decision_release(rt->id, d);
+		return STEER_VERDICT_NO_BACKEND;
+	}
 	return STEER_VERDICT_STEER;
 }
 

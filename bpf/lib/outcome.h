@@ -8,6 +8,7 @@
 #define STEER_BPF_LIB_OUTCOME_H
 
 #include "lib/route.h"
+#include "lib/health.h"
 
 /* Bits of @v: 0 for 0, floor(log2 v) + 1 otherwise. No loop. */
 static __always_inline __u64 steer_fls64(__u64 v)
@@ -93,7 +94,7 @@ static __always_inline void outcome_state(struct bpf_sock_ops *ctx,
 
 	/* A socket steered by layout v1 (before an upgrade) names v1's
 	 * counter slots: its outcome is not counted (docs/upgrade.md). */
-	if (o->layout != STEER_LAYOUT_V2)
+	if (!steer_sk_layout_v2(o))
 		return;
 	bs = backend_stats_get(o->route_id, o->version_slot,
 			       steer_sk_backend_slot(o), STEER_LAYER_SOCK);
@@ -102,10 +103,20 @@ static __always_inline void outcome_state(struct bpf_sock_ops *ctx,
 		if (bs)
 			bs->established++;
 		rtt_observe(o, bpf_ktime_get_ns() - o->connect_ns);
+		health_succeeded(o->route_id, o->version_slot,
+				 steer_sk_backend_slot(o));
 	} else if (next == BPF_TCP_CLOSE) {
+		if (o->layout == STEER_LAYOUT_V2_ACTIVE &&
+		    o->state != STEER_SK_DONE) {
+			health_release(o->route_id, o->version_slot,
+				       steer_sk_backend_slot(o));
+			o->layout = STEER_LAYOUT_V2;
+		}
 		if (o->state == STEER_SK_CONNECTING) {
 			if (bs)
 				bs->failed++;
+			health_failed(o->route_id, o->version_slot,
+				      steer_sk_backend_slot(o));
 		} else if (o->state == STEER_SK_ESTABLISHED) {
 			bytes_of(sk, &to, &from);
 			if (bs) {

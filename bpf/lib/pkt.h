@@ -12,16 +12,45 @@
 #include <bpf/bpf_endian.h>
 #include "lib/ct.h"
 
-#define ETH_HLEN      14
+/* Header layouts are vmlinux.h's struct ethhdr, iphdr, ipv6hdr,
+ * ipv6_opt_hdr, tcphdr and udphdr; what they do not name is here. */
+#define ETH_HLEN      14 /* sizeof(struct ethhdr): the IP header's offset */
 #define ETH_P_IP      0x0800
 #define ETH_P_IPV6    0x86DD
 #define IP_MF_OFFSET  0x3fff /* more-fragments flag and fragment offset */
-#define NH_HOPOPTS    0
+#define NH_HOPOPTS    0	     /* IPv6 next-header values (RFC 8200) */
 #define NH_ROUTING    43
 #define NH_FRAGMENT   44
 #define NH_DSTOPTS    60
+#define IPV6_EXT_UNIT 8 /* extension header lengths count 8-byte units */
+#define HDR_WORD_LEN  4 /* IPv4 IHL and TCP data offset count 32-bit words */
+/* The flags byte (FIN..CWR) after the data offset: bitfields of struct
+ * tcphdr, which HDR_OFF() cannot name. */
+#define TCP_FLAGS_OFF 13
 #define MAX_EXT_HDRS  4
 #define MAX_L4_OFFSET 512 /* where an L4 header may start, at most */
+
+/*
+ * The offset of a header field, as a constant. libbpf's offsetof() takes
+ * a field's address, which on vmlinux.h's structs (preserve_access_index)
+ * clang turns into a CO-RE relocation, not a number.
+ */
+#define HDR_OFF(type, field) __builtin_offsetof(struct type, field)
+
+#ifndef EFAULT
+#define EFAULT 14
+#endif
+#ifndef EINVAL
+#define EINVAL 22
+#endif
+
+_Static_assert(sizeof(struct ethhdr) == ETH_HLEN, "Ethernet header");
+/* Ports sit at the same offsets in both: parse_l4() and store_port()
+ * read and write them alike for either. */
+_Static_assert(HDR_OFF(tcphdr, source) == HDR_OFF(udphdr, source) &&
+		       HDR_OFF(tcphdr, dest) == HDR_OFF(udphdr, dest),
+	       "TCP and UDP ports");
+_Static_assert(HDR_OFF(tcphdr, window) == TCP_FLAGS_OFF + 1, "TCP flags byte");
 
 enum parse_result {
 	PARSE_OK = 0,
@@ -68,62 +97,67 @@ static __always_inline bool pull(struct __sk_buff *skb, __u32 len)
 static __always_inline int parse_l4(struct __sk_buff *skb, struct steer_pkt *p,
 				    __u32 end)
 {
-	__u32 off = p->l4_off, hlen;
+	__u32 off = p->l4_off, hlen, doff;
+	struct udphdr *udp;
+	struct tcphdr *tcp;
 	void *data_end;
-	__u8 *l4;
 
 	if (off > MAX_L4_OFFSET)
 		return PARSE_UNSUPPORTED;
-	hlen = p->key.proto == STEER_PROTO_TCP ? 20 : 8;
+	hlen = p->key.proto == STEER_PROTO_TCP ? sizeof(*tcp) : sizeof(*udp);
 	if (off + hlen > end || !pull(skb, off + hlen))
 		return PARSE_MALFORMED;
-	l4 = (__u8 *)pkt_data(skb, &data_end) + off;
-	if ((void *)(l4 + 8) > data_end)
+	/* The ports first, through the shorter header (same offsets). */
+	udp = pkt_data(skb, &data_end) + off;
+	if ((void *)(udp + 1) > data_end)
 		return PARSE_MALFORMED;
-	p->key.sport = *(__be16 *)l4;
-	p->key.dport = *(__be16 *)(l4 + 2);
+	p->key.sport = udp->source;
+	p->key.dport = udp->dest;
 	if (p->key.proto == STEER_PROTO_UDP) {
-		__u32 ulen = bpf_ntohs(*(__be16 *)(l4 + 4));
+		__u32 ulen = bpf_ntohs(udp->len);
 
-		if (ulen < 8 || off + ulen > end)
+		if (ulen < sizeof(*udp) || off + ulen > end)
 			return PARSE_MALFORMED;
-		p->csum_off = off + 6;
+		p->csum_off = off + HDR_OFF(udphdr, check);
 		return PARSE_OK;
 	}
-	if ((void *)(l4 + 20) > data_end)
+	tcp = (struct tcphdr *)udp;
+	if ((void *)(tcp + 1) > data_end)
 		return PARSE_MALFORMED;
-	if ((l4[12] >> 4) < 5 || off + (l4[12] >> 4) * 4 > end)
+	doff = tcp->doff;
+	if (doff * HDR_WORD_LEN < sizeof(*tcp) ||
+	    off + doff * HDR_WORD_LEN > end)
 		return PARSE_MALFORMED;
-	p->tcp_flags = l4[13];
-	p->csum_off = off + 16;
+	p->tcp_flags = ((__u8 *)tcp)[TCP_FLAGS_OFF];
+	p->csum_off = off + HDR_OFF(tcphdr, check);
 	return PARSE_OK;
 }
 
 static __always_inline int parse_ipv4(struct __sk_buff *skb,
 				      struct steer_pkt *p)
 {
+	struct iphdr *ip;
 	__u32 ihl, tot;
 	void *data_end;
-	__u8 *ip;
 
-	if (!pull(skb, ETH_HLEN + 20))
+	if (!pull(skb, ETH_HLEN + sizeof(*ip)))
 		return PARSE_MALFORMED;
-	ip = (__u8 *)pkt_data(skb, &data_end) + ETH_HLEN;
-	if ((void *)(ip + 20) > data_end)
+	ip = pkt_data(skb, &data_end) + ETH_HLEN;
+	if ((void *)(ip + 1) > data_end)
 		return PARSE_MALFORMED;
-	ihl = (ip[0] & 0xf) * 4;
-	tot = bpf_ntohs(*(__be16 *)(ip + 2));
-	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl ||
+	ihl = ip->ihl * HDR_WORD_LEN;
+	tot = bpf_ntohs(ip->tot_len);
+	if (ip->version != 4 || ihl < sizeof(*ip) || tot < ihl ||
 	    ETH_HLEN + tot > skb->len)
 		return PARSE_MALFORMED;
-	if (*(__be16 *)(ip + 6) & bpf_htons(IP_MF_OFFSET))
+	if (ip->frag_off & bpf_htons(IP_MF_OFFSET))
 		return PARSE_FRAGMENT;
-	if (ip[9] != STEER_PROTO_TCP && ip[9] != STEER_PROTO_UDP)
+	if (ip->protocol != STEER_PROTO_TCP && ip->protocol != STEER_PROTO_UDP)
 		return PARSE_PASS;
 	p->key.family = STEER_FAM_INET;
-	p->key.proto = ip[9];
-	p->key.saddr[0] = *(__u32 *)(ip + 12);
-	p->key.daddr[0] = *(__u32 *)(ip + 16);
+	p->key.proto = ip->protocol;
+	p->key.saddr[0] = ip->saddr;
+	p->key.daddr[0] = ip->daddr;
 	p->l4_off = ETH_HLEN + ihl;
 	return parse_l4(skb, p, ETH_HLEN + tot);
 }
@@ -136,36 +170,41 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb,
 static __always_inline int parse_ipv6(struct __sk_buff *skb,
 				      struct steer_pkt *p)
 {
-	__u32 off = ETH_HLEN + 40, end;
-	__u8 *ip, nh, ext[2];
+	struct ipv6_opt_hdr ext;
+	struct ipv6hdr *ip6;
+	__u32 off, end;
 	void *data_end;
+	__u8 nh;
 
-	if (!pull(skb, ETH_HLEN + 40))
+	off = ETH_HLEN + sizeof(*ip6);
+	if (!pull(skb, off))
 		return PARSE_MALFORMED;
-	ip = (__u8 *)pkt_data(skb, &data_end) + ETH_HLEN;
-	if ((void *)(ip + 40) > data_end)
+	ip6 = pkt_data(skb, &data_end) + ETH_HLEN;
+	if ((void *)(ip6 + 1) > data_end)
 		return PARSE_MALFORMED;
-	end = off + bpf_ntohs(*(__be16 *)(ip + 4));
-	if (ip[0] >> 4 != 6 || end > skb->len)
+	end = off + bpf_ntohs(ip6->payload_len);
+	if (ip6->version != 6 || end > skb->len)
 		return PARSE_MALFORMED;
-	if (end == off && ip[6] == NH_HOPOPTS)
+	if (end == off && ip6->nexthdr == NH_HOPOPTS)
 		return PARSE_UNSUPPORTED; /* jumbogram */
-	nh = ip[6];
-	__builtin_memcpy(p->key.saddr, ip + 8, 16);
-	__builtin_memcpy(p->key.daddr, ip + 24, 16);
+	nh = ip6->nexthdr;
+	__builtin_memcpy(p->key.saddr, &ip6->saddr, sizeof(ip6->saddr));
+	__builtin_memcpy(p->key.daddr, &ip6->daddr, sizeof(ip6->daddr));
 	for (int i = 0; i < MAX_EXT_HDRS; i++) {
 		if (nh == STEER_PROTO_TCP || nh == STEER_PROTO_UDP)
 			break;
 		if (nh == NH_FRAGMENT)
 			return PARSE_FRAGMENT;
 		if (nh != NH_HOPOPTS && nh != NH_DSTOPTS)
-			return nh == NH_ROUTING || nh == 50 || nh == 51
+			return nh == NH_ROUTING || nh == IPPROTO_ESP ||
+					       nh == IPPROTO_AH
 				       ? PARSE_UNSUPPORTED
 				       : PARSE_PASS;
-		if (off + 8 > end || bpf_skb_load_bytes(skb, off, ext, 2))
+		if (off + IPV6_EXT_UNIT > end ||
+		    bpf_skb_load_bytes(skb, off, &ext, sizeof(ext)))
 			return PARSE_MALFORMED;
-		nh = ext[0];
-		off += (ext[1] + 1) * 8;
+		nh = ext.nexthdr;
+		off += (ext.hdrlen + 1) * IPV6_EXT_UNIT;
 	}
 	if (nh != STEER_PROTO_TCP && nh != STEER_PROTO_UDP)
 		return PARSE_UNSUPPORTED; /* more extension headers */
@@ -236,9 +275,9 @@ static __always_inline int store_addr(struct __sk_buff *skb,
 		if ((void *)(ip6 + 1) > end)
 			return -1;
 		if (dst)
-			__builtin_memcpy(&ip6->daddr, addr, 16);
+			__builtin_memcpy(&ip6->daddr, addr, sizeof(ip6->daddr));
 		else
-			__builtin_memcpy(&ip6->saddr, addr, 16);
+			__builtin_memcpy(&ip6->saddr, addr, sizeof(ip6->saddr));
 	}
 	return 0;
 }
@@ -250,7 +289,7 @@ static __always_inline int store_port(struct __sk_buff *skb, __u32 off,
 	void *end, *data = pkt_data(skb, &end);
 	__be16 *at;
 
-	if (off > MAX_L4_OFFSET + 2)
+	if (off > MAX_L4_OFFSET + HDR_OFF(tcphdr, dest))
 		return -1;
 	at = data + off;
 	if ((void *)(at + 1) > end)
@@ -275,17 +314,22 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 	const __u32 *old = dst ? p->key.daddr : p->key.saddr;
 	__be16 old_port = dst ? p->key.dport : p->key.sport;
 	__u64 l4f = p->key.proto == STEER_PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__u32 port_off = p->l4_off + (dst ? 2 : 0);
+	__u32 port_off = p->l4_off + (dst ? HDR_OFF(tcphdr, dest)
+					  : HDR_OFF(tcphdr, source));
 	int ret;
 
+	/* parse() made these bytes linear: failing here is a fault. */
 	if (store_addr(skb, p, dst, addr))
-		return -14; /* EFAULT: parse() made these bytes linear */
+		return -EFAULT;
+	/* The low bits of the flags are the size of the field replaced. */
 	if (p->key.family == STEER_FAM_INET) {
 		ret = bpf_l4_csum_replace(skb, p->csum_off, old[0], addr[0],
-					  BPF_F_PSEUDO_HDR | l4f | 4);
+					  BPF_F_PSEUDO_HDR | l4f |
+						  sizeof(old[0]));
 	} else {
-		__s64 diff =
-			bpf_csum_diff((__be32 *)old, 16, (__be32 *)addr, 16, 0);
+		__s64 diff = bpf_csum_diff(
+			(__be32 *)old, sizeof(struct in6_addr), (__be32 *)addr,
+			sizeof(struct in6_addr), 0);
 
 		/*
 		 * BPF_F_IPV6 (kernel 6.16+): the address is in the packet
@@ -299,7 +343,7 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 			ret = bpf_l4_csum_replace(
 				skb, p->csum_off, 0, (__u32)diff,
 				BPF_F_PSEUDO_HDR | BPF_F_IPV6 | l4f);
-		if (ret == -22) /* EINVAL */
+		if (ret == -EINVAL)
 			ret = bpf_l4_csum_replace(skb, p->csum_off, 0,
 						  (__u32)diff,
 						  BPF_F_PSEUDO_HDR | l4f);
@@ -307,8 +351,9 @@ static __always_inline int rewrite(struct __sk_buff *skb,
 	if (ret || port == old_port)
 		return ret;
 	if (store_port(skb, port_off, port))
-		return -14;
-	return bpf_l4_csum_replace(skb, p->csum_off, old_port, port, l4f | 2);
+		return -EFAULT;
+	return bpf_l4_csum_replace(skb, p->csum_off, old_port, port,
+				   l4f | sizeof(port));
 }
 
 #endif /* STEER_BPF_LIB_PKT_H */

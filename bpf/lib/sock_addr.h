@@ -12,6 +12,7 @@
 #include "lib/count.h"
 #include "lib/trace.h"
 #include "lib/udp.h"
+#include "lib/verdict.h"
 
 #define ECONNREFUSED 111
 #define SYS_PROCEED  1
@@ -20,17 +21,22 @@
 static __always_inline void
 remember_frontend(struct bpf_sock_addr *ctx,
 		  const struct steer_frontend_key *fk, __u32 route,
-		  const struct steer_decision *d)
+		  struct steer_decision *d)
 {
 	struct steer_sk_orig *o;
 
 	if (d->rule >= STEER_MAX_RULES || d->version >= STEER_MAX_VERSIONS ||
-	    d->backend_idx >= STEER_MAX_BACKENDS)
+	    d->backend_idx >= STEER_MAX_BACKENDS) {
+		steer_decision_release(route, d);
 		return;
+	}
 	o = bpf_sk_storage_get(&steer_sk_orig_v2, ctx->sk, 0,
 			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o)
+	if (!o) {
+		/* Nothing would give the place back at close. */
+		steer_decision_release(route, d);
 		return;
+	}
 	__builtin_memcpy(o->addr, fk->addr, sizeof(o->addr));
 	o->port = fk->port;
 	o->family = fk->family;
@@ -42,7 +48,7 @@ remember_frontend(struct bpf_sock_addr *ctx,
 	o->version_slot = d->version_slot;
 	o->backend_slot = (__u8)d->backend_slot;
 	o->backend_slot_hi = (__u8)(d->backend_slot >> 8);
-	o->layout = STEER_LAYOUT_V2;
+	o->layout = d->claimed ? STEER_LAYOUT_V2_ACTIVE : STEER_LAYOUT_V2;
 	o->state = STEER_SK_CONNECTING;
 	o->connect_ns = bpf_ktime_get_ns();
 }
@@ -65,13 +71,13 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 	struct steer_decision d = {};
 	enum steer_verdict verdict;
 	enum steer_reason reason;
-	__be16 port;
 
 	cl->dport = bpf_ntohs(fk->port);
 	cl->uid = (__u32)bpf_get_current_uid_gid();
 	cl->affinity_key = bpf_get_current_cgroup_id();
 	cl->layer = STEER_LAYER_SOCK;
 	cl->route_id = fe->route_id;
+	cl->proto = fk->proto;
 
 	if (!route_lookup(fe->route_id, &rt)) {
 		rt.hdr = NULL;
@@ -86,27 +92,14 @@ static __always_inline int sock_decide(struct bpf_sock_addr *ctx,
 	count_decision(fe->route_id, &d, verdict, STEER_LAYER_SOCK);
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; refuse */
-	switch (verdict) {
-	case STEER_VERDICT_STEER:
-		reason = STEER_REASON_STEERED;
-		__builtin_memcpy(out->addr, d.backend->addr, sizeof(out->addr));
-		port = d.backend->port;
-		if (!port)
-			port = fe->target_port ? fe->target_port : fk->port;
-		out->port = port;
+	if (verdict == STEER_VERDICT_STEER) {
+		verdict_backend(&d, fe, fk->port, out);
 		if (!udp)
 			remember_frontend(ctx, fk, fe->route_id, &d);
-		break;
-	case STEER_VERDICT_DENY:
-		reason = STEER_REASON_POLICY_DENY;
-		break;
-	case STEER_VERDICT_NO_RULE:
-		reason = STEER_REASON_NO_RULE;
-		break;
-	default:
-		reason = STEER_REASON_NO_BACKEND;
-		break;
+		if (d.failover)
+			reason_count(STEER_REASON_FAILOVER);
 	}
+	reason = verdict_reason(verdict, &d);
 	reason_count(reason);
 	trace_decision(fk, cl, &rt, &d, verdict, reason, out, 0);
 	if (verdict == STEER_VERDICT_STEER)
@@ -290,10 +283,20 @@ static __always_inline bool sock6_key(struct bpf_sock_addr *ctx,
 	return mapped;
 }
 
-static __always_inline void sock6_write(struct bpf_sock_addr *ctx,
-					struct steer_backend_addr *be,
-					bool mapped)
+/*
+ * Write backend @be into @ctx in the hook's form: IPv4, IPv6, or, for a
+ * dual-stack socket that dialled an IPv4 frontend as ::ffff:VIP
+ * (@mapped), ::ffff:backend.
+ */
+static __always_inline void sock_write(struct bpf_sock_addr *ctx,
+				       struct steer_backend_addr *be, bool v6,
+				       bool mapped)
 {
+	if (!v6) {
+		ctx->user_ip4 = be->addr[0];
+		ctx->user_port = be->port;
+		return;
+	}
 	if (mapped) {
 		be->addr[3] = be->addr[0];
 		be->addr[0] = be->addr[1] = 0;
@@ -304,6 +307,48 @@ static __always_inline void sock6_write(struct bpf_sock_addr *ctx,
 	ctx->user_ip6[2] = be->addr[2];
 	ctx->user_ip6[3] = be->addr[3];
 	ctx->user_port = be->port;
+}
+
+/* Which of the socket layer's steering hooks runs. */
+enum sock_path {
+	SOCK_CONNECT, /* connect4/6: TCP and connected UDP */
+	SOCK_SENDMSG, /* sendmsg4/6: a UDP datagram with an address */
+};
+
+/*
+ * The one body of connect4, connect6, sendmsg4 and sendmsg6. @family and
+ * @path are constants at each call, so every hook is compiled to only its
+ * own branches: the verifier refuses a hook that so much as names another
+ * family's ctx fields. A socket that is no frontend's, and any error
+ * before the decision, proceeds untouched; a refusal returns SYS_REJECT
+ * with its errno set.
+ */
+static __always_inline int sock_addr_hook(struct bpf_sock_addr *ctx,
+					  __u8 family, enum sock_path path)
+{
+	struct steer_frontend_key fk = {};
+	struct steer_client cl = {};
+	struct steer_backend_addr be = {};
+	struct bpf_sock *sk = ctx->sk;
+	bool v6 = family == STEER_FAM_INET6;
+	bool mapped = false;
+	int ret;
+
+	if (!sk)
+		return SYS_PROCEED;
+	if (v6)
+		mapped = sock6_key(ctx, sk, &fk, &cl);
+	else
+		sock4_key(ctx, sk, &fk, &cl);
+	if (path == SOCK_SENDMSG)
+		ret = sock_sendmsg(ctx, &fk, &cl, &be, v6);
+	else
+		ret = sock_connect(ctx, &fk, &cl, &be);
+	if (ret < 0)
+		return SYS_PROCEED;
+	if (ret == SYS_PROCEED)
+		sock_write(ctx, &be, v6, mapped);
+	return ret;
 }
 
 /* Write frontend @addr:@port of @family into an IPv6 @ctx: an IPv4

@@ -8,7 +8,7 @@
  * kernel through BPF_PROG_TEST_RUN. cgroup sock_addr programs cannot be
  * test-run; this is how their selection logic is tested below e2e.
  *
- * Safety (DESIGN.md §8): nothing is attached and nothing is pinned; the
+ * Safety (docs/DESIGN.md §8): nothing is attached and nothing is pinned; the
  * maps live as long as this process. Temporary files (route files and a
  * fake cgroup tree of plain directories) go under one mkdtemp directory
  * that is removed on exit.

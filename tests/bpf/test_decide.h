@@ -33,7 +33,10 @@ struct test_decide_ctx {
 	__u16 dport;	/* frontend port, host order */
 	__u8 family;	/* enum steer_family */
 	__u8 layer;	/* enum steer_layer */
-	__u32 pad0;
+	__u8 proto;	/* enum steer_proto; 0 reads as TCP */
+	__u8 reason;	/* out: decision's health reason, 0 when none */
+	__u8 failover;	/* out: steered to another version than drawn */
+	__u8 claimed;	/* out: took a max-connections place */
 	/* in: ancestor cgroup id per level, what the socket layer's
 	 * bpf_get_current_ancestor_cgroup_id(level) would return; 0 = none */
 	__u64 cgroups[TEST_CGROUP_LEVELS];

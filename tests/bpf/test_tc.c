@@ -4,7 +4,7 @@
  * BPF_PROG_TEST_RUN: packets in, verdict and packet out (Katran, Cilium
  * bpf/tests). Routes are parsed and applied with the real routes_parse_file()
  * and apply_routes() into the maps of a privately loaded tc.bpf.o; nothing
- * is attached and nothing is pinned (DESIGN.md §8).
+ * is attached and nothing is pinned (docs/DESIGN.md §8).
  *
  * Every expected packet is built from scratch with checksums computed here
  * (never by the program under test) and compared byte for byte, and every

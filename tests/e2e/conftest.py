@@ -14,8 +14,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import procs  # noqa: E402
-import sandbox as sandbox_mod  # noqa: E402
+# The no-process-left-behind checks (autouse).
+from procs import no_process_left_behind, no_stray_process  # noqa: E402,F401
 from sandbox import Sandbox  # noqa: E402
 from steer import Client, Steerd, binaries_missing  # noqa: E402
 
@@ -37,47 +37,6 @@ def skip_or_fail(reason):
     if in_ci():
         pytest.fail(f"{reason} (CI=true: not skipping)")
     pytest.skip(reason)
-
-
-def _tracked():
-    return set().union(*(sb.tracked_pids() for sb in list(sandbox_mod._live)))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_process_left_behind():
-    """After the whole run: no process any test started is alive (servers,
-    steerd, clients, orphans of them: procs.py), and no namespace, cgroup, pin
-    directory or temp directory of a sandbox is left. Set up before every other
-    fixture, so it checks after all of them are torn down."""
-    if os.geteuid() == 0:
-        procs.become_subreaper()
-    before = set(procs.live_children())
-    yield
-    for sb in list(sandbox_mod._live):  # a sandbox no fixture closed
-        sb.close()
-    left = procs.wait_gone(set(procs.live_children()) - before, timeout=3)
-    procs.kill_and_reap(left)
-    problems = [f"process {pid} left running: {cmd}" for pid, cmd in left.items()]
-    for sb in sandbox_mod._created:
-        problems += [f"{sb.name}: {p} left behind" for p in sb.leftovers()]
-    assert not problems, "\n".join(problems)
-
-
-@pytest.fixture(autouse=True)
-def no_stray_process():
-    """After each test: every process it started is stopped, except those a
-    sandbox tracks for later tests (the servers, a module's steerd). An orphan
-    (reparented to this subreaper) is never tracked: it fails the test that
-    left it, and is killed."""
-    before = set(procs.live_children())
-    yield
-    new = set(procs.live_children()) - before - _tracked()
-    left = procs.wait_gone(new)
-    left = {p: c for p, c in left.items() if p not in _tracked()}
-    if left:
-        procs.kill_and_reap(left)
-        pytest.fail("processes left running (killed now): " + "; ".join(
-            f"{pid}: {cmd}" for pid, cmd in left.items()))
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,17 @@
 PR_SET_CHILD_SUBREAPER), so every process a test starts stays its descendant
 even when the process that started it dies (an echo server whose shell was
 killed, a daemon that forked): an orphan is reparented to pytest, not to init,
-and shows up among pytest's children.  conftest checks them after every test
-and at the end of the session."""
+and shows up among pytest's children.  The two autouse fixtures below check
+them after every test and at the end of the session; a conftest.py uses them
+by importing them (tests/e2e, tests/upgrade)."""
 import ctypes
 import os
 import signal
 import time
+
+import pytest
+
+import sandbox as sandbox_mod
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -76,3 +81,44 @@ def kill_and_reap(pids):
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+
+
+def _tracked():
+    return set().union(*(sb.tracked_pids() for sb in list(sandbox_mod._live)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """After the whole run: no process any test started is alive (servers,
+    steerd, clients, orphans of them), and no namespace, cgroup, pin
+    directory or temp directory of a sandbox is left. Set up before every other
+    fixture, so it checks after all of them are torn down."""
+    if os.geteuid() == 0:
+        become_subreaper()
+    before = set(live_children())
+    yield
+    for sb in list(sandbox_mod._live):  # a sandbox no fixture closed
+        sb.close()
+    left = wait_gone(set(live_children()) - before, timeout=3)
+    kill_and_reap(left)
+    problems = [f"process {pid} left running: {cmd}" for pid, cmd in left.items()]
+    for sb in sandbox_mod._created:
+        problems += [f"{sb.name}: {p} left behind" for p in sb.leftovers()]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def no_stray_process():
+    """After each test: every process it started is stopped, except those a
+    sandbox tracks for later tests (the servers, a module's steerd). An orphan
+    (reparented to this subreaper) is never tracked: it fails the test that
+    left it, and is killed."""
+    before = set(live_children())
+    yield
+    new = set(live_children()) - before - _tracked()
+    left = wait_gone(new)
+    left = {p: c for p, c in left.items() if p not in _tracked()}
+    if left:
+        kill_and_reap(left)
+        pytest.fail("processes left running (killed now): " + "; ".join(
+            f"{pid}: {cmd}" for pid, cmd in left.items()))

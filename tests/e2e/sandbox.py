@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Isolated sandbox for the steer end-to-end tests (DESIGN.md §8).
+"""Isolated sandbox for the steer end-to-end tests (docs/DESIGN.md §8).
 
 One Sandbox owns, per run:
   * a network namespace  steer-e2e-<suffix>  (lo up, dummy svc0 with the backend and

@@ -80,7 +80,7 @@ class Client:
 class Steerd:
     """One steerd for one sandbox: own routes dir, pin dir and test cgroup.
 
-    Assumed interface (DESIGN.md §4): `steerd --routes DIR --bpffs PIN --cgroup CG
+    Assumed interface (docs/DESIGN.md §4): `steerd --routes DIR --bpffs PIN --cgroup CG
     --metrics off --log-format json`, one JSON object per log line with a "msg"
     field; a line whose msg starts with "ready" once the routes are applied.
     `steerd --bpffs PIN --cgroup CG --cleanup` detaches and unpins."""

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Three network namespaces for the TC-layer e2e tests (DESIGN.md §8):
+"""Three network namespaces for the TC-layer e2e tests (docs/DESIGN.md §8):
 
   client ns  c0 ====== rc0  router ns  rb0 ====== b0  backend ns
   10.244.8.5/24          10.244.8.1/24  10.244.1.1/24   10.244.1.5,.6 (v1)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""No connection ever sees half of a change (DESIGN.md §3).
+"""No connection ever sees half of a change (docs/DESIGN.md §3).
 
 Two configurations that share no (version, backend) outcome: A sends everything to v1
 on backend v1-a, B sends everything to v2 on backend v2-b. A connection that read A's

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Bad input never causes an outage (DESIGN.md §2: a bad file changes nothing).
+"""Bad input never causes an outage (docs/DESIGN.md §2: a bad file changes nothing).
 
 An empty or whitespace-only route file -- what a truncating write shows a reader
 midway -- is an error that keeps the last good configuration and is counted;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Routes mounted the Kubernetes ConfigMap way (configmap.py: kubelet's ..data
 layout and swap): a split changed by a swap reaches real connections within 1 s
-(DESIGN.md §4), a key added is a route added, a key removed from the ConfigMap
+(docs/DESIGN.md §4), a key added is a route added, a key removed from the ConfigMap
 is its route removed, and the other routes' connections never fail."""
 import os
 import time

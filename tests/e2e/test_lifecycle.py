@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""steerd's lifecycle (DESIGN.md §3, §4): SIGTERM leaves the datapath working, --once
+"""steerd's lifecycle (docs/DESIGN.md §3, §4): SIGTERM leaves the datapath working, --once
 applies and exits, --cleanup detaches and unpins, a restart takes the pins over."""
 import json
 import os

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Connection outcomes, /metrics, steerctl stats and trace against real connections
-(issue 5, DESIGN.md §6): every counter equals what the clients really did, exactly."""
+(issue 5, docs/DESIGN.md §6): every counter equals what the clients really did, exactly."""
 import json
 import os
 import signal

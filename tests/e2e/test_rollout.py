@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""steerctl rollout (DESIGN.md §7) against real connections: a healthy canary is
+"""steerctl rollout (docs/DESIGN.md §7) against real connections: a healthy canary is
 released step by step (the share real clients see rises with each step) and
 promoted; a canary whose backend refuses every connect is rolled back at its first
 step; a step with too little traffic waits its extra intervals, then passes or rolls
@@ -53,6 +53,24 @@ rules:
   - name: default
     split: {v1: 100, v2: 0}
 """
+# BROKEN with passive health: two refused connects eject v2's backend, so the
+# canary stops failing (its share fails over to v1) and only the ejection
+# tells. --max-failure-rate 100% below: the rate alone never breaches.
+SICK_VIP = "10.96.0.53:9080"
+SICK = """\
+kind: Route
+name: sick
+frontends: [10.96.0.53:9080]
+versions:
+  v1:
+    backends: [10.244.1.5:9080]
+  v2:
+    backends: [10.244.8.5:9080]
+rules:
+  - name: default
+    split: {v1: 100, v2: 0}
+health: {failures: 2, eject: 30s}
+"""
 # Three versions: the canary's remainder is shared by the file's 3:1.
 TRIO = """\
 kind: Route
@@ -73,7 +91,8 @@ rules:
 
 @pytest.fixture(scope="module")
 def steerd(module_steerd):
-    module_steerd.write_routes({"shop": SHOP, "broken": BROKEN, "trio": TRIO})
+    module_steerd.write_routes({"shop": SHOP, "broken": BROKEN, "trio": TRIO,
+                                "sick": SICK})
     return module_steerd.start()
 
 
@@ -93,7 +112,7 @@ def at_file_state(route):
 
 @pytest.fixture
 def fresh(ctl):
-    for name in ("shop", "broken", "trio"):
+    for name in ("shop", "broken", "trio", "sick"):
         ctl.run("rollback", name, check=True)
     assert all(at_file_state(r) for r in ctl.status().values())
     return ctl
@@ -223,6 +242,46 @@ def test_broken_canary_rolled_back_at_first_step(fresh, sandbox, client, json_ou
         assert "(100.00%)" in lines[0] and "--max-failure-rate 1.00%" in lines[0]
         assert "rolled back" in lines[0]
     assert res["errors"].get("ECONNREFUSED", 0) >= 5, res["errors"]
+
+
+def test_ejected_canary_rolled_back_at_once(fresh, sandbox, client):
+    bg = client.start(SICK_VIP, count=5000, interval_ms=5, duration_s=3, seq=True)
+    try:
+        time.sleep(0.3)
+        t0 = time.time()
+        code, ev, err = rollout(sandbox, "sick", "--to", "v2", "--steps", "10,50,100",
+                                "--interval", "10s", "--max-failure-rate", "100%",
+                                "--min-connections", "5")
+        t1 = time.time()
+    finally:
+        res = client.wait(bg)
+    assert code == 1, (ev, err)
+    assert t1 - t0 < 3, "the ejection did not end the step at once"
+    assert names(ev) == ["start", "step", "breach", "rollback", "done"], names(ev)
+    br = next(e for e in ev if e["event"] == "breach")
+    assert br["step"] == 1 and br["share"] == 10
+    assert br["ejected"][0]["address"] == "10.244.8.5:9080", br
+    assert 25000 < br["ejected"][0]["ejected_for_ms"] <= 30000, br
+    assert br["all_ejected"] is True
+    assert "ejected by passive health" in br["reason"], br
+    assert "10.244.8.5:9080" in br["reason"] and "step 1/3" in br["reason"], br
+    rb = next(e for e in ev if e["event"] == "rollback")
+    assert rb["time"] - ev[1]["time"] < 2, (ev[1], rb)
+    assert split_of(rb, "default") == {"v1": 100, "v2": 0}
+    done = ev[-1]
+    assert done["result"] == "rolled_back" and done["status"] == 1
+    assert "ejected by passive health" in done["message"], done
+    assert at_file_state(fresh.status()["sick"])
+    # Two refused connects ejected it; the datapath sent the rest to v1.
+    assert res["errors"] == {"ECONNREFUSED": 2}, res["errors"]
+
+    # Still ejected: a new rollout fails its first step before any traffic.
+    code, out, err = rollout(sandbox, "sick", "--to", "v2", "--steps", "50",
+                             "--interval", "10s", json_out=False)
+    assert code == 1, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "ejected by passive health" in lines[0], err
+    assert "10.244.8.5:9080" in lines[0] and "rolled back" in lines[0], err
 
 
 def test_too_few_connections_rolls_back_after_extensions(fresh, sandbox):

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("need_binaries")
 
 
 def route(split=None, rules=None, name="reviews", frontends=(VIP4, VIP6), extra=""):
-    """YAML for one route with the sandbox backends (DESIGN.md §2)."""
+    """YAML for one route with the sandbox backends (docs/DESIGN.md §2)."""
     fe = ", ".join(f'"{f}"' for f in frontends)
     if rules is None:
         rules = f"  - name: default\n    split: {flow(split)}\n"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""The TC layer end to end (DESIGN.md §3): client netns -> router netns (steerd with
+"""The TC layer end to end (docs/DESIGN.md §3): client netns -> router netns (steerd with
 --tc-iface on both veths) -> backend netns, real TCP and UDP.  No client runs in the
 cgroup steerd hooks, so every connection here is steered by bpf/tc.bpf.c alone.
 

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Unconnected UDP at the socket layer (DESIGN.md §3): sendto() to a UDP frontend is
+"""Unconnected UDP at the socket layer (docs/DESIGN.md §3): sendto() to a UDP frontend is
 steered at sendmsg once per socket and frontend, every later datagram of that socket
 to that frontend reaches the same backend, and recvfrom() shows the frontend as the
-source of the answer (LESSONS.md: "UDP must stick per socket"; Cilium #7925).  Real
+source of the answer (a per-datagram draw would break UDP sessions; Cilium #7925).  Real
 sockets in the sandbox netns and test cgroup (tests/e2e/udp_probe.py) against UDP
 identity servers (tc_peer.py serve-udp) on the sandbox backends' addresses."""
 import json

@@ -37,10 +37,10 @@ static void check_cfg(const struct steer_route_cfg *cfg)
 			fuzz_fail("rule counter_slot out of range", i,
 				  rule->counter_slot);
 		for (int f = 0; f < STEER_FAM_COUNT; f++)
-			for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
-				__u8 v = rule->slots[f][s];
+			for (int s = 0; s < STEER_SPLIT_POINTS; s++) {
+				__u8 v = rule->table[f][s];
 
-				if (v != STEER_SLOT_NONE &&
+				if (v != STEER_TABLE_NONE &&
 				    v >= cfg->n_versions)
 					fuzz_fail("rule slot names no version",
 						  i, v);
@@ -53,10 +53,10 @@ static void check_cfg(const struct steer_route_cfg *cfg)
 			fuzz_fail("version counter_slot out of range", i,
 				  ver->counter_slot);
 		for (int f = 0; f < STEER_FAM_COUNT; f++)
-			for (int s = 0; s < STEER_BACKEND_SLOTS; s++) {
-				__u8 b = ver->slots[f][s];
+			for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
+				__u8 b = ver->table[f][s];
 
-				if (b != STEER_SLOT_NONE &&
+				if (b != STEER_TABLE_NONE &&
 				    b >= ver->n_backends)
 					fuzz_fail("version slot names no "
 						  "backend",

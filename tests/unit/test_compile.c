@@ -114,12 +114,12 @@ static int count(const __u8 *table, size_t n, __u8 owner)
 
 static int rule_count(const struct steer_route_cfg *c, int r, int f, int v)
 {
-	return count(c->rules[r].slots[f], STEER_SPLIT_SLOTS, v);
+	return count(c->rules[r].table[f], STEER_SPLIT_POINTS, v);
 }
 
 static int be_count(const struct steer_route_cfg *c, int v, int f, int b)
 {
-	return count(c->versions[v].slots[f], STEER_BACKEND_SLOTS, b);
+	return count(c->versions[v].table[f], STEER_BACKEND_TABLE_UNIT, b);
 }
 
 /* ---- splits ----------------------------------------------------------- */
@@ -176,12 +176,12 @@ TEST(split_95_5_contiguous_without_prev)
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 9500);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 500);
 	/* Deterministic without prev: owners in contiguous runs by index. */
-	for (int s = 0; s < STEER_SPLIT_SLOTS; s++)
-		ASSERT_EQ(c->rules[0].slots[V4][s], s < 9500 ? 0 : 1);
+	for (int s = 0; s < STEER_SPLIT_POINTS; s++)
+		ASSERT_EQ(c->rules[0].table[V4][s], s < 9500 ? 0 : 1);
 	/* No IPv6 backend anywhere: the IPv6 table refuses. */
-	ASSERT_EQ(count(c->rules[0].slots[V6], STEER_SPLIT_SLOTS,
-			STEER_SLOT_NONE),
-		  STEER_SPLIT_SLOTS);
+	ASSERT_EQ(count(c->rules[0].table[V6], STEER_SPLIT_POINTS,
+			STEER_TABLE_NONE),
+		  STEER_SPLIT_POINTS);
 	free(c);
 	free(r);
 }
@@ -251,7 +251,7 @@ TEST(weights_eleven_not_a_divisor)
 {
 	static const int w[] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 	struct steer_route_cfg *c = weighted(11, w);
-	int sum = 0, min = STEER_BACKEND_SLOTS, max = 0;
+	int sum = 0, min = STEER_BACKEND_TABLE_UNIT, max = 0;
 
 	for (int b = 0; b < 11; b++) {
 		int n = be_count(c, 0, V4, b);
@@ -260,7 +260,7 @@ TEST(weights_eleven_not_a_divisor)
 		min = n < min ? n : min;
 		max = n > max ? n : max;
 	}
-	ASSERT_EQ(sum, STEER_BACKEND_SLOTS);
+	ASSERT_EQ(sum, STEER_BACKEND_TABLE_UNIT);
 	ASSERT_TRUE(max - min <= 1);
 	free(c);
 }
@@ -310,11 +310,11 @@ TEST(family_share_goes_to_others)
 	ASSERT_EQ(rule_count(c, 0, V6, 1), 2500);
 	ASSERT_EQ(rule_count(c, 0, V6, 2), 0);
 	/* Backend tables per family hold only that family's backends. */
-	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_SLOTS);
-	ASSERT_EQ(be_count(c, 0, V6, 1), STEER_BACKEND_SLOTS);
-	ASSERT_EQ(count(c->versions[2].slots[V6], STEER_BACKEND_SLOTS,
-			STEER_SLOT_NONE),
-		  STEER_BACKEND_SLOTS);
+	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_TABLE_UNIT);
+	ASSERT_EQ(be_count(c, 0, V6, 1), STEER_BACKEND_TABLE_UNIT);
+	ASSERT_EQ(count(c->versions[2].table[V6], STEER_BACKEND_TABLE_UNIT,
+			STEER_TABLE_NONE),
+		  STEER_BACKEND_TABLE_UNIT);
 	free(c);
 	free(r);
 }
@@ -333,10 +333,10 @@ TEST(ejected_backend_gets_no_slot)
 	ASSERT_EQ(be_count(c, 0, V4, 0), 1260);
 	ASSERT_EQ(be_count(c, 0, V4, 2), 1260);
 	/* The others keep every slot they had. */
-	for (int s = 0; s < STEER_BACKEND_SLOTS; s++)
-		if (prev->versions[0].slots[V4][s] != 1)
-			ASSERT_EQ(c->versions[0].slots[V4][s],
-				  prev->versions[0].slots[V4][s]);
+	for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++)
+		if (prev->versions[0].table[V4][s] != 1)
+			ASSERT_EQ(c->versions[0].table[V4][s],
+				  prev->versions[0].table[V4][s]);
 	free(prev);
 	free(c);
 }
@@ -373,9 +373,9 @@ TEST(no_usable_version_refuses)
 	/* v1 is usable but has split 0: it must not take v2's share. */
 	c->versions[1].backends[0].flags |= STEER_BACKEND_EJECTED;
 	compile_tables(c, c);
-	ASSERT_EQ(count(c->rules[0].slots[V4], STEER_SPLIT_SLOTS,
-			STEER_SLOT_NONE),
-		  STEER_SPLIT_SLOTS);
+	ASSERT_EQ(count(c->rules[0].table[V4], STEER_SPLIT_POINTS,
+			STEER_TABLE_NONE),
+		  STEER_SPLIT_POINTS);
 	free(c);
 	free(r);
 }
@@ -387,8 +387,8 @@ static int moved(const struct steer_route_cfg *a,
 {
 	int n = 0;
 
-	for (int s = 0; s < STEER_SPLIT_SLOTS; s++)
-		n += a->rules[0].slots[V4][s] != b->rules[0].slots[V4][s];
+	for (int s = 0; s < STEER_SPLIT_POINTS; s++)
+		n += a->rules[0].table[V4][s] != b->rules[0].table[V4][s];
 	return n;
 }
 
@@ -401,9 +401,9 @@ TEST(raise_share_never_moves_off)
 	r->rules[0].split[1] = 5000;
 	b = compile(r, a);
 	ASSERT_EQ(rule_count(b, 0, V4, 1), 5000);
-	for (int s = 0; s < STEER_SPLIT_SLOTS; s++)
-		if (a->rules[0].slots[V4][s] == 1)
-			ASSERT_EQ(b->rules[0].slots[V4][s], 1);
+	for (int s = 0; s < STEER_SPLIT_POINTS; s++)
+		if (a->rules[0].table[V4][s] == 1)
+			ASSERT_EQ(b->rules[0].table[V4][s], 1);
 	ASSERT_EQ(moved(a, b), 4000);
 	free(a);
 	free(b);
@@ -424,10 +424,10 @@ TEST(lower_share_moves_exactly_the_difference)
 	c = compile(r, b);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 1000);
 	ASSERT_EQ(moved(b, c), 4000);
-	for (int s = 0; s < STEER_SPLIT_SLOTS; s++)
-		if (b->rules[0].slots[V4][s] != c->rules[0].slots[V4][s]) {
-			ASSERT_EQ(b->rules[0].slots[V4][s], 1);
-			ASSERT_EQ(c->rules[0].slots[V4][s], 0);
+	for (int s = 0; s < STEER_SPLIT_POINTS; s++)
+		if (b->rules[0].table[V4][s] != c->rules[0].table[V4][s]) {
+			ASSERT_EQ(b->rules[0].table[V4][s], 1);
+			ASSERT_EQ(c->rules[0].table[V4][s], 0);
 		}
 	free(a);
 	free(b);
@@ -462,8 +462,8 @@ TEST(same_config_is_byte_identical)
 	c = compile(r, NULL);
 	ASSERT_TRUE(memcmp(b->rules, c->rules, sizeof(b->rules)) != 0);
 	ASSERT_EQ(b->source_hash, c->source_hash);
-	ASSERT_EQ(c->rules[0].slots[V4][2500], 1);
-	ASSERT_EQ(b->rules[0].slots[V4][2500], 2);
+	ASSERT_EQ(c->rules[0].table[V4][2500], 1);
+	ASSERT_EQ(b->rules[0].table[V4][2500], 2);
 	free(a);
 	free(b);
 	free(c);
@@ -483,9 +483,9 @@ TEST(reordered_versions_keep_slots)
 	add_backend(r2, 1, "10.0.1.1", 80, 1);
 	add_rule(r2, "default", 3000, 7000);
 	b = compile(r2, a);
-	for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
-		int va = a->rules[0].slots[V4][s],
-		    vb = b->rules[0].slots[V4][s];
+	for (int s = 0; s < STEER_SPLIT_POINTS; s++) {
+		int va = a->rules[0].table[V4][s],
+		    vb = b->rules[0].table[V4][s];
 
 		ASSERT_STREQ(a->versions[va].name, b->versions[vb].name);
 	}
@@ -512,13 +512,13 @@ TEST(removed_backend_slots_go_to_the_rest)
 	b = compile(r, a);
 	ASSERT_EQ(be_count(b, 0, V4, 0), 1260);
 	ASSERT_EQ(be_count(b, 0, V4, 1), 1260);
-	for (int s = 0; s < STEER_BACKEND_SLOTS; s++) {
-		__u8 o = a->versions[0].slots[V4][s];
+	for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
+		__u8 o = a->versions[0].table[V4][s];
 
 		if (o == 0)
-			ASSERT_EQ(b->versions[0].slots[V4][s], 0);
+			ASSERT_EQ(b->versions[0].table[V4][s], 0);
 		else if (o == 2)
-			ASSERT_EQ(b->versions[0].slots[V4][s], 1);
+			ASSERT_EQ(b->versions[0].table[V4][s], 1);
 	}
 	free(a);
 	free(b);
@@ -535,7 +535,7 @@ TEST(fill_table_without_old_is_contiguous)
 	ASSERT_EQ(memcmp(t, expect, sizeof(t)), 0);
 	/* Old owners keep their slots; gone owners (NONE) are refilled. */
 	static const __u8 old[] = {
-		3, 3, STEER_SLOT_NONE, 0, 0, 0, 0, 2, 2, 2
+		3, 3, STEER_TABLE_NONE, 0, 0, 0, 0, 2, 2, 2
 	};
 	static const __u8 expect2[] = { 3, 3, 3, 0, 0, 0, 3, 2, 2, 3 };
 	compile_fill_table(t, 10, want, 4, old);
@@ -560,7 +560,7 @@ TEST(stability_property_random_splits)
 	add_rule(r, "default", 2500, 2500, 2500, 2500);
 	prev = compile(r, NULL);
 	for (int step = 0; step < 200; step++) {
-		int left = STEER_SPLIT_SLOTS, want_moved = 0, got_moved = 0;
+		int left = STEER_SPLIT_POINTS, want_moved = 0, got_moved = 0;
 
 		for (int v = 0; v < 3; v++) {
 			int n = rand_r(&seed) % (left + 1);
@@ -577,9 +577,9 @@ TEST(stability_property_random_splits)
 			ASSERT_EQ(now, r->rules[0].split[v]);
 			want_moved += was > now ? was - now : 0;
 		}
-		for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
-			__u8 o = prev->rules[0].slots[V4][s];
-			__u8 n = next->rules[0].slots[V4][s];
+		for (int s = 0; s < STEER_SPLIT_POINTS; s++) {
+			__u8 o = prev->rules[0].table[V4][s];
+			__u8 n = next->rules[0].table[V4][s];
 
 			if (o == n)
 				continue;
@@ -618,13 +618,13 @@ TEST(removed_version_slots_go_to_the_rest)
 	b = compile(r, a);
 	ASSERT_EQ(rule_count(b, 0, V4, 0), 5000);
 	ASSERT_EQ(rule_count(b, 0, V4, 1), 5000);
-	for (int s = 0; s < STEER_SPLIT_SLOTS; s++) {
-		__u8 o = a->rules[0].slots[V4][s];
+	for (int s = 0; s < STEER_SPLIT_POINTS; s++) {
+		__u8 o = a->rules[0].table[V4][s];
 
 		if (o == 0)
-			ASSERT_EQ(b->rules[0].slots[V4][s], 0);
+			ASSERT_EQ(b->rules[0].table[V4][s], 0);
 		else if (o == 2)
-			ASSERT_EQ(b->rules[0].slots[V4][s], 1);
+			ASSERT_EQ(b->rules[0].table[V4][s], 1);
 	}
 	free(a);
 	free(b);
@@ -690,7 +690,7 @@ TEST(source_hash)
 	b->applied_ns = 99;
 	compile_tables(b, b);
 	ASSERT_EQ(compile_source_hash(b), h);
-	b->rules[0].slots[V4][17] ^= 1;
+	b->rules[0].table[V4][17] ^= 1;
 	ASSERT_EQ(compile_source_hash(b), h);
 	free(b);
 	/* File changes do change it. */
@@ -807,7 +807,7 @@ TEST(keep_overrides_by_name_and_address)
 		!(c->versions[0].backends[0].flags & STEER_BACKEND_EJECTED));
 	ASSERT_TRUE(c->flags & STEER_ROUTE_OVERRIDE);
 	/* every v1 connection goes to the backend left */
-	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_SLOTS);
+	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_TABLE_UNIT);
 	free(c);
 	/* the ejected backend's pod is gone and the split is the file's:
 	 * nothing differs from the file any more */

@@ -11,6 +11,9 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
+# No process left behind, as in the e2e tests (autouse).
+from procs import no_process_left_behind, no_stray_process  # noqa: E402,F401
+
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")

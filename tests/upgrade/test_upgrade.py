@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Upgrade in place under load (DESIGN.md §3 "Restart safety"; docs/upgrade.md).
+"""Upgrade in place under load (docs/DESIGN.md §3 "Restart safety"; docs/upgrade.md).
 
 For every release in tests/upgrade/releases (built by `make upgrade-test` into
 build/upgrade/<commit>/), in a sandbox of its own (tests/e2e/sandbox.py: netns,

@@ -329,6 +329,28 @@ static void tc_attach_check(struct bpf_program *prog)
 	bpf_tc_hook_destroy(&hook);
 }
 
+/*
+ * A raw_tp program without a tracepoint is never attached: steerctl runs
+ * it with BPF_PROG_TEST_RUN (health_restore.bpf.c). Run it once with one
+ * argument: on these fresh maps it finds nothing (returns 0).
+ */
+static void run_check(struct bpf_program *prog)
+{
+	__u64 arg = 0;
+	struct bpf_test_run_opts opts = { .sz = sizeof(opts),
+					  .ctx_in = &arg,
+					  .ctx_size_in = sizeof(arg) };
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
+		FAIL_AT("%s (raw_tp): BPF_PROG_TEST_RUN: %s",
+			bpf_program__name(prog), strerror(errno));
+		return;
+	}
+	ASSERT_EQ(opts.retval, 0);
+	printf("  ran:      %-28s BPF_PROG_TEST_RUN\n",
+	       bpf_program__name(prog));
+}
+
 TEST(guest_attach_every_program)
 {
 	struct bpf_program *prog;
@@ -353,6 +375,12 @@ TEST(guest_attach_every_program)
 
 			if (t == BPF_PROG_TYPE_SCHED_CLS) {
 				tc_attach_check(prog);
+				continue;
+			}
+			if (t == BPF_PROG_TYPE_RAW_TRACEPOINT &&
+			    !strcmp(bpf_program__section_name(prog),
+				    "raw_tp")) {
+				run_check(prog);
 				continue;
 			}
 			link = is_cgroup_type(t)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 # What steer's connect() hook costs: runs build/bench/bench_connect in a sandbox of
-# its own (network namespace, two cgroups, pin dir; DESIGN.md §8) and
+# its own (network namespace, two cgroups, pin dir; docs/DESIGN.md §8) and
 # removes it on every exit path; with the sockops program attached and
 # detached, round by round. Usage: sudo tools/bench/bench.sh [--count N] [--rounds R]
 set -euo pipefail

@@ -228,31 +228,6 @@ static double hist_pct(const unsigned *h, long total, double pct)
 	return -1;
 }
 
-static int prog_stats(const char *link, __u64 *ns, __u64 *cnt)
-{
-	struct bpf_link_info li = { 0 };
-	struct bpf_prog_info pi = { 0 };
-	__u32 len = sizeof(li);
-	int lfd, pfd, ret = -1;
-
-	lfd = bpf_obj_get(link);
-	if (lfd < 0)
-		return -1;
-	if (!bpf_obj_get_info_by_fd(lfd, &li, &len)) {
-		pfd = bpf_prog_get_fd_by_id(li.prog_id);
-		len = sizeof(pi);
-		if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &len)) {
-			*ns = pi.run_time_ns;
-			*cnt = pi.run_cnt;
-			ret = 0;
-		}
-		if (pfd >= 0)
-			close(pfd);
-	}
-	close(lfd);
-	return ret;
-}
-
 static pid_t spawn_sh(const char *cmd)
 {
 	char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
@@ -262,35 +237,16 @@ static pid_t spawn_sh(const char *cmd)
 								       : pid;
 }
 
-static int run_client(struct opts *o)
-{
-	static struct worker w[MAX_THREADS];
-	unsigned *hist = calloc(HIST_BUCKETS, sizeof(*hist));
-	long conns = 0, errors = 0, replies[256] = { 0 };
-	__u64 ns0 = 0, cnt0 = 0, ns1 = 0, cnt1 = 0;
-	double t0, t1, sw_done = 0, first_to = 0, last_other = 0;
-	int stats_fd = -1, sw_status = 0, first_err = 0;
-	bool stats = false;
-	pid_t sw = -1;
+/* The workers' counts added up. */
+struct totals {
+	long conns, errors, replies[256];
+	unsigned *hist;
+	int first_err;
+	double first_to, last_other; /* switch probe, ns */
+};
 
-	if (!hist)
-		return 1;
-	if ((o->cgroup && bench_join_cgroup(o->cgroup)) ||
-	    (o->netns && bench_enter_netns(o->netns))) {
-		fprintf(stderr, "bench_conn: cannot enter %s / %s: %s\n",
-			o->cgroup ? o->cgroup : "-", o->netns ? o->netns : "-",
-			strerror(errno));
-		free(hist);
-		return 1;
-	}
-	if (o->stats_link) {
-		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		stats = stats_fd >= 0 &&
-			!prog_stats(o->stats_link, &ns0, &cnt0);
-		if (!stats)
-			fprintf(stderr, "bench_conn: no run-time stats of %s\n",
-				o->stats_link);
-	}
+static void start_workers(struct opts *o, struct worker *w)
+{
 	atomic_store(&remaining, o->count);
 	atomic_store(&measuring, o->warmup <= 0);
 	for (int i = 0; i < o->n_threads; i++) {
@@ -307,50 +263,35 @@ static int run_client(struct opts *o)
 		usleep((useconds_t)(o->warmup * 1e6));
 		atomic_store(&measuring, true);
 	}
-	if (stats && prog_stats(o->stats_link, &ns0, &cnt0))
-		stats = false;
-	t0 = bench_now_ns();
-	if (o->switch_cmd) {
-		/* Let the old split run a little before switching. */
-		usleep(200000);
-		t_switch = bench_now_ns();
-		sw = spawn_sh(o->switch_cmd);
-		if (sw > 0 && waitpid(sw, &sw_status, 0) == sw)
-			sw_done = bench_now_ns();
-	}
-	if (o->seconds > 0) {
-		while (bench_now_ns() - t0 < o->seconds * 1e9 &&
-		       atomic_load(&threads_done) < o->n_threads)
-			usleep(5000);
-		atomic_store(&stop_flag, true);
-	}
+}
+
+/* Join the workers and add their counts into @t. */
+static void join_workers(const struct opts *o, struct worker *w,
+			 struct totals *t)
+{
 	for (int i = 0; i < o->n_threads; i++)
 		pthread_join(w[i].tid, NULL);
-	t1 = bench_now_ns();
-	if (stats && prog_stats(o->stats_link, &ns1, &cnt1))
-		stats = false;
 	for (int i = 0; i < o->n_threads; i++) {
-		conns += w[i].conns;
-		if (!first_err)
-			first_err = (int)w[i].first_err;
-		errors += w[i].errors;
+		t->conns += w[i].conns;
+		if (!t->first_err)
+			t->first_err = (int)w[i].first_err;
+		t->errors += w[i].errors;
 		for (int c = 0; c < 256; c++)
-			replies[c] += w[i].replies[c];
+			t->replies[c] += w[i].replies[c];
 		for (long b = 0; b < HIST_BUCKETS; b++)
-			hist[b] += w[i].hist[b];
+			t->hist[b] += w[i].hist[b];
 		if (w[i].first_to_start &&
-		    (!first_to || w[i].first_to_start < first_to))
-			first_to = w[i].first_to_start;
-		if (w[i].last_other_start > last_other)
-			last_other = w[i].last_other_start;
+		    (!t->first_to || w[i].first_to_start < t->first_to))
+			t->first_to = w[i].first_to_start;
+		if (w[i].last_other_start > t->last_other)
+			t->last_other = w[i].last_other_start;
 		free(w[i].hist);
 	}
-	printf("{\"conns\": %ld, \"errors\": %ld, \"first_errno\": %d, "
-	       "\"secs\": %.6f, \"rate\": %.1f, \"p50_us\": %.2f, "
-	       "\"p99_us\": %.2f, \"threads\": %d",
-	       conns, errors, first_err, (t1 - t0) / 1e9,
-	       conns / ((t1 - t0) / 1e9), hist_pct(hist, conns, 50),
-	       hist_pct(hist, conns, 99), o->n_threads);
+}
+
+/* The reply bytes seen, as a JSON object: "A": n, or "#code": n. */
+static void print_replies(const long replies[256])
+{
 	printf(", \"replies\": {");
 	for (int c = 0, first = 1; c < 256; c++) {
 		if (!replies[c])
@@ -364,6 +305,75 @@ static int run_client(struct opts *o)
 		first = 0;
 	}
 	printf("}");
+}
+
+/* The switch command, run while the clients connect: its exit status,
+ * or -1; *@done is when it finished (ns), 0 if it did not. */
+static int run_switch(const struct opts *o, double *done)
+{
+	int status = 0;
+	pid_t sw;
+
+	/* Let the old split run a little before switching. */
+	usleep(200000);
+	t_switch = bench_now_ns();
+	sw = spawn_sh(o->switch_cmd);
+	*done = 0;
+	if (sw > 0 && waitpid(sw, &status, 0) == sw)
+		*done = bench_now_ns();
+	return sw > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_client(struct opts *o)
+{
+	static struct worker w[MAX_THREADS];
+	struct totals t = { .hist = calloc(HIST_BUCKETS, sizeof(*t.hist)) };
+	__u64 ns0 = 0, cnt0 = 0, ns1 = 0, cnt1 = 0;
+	double t0, t1, sw_done = 0;
+	int stats_fd = -1, sw_status = -1;
+	bool stats = false;
+
+	if (!t.hist)
+		return 1;
+	if ((o->cgroup && bench_join_cgroup(o->cgroup)) ||
+	    (o->netns && bench_enter_netns(o->netns))) {
+		fprintf(stderr, "bench_conn: cannot enter %s / %s: %s\n",
+			o->cgroup ? o->cgroup : "-", o->netns ? o->netns : "-",
+			strerror(errno));
+		free(t.hist);
+		return 1;
+	}
+	if (o->stats_link) {
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		stats = stats_fd >= 0 &&
+			!bench_link_stats(o->stats_link, &ns0, &cnt0);
+		if (!stats)
+			fprintf(stderr, "bench_conn: no run-time stats of %s\n",
+				o->stats_link);
+	}
+	start_workers(o, w);
+	if (stats && bench_link_stats(o->stats_link, &ns0, &cnt0))
+		stats = false;
+	t0 = bench_now_ns();
+	if (o->switch_cmd)
+		sw_status = run_switch(o, &sw_done);
+	if (o->seconds > 0) {
+		while (bench_now_ns() - t0 < o->seconds * 1e9 &&
+		       atomic_load(&threads_done) < o->n_threads)
+			usleep(5000);
+		atomic_store(&stop_flag, true);
+	}
+	join_workers(o, w, &t);
+	t1 = bench_now_ns();
+	if (stats && bench_link_stats(o->stats_link, &ns1, &cnt1))
+		stats = false;
+	printf("{\"conns\": %ld, \"errors\": %ld, \"first_errno\": %d, "
+	       "\"secs\": %.6f, \"rate\": %.1f, \"p50_us\": %.2f, "
+	       "\"p99_us\": %.2f, \"threads\": %d",
+	       t.conns, t.errors, t.first_err, (t1 - t0) / 1e9,
+	       t.conns / ((t1 - t0) / 1e9), hist_pct(t.hist, t.conns, 50),
+	       hist_pct(t.hist, t.conns, 99), o->n_threads);
+	print_replies(t.replies);
 	if (stats)
 		printf(", \"prog_run_ns\": %llu, \"prog_run_cnt\": %llu",
 		       (unsigned long long)(ns1 - ns0),
@@ -372,17 +382,15 @@ static int run_client(struct opts *o)
 		printf(", \"switch_status\": %d, \"switch_cmd_ms\": %.3f, "
 		       "\"switch_first_new_ms\": %.3f, "
 		       "\"switch_last_old_ms\": %.3f",
-		       sw > 0 && WIFEXITED(sw_status) ? WEXITSTATUS(sw_status)
-						      : -1,
-		       sw_done ? (sw_done - t_switch) / 1e6 : -1,
-		       first_to ? (first_to - t_switch) / 1e6 : -1,
-		       last_other > t_switch ? (last_other - t_switch) / 1e6
-					     : 0);
+		       sw_status, sw_done ? (sw_done - t_switch) / 1e6 : -1,
+		       t.first_to ? (t.first_to - t_switch) / 1e6 : -1,
+		       t.last_other > t_switch ? (t.last_other - t_switch) / 1e6
+					       : 0);
 	printf("}\n");
 	if (stats_fd >= 0)
 		close(stats_fd);
-	free(hist);
-	return conns ? 0 : 1;
+	free(t.hist);
+	return t.conns ? 0 : 1;
 }
 
 static int parse_cpus(const char *s, struct opts *o)
@@ -415,7 +423,12 @@ static void usage(FILE *out)
 		"with the byte C.\n");
 }
 
-int main(int argc, char **argv)
+/* What main() runs: the client, the servers, or nothing (help). */
+enum role { ROLE_CLIENT, ROLE_SERVER, ROLE_HELP };
+
+/* Options into @o; 0, or 2 for a usage error. */
+static int parse_opts(int argc, char **argv, struct opts *o, enum role *role,
+		      bool *have_dst, int *threads)
 {
 	static const struct option lo[] = {
 		{ "connect", required_argument, NULL, 'c' },
@@ -433,65 +446,76 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct opts o = { .n_threads = 1, .cpus = { -1 } };
-	bool server = false, have_dst = false;
-	int c, threads = 2;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (bench_parse_addr4(optarg, &o.dst)) {
-				usage(stderr);
+			if (bench_parse_addr4(optarg, &o->dst))
 				return 2;
-			}
-			have_dst = true;
+			*have_dst = true;
 			break;
 		case 'S':
-			server = true;
+			*role = ROLE_SERVER;
 			break;
 		case 'n':
-			o.netns = optarg;
+			o->netns = optarg;
 			break;
 		case 'g':
-			o.cgroup = optarg;
+			o->cgroup = optarg;
 			break;
 		case 'p':
-			if (parse_cpus(optarg, &o)) {
-				usage(stderr);
+			if (parse_cpus(optarg, o))
 				return 2;
-			}
 			break;
 		case 't':
-			threads = atoi(optarg);
+			*threads = atoi(optarg);
 			break;
 		case 's':
-			o.seconds = atof(optarg);
+			o->seconds = atof(optarg);
 			break;
 		case 'N':
-			o.count = atol(optarg);
+			o->count = atol(optarg);
 			break;
 		case 'w':
-			o.warmup = atof(optarg);
+			o->warmup = atof(optarg);
 			break;
 		case 'L':
-			o.stats_link = optarg;
+			o->stats_link = optarg;
 			break;
 		case 'X':
-			o.switch_cmd = optarg;
+			o->switch_cmd = optarg;
 			break;
 		case 'T':
-			o.switch_to = optarg[0];
+			o->switch_to = optarg[0];
 			break;
 		case 'h':
-			usage(stdout);
+			*role = ROLE_HELP;
 			return 0;
 		default:
-			usage(stderr);
 			return 2;
 		}
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .n_threads = 1, .cpus = { -1 } };
+	enum role role = ROLE_CLIENT;
+	bool have_dst = false;
+	int threads = 2;
+
+	if (parse_opts(argc, argv, &o, &role, &have_dst, &threads)) {
+		usage(stderr);
+		return 2;
+	}
+	if (role == ROLE_HELP) {
+		usage(stdout);
+		return 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
-	if (server) {
+	if (role == ROLE_SERVER) {
 		if (optind >= argc || threads < 1 || threads > MAX_THREADS) {
 			usage(stderr);
 			return 2;

@@ -151,18 +151,6 @@ static double run_mode(const struct opts *o, enum mode m, double *cpu)
 	return result[0];
 }
 
-static int prog_stats(int fd, __u64 *ns, __u64 *cnt)
-{
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi);
-
-	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
-		return -1;
-	*ns = pi.run_time_ns;
-	*cnt = pi.run_cnt;
-	return 0;
-}
-
 /*
  * Take the sockops program out of the pinned link (detached: the steered
  * cgroup runs no sockops) and return an fd of it, to attach with a link of
@@ -206,29 +194,10 @@ static int noop_sockops(void)
 /* Run time and count of the program behind the pinned connect4 link. */
 static int hook_stats(const char *bpffs, __u64 *ns, __u64 *cnt)
 {
-	struct bpf_link_info li = {};
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(li);
 	char path[512];
-	int lfd, pfd, ret = -1;
 
 	snprintf(path, sizeof(path), "%s/links/connect4", bpffs);
-	lfd = bpf_obj_get(path);
-	if (lfd < 0)
-		return -1;
-	if (!bpf_obj_get_info_by_fd(lfd, &li, &len)) {
-		pfd = bpf_prog_get_fd_by_id(li.prog_id);
-		len = sizeof(pi);
-		if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &len)) {
-			*ns = pi.run_time_ns;
-			*cnt = pi.run_cnt;
-			ret = 0;
-		}
-		if (pfd >= 0)
-			close(pfd);
-	}
-	close(lfd);
-	return ret;
+	return bench_link_stats(path, ns, cnt);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -256,7 +225,26 @@ static void usage(FILE *out)
 		"sandbox.\n");
 }
 
-int main(int argc, char **argv)
+/* What the rounds measured: per mode and round, and the kernel's own
+ * run-time statistics of the stats round. */
+struct results {
+	int n_modes;
+	double ns[MODE_COUNT][MAX_ROUNDS], med[MODE_COUNT];   /* wall */
+	double cpu[MODE_COUNT][MAX_ROUNDS], cmed[MODE_COUNT]; /* charged */
+	__u64 run_ns[MODE_COUNT], run_cnt[MODE_COUNT]; /* connect4 hook */
+	__u64 so_ns, so_cnt;			       /* sockops program */
+};
+
+/* The programs and fds the rounds use; -1 where unused. */
+struct progs {
+	int stats_fd;	/* BPF_ENABLE_STATS, held in the stats round */
+	int sockops_fd; /* steer's sockops program, taken from its link */
+	int noop_fd;	/* a sockops program that does nothing */
+	int cg_fd;	/* the steered cgroup, to attach those two */
+};
+
+/* Options into @o: 0 to run, else the exit status (help: 0 printed). */
+static int parse_opts(int argc, char **argv, struct opts *o, bool *help)
 {
 	static const struct option lo[] = {
 		{ "netns", required_argument, NULL, 'n' },
@@ -271,64 +259,226 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct opts o = { .count = 2000, .rounds = 9 };
-	double ns[MODE_COUNT][MAX_ROUNDS], med[MODE_COUNT];
-	double cpu[MODE_COUNT][MAX_ROUNDS], cmed[MODE_COUNT];
-	__u64 run_ns[MODE_COUNT] = { 0 }, run_cnt[MODE_COUNT] = { 0 };
-	int c, bad = 0, stats_fd = -1, sockops_fd = -1, noop_fd = -1,
-	       cg_fd = -1, n_modes;
-	__u64 so_ns = 0, so_cnt = 0;
-	pid_t server;
+	int c, bad = 0;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			o.netns = optarg;
+			o->netns = optarg;
 			break;
 		case 'p':
-			o.cg_plain = optarg;
+			o->cg_plain = optarg;
 			break;
 		case 's':
-			o.cg_steer = optarg;
+			o->cg_steer = optarg;
 			break;
 		case 'b':
-			bad |= bench_parse_addr4(optarg, &o.backend);
+			bad |= bench_parse_addr4(optarg, &o->backend);
 			break;
 		case 'f':
-			bad |= bench_parse_addr4(optarg, &o.frontend);
+			bad |= bench_parse_addr4(optarg, &o->frontend);
 			break;
 		case 'c':
-			o.count = atoi(optarg);
+			o->count = atoi(optarg);
 			break;
 		case 'r':
-			o.rounds = atoi(optarg);
+			o->rounds = atoi(optarg);
 			break;
 		case 'B':
-			o.bpffs = optarg;
+			o->bpffs = optarg;
 			break;
 		case 'S':
-			o.sockops = true;
+			o->sockops = true;
 			break;
 		case 'h':
-			usage(stdout);
+			*help = true;
 			return 0;
 		default:
-			usage(stderr);
 			return 2;
 		}
 	}
-	if (bad || !o.netns || !o.cg_plain || !o.cg_steer || o.count < 1 ||
-	    o.rounds < 1 || o.rounds > MAX_ROUNDS || !o.backend.sin_port ||
-	    !o.frontend.sin_port || (o.sockops && !o.bpffs)) {
-		usage(stderr);
+	if (bad || !o->netns || !o->cg_plain || !o->cg_steer || o->count < 1 ||
+	    o->rounds < 1 || o->rounds > MAX_ROUNDS || !o->backend.sin_port ||
+	    !o->frontend.sin_port || (o->sockops && !o->bpffs))
 		return 2;
+	return 0;
+}
+
+/*
+ * Mode @m of round @r: attach the mode's sockops program if it has one,
+ * time it, detach. Times go into @res unless it is the stats round, the
+ * kernel's run-time statistics only in it. Returns the wall ns per
+ * connect, or -1 when the mode failed.
+ */
+static double one_mode(const struct opts *o, const struct progs *p, enum mode m,
+		       int r, struct results *res)
+{
+	__u64 t0 = 0, c0 = 0, t1 = 0, c1 = 0, s0 = 0, n0 = 0;
+	bool stats_round = r == o->rounds;
+	bool stats = p->stats_fd >= 0 && !hook_stats(o->bpffs, &t0, &c0);
+	double t, ct = -1;
+	int link = -1;
+
+	if (m == MODE_SOCKOPS || m == MODE_NOOP) {
+		link = bpf_link_create(m == MODE_SOCKOPS ? p->sockops_fd
+							 : p->noop_fd,
+				       p->cg_fd, BPF_CGROUP_SOCK_OPS, NULL);
+		if (link < 0)
+			fprintf(stderr,
+				"bench_connect: cannot attach sockops: %s\n",
+				strerror(errno));
+		bench_prog_stats(p->sockops_fd, &s0, &n0);
 	}
-	n_modes = o.sockops ? MODE_COUNT : MODE_SOCKOPS;
+	t = m >= MODE_NOOP && link < 0 ? -1 : run_mode(o, m, &ct);
+	if (!stats_round) {
+		res->ns[m][r] = t;
+		res->cpu[m][r] = ct;
+	}
+	if (stats && !hook_stats(o->bpffs, &t1, &c1)) {
+		res->run_ns[m] += t1 - t0;
+		res->run_cnt[m] += c1 - c0;
+	}
+	if (link >= 0) {
+		if (m == MODE_SOCKOPS && p->stats_fd >= 0 &&
+		    !bench_prog_stats(p->sockops_fd, &t1, &c1)) {
+			res->so_ns += t1 - s0;
+			res->so_cnt += c1 - n0;
+		}
+		close(link); /* detaches: the next modes run without */
+	}
+	return t;
+}
+
+/*
+ * Every mode in every round, interleaved. The timed rounds run without
+ * BPF run-time stats: they add clock reads to every program call, which
+ * would weigh on the modes with more calls. One more round with them
+ * (--bpffs) gives the per-call costs; its times are not used.
+ */
+static int run_rounds(const struct opts *o, struct progs *p,
+		      struct results *res)
+{
+	for (int r = 0; r < o->rounds + (o->bpffs ? 1 : 0); r++) {
+		if (r == o->rounds) {
+			p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+			if (p->stats_fd < 0)
+				fprintf(stderr,
+					"bench_connect: no BPF run-time "
+					"stats: %s\n",
+					strerror(errno));
+		}
+		for (int m = 0; m < res->n_modes; m++) {
+			if (one_mode(o, p, (enum mode)m, r, res) < 0) {
+				fprintf(stderr,
+					"bench_connect: mode %s failed in "
+					"round %d\n",
+					mode_names[m], r);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Sort each mode's rounds and print "NAME median (min, max)" lines. */
+static void print_medians(const struct opts *o, int n_modes,
+			  double v[MODE_COUNT][MAX_ROUNDS],
+			  double med[MODE_COUNT])
+{
+	for (int m = 0; m < n_modes; m++) {
+		qsort(v[m], o->rounds, sizeof(double), cmp_double);
+		med[m] = v[m][o->rounds / 2];
+		printf("  %-7s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
+		       med[m], v[m][0], v[m][o->rounds - 1]);
+	}
+}
+
+/* The sockops modes against steer without them. */
+static void report_sockops(const struct opts *o, const struct results *res)
+{
+	const double *med = res->med, *cmed = res->cmed;
+
+	printf("connection rate: steer %.0f/s, steer+sockops %.0f/s "
+	       "(medians)\n",
+	       1e9 / med[MODE_STEER], 1e9 / med[MODE_SOCKOPS]);
+	printf("ratio sockops/steer %.3f (medians)  %.3f (minimums): "
+	       "%+.1f%% per connect\n",
+	       med[MODE_SOCKOPS] / med[MODE_STEER],
+	       res->ns[MODE_SOCKOPS][0] / res->ns[MODE_STEER][0],
+	       100.0 * (med[MODE_SOCKOPS] / med[MODE_STEER] - 1));
+	printf("CPU ratio sockops/steer %.3f (medians)  %.3f "
+	       "(minimums): %+.1f%% CPU per connect\n",
+	       cmed[MODE_SOCKOPS] / cmed[MODE_STEER],
+	       res->cpu[MODE_SOCKOPS][0] / res->cpu[MODE_STEER][0],
+	       100.0 * (cmed[MODE_SOCKOPS] / cmed[MODE_STEER] - 1));
+	printf("CPU ratio noop/steer    %.3f (medians)  %.3f "
+	       "(minimums): any sockops program\n",
+	       cmed[MODE_NOOP] / cmed[MODE_STEER],
+	       res->cpu[MODE_NOOP][0] / res->cpu[MODE_STEER][0]);
+	printf("CPU ratio sockops/noop  %.3f (medians)  %.3f "
+	       "(minimums): steer's counting itself\n",
+	       cmed[MODE_SOCKOPS] / cmed[MODE_NOOP],
+	       res->cpu[MODE_SOCKOPS][0] / res->cpu[MODE_NOOP][0]);
+	if (res->so_cnt)
+		printf("sockops program %6.0f ns per call, %.1f calls "
+		       "per connection (kernel run-time stats)\n",
+		       (double)res->so_ns / res->so_cnt,
+		       (double)res->so_cnt / o->count);
+}
+
+static void report(const struct opts *o, const struct progs *p,
+		   struct results *res)
+{
+	printf("%d rounds x %d connects per mode, interleaved; median ns per "
+	       "connect()+close():\n",
+	       o->rounds, o->count);
+	print_medians(o, res->n_modes, res->ns, res->med);
+	printf("median CPU ns per connect()+close() charged to the client:\n");
+	print_medians(o, res->n_modes, res->cpu, res->cmed);
+	/* The minimum is the run least disturbed by other load. */
+	printf("ratio miss/plain  %.3f (medians)  %.3f (minimums)\n",
+	       res->med[MODE_MISS] / res->med[MODE_PLAIN],
+	       res->ns[MODE_MISS][0] / res->ns[MODE_PLAIN][0]);
+	printf("ratio steer/plain %.3f (medians)  %.3f (minimums)\n",
+	       res->med[MODE_STEER] / res->med[MODE_PLAIN],
+	       res->ns[MODE_STEER][0] / res->ns[MODE_PLAIN][0]);
+	if (o->sockops)
+		report_sockops(o, res);
+	for (int m = MODE_MISS; m < res->n_modes && p->stats_fd >= 0; m++)
+		if (res->run_cnt[m])
+			printf("connect4 hook, mode %-5s %6.0f ns per call "
+			       "(kernel run-time stats, %llu calls)\n",
+			       mode_names[m],
+			       (double)res->run_ns[m] / res->run_cnt[m],
+			       (unsigned long long)res->run_cnt[m]);
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	static struct results res;
+	struct opts o = { .count = 2000, .rounds = 9 };
+	struct progs p = { -1, -1, -1, -1 };
+	bool help = false;
+	int ret;
+	pid_t server;
+
+	ret = parse_opts(argc, argv, &o, &help);
+	if (ret || help) {
+		usage(ret ? stderr : stdout);
+		return ret;
+	}
+	res.n_modes = o.sockops ? MODE_COUNT : MODE_SOCKOPS;
 	if (o.sockops) {
-		sockops_fd = sockops_take(o.bpffs);
-		noop_fd = noop_sockops();
-		cg_fd = open(o.cg_steer, O_RDONLY | O_DIRECTORY);
-		if (sockops_fd < 0 || noop_fd < 0 || cg_fd < 0) {
+		p.sockops_fd = sockops_take(o.bpffs);
+		p.noop_fd = noop_sockops();
+		p.cg_fd = open(o.cg_steer, O_RDONLY | O_DIRECTORY);
+		if (p.sockops_fd < 0 || p.noop_fd < 0 || p.cg_fd < 0) {
 			fprintf(stderr,
 				"bench_connect: no sockops program to take "
 				"from %s/links/sockops: %s\n",
@@ -344,138 +494,14 @@ int main(int argc, char **argv)
 		serve(&o);
 	}
 	usleep(200000); /* let the server listen */
-
-	/*
-	 * The timed rounds run without BPF run-time stats: they add clock
-	 * reads to every program call, which would weigh on the modes with
-	 * more calls. One more round with them (--bpffs) gives the per-call
-	 * costs; its times are not used.
-	 */
-	for (int r = 0; r < o.rounds + (o.bpffs ? 1 : 0); r++) {
-		bool stats_round = r == o.rounds;
-
-		if (stats_round) {
-			stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-			if (stats_fd < 0)
-				fprintf(stderr,
-					"bench_connect: no BPF run-time "
-					"stats: %s\n",
-					strerror(errno));
-		}
-		for (int m = 0; m < n_modes; m++) {
-			__u64 t0 = 0, c0 = 0, t1 = 0, c1 = 0, s0 = 0, n0 = 0;
-			bool stats =
-				stats_fd >= 0 && !hook_stats(o.bpffs, &t0, &c0);
-			int link = -1;
-			double t, ct = -1;
-
-			if (m == MODE_SOCKOPS || m == MODE_NOOP) {
-				link = bpf_link_create(
-					m == MODE_SOCKOPS ? sockops_fd
-							  : noop_fd,
-					cg_fd, BPF_CGROUP_SOCK_OPS, NULL);
-				if (link < 0)
-					fprintf(stderr,
-						"bench_connect: cannot attach "
-						"sockops: %s\n",
-						strerror(errno));
-				prog_stats(sockops_fd, &s0, &n0);
-			}
-			t = m >= MODE_NOOP && link < 0
-				    ? -1
-				    : run_mode(&o, (enum mode)m, &ct);
-			if (!stats_round) {
-				ns[m][r] = t;
-				cpu[m][r] = ct;
-			}
-			if (stats && !hook_stats(o.bpffs, &t1, &c1)) {
-				run_ns[m] += t1 - t0;
-				run_cnt[m] += c1 - c0;
-			}
-			if (link >= 0) {
-				if (m == MODE_SOCKOPS && stats_fd >= 0 &&
-				    !prog_stats(sockops_fd, &t1, &c1)) {
-					so_ns += t1 - s0;
-					so_cnt += c1 - n0;
-				}
-				close(link); /* detaches: next modes run without
-					      */
-			}
-			if (t < 0) {
-				fprintf(stderr,
-					"bench_connect: mode %s failed in "
-					"round %d\n",
-					mode_names[m], r);
-				kill(server, SIGKILL);
-				waitpid(server, NULL, 0);
-				return 1;
-			}
-		}
-	}
+	ret = run_rounds(&o, &p, &res);
 	kill(server, SIGKILL);
 	waitpid(server, NULL, 0);
-
-	printf("%d rounds x %d connects per mode, interleaved; median ns per "
-	       "connect()+close():\n",
-	       o.rounds, o.count);
-	for (int m = 0; m < n_modes; m++) {
-		qsort(ns[m], o.rounds, sizeof(double), cmp_double);
-		med[m] = ns[m][o.rounds / 2];
-		printf("  %-7s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
-		       med[m], ns[m][0], ns[m][o.rounds - 1]);
-	}
-	printf("median CPU ns per connect()+close() charged to the client:\n");
-	for (int m = 0; m < n_modes; m++) {
-		qsort(cpu[m], o.rounds, sizeof(double), cmp_double);
-		cmed[m] = cpu[m][o.rounds / 2];
-		printf("  %-7s %9.0f ns  (min %.0f, max %.0f)\n", mode_names[m],
-		       cmed[m], cpu[m][0], cpu[m][o.rounds - 1]);
-	}
-	/* The minimum is the run least disturbed by other load. */
-	printf("ratio miss/plain  %.3f (medians)  %.3f (minimums)\n",
-	       med[MODE_MISS] / med[MODE_PLAIN],
-	       ns[MODE_MISS][0] / ns[MODE_PLAIN][0]);
-	printf("ratio steer/plain %.3f (medians)  %.3f (minimums)\n",
-	       med[MODE_STEER] / med[MODE_PLAIN],
-	       ns[MODE_STEER][0] / ns[MODE_PLAIN][0]);
-	if (o.sockops) {
-		printf("connection rate: steer %.0f/s, steer+sockops %.0f/s "
-		       "(medians)\n",
-		       1e9 / med[MODE_STEER], 1e9 / med[MODE_SOCKOPS]);
-		printf("ratio sockops/steer %.3f (medians)  %.3f (minimums): "
-		       "%+.1f%% per connect\n",
-		       med[MODE_SOCKOPS] / med[MODE_STEER],
-		       ns[MODE_SOCKOPS][0] / ns[MODE_STEER][0],
-		       100.0 * (med[MODE_SOCKOPS] / med[MODE_STEER] - 1));
-		printf("CPU ratio sockops/steer %.3f (medians)  %.3f "
-		       "(minimums): %+.1f%% CPU per connect\n",
-		       cmed[MODE_SOCKOPS] / cmed[MODE_STEER],
-		       cpu[MODE_SOCKOPS][0] / cpu[MODE_STEER][0],
-		       100.0 * (cmed[MODE_SOCKOPS] / cmed[MODE_STEER] - 1));
-		printf("CPU ratio noop/steer    %.3f (medians)  %.3f "
-		       "(minimums): any sockops program\n",
-		       cmed[MODE_NOOP] / cmed[MODE_STEER],
-		       cpu[MODE_NOOP][0] / cpu[MODE_STEER][0]);
-		printf("CPU ratio sockops/noop  %.3f (medians)  %.3f "
-		       "(minimums): steer's counting itself\n",
-		       cmed[MODE_SOCKOPS] / cmed[MODE_NOOP],
-		       cpu[MODE_SOCKOPS][0] / cpu[MODE_NOOP][0]);
-		if (so_cnt)
-			printf("sockops program %6.0f ns per call, %.1f calls "
-			       "per connection (kernel run-time stats)\n",
-			       (double)so_ns / so_cnt,
-			       (double)so_cnt / o.count);
-		close(sockops_fd);
-		close(noop_fd);
-		close(cg_fd);
-	}
-	for (int m = MODE_MISS; m < n_modes && stats_fd >= 0; m++)
-		if (run_cnt[m])
-			printf("connect4 hook, mode %-5s %6.0f ns per call "
-			       "(kernel run-time stats, %llu calls)\n",
-			       mode_names[m], (double)run_ns[m] / run_cnt[m],
-			       (unsigned long long)run_cnt[m]);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	return 0;
+	if (!ret)
+		report(&o, &p, &res);
+	close_fd(p.stats_fd);
+	close_fd(p.sockops_fd);
+	close_fd(p.noop_fd);
+	close_fd(p.cg_fd);
+	return ret ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "bench_util.h"
 
 double bench_now_ns(void)
@@ -59,4 +60,36 @@ int bench_join_cgroup(const char *dir)
 		return -1;
 	ret = fprintf(f, "%d\n", getpid()) < 0;
 	return fclose(f) || ret ? -1 : 0;
+}
+
+int bench_prog_stats(int fd, __u64 *ns, __u64 *cnt)
+{
+	struct bpf_prog_info pi = { 0 };
+	__u32 len = sizeof(pi);
+
+	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
+		return -1;
+	*ns = pi.run_time_ns;
+	*cnt = pi.run_cnt;
+	return 0;
+}
+
+int bench_link_stats(const char *pin, __u64 *ns, __u64 *cnt)
+{
+	struct bpf_link_info li = { 0 };
+	__u32 len = sizeof(li);
+	int lfd, pfd, ret = -1;
+
+	lfd = bpf_obj_get(pin);
+	if (lfd < 0)
+		return -1;
+	if (!bpf_obj_get_info_by_fd(lfd, &li, &len)) {
+		pfd = bpf_prog_get_fd_by_id(li.prog_id);
+		if (pfd >= 0) {
+			ret = bench_prog_stats(pfd, ns, cnt);
+			close(pfd);
+		}
+	}
+	close(lfd);
+	return ret;
 }

@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 #include "maps.h"
 
-/* Exit statuses (DESIGN.md §5). */
+/* Exit statuses (docs/DESIGN.md §5). */
 enum { CTL_OK = 0, CTL_ERR = 1, CTL_USAGE = 2 };
 
 struct ctl {
@@ -70,6 +70,22 @@ void ctl_edit_end(struct ctl_edit *e);
 void ctl_edit_report(const struct ctl *c, const struct ctl_edit *e,
 		     const char *action, const char *key,
 		     struct json_object *val);
+
+/*
+ * Ending passive ejections (tools/ctl/ctl_health.c): open() loads the
+ * restore program on @m's health maps (0, with nothing to run when the
+ * pins have none; -errno); restore() ends backend @bslot of version @vslot
+ * of route @id's ejection in the kernel: a steer_health_restore_result or
+ * -errno; close() unloads it.
+ */
+struct steer_health_restore;
+struct ctl_health {
+	struct steer_health_restore *skel;
+};
+int ctl_health_open(const struct steer_maps *m, struct ctl_health *h);
+int ctl_health_restore(const struct ctl_health *h, __u32 id, __u8 vslot,
+		       __u16 bslot);
+void ctl_health_close(struct ctl_health *h);
 
 /* eject (@eject true) or restore ROUTE BACKEND: argv as the command's. */
 int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject);

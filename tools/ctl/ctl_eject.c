@@ -69,6 +69,56 @@ static int mark(struct steer_route_cfg *cfg, const struct route_addr *want,
 	return hits;
 }
 
+/*
+ * restore: end the passive ejection of every backend matching @want, in
+ * @list's order (mark()'s), and note in each entry whether one was ended.
+ * CTL_OK, or CTL_ERR (printed) when it could not be done.
+ */
+static int end_passive(const struct ctl *c, const struct ctl_edit *e,
+		       const struct route_addr *want, bool loose,
+		       struct json_object *list)
+{
+	const struct steer_route_cfg *cfg = e->cfg;
+	struct ctl_health h;
+	size_t n = 0;
+	int ret;
+
+	ret = ctl_health_open(&e->m, &h);
+	if (ret)
+		return ctl_error(c, CTL_ERR,
+				 "cannot load the program that ends a passive "
+				 "ejection: %s",
+				 strerror(-ret));
+	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
+		const struct steer_version *sv = &cfg->versions[v];
+
+		for (int i = 0; i < sv->n_backends && i < ROUTE_MAX_BACKENDS;
+		     i++) {
+			const struct steer_backend *b = &sv->backends[i];
+
+			if (!backend_matches(b, want, loose))
+				continue;
+			ret = ctl_health_restore(&h, (__u32)e->id,
+						 sv->counter_slot,
+						 b->counter_slot);
+			if (ret < 0) {
+				ctl_health_close(&h);
+				return ctl_error(c, CTL_ERR,
+						 "cannot end the passive "
+						 "ejection of a backend: %s",
+						 strerror(-ret));
+			}
+			json_object_object_add(
+				json_object_array_get_idx(list, n++),
+				"passive_ejection_ended",
+				json_object_new_boolean(ret ==
+							STEER_RESTORE_ENDED));
+		}
+	}
+	ctl_health_close(&h);
+	return CTL_OK;
+}
+
 int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 {
 	const char *cmd = eject ? "eject" : "restore";
@@ -105,6 +155,9 @@ int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 	list = json_object_new_array();
 	mark(e.cfg, &want, loose, eject, list);
 	ret = ctl_edit_commit(c, &e);
+	/* The publish first: when it fails, nothing has changed. */
+	if (!ret && !eject)
+		ret = end_passive(c, &e, &want, loose, list);
 	if (ret) {
 		json_object_put(list);
 		goto out;
@@ -113,14 +166,19 @@ int ctl_eject_run(struct ctl *c, int argc, char **argv, bool eject)
 		for (size_t i = 0; i < json_object_array_length(list); i++) {
 			struct json_object *o =
 				json_object_array_get_idx(list, i);
-			struct json_object *a, *v;
+			struct json_object *a, *v, *p = NULL;
 
 			json_object_object_get_ex(o, "address", &a);
 			json_object_object_get_ex(o, "version", &v);
-			printf("%s %s (version %s)\n",
+			json_object_object_get_ex(o, "passive_ejection_ended",
+						  &p);
+			printf("%s %s (version %s)%s\n",
 			       eject ? "ejected" : "restored",
 			       json_object_get_string(a),
-			       json_object_get_string(v));
+			       json_object_get_string(v),
+			       json_object_get_boolean(p)
+				       ? ": passive ejection ended"
+				       : "");
 		}
 	}
 	ctl_edit_report(c, &e, eject ? "ejected" : "restored", "backends",

@@ -25,7 +25,7 @@ static int run_promote(struct ctl *c, int argc, char **argv)
 	}
 	for (int r = 0; r < e.cfg->n_rules && r < STEER_MAX_RULES; r++) {
 		memset(e.cfg->rules[r].split, 0, sizeof(e.cfg->rules[r].split));
-		e.cfg->rules[r].split[v] = STEER_SPLIT_SLOTS;
+		e.cfg->rules[r].split[v] = STEER_SPLIT_POINTS;
 	}
 	ret = ctl_edit_commit(c, &e);
 	if (!ret) {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * steerctl rollout: the release pipeline in one command (DESIGN.md §7).
+ * steerctl rollout: the release pipeline in one command (docs/DESIGN.md §7).
  * Each step publishes the canary's share (the read-modify-publish cycle of
  * `set`, tools/ctl/ctl_edit.c), waits the interval while it reads the canary's
  * per-backend counters, and judges the failure rate over that step alone.
- * A breach, too little traffic to judge, or SIGINT/SIGTERM/SIGHUP rolls the
+ * A breach (the rate, or a canary backend ejected by passive health), too
+ * little traffic to judge, or SIGINT/SIGTERM/SIGHUP rolls the
  * splits back to the route file at once and exits 1; after the last step
  * the canary is promoted and the exit status is 0.
  */
@@ -24,6 +25,9 @@
 #define TICK_TTY_S  1.0
 #define TICK_LOG_S  5.0
 #define TICK_JSON_S 1.0
+/* A route with passive health is also read this often for an ejected
+ * canary, which fails the step at once (ctl_rollout_health.c). */
+#define HEALTH_POLL_S 0.2
 
 /* publish() and read_counts(): someone else changed the splits. */
 #define ROUTE_CHANGED 100
@@ -67,7 +71,7 @@ static int step_split(const struct steer_route_cfg *cfg, int rule, int v,
 			return -1;
 		w[last] = 1;
 	}
-	compile_apportion(w, n, STEER_SPLIT_SLOTS - share, got);
+	compile_apportion(w, n, STEER_SPLIT_POINTS - share, got);
 	for (int i = 0; i < n && i < STEER_MAX_VERSIONS; i++)
 		out[i] = (__u16)(i == v ? share : got[i]);
 	return 0;
@@ -119,7 +123,7 @@ static int publish(struct rollout_run *r, enum edit what)
 			       sizeof(e.cfg->rules[i].split));
 		} else if (what == EDIT_PROMOTE) {
 			memset(split, 0, sizeof(e.cfg->rules[i].split));
-			split[v] = STEER_SPLIT_SLOTS;
+			split[v] = STEER_SPLIT_POINTS;
 		} else if (r->stepped[i] &&
 			   step_split(e.cfg, i, v, r->a->steps[r->step],
 				      split)) {
@@ -195,6 +199,7 @@ static int read_counts(struct rollout_run *r, bool base)
 		r->conns += conns - r->base_conns[slot];
 		r->failed += failed - r->base_failed[slot];
 	}
+	rollout_read_ejected(r, ver);
 	return CTL_OK;
 }
 
@@ -277,15 +282,18 @@ static enum rollout_outcome run_step(struct rollout_run *r)
 	ret = read_counts(r, true);
 	if (ret)
 		return ret == ROUTE_CHANGED ? CHANGED : FAILED;
+	if (rollout_judge_ejected(r))
+		return BREACH;
 	/* Bounded: each pass sleeps to the next tick or deadline, and the
 	 * deadline moves at most --extend times. */
 	for (;;) {
 		double t = rollout_now();
+		double wake = next_tick < r->deadline ? next_tick : r->deadline;
 		int out;
 
-		sig = wait_signal(
-			(next_tick < r->deadline ? next_tick : r->deadline) -
-			t);
+		if (r->cfg->health_failures && wake > t + HEALTH_POLL_S)
+			wake = t + HEALTH_POLL_S;
+		sig = wait_signal(wake - t);
 		if (sig) {
 			r->signal = sig;
 			return INTERRUPTED;
@@ -293,6 +301,8 @@ static enum rollout_outcome run_step(struct rollout_run *r)
 		ret = read_counts(r, false);
 		if (ret)
 			return ret == ROUTE_CHANGED ? CHANGED : FAILED;
+		if (rollout_judge_ejected(r))
+			return BREACH;
 		t = rollout_now();
 		if (t < r->deadline) {
 			if (t >= next_tick) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * steerctl rollout (DESIGN.md §7): the arguments as parsed and checked
+ * steerctl rollout (docs/DESIGN.md §7): the arguments as parsed and checked
  * before anything changes (ctl_rollout_args.c), and the run
  * (ctl_rollout.c).
  */
@@ -8,6 +8,7 @@
 #define STEER_CTL_ROLLOUT_H
 
 #include <stdbool.h>
+#include "addr.h"
 #include "ctl.h"
 
 #define ROLLOUT_MAX_STEPS 64
@@ -72,11 +73,26 @@ struct rollout_run {
 	unsigned int intervals;
 	int signal;
 	char why[512]; /* the reason of a failed rollout, one line */
+	/* The canary's backends at the last read, and those of them that
+	 * passive health ejected (ctl_rollout_health.c). */
+	int n_canary, n_ejected;
+	char ejected[ROUTE_MAX_BACKENDS][ADDR_STR_MAX];
+	__u64 ejected_ms[ROUTE_MAX_BACKENDS]; /* time left */
 };
 
 double rollout_now(void);			/* CLOCK_MONOTONIC seconds */
 double rollout_rate(__u64 failed, __u64 conns); /* 0 for 0 conns */
 const char *rollout_sig_name(int sig);
+
+/*
+ * Passive health of the canary (ctl_rollout_health.c). read: note which
+ * backends of version @ver are ejected now (health entry's
+ * ejected_until_ns ahead of CLOCK_MONOTONIC). judge: true, with r->why
+ * set, when any is: an ejected canary fails its step at once.
+ */
+void rollout_read_ejected(struct rollout_run *r,
+			  const struct steer_version *ver);
+bool rollout_judge_ejected(struct rollout_run *r);
 
 /*
  * Output (ctl_rollout_report.c): text lines on stdout, or one JSON event

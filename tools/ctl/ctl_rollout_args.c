@@ -150,6 +150,81 @@ static int parse_count(const char *s, unsigned long max, unsigned long *out)
 	return *end || *out > max ? -1 : 0;
 }
 
+/* --rule @name once more, at most STEER_MAX_RULES times. */
+static int add_rule(const struct ctl *c, char *name, struct rollout_args *a)
+{
+	for (int i = 0; i < a->n_rules; i++)
+		if (!strcmp(a->rules[i], name))
+			return ctl_error(c, CTL_USAGE,
+					 "rollout: --rule %s given twice",
+					 name);
+	if (a->n_rules == STEER_MAX_RULES)
+		return ctl_error(c, CTL_USAGE, "rollout: more than %d --rule",
+				 STEER_MAX_RULES);
+	a->rules[a->n_rules++] = name;
+	return CTL_OK;
+}
+
+/* Option @opt (@given as written) with value @arg into @a. */
+static int parse_opt(const struct ctl *c, int opt, char *arg, const char *given,
+		     struct rollout_args *a)
+{
+	unsigned long n;
+
+	switch (opt) {
+	case 't':
+		a->version = arg;
+		return CTL_OK;
+	case 's':
+		return parse_steps(c, arg, a);
+	case 'i':
+		a->interval_s = rollout_parse_duration(arg);
+		if (!(a->interval_s >= MIN_INTERVAL_S &&
+		      a->interval_s <= MAX_INTERVAL_S))
+			return ctl_error(c, CTL_USAGE,
+					 "rollout: --interval: '%s' is not a "
+					 "duration from 100ms to 24h (e.g. "
+					 "30s, 2m, 500ms)",
+					 arg);
+		return CTL_OK;
+	case 'f':
+		a->max_rate = rollout_parse_rate(arg);
+		if (a->max_rate < 0)
+			return ctl_error(c, CTL_USAGE,
+					 "rollout: --max-failure-rate: '%s' is "
+					 "not a percentage from 0 to 100 (e.g. "
+					 "1%%, 0.5%%)",
+					 arg);
+		return CTL_OK;
+	case 'n':
+		if (parse_count(arg, MAX_MIN_CONNS, &n) || !n)
+			return ctl_error(c, CTL_USAGE,
+					 "rollout: --min-connections: '%s' is "
+					 "not a number from 1 to %lu",
+					 arg, MAX_MIN_CONNS);
+		a->min_conns = n;
+		return CTL_OK;
+	case 'e':
+		if (parse_count(arg, MAX_EXTEND, &n))
+			return ctl_error(c, CTL_USAGE,
+					 "rollout: --extend: '%s' is not a "
+					 "number from 0 to %d",
+					 arg, MAX_EXTEND);
+		a->extend = (unsigned int)n;
+		return CTL_OK;
+	case 'r':
+		return add_rule(c, arg, a);
+	case ':':
+		return ctl_error(c, CTL_USAGE, "rollout: %s needs a value",
+				 given);
+	default:
+		return ctl_error(c, CTL_USAGE,
+				 "rollout: unknown option '%s'; see "
+				 "'steerctl help rollout'",
+				 given);
+	}
+}
+
 int rollout_parse_args(const struct ctl *c, int argc, char **argv,
 		       struct rollout_args *a)
 {
@@ -163,7 +238,6 @@ int rollout_parse_args(const struct ctl *c, int argc, char **argv,
 		{ "rule", required_argument, NULL, 'r' },
 		{ 0 },
 	};
-	unsigned long n;
 	int opt, ret;
 
 	memset(a, 0, sizeof(*a));
@@ -177,76 +251,9 @@ int rollout_parse_args(const struct ctl *c, int argc, char **argv,
 	opterr = 0; /* our own one-line message instead of getopt's */
 	while ((opt = getopt_long(argc, argv, ":t:s:i:f:n:e:r:", opts, NULL)) !=
 	       -1) {
-		switch (opt) {
-		case 't':
-			a->version = optarg;
-			break;
-		case 's':
-			ret = parse_steps(c, optarg, a);
-			if (ret)
-				return ret;
-			break;
-		case 'i':
-			a->interval_s = rollout_parse_duration(optarg);
-			if (!(a->interval_s >= MIN_INTERVAL_S &&
-			      a->interval_s <= MAX_INTERVAL_S))
-				return ctl_error(c, CTL_USAGE,
-						 "rollout: --interval: '%s' is "
-						 "not a duration from 100ms "
-						 "to 24h (e.g. 30s, 2m, "
-						 "500ms)",
-						 optarg);
-			break;
-		case 'f':
-			a->max_rate = rollout_parse_rate(optarg);
-			if (a->max_rate < 0)
-				return ctl_error(c, CTL_USAGE,
-						 "rollout: --max-failure-rate: "
-						 "'%s' is not a percentage "
-						 "from 0 to 100 (e.g. 1%%, "
-						 "0.5%%)",
-						 optarg);
-			break;
-		case 'n':
-			if (parse_count(optarg, MAX_MIN_CONNS, &n) || !n)
-				return ctl_error(c, CTL_USAGE,
-						 "rollout: --min-connections: "
-						 "'%s' is not a number from 1 "
-						 "to %lu",
-						 optarg, MAX_MIN_CONNS);
-			a->min_conns = n;
-			break;
-		case 'e':
-			if (parse_count(optarg, MAX_EXTEND, &n))
-				return ctl_error(c, CTL_USAGE,
-						 "rollout: --extend: '%s' is "
-						 "not a number from 0 to %d",
-						 optarg, MAX_EXTEND);
-			a->extend = (unsigned int)n;
-			break;
-		case 'r':
-			for (int i = 0; i < a->n_rules; i++)
-				if (!strcmp(a->rules[i], optarg))
-					return ctl_error(c, CTL_USAGE,
-							 "rollout: --rule %s "
-							 "given twice",
-							 optarg);
-			if (a->n_rules == STEER_MAX_RULES)
-				return ctl_error(c, CTL_USAGE,
-						 "rollout: more than %d --rule",
-						 STEER_MAX_RULES);
-			a->rules[a->n_rules++] = optarg;
-			break;
-		case ':':
-			return ctl_error(c, CTL_USAGE,
-					 "rollout: %s needs a value",
-					 argv[optind - 1]);
-		default:
-			return ctl_error(c, CTL_USAGE,
-					 "rollout: unknown option '%s'; see "
-					 "'steerctl help rollout'",
-					 argv[optind - 1]);
-		}
+		ret = parse_opt(c, opt, optarg, argv[optind - 1], a);
+		if (ret)
+			return ret;
 	}
 	if (optind >= argc)
 		return ctl_error(c, CTL_USAGE,
@@ -326,6 +333,14 @@ const char rollout_help[] =
 	"waits one more interval (counting on), at most --extend times, "
 	"then\n"
 	"fails: too little traffic to judge.\n"
+	"\n"
+	"With a 'health' section in the route, a canary backend that "
+	"passive\n"
+	"health ejects fails the step at once, whatever the rate (the "
+	"ejection\n"
+	"hides its failures from the rate); the breach names it. A "
+	"backend\n"
+	"ejected by 'steerctl eject' does not count.\n"
 	"\n"
 	"Rolling back returns every rule's split to the route file "
 	"(backend\n"

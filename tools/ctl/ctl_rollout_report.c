@@ -308,6 +308,24 @@ void rollout_report_stop(struct rollout_run *r, enum rollout_outcome out)
 		json_object_object_add(
 			o, "signal",
 			json_object_new_string(rollout_sig_name(r->signal)));
+	if (out == BREACH && r->n_ejected) {
+		struct json_object *list = json_object_new_array();
+
+		for (int i = 0; i < r->n_ejected; i++) {
+			struct json_object *b = json_object_new_object();
+
+			json_object_object_add(
+				b, "address",
+				json_object_new_string(r->ejected[i]));
+			add_int(b, "ejected_for_ms",
+				(long long)r->ejected_ms[i]);
+			json_object_array_add(list, b);
+		}
+		json_object_object_add(o, "ejected", list);
+		json_object_object_add(
+			o, "all_ejected",
+			json_object_new_boolean(r->n_ejected == r->n_canary));
+	}
 	json_object_object_add(o, "reason", json_object_new_string(r->why));
 	emit(o);
 }

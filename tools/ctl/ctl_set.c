@@ -36,6 +36,69 @@ static int default_rule(const struct steer_route_cfg *cfg)
 	return cfg->n_rules - 1;
 }
 
+/* The rule to change: --rule @name, else default_rule(). Index or -1. */
+static int pick_rule(const struct ctl *c, const struct steer_route_cfg *cfg,
+		     const char *route, const char *name)
+{
+	int rule;
+
+	if (name) {
+		rule = compile_rule_index(cfg, name);
+		if (rule < 0)
+			ctl_error(c, CTL_ERR, "route %s has no rule named '%s'",
+				  route, name);
+		return rule;
+	}
+	rule = default_rule(cfg);
+	if (rule < 0)
+		ctl_error(c, CTL_ERR, "route %s has no rules", route);
+	return rule;
+}
+
+/*
+ * VERSION=PERCENT arguments @args (@n of them, each with an '=') into
+ * @split by @cfg's version indexes; they must sum to 100 %. CTL_OK or
+ * CTL_ERR, reported.
+ */
+static int parse_split(const struct ctl *c, const struct steer_route_cfg *cfg,
+		       const char *route, char **args, int n,
+		       __u16 split[STEER_MAX_VERSIONS])
+{
+	bool named[STEER_MAX_VERSIONS] = { false };
+	unsigned int units, sum = 0;
+	char pct[16];
+
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(args[i], '=');
+		int v;
+
+		*eq = '\0';
+		v = compile_version_index(cfg, args[i]);
+		*eq = '=';
+		if (v < 0)
+			return ctl_error(c, CTL_ERR,
+					 "route %s has no version '%.*s'",
+					 route, (int)(eq - args[i]), args[i]);
+		if (named[v])
+			return ctl_error(c, CTL_ERR, "version %s given twice",
+					 cfg->versions[v].name);
+		if (parse_pct(eq + 1, &units))
+			return ctl_error(c, CTL_ERR,
+					 "%s: '%s' is not a percentage from 0 "
+					 "to 100 with at most 2 decimals",
+					 cfg->versions[v].name, eq + 1);
+		named[v] = true;
+		split[v] = (__u16)units;
+		sum += units;
+	}
+	if (sum != STEER_SPLIT_POINTS)
+		return ctl_error(c, CTL_ERR,
+				 "the split sums to %s%%, not 100%% (versions "
+				 "not named get 0)",
+				 ctl_pct(pct, sizeof(pct), sum));
+	return CTL_OK;
+}
+
 static int run_set(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -43,12 +106,10 @@ static int run_set(struct ctl *c, int argc, char **argv)
 		{ 0 },
 	};
 	__u16 split[STEER_MAX_VERSIONS] = { 0 };
-	bool named[STEER_MAX_VERSIONS] = { false };
 	const char *rule_name = NULL, *route;
 	struct ctl_edit e;
-	unsigned int sum = 0;
 	int opt, rule, first, ret;
-	char pct[16];
+	char what[64];
 
 	optind = 0; /* reset GNU getopt: main() used it */
 	while ((opt = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
@@ -75,64 +136,17 @@ static int run_set(struct ctl *c, int argc, char **argv)
 	ret = ctl_edit_begin(c, route, &e);
 	if (ret)
 		goto out;
-	if (rule_name) {
-		rule = compile_rule_index(e.cfg, rule_name);
-		if (rule < 0) {
-			ret = ctl_error(c, CTL_ERR,
-					"route %s has no rule named '%s'",
-					route, rule_name);
-			goto out;
-		}
-	} else {
-		rule = default_rule(e.cfg);
-		if (rule < 0) {
-			ret = ctl_error(c, CTL_ERR, "route %s has no rules",
-					route);
-			goto out;
-		}
-	}
-	for (int i = first; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-		unsigned int units;
-		int v;
-
-		*eq = '\0';
-		v = compile_version_index(e.cfg, argv[i]);
-		*eq = '=';
-		if (v < 0) {
-			ret = ctl_error(c, CTL_ERR,
-					"route %s has no version '%.*s'", route,
-					(int)(eq - argv[i]), argv[i]);
-			goto out;
-		}
-		if (named[v]) {
-			ret = ctl_error(c, CTL_ERR, "version %s given twice",
-					e.cfg->versions[v].name);
-			goto out;
-		}
-		if (parse_pct(eq + 1, &units)) {
-			ret = ctl_error(c, CTL_ERR,
-					"%s: '%s' is not a percentage from 0 "
-					"to 100 with at most 2 decimals",
-					e.cfg->versions[v].name, eq + 1);
-			goto out;
-		}
-		named[v] = true;
-		split[v] = (__u16)units;
-		sum += units;
-	}
-	if (sum != STEER_SPLIT_SLOTS) {
-		ret = ctl_error(c, CTL_ERR,
-				"the split sums to %s%%, not 100%% (versions "
-				"not named get 0)",
-				ctl_pct(pct, sizeof(pct), sum));
+	rule = pick_rule(c, e.cfg, route, rule_name);
+	if (rule < 0) {
+		ret = CTL_ERR;
 		goto out;
 	}
+	ret = parse_split(c, e.cfg, route, argv + first, argc - first, split);
+	if (ret)
+		goto out;
 	memcpy(e.cfg->rules[rule].split, split, sizeof(split));
 	ret = ctl_edit_commit(c, &e);
 	if (!ret) {
-		char what[64];
-
 		snprintf(what, sizeof(what), "set rule %s",
 			 e.cfg->rules[rule].name);
 		ctl_edit_report(c, &e, what, NULL, NULL);

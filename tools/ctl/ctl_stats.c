@@ -254,7 +254,23 @@ static struct json_object *backend_json(const struct stats_route *rs, int v,
 	json_object_object_add(o, "address", json_object_new_string(name));
 	json_object_object_add(
 		o, "ejected",
-		json_object_new_boolean(be->flags & STEER_BACKEND_EJECTED));
+		json_object_new_boolean(
+			be->flags & STEER_BACKEND_EJECTED ||
+			rs->now_ns < rs->health[v][b].ejected_until_ns));
+	json_object_object_add(
+		o, "ejections",
+		json_object_new_uint64(rs->health[v][b].ejections));
+	json_object_object_add(
+		o, "ejected_for_ms",
+		json_object_new_uint64(
+			rs->now_ns < rs->health[v][b].ejected_until_ns
+				? (rs->health[v][b].ejected_until_ns -
+				   rs->now_ns) /
+					  1000000
+				: 0));
+	json_object_object_add(
+		o, "overflow",
+		json_object_new_uint64(rs->health[v][b].overflow));
 	for (int l = 0; l < STEER_LAYER_COUNT; l++) {
 		struct counts lc = { 0 };
 
@@ -453,9 +469,14 @@ static void route_text(const struct stats_route *rs,
 
 			addr_format(addr, sizeof(addr), be->family, be->addr,
 				    ntohs(be->port));
-			snprintf(name, sizeof(name), "  %s%s", addr,
-				 be->flags & STEER_BACKEND_EJECTED ? " (ej)"
-								   : "");
+			snprintf(
+				name, sizeof(name), "  %s%s", addr,
+				be->flags & STEER_BACKEND_EJECTED ||
+						rs->now_ns <
+							rs->health[v][b]
+								.ejected_until_ns
+					? " (ej)"
+					: "");
 			row(name, &c, &r,
 			    watch ? ratio(r.d_conns, dtotal)
 				  : ratio(c.conns, total),
@@ -530,7 +551,15 @@ static void nap(double secs)
 		;
 }
 
-static int run_stats(struct ctl *c, int argc, char **argv)
+struct stats_args {
+	const char *only; /* ROUTE or NULL */
+	double interval;  /* seconds between redraws */
+	long count;	  /* redraws; 0 until Ctrl-C */
+	bool watch;
+};
+
+static int parse_stats_args(struct ctl *c, int argc, char **argv,
+			    struct stats_args *a)
 {
 	static const struct option opts[] = {
 		{ "watch", no_argument, NULL, 'w' },
@@ -538,33 +567,28 @@ static int run_stats(struct ctl *c, int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ 0 },
 	};
-	struct frame cur = { 0 }, prev = { 0 };
-	double interval = 1.0;
-	const char *only = NULL;
-	long count = 0;
-	bool watch = false;
-	struct steer_maps m;
-	struct sigaction sa = { .sa_handler = on_signal };
 	char *end;
-	int opt, ret;
+	int opt;
 
+	*a = (struct stats_args){ .interval = 1.0 };
 	optind = 0; /* reset GNU getopt: main() used it */
 	while ((opt = getopt_long(argc, argv, "wi:n:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
-			watch = true;
+			a->watch = true;
 			break;
 		case 'i':
-			interval = strtod(optarg, &end);
-			if (*end || !(interval >= 0.1 && interval <= 3600))
+			a->interval = strtod(optarg, &end);
+			if (*end ||
+			    !(a->interval >= 0.1 && a->interval <= 3600))
 				return ctl_error(c, CTL_USAGE,
 						 "stats: --interval: '%s' is "
 						 "not 0.1 to 3600 seconds",
 						 optarg);
 			break;
 		case 'n':
-			count = strtol(optarg, &end, 10);
-			if (*end || count < 1)
+			a->count = strtol(optarg, &end, 10);
+			if (*end || a->count < 1)
 				return ctl_error(c, CTL_USAGE,
 						 "stats: --count: '%s' is not "
 						 "a positive number",
@@ -576,45 +600,67 @@ static int run_stats(struct ctl *c, int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		only = argv[optind++];
+		a->only = argv[optind++];
 	if (optind < argc)
 		return ctl_error(c, CTL_USAGE, "stats: too many arguments");
-	if (!watch && count)
+	if (!a->watch && a->count)
 		return ctl_error(c, CTL_USAGE, "stats: --count needs --watch");
+	return CTL_OK;
+}
+
+/*
+ * --watch: read and show a frame every interval until a signal or
+ * --count stops it; @cur holds the first frame and @prev is empty.
+ * CTL_OK or the error, reported.
+ */
+static int watch(struct ctl *c, const struct steer_maps *m,
+		 const struct stats_args *a, struct frame *cur,
+		 struct frame *prev)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int ret;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (long i = 0; !stop && (!a->count || i < a->count); i++) {
+		nap(a->interval);
+		if (stop)
+			break;
+		frame_free(prev);
+		*prev = *cur;
+		ret = frame_read(m, a->only, cur);
+		if (ret && ret != -ENOENT)
+			return ctl_error(c, CTL_ERR, "cannot read counters: %s",
+					 strerror(-ret));
+		show(c, cur, prev, a->interval);
+	}
+	return CTL_OK;
+}
+
+static int run_stats(struct ctl *c, int argc, char **argv)
+{
+	struct frame cur = { 0 }, prev = { 0 };
+	struct stats_args a;
+	struct steer_maps m;
+	int ret;
+
+	ret = parse_stats_args(c, argc, argv, &a);
+	if (ret)
+		return ret;
 	ret = ctl_open_maps(c, &m);
 	if (ret)
 		return ret;
-	ret = frame_read(&m, only, &cur);
-	if (ret) {
+	ret = frame_read(&m, a.only, &cur);
+	if (ret)
 		ret = ret == -ENOENT ? ctl_error(c, CTL_ERR,
-						 "no route named '%s'", only)
+						 "no route named '%s'", a.only)
 				     : ctl_error(c, CTL_ERR,
 						 "cannot read counters: %s",
 						 strerror(-ret));
-		goto out;
-	}
-	if (!watch) {
+	else if (!a.watch)
 		show(c, &cur, NULL, 0);
-		goto out;
-	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	for (long i = 0; !stop && (!count || i < count); i++) {
-		nap(interval);
-		if (stop)
-			break;
-		frame_free(&prev);
-		prev = cur;
-		ret = frame_read(&m, only, &cur);
-		if (ret && ret != -ENOENT) {
-			ret = ctl_error(c, CTL_ERR, "cannot read counters: %s",
-					strerror(-ret));
-			goto out;
-		}
-		ret = CTL_OK;
-		show(c, &cur, &prev, interval);
-	}
-out:
+	else
+		ret = watch(c, &m, &a, &cur, &prev);
 	frame_free(&cur);
 	frame_free(&prev);
 	maps_close(&m);

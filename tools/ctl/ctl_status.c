@@ -19,6 +19,9 @@ struct route_view {
 	char frontends[STEER_MAX_FRONTENDS][64];
 	/* TC-layer counters of each backend, by version and backend index */
 	struct steer_backend_stats tc[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	/* passive health of each backend (steer_health_v1), and when read */
+	struct steer_health health[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	__u64 now_ns;
 };
 
 /* Reasons the TC layer counts, as status shows them (steer_reasons_v2). */
@@ -43,11 +46,50 @@ static void tc_read(const struct steer_maps *m, struct route_view *v)
 		const struct steer_version *sv = &v->cfg.versions[ver];
 
 		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
-		     b++)
+		     b++) {
 			maps_backend_stats_read(m, v->id, sv->counter_slot,
 						sv->backends[b].counter_slot,
 						STEER_LAYER_TC, &v->tc[ver][b]);
+			maps_health_read(m, v->id, sv->counter_slot,
+					 sv->backends[b].counter_slot,
+					 &v->health[ver][b]);
+		}
 	}
+	v->now_ns = maps_now_ns();
+}
+
+/* "ok", "ejected" (passively, for a while) or "manual" (steerctl eject). */
+static const char *health_state(const struct route_view *v, int ver, int b)
+{
+	if (v->cfg.versions[ver].backends[b].flags & STEER_BACKEND_EJECTED)
+		return "manual";
+	return v->now_ns < v->health[ver][b].ejected_until_ns ? "ejected"
+							      : "ok";
+}
+
+/* The backend's health as JSON: state, ms left, counts. */
+static struct json_object *health_json(const struct route_view *v, int ver,
+				       int b)
+{
+	const struct steer_health *h = &v->health[ver][b];
+	struct json_object *o = json_object_new_object();
+	__u64 left = v->now_ns < h->ejected_until_ns
+			     ? (h->ejected_until_ns - v->now_ns) / 1000000
+			     : 0;
+
+	json_object_object_add(o, "state",
+			       json_object_new_string(health_state(v, ver, b)));
+	json_object_object_add(o, "ejected_for_ms",
+			       json_object_new_uint64(left));
+	json_object_object_add(o, "ejections",
+			       json_object_new_uint64(h->ejections));
+	json_object_object_add(o, "failures",
+			       json_object_new_uint64(h->failures));
+	json_object_object_add(o, "active", json_object_new_uint64(h->active));
+	json_object_object_add(o, "overflow",
+			       json_object_new_uint64(h->overflow));
+	json_object_object_add(o, "capped", json_object_new_uint64(h->capped));
+	return o;
 }
 
 /* Sum over CPUs of reason @r; 0 when it cannot be read. */
@@ -133,26 +175,11 @@ static bool rule_overridden(const struct steer_rule *r)
 	return memcmp(r->split, r->file_split, sizeof(r->split)) != 0;
 }
 
-static void print_text(const struct route_view *v)
+static void print_rules_text(const struct route_view *v)
 {
 	const struct steer_route_cfg *cfg = &v->cfg;
-	char when[64], buf[64], pct[16];
-	time_t secs = (time_t)(cfg->applied_ns / 1000000000ull);
-	__u64 denied, noroute;
+	char pct[16];
 
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&secs));
-	printf("route %s  (id %u, generation %llu, applied %s)%s\n", cfg->name,
-	       v->id, (unsigned long long)cfg->generation, when,
-	       cfg->flags & STEER_ROUTE_OVERRIDE ? "  OVERRIDE by steerctl"
-						 : "");
-	printf("  frontends ");
-	for (int i = 0; i < v->n_frontends; i++)
-		printf(" %s", v->frontends[i]);
-	printf("\n  affinity   %s\n  policy     default %s, %u allow, %u "
-	       "deny\n",
-	       cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ? "client" : "none",
-	       cfg->flags & STEER_ROUTE_DEFAULT_DENY ? "deny" : "allow",
-	       cfg->n_allow, cfg->n_deny);
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
 		const struct steer_rule *rule = &cfg->rules[r];
 
@@ -171,47 +198,103 @@ static void print_text(const struct route_view *v)
 		}
 		printf("\n");
 	}
-	for (int ver = 0; ver < cfg->n_versions && ver < STEER_MAX_VERSIONS;
-	     ver++) {
-		const struct steer_version *sv = &cfg->versions[ver];
+}
 
-		printf("  version %-11s", sv->name);
-		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
-		     b++) {
-			const struct steer_backend *be = &sv->backends[b];
+/* A line per backend of version @ver that passive health has seen. */
+static void print_health_text(const struct route_view *v, int ver)
+{
+	const struct steer_version *sv = &v->cfg.versions[ver];
+	char buf[ADDR_STR_MAX];
 
-			printf(" %s w%u%s",
-			       addr_format(buf, sizeof(buf), be->family,
-					   be->addr, ntohs(be->port)),
-			       be->weight,
-			       be->flags & STEER_BACKEND_EJECTED ? " EJECTED"
-								 : "");
-		}
-		printf("\n");
-		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
-		     b++) {
-			const struct steer_backend_stats *t = &v->tc[ver][b];
+	for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS; b++) {
+		const struct steer_health *h = &v->health[ver][b];
+		const struct steer_backend *be = &sv->backends[b];
 
-			if (!t->connections && !t->packets_to)
-				continue;
-			printf("    tc %s  flows %llu (established %llu, "
-			       "failed "
-			       "%llu, closed %llu)  packets %llu/%llu  bytes "
-			       "%llu/%llu to/from\n",
-			       addr_format(buf, sizeof(buf),
-					   sv->backends[b].family,
-					   sv->backends[b].addr,
-					   ntohs(sv->backends[b].port)),
-			       (unsigned long long)t->connections,
-			       (unsigned long long)t->established,
-			       (unsigned long long)t->failed,
-			       (unsigned long long)t->closed,
-			       (unsigned long long)t->packets_to,
-			       (unsigned long long)t->packets_from,
-			       (unsigned long long)t->bytes_to,
-			       (unsigned long long)t->bytes_from);
-		}
+		if (!h->ejections && !h->active && !h->overflow && !h->failures)
+			continue;
+		printf("    health %s  %s",
+		       addr_format(buf, sizeof(buf), be->family, be->addr,
+				   ntohs(be->port)),
+		       health_state(v, ver, b));
+		if (v->now_ns < h->ejected_until_ns)
+			printf(" for %llu ms",
+			       (unsigned long long)(h->ejected_until_ns -
+						    v->now_ns) /
+				       1000000);
+		printf("  ejections %llu  failures %llu  active %llu  "
+		       "overflow %llu\n",
+		       (unsigned long long)h->ejections,
+		       (unsigned long long)h->failures,
+		       (unsigned long long)h->active,
+		       (unsigned long long)h->overflow);
 	}
+}
+
+/* One version: its backends on a line, then a line per backend passive
+ * health has seen and per backend the TC layer has counted flows of. */
+static void print_version_text(const struct route_view *v, int ver)
+{
+	const struct steer_version *sv = &v->cfg.versions[ver];
+	char buf[ADDR_STR_MAX];
+
+	printf("  version %-11s", sv->name);
+	for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS; b++) {
+		const struct steer_backend *be = &sv->backends[b];
+
+		printf(" %s w%u%s",
+		       addr_format(buf, sizeof(buf), be->family, be->addr,
+				   ntohs(be->port)),
+		       be->weight,
+		       be->flags & STEER_BACKEND_EJECTED ? " EJECTED" : "");
+	}
+	printf("\n");
+	print_health_text(v, ver);
+	for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS; b++) {
+		const struct steer_backend *be = &sv->backends[b];
+		const struct steer_backend_stats *t = &v->tc[ver][b];
+
+		if (!t->connections && !t->packets_to)
+			continue;
+		printf("    tc %s  flows %llu (established %llu, failed %llu, "
+		       "closed %llu)  packets %llu/%llu  bytes %llu/%llu "
+		       "to/from\n",
+		       addr_format(buf, sizeof(buf), be->family, be->addr,
+				   ntohs(be->port)),
+		       (unsigned long long)t->connections,
+		       (unsigned long long)t->established,
+		       (unsigned long long)t->failed,
+		       (unsigned long long)t->closed,
+		       (unsigned long long)t->packets_to,
+		       (unsigned long long)t->packets_from,
+		       (unsigned long long)t->bytes_to,
+		       (unsigned long long)t->bytes_from);
+	}
+}
+
+static void print_text(const struct route_view *v)
+{
+	const struct steer_route_cfg *cfg = &v->cfg;
+	time_t secs = (time_t)(cfg->applied_ns / 1000000000ull);
+	__u64 denied, noroute;
+	char when[64];
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&secs));
+	printf("route %s  (id %u, generation %llu, applied %s)%s\n", cfg->name,
+	       v->id, (unsigned long long)cfg->generation, when,
+	       cfg->flags & STEER_ROUTE_OVERRIDE ? "  OVERRIDE by steerctl"
+						 : "");
+	printf("  frontends ");
+	for (int i = 0; i < v->n_frontends; i++)
+		printf(" %s", v->frontends[i]);
+	printf("\n  affinity   %s\n  policy     default %s, %u allow, %u "
+	       "deny\n",
+	       cfg->flags & STEER_ROUTE_AFFINITY_CLIENT ? "client" : "none",
+	       cfg->flags & STEER_ROUTE_DEFAULT_DENY ? "deny" : "allow",
+	       cfg->n_allow, cfg->n_deny);
+	print_rules_text(v);
+	for (int ver = 0; ver < cfg->n_versions && ver < STEER_MAX_VERSIONS;
+	     ver++)
+		print_version_text(v, ver);
 	totals(v, &denied, &noroute);
 	printf("  refused    %llu denied by policy, %llu no route\n",
 	       (unsigned long long)denied, (unsigned long long)noroute);
@@ -283,28 +366,10 @@ static struct json_object *split_json(const struct steer_route_cfg *cfg,
 	return o;
 }
 
-static struct json_object *route_json(const struct route_view *v)
+static struct json_object *policy_json(const struct steer_route_cfg *cfg)
 {
-	const struct steer_route_cfg *cfg = &v->cfg;
-	struct json_object *o = json_object_new_object(), *a, *p;
-	__u64 denied, noroute;
-	char buf[64];
+	struct json_object *p = json_object_new_object();
 
-	json_object_object_add(o, "name", json_object_new_string(cfg->name));
-	json_object_object_add(o, "id", json_object_new_int64(v->id));
-	json_object_object_add(o, "generation",
-			       json_object_new_uint64(cfg->generation));
-	json_object_object_add(o, "applied_ns",
-			       json_object_new_uint64(cfg->applied_ns));
-	json_object_object_add(
-		o, "override",
-		json_object_new_boolean(cfg->flags & STEER_ROUTE_OVERRIDE));
-	json_object_object_add(
-		o, "affinity",
-		json_object_new_string(cfg->flags & STEER_ROUTE_AFFINITY_CLIENT
-					       ? "client"
-					       : "none"));
-	p = json_object_new_object();
 	json_object_object_add(
 		p, "default",
 		json_object_new_string(cfg->flags & STEER_ROUTE_DEFAULT_DENY
@@ -312,15 +377,14 @@ static struct json_object *route_json(const struct route_view *v)
 					       : "allow"));
 	json_object_object_add(p, "allow", json_object_new_int(cfg->n_allow));
 	json_object_object_add(p, "deny", json_object_new_int(cfg->n_deny));
-	json_object_object_add(o, "policy", p);
+	return p;
+}
 
-	a = json_object_new_array();
-	for (int i = 0; i < v->n_frontends; i++)
-		json_object_array_add(a,
-				      json_object_new_string(v->frontends[i]));
-	json_object_object_add(o, "frontends", a);
+static struct json_object *rules_json(const struct route_view *v)
+{
+	const struct steer_route_cfg *cfg = &v->cfg;
+	struct json_object *a = json_object_new_array();
 
-	a = json_object_new_array();
 	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++) {
 		const struct steer_rule *rule = &cfg->rules[r];
 		struct json_object *ro = json_object_new_object();
@@ -343,9 +407,32 @@ static struct json_object *route_json(const struct route_view *v)
 		json_object_object_add(ro, "connections", conns);
 		json_object_array_add(a, ro);
 	}
-	json_object_object_add(o, "rules", a);
+	return a;
+}
 
-	a = json_object_new_array();
+static struct json_object *backend_json(const struct route_view *v, int ver,
+					int b)
+{
+	const struct steer_backend *be = &v->cfg.versions[ver].backends[b];
+	struct json_object *bo = json_object_new_object();
+	char buf[ADDR_STR_MAX];
+
+	addr_format(buf, sizeof(buf), be->family, be->addr, ntohs(be->port));
+	json_object_object_add(bo, "address", json_object_new_string(buf));
+	json_object_object_add(bo, "weight", json_object_new_int(be->weight));
+	json_object_object_add(
+		bo, "ejected",
+		json_object_new_boolean(be->flags & STEER_BACKEND_EJECTED));
+	json_object_object_add(bo, "tc", tc_backend_json(&v->tc[ver][b]));
+	json_object_object_add(bo, "health", health_json(v, ver, b));
+	return bo;
+}
+
+static struct json_object *versions_json(const struct route_view *v)
+{
+	const struct steer_route_cfg *cfg = &v->cfg;
+	struct json_object *a = json_object_new_array();
+
 	for (int ver = 0; ver < cfg->n_versions && ver < STEER_MAX_VERSIONS;
 	     ver++) {
 		const struct steer_version *sv = &cfg->versions[ver];
@@ -355,36 +442,90 @@ static struct json_object *route_json(const struct route_view *v)
 		json_object_object_add(vo, "name",
 				       json_object_new_string(sv->name));
 		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
-		     b++) {
-			const struct steer_backend *be = &sv->backends[b];
-			struct json_object *bo = json_object_new_object();
-
-			addr_format(buf, sizeof(buf), be->family, be->addr,
-				    ntohs(be->port));
-			json_object_object_add(bo, "address",
-					       json_object_new_string(buf));
-			json_object_object_add(bo, "weight",
-					       json_object_new_int(be->weight));
-			json_object_object_add(
-				bo, "ejected",
-				json_object_new_boolean(be->flags &
-							STEER_BACKEND_EJECTED));
-			json_object_object_add(bo, "tc",
-					       tc_backend_json(&v->tc[ver][b]));
-			json_object_array_add(bs, bo);
-		}
+		     b++)
+			json_object_array_add(bs, backend_json(v, ver, b));
 		json_object_object_add(vo, "backends", bs);
 		json_object_array_add(a, vo);
 	}
-	json_object_object_add(o, "versions", a);
+	return a;
+}
 
+static struct json_object *route_json(const struct route_view *v)
+{
+	const struct steer_route_cfg *cfg = &v->cfg;
+	struct json_object *o = json_object_new_object(), *a, *p;
+	__u64 denied, noroute;
+
+	json_object_object_add(o, "name", json_object_new_string(cfg->name));
+	json_object_object_add(o, "id", json_object_new_int64(v->id));
+	json_object_object_add(o, "generation",
+			       json_object_new_uint64(cfg->generation));
+	json_object_object_add(o, "applied_ns",
+			       json_object_new_uint64(cfg->applied_ns));
+	json_object_object_add(
+		o, "override",
+		json_object_new_boolean(cfg->flags & STEER_ROUTE_OVERRIDE));
+	json_object_object_add(
+		o, "affinity",
+		json_object_new_string(cfg->flags & STEER_ROUTE_AFFINITY_CLIENT
+					       ? "client"
+					       : "none"));
+	json_object_object_add(o, "policy", policy_json(cfg));
+	a = json_object_new_array();
+	for (int i = 0; i < v->n_frontends; i++)
+		json_object_array_add(a,
+				      json_object_new_string(v->frontends[i]));
+	json_object_object_add(o, "frontends", a);
+	json_object_object_add(o, "rules", rules_json(v));
+	json_object_object_add(o, "versions", versions_json(v));
 	totals(v, &denied, &noroute);
 	p = json_object_new_object();
 	json_object_object_add(p, "denied", json_object_new_uint64(denied));
 	json_object_object_add(p, "no_route", json_object_new_uint64(noroute));
 	json_object_object_add(o, "refused", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "failures",
+			       json_object_new_uint64(cfg->health_failures));
+	json_object_object_add(p, "eject_ms",
+			       json_object_new_uint64(cfg->health_eject_ms));
+	json_object_object_add(
+		p, "max_eject_ms",
+		json_object_new_uint64(cfg->health_max_eject_ms));
+	json_object_object_add(p, "max_ejected",
+			       json_object_new_uint64(cfg->health_max_ejected));
+	json_object_object_add(p, "max_connections",
+			       json_object_new_uint64(cfg->max_connections));
+	json_object_object_add(o, "health", p);
 	json_object_object_add(o, "layers", layers_json(v));
 	return o;
+}
+
+/* The TC layer's packet counters by reason. */
+static struct json_object *tc_packets_json(const struct steer_maps *m)
+{
+	struct json_object *tc = json_object_new_object();
+
+	for (size_t i = 0; i < sizeof(tc_reasons) / sizeof(*tc_reasons); i++)
+		json_object_object_add(tc, tc_reasons[i].name,
+				       json_object_new_uint64(reason_sum(
+					       m, tc_reasons[i].reason)));
+	return tc;
+}
+
+/* The same as one line, when any packet was more than passed. */
+static void print_tc_packets(const struct steer_maps *m)
+{
+	__u64 sum = 0;
+
+	for (size_t i = 1; i < sizeof(tc_reasons) / sizeof(*tc_reasons); i++)
+		sum += reason_sum(m, tc_reasons[i].reason);
+	if (!sum)
+		return;
+	printf("tc packets:");
+	for (size_t i = 0; i < sizeof(tc_reasons) / sizeof(*tc_reasons); i++)
+		printf(" %s %llu", tc_reasons[i].name,
+		       (unsigned long long)reason_sum(m, tc_reasons[i].reason));
+	printf("\n");
 }
 
 static int run_status(struct ctl *c, int argc, char **argv)
@@ -440,16 +581,8 @@ static int run_status(struct ctl *c, int argc, char **argv)
 	if (doc) {
 		json_object_object_add(doc, "bpffs",
 				       json_object_new_string(c->bpffs));
-		struct json_object *tc = json_object_new_object();
-
-		for (size_t i = 0; i < sizeof(tc_reasons) / sizeof(*tc_reasons);
-		     i++)
-			json_object_object_add(
-				tc, tc_reasons[i].name,
-				json_object_new_uint64(
-					reason_sum(&m, tc_reasons[i].reason)));
 		json_object_object_add(doc, "routes", arr);
-		json_object_object_add(doc, "tc_packets", tc);
+		json_object_object_add(doc, "tc_packets", tc_packets_json(&m));
 		dns = ctl_dns_names(c->bpffs);
 		json_object_object_add(doc, "dns",
 				       dns ? dns : json_object_new_array());
@@ -460,20 +593,7 @@ static int run_status(struct ctl *c, int argc, char **argv)
 		dns = ctl_dns_names(c->bpffs);
 		ctl_dns_print(dns);
 		json_object_put(dns);
-		__u64 sum = 0;
-
-		for (size_t i = 1; i < sizeof(tc_reasons) / sizeof(*tc_reasons);
-		     i++)
-			sum += reason_sum(&m, tc_reasons[i].reason);
-		if (sum) {
-			printf("tc packets:");
-			for (size_t i = 0;
-			     i < sizeof(tc_reasons) / sizeof(*tc_reasons); i++)
-				printf(" %s %llu", tc_reasons[i].name,
-				       (unsigned long long)reason_sum(
-					       &m, tc_reasons[i].reason));
-			printf("\n");
-		}
+		print_tc_packets(&m);
 	}
 out:
 	free(ids);

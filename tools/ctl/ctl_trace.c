@@ -165,145 +165,190 @@ static const char *addr_str(char *buf, size_t len, const __u32 a[4],
 	return buf;
 }
 
+/* One event as text: every field that the two output forms print. */
+struct trace_line {
+	const char *route, *rule, *version, *layer, *proto;
+	char client[ADDR_STR_MAX], fe[ADDR_STR_MAX], be[ADDR_STR_MAX];
+	char when[40], frac[16]; /* "2024-05-01T12:00:00", ".123456Z" */
+};
+
+/* The names and addresses of event @e, "-" where it has none. */
+static void describe(struct tracer *t, const struct steer_event *e,
+		     const struct steer_route_cfg *cfg, struct trace_line *l)
+{
+	double real;
+	time_t secs;
+
+	l->route = l->rule = l->version = "-";
+	if (cfg) {
+		l->route = cfg->name;
+		if (e->rule < cfg->n_rules && e->rule < STEER_MAX_RULES)
+			l->rule = cfg->rules[e->rule].name;
+		if (e->version < cfg->n_versions &&
+		    e->version < STEER_MAX_VERSIONS)
+			l->version = cfg->versions[e->version].name;
+	}
+	l->layer = e->layer < STEER_LAYER_COUNT ? stats_layer_names[e->layer]
+						: "?";
+	l->proto = e->proto == STEER_PROTO_UDP ? "udp" : "tcp";
+	addr_str(l->client, sizeof(l->client), e->saddr, e->family, e->sport);
+	addr_format(l->fe, sizeof(l->fe), e->family, e->daddr, ntohs(e->dport));
+	if (e->verdict == STEER_VERDICT_STEER)
+		addr_format(l->be, sizeof(l->be), e->family, e->baddr,
+			    ntohs(e->bport));
+	else
+		snprintf(l->be, sizeof(l->be), "-");
+	real = t->mono_to_real + e->ts_ns / 1e9;
+	secs = (time_t)real;
+	strftime(l->when, sizeof(l->when), "%Y-%m-%dT%H:%M:%S", gmtime(&secs));
+	snprintf(l->frac, sizeof(l->frac), ".%06ldZ",
+		 (long)((real - (double)secs) * 1e6));
+}
+
+/* @s as a JSON string, or null for "-". */
+static struct json_object *str_or_null(const char *s)
+{
+	return strcmp(s, "-") ? json_object_new_string(s) : NULL;
+}
+
+static void print_json(struct tracer *t, const struct steer_event *e,
+		       const struct trace_line *l)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *cl = json_object_new_object();
+	char time[sizeof(l->when) + sizeof(l->frac)];
+
+	snprintf(time, sizeof(time), "%s%s", l->when, l->frac);
+	json_object_object_add(o, "time", json_object_new_string(time));
+	json_object_object_add(o, "layer", json_object_new_string(l->layer));
+	json_object_object_add(
+		o, "verdict", json_object_new_string(verdict_name(e->verdict)));
+	json_object_object_add(
+		o, "reason",
+		json_object_new_string(stats_reason_name(e->reason)));
+	json_object_object_add(cl, "address", str_or_null(l->client));
+	json_object_object_add(cl, "cgroup_id",
+			       json_object_new_uint64(e->cgroup_id));
+	json_object_object_add(
+		cl, "cgroup",
+		json_object_new_string(cgroup_path(t, e->cgroup_id)));
+	json_object_object_add(cl, "uid", json_object_new_int64(e->uid));
+	json_object_object_add(cl, "pid", json_object_new_int64(e->pid));
+	json_object_object_add(o, "client", cl);
+	json_object_object_add(o, "frontend", json_object_new_string(l->fe));
+	json_object_object_add(o, "proto", json_object_new_string(l->proto));
+	json_object_object_add(o, "route", json_object_new_string(l->route));
+	json_object_object_add(o, "rule", str_or_null(l->rule));
+	json_object_object_add(o, "version", str_or_null(l->version));
+	json_object_object_add(o, "backend", str_or_null(l->be));
+	json_object_object_add(o, "generation",
+			       json_object_new_uint64(e->generation));
+	printf("%s\n", json_object_to_json_string_ext(
+			       o, JSON_C_TO_STRING_PLAIN |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
 	const struct steer_event *e = data;
 	const struct steer_route_cfg *cfg;
-	const char *route = "-", *rule = "-", *version = "-", *layer;
-	char client[ADDR_STR_MAX], fe[ADDR_STR_MAX], be[ADDR_STR_MAX];
-	char when[40], frac[16];
-	double real;
-	time_t secs;
+	struct trace_line l;
 
 	if (size < sizeof(*e) || e->ts_ns < t->start_ns)
 		return 0;
 	cfg = route_of(t, e->route_id, e->generation);
-	if (cfg) {
-		route = cfg->name;
-		if (e->rule < cfg->n_rules && e->rule < STEER_MAX_RULES)
-			rule = cfg->rules[e->rule].name;
-		if (e->version < cfg->n_versions &&
-		    e->version < STEER_MAX_VERSIONS)
-			version = cfg->versions[e->version].name;
-	}
-	if (t->only && strcmp(t->only, route))
+	if (t->only && (!cfg || strcmp(t->only, cfg->name)))
 		return 0;
-	layer = e->layer < STEER_LAYER_COUNT ? stats_layer_names[e->layer]
-					     : "?";
-	addr_str(client, sizeof(client), e->saddr, e->family, e->sport);
-	addr_format(fe, sizeof(fe), e->family, e->daddr, ntohs(e->dport));
-	if (e->verdict == STEER_VERDICT_STEER)
-		addr_format(be, sizeof(be), e->family, e->baddr,
-			    ntohs(e->bport));
+	describe(t, e, cfg, &l);
+	if (t->c->json)
+		print_json(t, e, &l);
 	else
-		snprintf(be, sizeof(be), "-");
-	real = t->mono_to_real + e->ts_ns / 1e9;
-	secs = (time_t)real;
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&secs));
-	snprintf(frac, sizeof(frac), ".%06ldZ",
-		 (long)((real - (double)secs) * 1e6));
-
-	if (t->c->json) {
-		struct json_object *o = json_object_new_object();
-		struct json_object *cl = json_object_new_object();
-
-		json_object_object_add(
-			o, "time", json_object_new_string(strcat(when, frac)));
-		json_object_object_add(o, "layer",
-				       json_object_new_string(layer));
-		json_object_object_add(
-			o, "verdict",
-			json_object_new_string(verdict_name(e->verdict)));
-		json_object_object_add(
-			o, "reason",
-			json_object_new_string(stats_reason_name(e->reason)));
-		json_object_object_add(cl, "address",
-				       strcmp(client, "-")
-					       ? json_object_new_string(client)
-					       : NULL);
-		json_object_object_add(cl, "cgroup_id",
-				       json_object_new_uint64(e->cgroup_id));
-		json_object_object_add(
-			cl, "cgroup",
-			json_object_new_string(cgroup_path(t, e->cgroup_id)));
-		json_object_object_add(cl, "uid",
-				       json_object_new_int64(e->uid));
-		json_object_object_add(cl, "pid",
-				       json_object_new_int64(e->pid));
-		json_object_object_add(o, "client", cl);
-		json_object_object_add(o, "frontend",
-				       json_object_new_string(fe));
-		json_object_object_add(
-			o, "proto",
-			json_object_new_string(
-				e->proto == STEER_PROTO_UDP ? "udp" : "tcp"));
-		json_object_object_add(o, "route",
-				       json_object_new_string(route));
-		json_object_object_add(o, "rule",
-				       strcmp(rule, "-")
-					       ? json_object_new_string(rule)
-					       : NULL);
-		json_object_object_add(o, "version",
-				       strcmp(version, "-")
-					       ? json_object_new_string(version)
-					       : NULL);
-		json_object_object_add(
-			o, "backend",
-			strcmp(be, "-") ? json_object_new_string(be) : NULL);
-		json_object_object_add(o, "generation",
-				       json_object_new_uint64(e->generation));
-		printf("%s\n",
-		       json_object_to_json_string_ext(
-			       o, JSON_C_TO_STRING_PLAIN |
-					  JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
-	} else {
 		printf("%s%.4s %s %-8s client=%s uid=%u cgroup=%s "
 		       "frontend=%s/%s route=%s rule=%s version=%s "
 		       "backend=%s\n",
-		       when + 11, frac, layer, verdict_name(e->verdict), client,
-		       e->uid,
-		       e->cgroup_id ? cgroup_path(t, e->cgroup_id) : "-", fe,
-		       e->proto == STEER_PROTO_UDP ? "udp" : "tcp", route, rule,
-		       version, be);
-	}
+		       l.when + 11, l.frac, l.layer, verdict_name(e->verdict),
+		       l.client, e->uid,
+		       e->cgroup_id ? cgroup_path(t, e->cgroup_id) : "-", l.fe,
+		       l.proto, l.route, l.rule, l.version, l.be);
 	fflush(stdout);
 	if (t->count && ++t->seen >= t->count)
 		stop = 1;
 	return 0;
 }
 
-static int run_trace(struct ctl *c, int argc, char **argv)
+/* [--count N] [ROUTE] into @t. */
+static int parse_trace_args(struct ctl *c, int argc, char **argv,
+			    struct tracer *t)
 {
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'n' },
 		{ 0 },
 	};
-	struct tracer t = { .c = c };
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct ring_buffer *rb = NULL;
-	struct timespec mono, real;
-	__u64 until = 0, next_renew;
 	char *end;
-	int opt, ret;
+	int opt;
 
 	optind = 0; /* reset GNU getopt: main() used it */
 	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (opt != 'n')
 			return ctl_error(c, CTL_USAGE,
 					 "trace: see 'steerctl help trace'");
-		t.count = strtol(optarg, &end, 10);
-		if (*end || t.count < 1)
+		t->count = strtol(optarg, &end, 10);
+		if (*end || t->count < 1)
 			return ctl_error(c, CTL_USAGE,
 					 "trace: --count: '%s' is not a "
 					 "positive number",
 					 optarg);
 	}
 	if (optind < argc)
-		t.only = argv[optind++];
+		t->only = argv[optind++];
 	if (optind < argc)
 		return ctl_error(c, CTL_USAGE, "trace: too many arguments");
+	return CTL_OK;
+}
+
+/*
+ * Print events until a signal or --count stops it, renewing the lease
+ * every RENEW_NS (@until: when the lease in force ends). CTL_OK or the
+ * error, reported.
+ */
+static int trace_loop(struct ctl *c, struct tracer *t, struct ring_buffer *rb,
+		      __u64 *until)
+{
+	__u64 now, next_renew = t->start_ns + RENEW_NS;
+	int ret;
+
+	fprintf(stderr, "steerctl: tracing %s%s (Ctrl-C stops)\n",
+		t->only ? "route " : "all routes", t->only ? t->only : "");
+	while (!stop) {
+		ret = ring_buffer__poll(rb, 200);
+		if (ret < 0 && ret != -EINTR)
+			return ctl_error(c, CTL_ERR, "reading events: %s",
+					 strerror(-ret));
+		now = mono_ns();
+		if (now >= next_renew && !stop) {
+			*until = now + STEER_TRACE_LEASE_NS;
+			lease_set(&t->m, *until);
+			next_renew = now + RENEW_NS;
+		}
+	}
+	ring_buffer__consume(rb); /* what the datapath wrote before we stop */
+	return CTL_OK;
+}
+
+static int run_trace(struct ctl *c, int argc, char **argv)
+{
+	struct tracer t = { .c = c };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct ring_buffer *rb = NULL;
+	struct timespec mono, real;
+	__u64 until = 0;
+	int ret;
+
+	ret = parse_trace_args(c, argc, argv, &t);
+	if (ret)
+		return ret;
 	ret = ctl_open_maps(c, &t.m);
 	if (ret)
 		return ret;
@@ -334,27 +379,7 @@ static int run_trace(struct ctl *c, int argc, char **argv)
 				strerror(-ret));
 		goto out;
 	}
-	next_renew = t.start_ns + RENEW_NS;
-	fprintf(stderr, "steerctl: tracing %s%s (Ctrl-C stops)\n",
-		t.only ? "route " : "all routes", t.only ? t.only : "");
-	while (!stop) {
-		__u64 now;
-
-		ret = ring_buffer__poll(rb, 200);
-		if (ret < 0 && ret != -EINTR) {
-			ret = ctl_error(c, CTL_ERR, "reading events: %s",
-					strerror(-ret));
-			goto out;
-		}
-		now = mono_ns();
-		if (now >= next_renew && !stop) {
-			until = now + STEER_TRACE_LEASE_NS;
-			lease_set(&t.m, until);
-			next_renew = now + RENEW_NS;
-		}
-	}
-	ring_buffer__consume(rb); /* what the datapath wrote before we stop */
-	ret = CTL_OK;
+	ret = trace_loop(c, &t, rb, &until);
 out:
 	if (until)
 		lease_end(&t.m, until);

@@ -51,12 +51,16 @@ int test_decide(struct test_decide_ctx *ctx)
 	cl.family = ctx->family;
 	cl.layer = ctx->layer;
 	cl.route_id = ctx->route_id;
+	cl.proto = ctx->proto ? ctx->proto : STEER_PROTO_TCP;
 
 	verdict = steer_decide(&rt, &cl, &d);
 	ctx->generation = rt.hdr->generation;
 	ctx->verdict = verdict;
 	ctx->rule = d.rule;
 	ctx->version = d.version;
+	ctx->reason = d.reason;
+	ctx->failover = d.failover;
+	ctx->claimed = d.claimed;
 	/* The index in the version's backend list (IPv4 ones first), as the
 	 * userspace config shows it: the datapath's is within the family. */
 	ctx->backend_idx = d.backend_idx;
