@@ -466,6 +466,9 @@ static void clear_route(struct route *r)
 	r->n_deny = 0;
 	r->health_failures = 0;
 	r->health_eject_ms = 0;
+	r->health_max_eject_ms = 0;
+	r->health_max_ejected = 0;
+	r->max_connections = 0;
 }
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
