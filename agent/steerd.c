@@ -428,7 +428,8 @@ static int parse_opt(struct steerd *d, int c, char *arg)
 		d->metrics = arg;
 		return 0;
 	case OPT_MAX_ROUTES:
-		return parse_count("max-routes", arg, 1, 1048576, &d->max_routes);
+		return parse_count("max-routes", arg, 1, 1048576,
+				   &d->max_routes);
 	case 't':
 		if (!*arg || strspn(arg, ",") == strlen(arg)) {
 			fprintf(stderr, "steerd: --tc-iface: no interface glob "
