@@ -1049,6 +1049,50 @@ TEST(backend_ids_reclaimed_when_out)
 	maps.n_free = 0;
 }
 
+/*
+ * --max-routes routes, every one in the route index: the newest-generation
+ * entry (the empty name) gives its place up to a route when the index is
+ * full, and the newest generation is still found (by a walk).
+ */
+TEST(index_holds_max_routes)
+{
+	__u32 max = maps.max_routes, *ids = calloc(max, sizeof(*ids));
+	const struct steer_route_cfg **pub = calloc(max, sizeof(*pub));
+	struct steer_route_cfg *cfgs = calloc(max, sizeof(*cfgs));
+	struct steer_route_cfg *one = compile_yaml(Y_SPLIT_100_0, NULL);
+	struct maps_index_entry *idx = NULL;
+	__u32 *live = NULL;
+	int n;
+
+	ASSERT_TRUE(ids && pub && cfgs && one && max > 1);
+	n = maps_route_ids(&maps, &live);
+	ASSERT_TRUE(n >= 0);
+	ASSERT_EQ(maps_route_delete_many(&maps, live, n), 0);
+	free(live);
+	generation++;
+	for (__u32 i = 0; i < max; i++) {
+		cfgs[i] = *one;
+		snprintf(cfgs[i].name, sizeof(cfgs[i].name), "r%u", i);
+		cfgs[i].generation = generation;
+		ids[i] = i;
+		pub[i] = &cfgs[i];
+	}
+	n = maps_route_publish_many(&maps, ids, pub, (int)max);
+	if (!n)
+		n = maps_index_read(&maps, &idx);
+	if (n >= 0)
+		ASSERT_EQ(n, max);
+	ASSERT_EQ(maps_route_find(&maps, "r0", NULL), 0);
+	ASSERT_EQ(maps_route_find(&maps, "r1", NULL), 1);
+	ASSERT_EQ(maps_generation_max(&maps), generation);
+	ASSERT_EQ(maps_route_delete_many(&maps, ids, (int)max), 0);
+	free(idx);
+	free(one);
+	free(cfgs);
+	free(pub);
+	free(ids);
+}
+
 TEST(unknown_route_has_no_config)
 {
 	struct test_decide_ctx ctx;
