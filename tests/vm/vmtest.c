@@ -352,8 +352,8 @@ static void tc_attach_check(struct bpf_program *prog)
 }
 
 /*
- * A raw_tp program without a tracepoint is never attached: steerctl runs
- * it with BPF_PROG_TEST_RUN (health_restore.bpf.c). Run it once with one
+ * A syscall program is never attached: steerctl runs it with
+ * BPF_PROG_TEST_RUN (health_restore.bpf.c). Run it once with one
  * argument: on these fresh maps it finds nothing (returns 0).
  */
 static void run_check(struct bpf_program *prog)
@@ -364,7 +364,7 @@ static void run_check(struct bpf_program *prog)
 					  .ctx_size_in = sizeof(arg) };
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts)) {
-		FAIL_AT("%s (raw_tp): BPF_PROG_TEST_RUN: %s",
+		FAIL_AT("%s (syscall): BPF_PROG_TEST_RUN: %s",
 			bpf_program__name(prog), strerror(errno));
 		return;
 	}
@@ -403,9 +403,7 @@ TEST(guest_attach_every_program)
 				tc_attach_check(prog);
 				continue;
 			}
-			if (t == BPF_PROG_TYPE_RAW_TRACEPOINT &&
-			    !strcmp(bpf_program__section_name(prog),
-				    "raw_tp")) {
+			if (t == BPF_PROG_TYPE_SYSCALL) {
 				run_check(prog);
 				continue;
 			}
