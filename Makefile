@@ -300,11 +300,11 @@ check-run: all deploy-check
 		--inline-suppr --suppress=missingIncludeSystem -Iinclude -Iagent -Iagent/lib \
 		-itools/bench/progs agent tools tests/fuzz
 	$(call msg,ANALYZE,agent tools tests/fuzz tests/vm)
-	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c,$(DAEMON_SRCS)) agent/steerd.c $(filter-out tools/ctl/ctl_health.c,$(CTL_SRCS)) $(BENCH_SRCS) $(wildcard tools/abi/*.c tests/fuzz/*.c tests/vm/*.c); do \
+	$(Q)for f in $(LIB_SRCS) $(filter-out agent/loader.c agent/tc.c agent/udp_destroy.c,$(DAEMON_SRCS)) agent/steerd.c $(filter-out tools/ctl/ctl_health.c,$(CTL_SRCS)) $(BENCH_SRCS) $(wildcard tools/abi/*.c tests/fuzz/*.c tests/vm/*.c); do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl -Itests/unit \
 			-Werror -o /dev/null $$f || exit 1; done
-	@# bpftool's generated skeletons (in loader.c, tc.c, ctl_health.c) trip unix.Malloc.
-	$(Q)for f in agent/loader.c agent/tc.c tools/ctl/ctl_health.c; do \
+	@# bpftool's generated skeletons (in loader.c, tc.c, udp_destroy.c, ctl_health.c) trip unix.Malloc.
+	$(Q)for f in agent/loader.c agent/tc.c agent/udp_destroy.c tools/ctl/ctl_health.c; do \
 		$(CLANG) --analyze -Xanalyzer -analyzer-output=text -Xanalyzer \
 		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl \
 		-Werror -o /dev/null $$f || exit 1; done

@@ -23,12 +23,12 @@ static const struct feature_info info[FEAT_COUNT] = {
 	[FEAT_RINGBUF] = { "ringbuf", "5.8", true, true,
 			   "ring buffer of connection events (tracing)",
 			   "steer cannot load" },
-	/* Probed and shown, not used yet: never "active" (their issues). */
-	[FEAT_SOCK_DESTROY] = { "sock_destroy", "6.5", false, false,
+	[FEAT_SOCK_DESTROY] = { "sock_destroy", "6.5", false, true,
 				"closing connected UDP sockets whose backend "
-				"went away",
+				"was removed or ejected (udp_destroy.bpf.c)",
 				"such sockets stay connected to the old "
 				"backend" },
+	/* Probed and shown, not used yet: never "active" (its issue). */
 	[FEAT_TCX] = { "tcx", "6.6", false, false,
 		       "tcx links for the TC programs",
 		       "TC programs attach through clsact filters" },

@@ -30,6 +30,7 @@
 #include "routes.h"
 #include "sysfs.h"
 #include "tc.h"
+#include "udp_destroy.h"
 
 #ifndef STEER_VERSION
 #define STEER_VERSION "unknown"
@@ -114,8 +115,9 @@ struct steerd {
 	struct metrics_http *http;
 	int epfd, sigfd, inofd, timerfd;
 	struct tc_state *tc;
-	int gcfd; /* conntrack sweep timer (TC layer) */
-	int wd;	  /* inotify watch on routes_dir; -1 while it is missing */
+	int gcfd;  /* conntrack sweep timer (TC layer) */
+	int udpfd; /* 1 s timer: UDP sockets of ejected backends */
+	int wd;	   /* inotify watch on routes_dir; -1 while it is missing */
 	struct dns *dns; /* dns/srv backends (agent/dns.c) */
 	const char *dns_servers;
 	__u32 dns_min_ttl, dns_max_ttl;
@@ -167,6 +169,7 @@ static int reload(struct steerd *d, const char *why)
 		d->ms.last_apply_s = now.tv_sec + now.tv_nsec / 1e9;
 		d->ms.ready = true;
 		d->ms.generation = st.generation;
+		udp_destroy_run(); /* sockets of backends this apply removed */
 		pr_info("applied %d routes from %s (%s): %d published, "
 			"%d unchanged, %d overridden by steerctl, %d removed; "
 			"generation %llu",
@@ -280,12 +283,23 @@ static int loop_init(struct steerd *d)
 		return -errno;
 	if (d->dns && dns_attach_loop(d->dns, d->epfd))
 		return -errno;
+	if (udp_destroy_ready()) {
+		struct itimerspec its = { .it_value = { .tv_sec = 1 },
+					  .it_interval = { .tv_sec = 1 } };
+
+		d->udpfd = timerfd_create(CLOCK_MONOTONIC,
+					  TFD_CLOEXEC | TFD_NONBLOCK);
+		if (d->udpfd < 0 || timerfd_settime(d->udpfd, 0, &its, NULL) ||
+		    epoll_add(d->epfd, d->udpfd))
+			return -errno;
+	}
 	return d->tc ? tc_loop_init(d) : 0;
 }
 
 static void loop_fini(struct steerd *d)
 {
-	int *fds[] = { &d->epfd, &d->sigfd, &d->inofd, &d->timerfd, &d->gcfd };
+	int *fds[] = { &d->epfd,    &d->sigfd, &d->inofd,
+		       &d->timerfd, &d->gcfd,  &d->udpfd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
@@ -377,6 +391,15 @@ static int run_loop(struct steerd *d)
 				if (read(fd, &expirations,
 					 sizeof(expirations)) > 0)
 					tc_ct_gc(d->tc);
+			} else if (fd == d->udpfd) {
+				__u64 expirations;
+
+				/* An ejection starts in the datapath: no
+				 * apply tells us. */
+				if (read(fd, &expirations,
+					 sizeof(expirations)) > 0 &&
+				    udp_destroy_ejected(&d->maps))
+					udp_destroy_run();
 			} else if (fd == d->timerfd) {
 				__u64 expirations;
 
@@ -768,6 +791,7 @@ int main(int argc, char **argv)
 		.ct_max = STEER_DEFAULT_CT_MAX,
 		.level = LOG_LEVEL_INFO,
 		.gcfd = -1,
+		.udpfd = -1,
 		.epfd = -1,
 		.sigfd = -1,
 		.inofd = -1,
@@ -797,6 +821,10 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		return 1;
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
+	if (!d.once) {
+		udp_destroy_init(d.bpffs, d.max_routes);
+		udp_destroy_run();
+	}
 	if (d.http)
 		pr_info("metrics on http://%s/metrics", d.metrics);
 
@@ -818,6 +846,7 @@ int main(int argc, char **argv)
 out:
 	stop_dns(&d);
 	loop_fini(&d);
+	udp_destroy_fini();
 	tc_stop(d.tc);
 	metrics_http_stop(d.http);
 	maps_close(&d.maps);

@@ -13,9 +13,10 @@
  * that this ejection claimed (its expiry is the same instant), then
  * failures and streak by plain 8-byte stores, as health_succeeded() does.
  *
- * raw_tp: a program type that BPF_PROG_TEST_RUN runs with the arguments
- * given (Linux 5.10+) and that is not sleepable, so it may use the hashes
- * without preallocation on every kernel steer supports.
+ * syscall: the program type made to be run from userspace with
+ * BPF_PROG_TEST_RUN on a buffer of arguments (Linux 5.14+); loading it
+ * needs CAP_BPF only, which steerctl has anyway (a tracing type would
+ * also need CAP_PERFMON).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -41,11 +42,11 @@ static __always_inline void free_slot(struct steer_health_key k, __u64 until)
 			break;
 }
 
-/* ctx[0]: steer_health_restore_arg(route, version slot, backend slot). */
-SEC("raw_tp")
+/* ctx: steer_health_restore_arg(route, version slot, backend slot). */
+SEC("syscall")
 int steer_health_restore(__u64 *ctx)
 {
-	__u64 arg = ctx[0], until, now;
+	__u64 arg = *ctx, until, now;
 	struct steer_health_key k = {
 		.route = (__u32)(arg >> 32),
 		.version = (__u8)(arg >> 16),

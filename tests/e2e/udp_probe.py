@@ -7,7 +7,7 @@ test netns against `tc_peer.py serve-udp` backends (they answer each datagram wi
   nsenter --net=/run/netns/NS /usr/bin/python3 tests/e2e/udp_probe.py --cgroup CG
       [--uid U] [--sockets S] [--count N] [--connected [--sendto]] [--v6-socket]
       [--timeout-s T] TARGET [TARGET...]
-  udp_probe.py --cgroup CG --hold TARGET
+  udp_probe.py --cgroup CG --hold [--connected] TARGET
 
 
 It moves itself into CG before it opens a socket (steer's socket-layer programs only
@@ -21,7 +21,9 @@ socket for IPv4 targets, dialled as ::ffff:ADDR.  Prints one JSON document:
 one list per socket, one row per datagram: the identity and backend address (LOCAL)
 that answered, FROM the address recvfrom() returned (as ADDR:PORT or [ADDR]:PORT),
 and ERR the errno name when sendto() or recvfrom() failed (IDENT, LOCAL and FROM are
-then null).  --hold keeps one unconnected socket: it sends a datagram to TARGET, prints
+then null).  --hold keeps one socket (unconnected; --connected: connect()ed, send(), and when
+that fails the error a recv() returns, if any, as ERR: a destroyed socket's
+ECONNABORTED): it sends a datagram to TARGET, prints
 its row as one JSON line, and does it again for each line read on stdin (at most
 1000 times, until EOF).  Every loop is bounded: S <= 2000, N <= 1000.
 """
@@ -79,19 +81,31 @@ def one_socket(targets, count, connected, v6_socket, timeout, sendto=False):
     return rows
 
 
-def hold(target, timeout):
+def hold(target, timeout, connected=False):
     fam, host, port = target
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.settimeout(timeout)
+    if connected:
+        s.connect((host, port))
     for _ in range(1000):
         try:
-            s.sendto(b"hello\n", (host, port))
+            if connected:
+                s.send(b"hello\n")
+            else:
+                s.sendto(b"hello\n", (host, port))
             data, peer = s.recvfrom(2048)
             parts = data.decode(errors="replace").split()
             row = [0, parts[0] if parts else None, parts[3] if len(parts) > 3 else None,
                    fmt_addr(fam, peer), None]
         except OSError as e:
             row = [0, None, None, None, errname(e)]
+            if connected:  # what a reader of the socket sees: its pending error
+                try:
+                    s.recv(2048, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    pass
+                except OSError as e2:
+                    row[4] = errname(e2)
         print(json.dumps(row), flush=True)
         if not sys.stdin.readline():
             break
@@ -125,7 +139,7 @@ def main():
         os.setuid(a.uid)
     targets = [parse_addr(t) for t in a.targets]
     if a.hold:
-        hold(targets[0], a.timeout_s)
+        hold(targets[0], a.timeout_s, a.connected)
         return
     out = {"sockets": [one_socket(targets, a.count, a.connected, a.v6_socket,
                                   a.timeout_s, a.sendto) for _ in range(a.sockets)],

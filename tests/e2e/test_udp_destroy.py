@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Connected UDP sockets of a removed backend are closed with an error (docs/DESIGN.md
+§2; Linux 6.5+: bpf_sock_destroy from steerd's UDP socket iterator, bpf/udp_destroy.bpf.c):
+a connected socket held open in the sandbox gets ECONNABORTED on its next send or recv
+within ~2 s of its backend's removal from the route file (or of its passive ejection,
+within ~3 s), and a new socket reaches the
+backend left.  The iterator walks the sockets of steerd's network namespace, so this
+steerd runs in the sandbox netns (nsenter, no metrics listener).  Skipped where steerd
+logs that the kernel cannot (6.1)."""
+import json
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+from sandbox import PYTHON, SERVERS, kill_pid
+from steer import STEERD
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VIP = "10.96.0.20:9080"
+NOT_CLOSED = "connected UDP sockets of removed or ejected backends are not closed"
+
+pytestmark = pytest.mark.usefixtures("need_binaries")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def udp_servers(sandbox):
+    """UDP identity servers on every sandbox backend address (tc_peer.py serve-udp)."""
+    log = open(os.path.join(sandbox.tmp, "udp_destroy_server.log"), "w")
+    p = subprocess.Popen(sandbox.nsenter(
+        [PYTHON, os.path.join(HERE, "tc_peer.py"), "serve-udp"]
+        + [f"{addr}={ident}" for ident, addr in SERVERS.items()]),
+        stdout=subprocess.PIPE, stderr=log, text=True)
+    log.close()
+    sandbox.procs.append(p)
+    try:
+        r, _, _ = select.select([p.stdout], [], [], 10)
+        assert r and p.stdout.readline().strip() == "READY", "UDP servers not ready"
+        yield p
+    finally:
+        kill_pid(p)
+
+
+def route(backends):
+    return ("kind: Route\nname: dns\nfrontends: [\"10.96.0.20:9080/udp\"]\n"
+            f"versions:\n  v1: {{backends: [{', '.join(backends)}]}}\n"
+            "rules:\n  - name: default\n    split: {v1: 100}\n")
+
+
+class Held:
+    """udp_probe.py --hold --connected: one connected socket, a datagram a line."""
+
+    def __init__(self, sb):
+        argv = [PYTHON, os.path.join(HERE, "udp_probe.py"), "--cgroup",
+                sb.make_cgroup("clients"), "--hold", "--connected", "--timeout-s", "0.5",
+                VIP]
+        self.p = subprocess.Popen(sb.nsenter(argv), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        sb.procs.append(self.p)
+
+    def row(self):
+        r, _, _ = select.select([self.p.stdout], [], [], 5)
+        assert r, "udp_probe did not answer"
+        return json.loads(self.p.stdout.readline())
+
+    def again(self):
+        self.p.stdin.write("\n")
+        self.p.stdin.flush()
+        return self.row()
+
+    def close(self):
+        kill_pid(self.p)
+
+
+def test_removed_backend_socket_gets_econnaborted(steerd, sandbox):
+    steerd.binary = sandbox.nsenter([STEERD])
+    steerd.metrics = "off"
+    steerd.write_route("dns", route(["10.244.1.5:9080", "10.244.1.6:9080"]))
+    steerd.start()
+    if NOT_CLOSED in steerd.log_since(0):
+        pytest.skip("this kernel has no bpf_sock_destroy (Linux 6.5+)")
+    h = Held(sandbox)
+    try:
+        first = h.row()
+        assert first[1] in ("v1-a", "v1-b") and first[4] is None, first
+        gone, left = (("10.244.1.5:9080", "10.244.1.6:9080") if first[1] == "v1-a"
+                      else ("10.244.1.6:9080", "10.244.1.5:9080"))
+        assert h.again()[1] == first[1]  # connected: the same backend
+        t0 = time.monotonic()
+        steerd.write_route("dns", route([left]))
+        err = None
+        while time.monotonic() - t0 < 3:
+            row = h.again()
+            if row[4]:
+                err = row[4]
+                break
+            assert row[1] == first[1], row  # never moved, only closed
+            time.sleep(0.1)
+        took = time.monotonic() - t0
+        assert err == "ECONNABORTED", (err, steerd.log_since(0))
+        assert took < 2.5, took
+        assert steerd.wait_log(r"closed 1 connected UDP socket", timeout=1)
+    finally:
+        h.close()
+    # a new socket reaches the backend left
+    h = Held(sandbox)
+    try:
+        row = h.row()
+        assert row[4] is None and row[1] == ("v1-b" if first[1] == "v1-a" else "v1-a"), row
+    finally:
+        h.close()
+
+
+DOWN = "10.244.1.5:9999"  # answers UDP (below); TCP to it is refused: RST
+
+
+def test_ejected_backend_socket_gets_econnaborted(steerd, sandbox, client):
+    """A backend that passive health ejects (its TCP connects fail) loses its connected
+    UDP sockets of the same route too, within about a second (steerd checks every
+    second while a backend is ejected: no apply tells it)."""
+    srv = subprocess.Popen(sandbox.nsenter(
+        [PYTHON, os.path.join(HERE, "tc_peer.py"), "serve-udp", f"{DOWN}=down"]),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sandbox.procs.append(srv)
+    held = []
+    try:
+        r, _, _ = select.select([srv.stdout], [], [], 10)
+        assert r and srv.stdout.readline().strip() == "READY"
+        steerd.binary = sandbox.nsenter([STEERD])
+        steerd.metrics = "off"
+        steerd.write_route("dns", (
+            "kind: Route\nname: dns\n"
+            "frontends: [\"10.96.0.20:9080\", \"10.96.0.20:9080/udp\"]\n"
+            f"versions:\n  v1: {{backends: [{DOWN}, 10.244.1.6:9080]}}\n"
+            "rules:\n  - name: default\n    split: {v1: 100}\n"
+            "health: {failures: 2, eject: 30s}\n"))
+        steerd.start()
+        if NOT_CLOSED in steerd.log_since(0):
+            pytest.skip("this kernel has no bpf_sock_destroy (Linux 6.5+)")
+        on_down = None
+        for _ in range(8):  # connected sockets until one is on DOWN
+            h = Held(sandbox)
+            held.append(h)
+            if h.row()[1] == "down":
+                on_down = h
+                break
+        assert on_down, "no socket reached the backend to eject"
+        assert on_down.again()[1] == "down"
+        t0 = time.monotonic()
+        r = client.run(VIP, count=10)  # TCP: two refused connects eject DOWN
+        assert r["errors"] == {"ECONNREFUSED": 2}, r
+        err = None
+        while time.monotonic() - t0 < 4:
+            row = on_down.again()
+            if row[4]:
+                err = row[4]
+                break
+            time.sleep(0.1)
+        assert err == "ECONNABORTED", (err, steerd.log_since(0))
+        assert time.monotonic() - t0 < 3
+        # the sockets on the healthy backend stay
+        for h in held:
+            if h is not on_down:
+                assert h.again()[1] == "v1-b"
+    finally:
+        for h in held:
+            h.close()
+        kill_pid(srv)
