@@ -19,7 +19,7 @@ CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 # daemon-only code (libsteerd.a), the one user of libmicrohttpd and libnl.
 LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c
 DAEMON_CFLAGS := -Iagent $(NL_CFLAGS)
-DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS)
+DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS) -lcares
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
               -Wall -Wextra -Werror -Wno-unused-parameter \
               -Iinclude -Ivmlinux -Ibpf
@@ -35,7 +35,8 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: bench bench-quick bench-smoke bench-tc bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
-	format vmlinux clean vmtest test-run check-run vmtest-run abi-check abi-test abi-manifest upgrade-test
+	format vmlinux clean vmtest test-run check-run vmtest-run abi-check abi-test abi-manifest upgrade-test \
+	deploy-check image image-smoke image-run image-smoke-run
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -185,14 +186,17 @@ $(BUILD)/asan/tests/%: tests/unit/%.c tests/unit/test.h $(ASAN_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit $< $(ASAN_OBJS) $(LDLIBS) -o $@
 
+# New memory filled with 0xbe throughout, not only its first 4 KiB: the
+# parser zeroes a route field by field, and a field it forgets must show.
 sanitize: $(ASAN_BINS)
-	$(Q)tests/run-unit.sh asan $(ASAN_BINS)
+	$(Q)ASAN_OPTIONS=max_malloc_fill_size=268435456 \
+		tests/run-unit.sh asan $(ASAN_BINS)
 
 # The fuzz target needs only the parser and the compiler.
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
-FUZZ_AGENT  := addr compile routes routes_doc routes_policy ryaml
+FUZZ_AGENT  := addr compile compile_source routes routes_doc routes_dns routes_policy ryaml
 FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/lib/%.o,$(FUZZ_AGENT))
 # Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
 # tests/fuzz/regressions/ once crashed or hung the target: every run
@@ -225,13 +229,16 @@ fuzz: $(BUILD)/fuzz/fuzz_routes
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
-# test, check and vmtest install the Debian packages they need first
-# (tools/install-deps.sh: only what is missing), then run in a second make:
-# under -j nothing of the build may start before the packages are there.
+# test, check, vmtest, image and image-smoke install the Debian packages
+# they need first (tools/install-deps.sh: only what is missing), then run in
+# a second make: under -j nothing of the build may start before the
+# packages are there.
 DEPS_test   := test
 DEPS_check  := check
 DEPS_vmtest := vm
-test check vmtest:
+DEPS_image  := image
+DEPS_image-smoke := image
+test check vmtest image image-smoke:
 	$(Q)tools/install-deps.sh $(DEPS_$@)
 	$(Q)$(MAKE) --no-print-directory $@-run
 
@@ -285,7 +292,7 @@ upgrade-test: $(BUILD)/steerd $(BUILD)/steerctl
 
 CHECK_SRCS := $(wildcard agent/*.[ch] agent/lib/*.[ch] tools/ctl/*.[ch] tools/abi/*.c tools/bench/*.[ch] tools/bench/progs/*.c include/*.h bpf/*.[ch] bpf/lib/*.h tests/unit/*.[ch] tests/bpf/*.[ch] tests/bpf/progs/*.c \
 	tests/fuzz/*.c tests/vm/*.[ch])
-check-run: all
+check-run: all deploy-check
 	$(call msg,FORMAT,check)
 	$(Q)clang-format --dry-run -Werror $(CHECK_SRCS)
 	$(call msg,CPPCHECK,agent tools tests/fuzz)
@@ -302,6 +309,29 @@ check-run: all
 		-analyzer-disable-checker=unix.Malloc $(filter-out -Werror,$(CFLAGS)) $(DAEMON_CFLAGS) -Itools/ctl \
 		-Werror -o /dev/null $$f || exit 1; done
 	$(Q)$(MAKE) --no-print-directory abi-check
+
+# ---- deploy/: Prometheus rules, dashboard, Argo/Flagger templates, manifests --
+# promtool checks the rules and runs their unit tests; the manifests and the
+# dashboard are checked structurally (no cluster, no network). Their PromQL is
+# evaluated against a real steerd by tests/e2e/test_prometheus.py.
+PROMTOOL ?= promtool
+deploy-check:
+	$(call msg,PROMTOOL,deploy/prometheus)
+	$(Q)$(PROMTOOL) check rules deploy/prometheus/steer-rules.yaml >/dev/null
+	$(Q)cd deploy/prometheus && $(PROMTOOL) test rules tests/steer-rules.test.yaml
+	$(call msg,DEPLOY,deploy/*.yaml deploy/grafana)
+	$(Q)/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e/test_deploy_files.py
+
+# ---- make image: an OCI image from Debian packages (tools/image/) ----------
+# build/image/oci (OCI layout, tag $(VERSION)) and build/image/steerd-$(VERSION).tar;
+# as root, with mmdebstrap, umoci and the Debian mirror. image-smoke unpacks it
+# and runs steerd --once and steerctl from inside it against a test cgroup.
+IMAGE_TAG ?= $(VERSION)
+image-run: $(BUILD)/steerd $(BUILD)/steerctl
+	$(Q)tools/image/build.sh $(BUILD) $(IMAGE_TAG)
+
+image-smoke-run: image-run
+	$(Q)tools/image/smoke.sh $(BUILD) $(IMAGE_TAG)
 
 # ---- vmtest: the programs on Debian 12's 6.1 LTS kernel under qemu -----
 # Static binaries for a guest that has only busybox; steerd goes in as

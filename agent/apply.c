@@ -210,13 +210,53 @@ static int prune_frontends(const struct steer_maps *m,
 /* Routes compiled and published per round: bounds the memory in use. */
 #define APPLY_CHUNK 64
 
+/*
+ * Whether route @id's live steerctl override outlives the change to
+ * @scratch: the file itself is the same (equal file hashes), only what
+ * its dns/srv entries resolve to changed. Then the new addresses go live
+ * with steerctl's splits and ejections, as the override survives a steerd
+ * restart; a changed file still wins. One header read, only for an
+ * overridden route whose source hash changed.
+ */
+static bool dns_only_changed(const struct steer_maps *m, __u32 id,
+			     const struct steer_route_cfg *scratch)
+{
+	struct steer_route_hdr h;
+
+	return scratch->file_hash && !maps_route_hdr(m, id, &h) &&
+	       h.file_hash == scratch->file_hash;
+}
+
+/*
+ * Route @id's live config into @prev: 1, or 0 when it has none (@fresh,
+ * or not in the map), or -errno. A live route that cannot be read (EPERM
+ * without CAP_SYS_ADMIN: inner maps are found by id) must not be
+ * published over as if new: its tables and counter slots would not carry
+ * over.
+ */
+static int live_prev(const struct steer_maps *m, __u32 id, bool fresh,
+		     struct steer_route_cfg *prev, const char *name, char *err,
+		     size_t errlen)
+{
+	int ret = fresh ? -ENOENT : maps_route_get(m, id, prev);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		snprintf(err, errlen, "cannot read live route %s: %s", name,
+			 strerror(-ret));
+		return ret;
+	}
+	return 1;
+}
+
 /* Publish the @n routes of @set listed in @which, compiled against what is
- * live; see apply_routes, steps 2. */
+ * live (@keep: with its steerctl override); see apply_routes, steps 2. */
 static int publish_changed(struct steer_maps *m, const struct route_set *set,
 			   const int *which, int n, const __u32 *ids,
-			   const bool *fresh, const char *cgroup_root,
-			   __u64 generation, __u64 now_ns, char *err,
-			   size_t errlen)
+			   const bool *fresh, const bool *keep,
+			   const char *cgroup_root, __u64 generation,
+			   __u64 now_ns, char *err, size_t errlen)
 {
 	struct steer_route_cfg *cfgs = calloc(APPLY_CHUNK, sizeof(*cfgs));
 	struct steer_route_cfg *prev = calloc(1, sizeof(*prev));
@@ -234,14 +274,20 @@ static int publish_changed(struct steer_maps *m, const struct route_set *set,
 
 		for (; k < APPLY_CHUNK && done + k < n; k++) {
 			int i = which[done + k];
-			bool had =
-				!fresh[i] && !maps_route_get(m, ids[i], prev);
+			int had = live_prev(m, ids[i], fresh[i], prev,
+					    set->routes[i].name, err, errlen);
 
+			if (had < 0) {
+				ret = had;
+				goto out;
+			}
 			ret = compile_route(&set->routes[i], cgroup_root,
 					    had ? prev : NULL, &cfgs[k], err,
 					    errlen);
 			if (ret)
 				goto out;
+			if (had && keep[i])
+				compile_keep_overrides(&cfgs[k], prev);
 			cfgs[k].generation = generation;
 			cfgs[k].applied_ns = now_ns;
 			/* Counters first: a config must find its new slots
@@ -311,6 +357,7 @@ out:
 struct plan {
 	__u32 *ids;
 	bool *fresh;
+	bool *keep; /* publish keeping its steerctl override (DNS answers) */
 	int *changed, n_changed;
 	__u32 *gone;
 	int n_gone;
@@ -321,6 +368,7 @@ static void plan_free(struct plan *p)
 {
 	free(p->ids);
 	free(p->fresh);
+	free(p->keep);
 	free(p->changed);
 	free(p->gone);
 }
@@ -330,9 +378,11 @@ static int plan_alloc(struct plan *p, int n, const struct live *l)
 	memset(p, 0, sizeof(*p));
 	p->ids = calloc(n + 1, sizeof(*p->ids));
 	p->fresh = calloc(n + 1, sizeof(*p->fresh));
+	p->keep = calloc(n + 1, sizeof(*p->keep));
 	p->changed = calloc(n + 1, sizeof(*p->changed));
 	p->gone = calloc(l->n + l->n_ids + n + 1, sizeof(*p->gone));
-	return p->ids && p->fresh && p->changed && p->gone ? 0 : -ENOMEM;
+	return p->ids && p->fresh && p->keep && p->changed && p->gone ? 0
+								      : -ENOMEM;
 }
 
 /* Route @i's id: the one the index gives its name, else the lowest free. */
@@ -392,6 +442,9 @@ static int plan_routes(const struct steer_maps *m, const struct route_set *set,
 			st->unchanged++;
 		else
 			p->changed[p->n_changed++] = i;
+		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
+		    e->v.source_hash != scratch->source_hash)
+			p->keep[i] = dns_only_changed(m, e->v.id, scratch);
 	}
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
@@ -467,7 +520,7 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	maps_stats_clear_many(m, p.gone, p.n_gone);
 	clock_gettime(CLOCK_REALTIME, &now);
 	ret = publish_changed(m, set, p.changed, p.n_changed, p.ids, p.fresh,
-			      cgroup_root, generation,
+			      p.keep, cgroup_root, generation,
 			      (__u64)now.tv_sec * 1000000000ull + now.tv_nsec,
 			      err, errlen);
 	if (ret)

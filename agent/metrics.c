@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "addr.h"
+#include "dns.h"
 #include "metrics.h"
 #include "stats.h"
 
@@ -365,6 +366,7 @@ int metrics_write(FILE *out, const struct metrics_state *s)
 			route_series(out, rs[i], f);
 	}
 	write_reasons(out, m);
+	dns_metrics_write(out, s->dns);
 	for (int i = 0; i < ns; i++)
 		free(rs[i]);
 	free(rs);

@@ -10,13 +10,16 @@
 #include <stdio.h>
 #include "maps.h"
 
+struct dns;
+
 /* steerd's own state that the metrics and probes report. */
 struct metrics_state {
 	const struct steer_maps *maps;
 	__u64 generation;
 	__u64 apply_errors;
-	double last_apply_s; /* unix time of the last successful apply */
-	bool ready;	     /* datapath attached and routes applied once */
+	double last_apply_s;   /* unix time of the last successful apply */
+	bool ready;	       /* datapath attached and routes applied once */
+	const struct dns *dns; /* steer_dns_*; NULL: none */
 };
 
 /* Write the exposition to @out. Returns 0 or -errno. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -20,6 +21,7 @@
 #include <sys/utsname.h>
 #include "apply.h"
 #include "caps.h"
+#include "dns.h"
 #include "kfeatures.h"
 #include "loader.h"
 #include "log.h"
@@ -40,6 +42,11 @@
 #define DEBOUNCE_MS 100
 /* How often to look for a routes directory that is missing. */
 #define RETRY_MS 1000
+/* How long an apply waits for the first answers of names new to it: two
+ * tries of a second each, and a little. */
+#define DNS_WAIT_MS 2500
+/* steerd's runtime files (the DNS state steerctl status shows). */
+#define RUN_DIR "/run/steer"
 
 static const char usage_text[] =
 	"Usage: steerd [OPTION]...\n"
@@ -62,6 +69,12 @@ static const char usage_text[] =
 	"                          interfaces must both match)\n"
 	"      --ct-max N          TC flows tracked (default 65536); fixed\n"
 	"                          for the life of the pinned maps\n"
+	"      --dns-server ADDR[:PORT],...\n"
+	"                          name servers for dns/srv backends;\n"
+	"                          default: those of /etc/resolv.conf\n"
+	"      --dns-min-ttl S     resolve a name again after its records'\n"
+	"      --dns-max-ttl S     TTL, at least S (default 1) and at most S\n"
+	"                          (default 300) seconds\n"
 	"  -m, --metrics ADDR:PORT serve /metrics (Prometheus), /healthz and\n"
 	"                          /readyz there, or 'off'; default\n"
 	"                          " DEFAULT_METRICS "\n"
@@ -105,6 +118,10 @@ struct steerd {
 	int gcfd;  /* conntrack sweep timer (TC layer) */
 	int udpfd; /* 1 s timer: UDP sockets of ejected backends */
 	int wd;	   /* inotify watch on routes_dir; -1 while it is missing */
+	struct dns *dns; /* dns/srv backends (agent/dns.c) */
+	const char *dns_servers;
+	__u32 dns_min_ttl, dns_max_ttl;
+	char dns_state[PATH_MAX];
 };
 
 /* Read the routes directory and apply it; on error keep what is live. */
@@ -117,6 +134,8 @@ static int reload(struct steerd *d, const char *why)
 	int ret;
 
 	ret = routes_load_dir(d->routes_dir, &set, err, sizeof(err));
+	if (!ret)
+		dns_expand(d->dns, &set, DNS_WAIT_MS);
 	if (!ret) {
 		int lock = maps_lock(d->bpffs);
 
@@ -272,6 +291,8 @@ static int loop_init(struct steerd *d)
 		    epoll_add(d->epfd, d->udpfd))
 			return -errno;
 	}
+	if (d->dns && dns_attach_loop(d->dns, d->epfd))
+		return -errno;
 	return d->tc ? tc_loop_init(d) : 0;
 }
 
@@ -360,6 +381,8 @@ static int run_loop(struct steerd *d)
 					"it to return",
 					d->routes_dir);
 				arm_timer(d, RETRY_MS);
+			} else if (dns_owns_fd(d->dns, fd)) {
+				dns_on_event(d->dns, fd, ev[i].events);
 			} else if (d->tc && fd == tc_event_fd(d->tc)) {
 				tc_on_event(d->tc);
 			} else if (fd == d->gcfd) {
@@ -388,6 +411,60 @@ static int run_loop(struct steerd *d)
 	}
 }
 
+static void dns_changed(void *arg)
+{
+	arm_debounce(arg); /* re-apply: one publish per changed route */
+}
+
+/* The DNS module, and its state file for steerctl status. */
+static int start_dns(struct steerd *d)
+{
+	char dir[PATH_MAX] = ROUTE_RUN_DIR, err[ROUTE_ERR_MAX];
+	struct dns_opts o = { .min_ttl = d->dns_min_ttl,
+			      .max_ttl = d->dns_max_ttl,
+			      .servers = d->dns_servers,
+			      .on_change = dns_changed,
+			      .arg = d };
+
+	if (!routes_dns_state_path(d->bpffs, d->dns_state, sizeof(d->dns_state),
+				   dir, sizeof(dir)) &&
+	    (!mkdir(ROUTE_RUN_DIR, 0755) || errno == EEXIST) &&
+	    (!mkdir(dir, 0755) || errno == EEXIST))
+		o.state_path = d->dns_state;
+	else
+		pr_warn("cannot create %s: %s; steerctl status will not show "
+			"DNS names",
+			dir, strerror(errno));
+	d->dns = dns_start(&o, err, sizeof(err));
+	if (!d->dns) {
+		pr_warn("%s", err);
+		return -EINVAL;
+	}
+	d->ms.dns = d->dns;
+	return 0;
+}
+
+/* The DNS state goes with the daemon (and with --cleanup). */
+static void remove_run_dir(const struct steerd *d)
+{
+	char dir[PATH_MAX], state[PATH_MAX];
+
+	if (routes_dns_state_path(d->bpffs, state, sizeof(state), dir,
+				  sizeof(dir)))
+		return;
+	unlink(state);
+	rmdir(dir);
+}
+
+/* Every exit path after start_dns: the module, then its state directory. */
+static void stop_dns(struct steerd *d)
+{
+	dns_stop(d->dns);
+	d->dns = NULL;
+	d->ms.dns = NULL;
+	remove_run_dir(d);
+}
+
 /* steerd --version: the build, the kernel, and what of it steer uses. */
 static void print_version(void)
 {
@@ -408,7 +485,10 @@ enum {
 	OPT_CLEANUP,
 	OPT_MAX_ROUTES,
 	OPT_CT_MAX,
-	OPT_VERSION
+	OPT_VERSION,
+	OPT_DNS_SERVER,
+	OPT_DNS_MIN_TTL,
+	OPT_DNS_MAX_TTL
 };
 
 /* --@name's @arg as a number from @min to @max into @out; 2 (usage) if not. */
@@ -463,6 +543,15 @@ static int parse_opt(struct steerd *d, int c, char *arg)
 		return 0;
 	case OPT_CT_MAX:
 		return parse_count("ct-max", arg, 16, 1 << 24, &d->ct_max);
+	case OPT_DNS_SERVER:
+		d->dns_servers = arg;
+		return 0;
+	case OPT_DNS_MIN_TTL:
+		return parse_count("dns-min-ttl", arg, 1, 86400,
+				   &d->dns_min_ttl);
+	case OPT_DNS_MAX_TTL:
+		return parse_count("dns-max-ttl", arg, 1, 86400,
+				   &d->dns_max_ttl);
 	case OPT_LOG_FORMAT:
 		if (!strcmp(arg, "json")) {
 			d->json = true;
@@ -505,6 +594,9 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
 		{ "tc-iface", required_argument, NULL, 't' },
 		{ "ct-max", required_argument, NULL, OPT_CT_MAX },
+		{ "dns-server", required_argument, NULL, OPT_DNS_SERVER },
+		{ "dns-min-ttl", required_argument, NULL, OPT_DNS_MIN_TTL },
+		{ "dns-max-ttl", required_argument, NULL, OPT_DNS_MAX_TTL },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -520,6 +612,13 @@ static int parse_args(struct steerd *d, int argc, char **argv)
 		ret = parse_opt(d, c, optarg);
 		if (ret)
 			return ret;
+	}
+	if (d->dns_min_ttl > d->dns_max_ttl) {
+		fprintf(stderr,
+			"steerd: --dns-min-ttl %u is above "
+			"--dns-max-ttl %u\n",
+			d->dns_min_ttl, d->dns_max_ttl);
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr,
@@ -546,6 +645,7 @@ static int cleanup(const struct steerd *d)
 		return 1;
 	}
 	pr_info("detached and removed %s", d->bpffs);
+	remove_run_dir(d);
 	return 0;
 }
 
@@ -642,6 +742,45 @@ static int datapath_attach(struct steerd *d, const struct loader_opts *lo)
 	return 0;
 }
 
+/*
+ * Everything before the loop: checks, the DNS module, load, the first
+ * apply, attach. 0, or 1 when the first apply failed (steerd goes on with
+ * what is pinned); -1 when there is nothing to run (all undone).
+ */
+static int start(struct steerd *d)
+{
+	struct loader_opts lo = { .bpffs = d->bpffs,
+				  .cgroup = d->cgroup,
+				  .max_routes = d->max_routes };
+	int ret;
+
+	if (preflight(d))
+		return -1;
+	/* A bad --dns-server fails here too, before the datapath is touched;
+	 * no query goes out before the first reload names something. */
+	if (start_dns(d)) {
+		metrics_http_stop(d->http);
+		return -1;
+	}
+	/*
+	 * Load, apply, then attach: maps new to this layout (an upgrade)
+	 * are filled before any program that reads them is in a hook.
+	 */
+	if (datapath_load(d, &lo)) {
+		stop_dns(d);
+		metrics_http_stop(d->http);
+		return -1;
+	}
+	ret = reload(d, "start");
+	if (datapath_attach(d, &lo)) {
+		stop_dns(d);
+		maps_close(&d->maps);
+		metrics_http_stop(d->http);
+		return -1;
+	}
+	return ret ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct steerd d = {
@@ -658,8 +797,9 @@ int main(int argc, char **argv)
 		.inofd = -1,
 		.wd = -1,
 		.timerfd = -1,
+		.dns_min_ttl = DNS_DEFAULT_MIN_TTL,
+		.dns_max_ttl = DNS_DEFAULT_MAX_TTL,
 	};
-	struct loader_opts lo;
 	char err[ROUTE_ERR_MAX];
 	int ret;
 
@@ -677,25 +817,9 @@ int main(int argc, char **argv)
 	}
 	if (d.cleanup)
 		return cleanup(&d);
-	if (preflight(&d))
+	ret = start(&d);
+	if (ret < 0)
 		return 1;
-	lo = (struct loader_opts){ .bpffs = d.bpffs,
-				   .cgroup = d.cgroup,
-				   .max_routes = d.max_routes };
-	/*
-	 * Load, apply, then attach: maps new to this layout (an upgrade)
-	 * are filled before any program that reads them is in a hook.
-	 */
-	if (datapath_load(&d, &lo)) {
-		metrics_http_stop(d.http);
-		return 1;
-	}
-	ret = reload(&d, "start");
-	if (datapath_attach(&d, &lo)) {
-		maps_close(&d.maps);
-		metrics_http_stop(d.http);
-		return 1;
-	}
 	pr_info("datapath attached to %s, pinned under %s", d.cgroup, d.bpffs);
 	if (!d.once) {
 		udp_destroy_init(d.bpffs, d.max_routes);
@@ -705,6 +829,7 @@ int main(int argc, char **argv)
 		pr_info("metrics on http://%s/metrics", d.metrics);
 
 	if (d.once) {
+		stop_dns(&d);
 		tc_stop(d.tc);
 		maps_close(&d.maps);
 		return ret ? 1 : 0;
@@ -719,6 +844,7 @@ int main(int argc, char **argv)
 	pr_info("ready: watching %s", d.routes_dir);
 	ret = run_loop(&d) ? 1 : 0;
 out:
+	stop_dns(&d);
 	loop_fini(&d);
 	udp_destroy_fini();
 	tc_stop(d.tc);

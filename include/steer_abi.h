@@ -180,8 +180,16 @@ struct steer_route_hdr {
 	 * no health section, no ejection. Layout v1 wrote zero where the
 	 * last three fields are (then "reserved"): zero means "none".
 	 */
-	__u32 health_failures;	   /* consecutive failed connects that eject */
-	__u32 health_eject_ms;	   /* first ejection's length */
+	__u32 health_failures; /* consecutive failed connects that eject */
+	__u32 health_eject_ms; /* first ejection's length */
+	/*
+	 * The source hash, folded to 32 bits, with dns/srv entries as written
+	 * instead of the addresses their answers gave (compile_source.c);
+	 * 0: no dns/srv entry, or a steerd before them (this was padding,
+	 * written zero). Userspace only: it tells "the file changed" from
+	 * "only DNS answers changed" under a steerctl override.
+	 */
+	__u32 file_hash;
 	__u64 generation;	   /* steerd's apply counter when published */
 	__u64 source_hash;	   /* hash of the route as its file gives it */
 	__u64 applied_ns;	   /* CLOCK_REALTIME of publication */

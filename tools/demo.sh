@@ -57,7 +57,9 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	for pid in $PROBE_PID $STEERD_PID $SERVER_PID; do
+	# jobs -p too: a signal between a client's "&" and "PROBE_PID=$!"
+	# runs this trap before the assignment.
+	for pid in $PROBE_PID $STEERD_PID $SERVER_PID $(jobs -p); do
 		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	[ -d "$PIN" ] && "$STEERD" --cleanup --bpffs "$PIN" >/dev/null 2>&1

@@ -6,23 +6,30 @@
 #
 #   tools/install-deps.sh [GROUP...]     default: all
 #
-#   build   compile steer (make)
+#   build   compile steer (make); libc-ares-dev: steerd's DNS discovery
 #   demo    build, and run steerd and tools/demo.sh's sandbox
 #   test    demo, and make test: pytest, prometheus_client, clang's sanitizer
-#           and libFuzzer runtimes
-#   check   build, and make check: clang-format, cppcheck, clang --analyze
+#           and libFuzzer runtimes; dnsmasq-base (test_dns's DNS server),
+#           prometheus and python3-yaml (test_prometheus, test_deploy_files)
+#   check   build, and make check: clang-format, cppcheck, clang --analyze;
+#           promtool (prometheus), pytest and python3-yaml for deploy-check
 #   vm      build, and make vmtest: qemu, busybox, cpio
+#   image   build, and make image / image-smoke: mmdebstrap, umoci
 #   all     every group (.ci/run)
 #
-# Used by make test, make check and make vmtest (first, before anything is
-# built), tools/demo.sh and .ci/run.
+# Used by make test, check, vmtest, image and image-smoke (first, before
+# anything is built), tools/demo.sh and .ci/run.
 set -eu
 BUILD="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
-libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev pkg-config"
+libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev pkg-config
+libc-ares-dev"
 RUN="iproute2 util-linux procps python3"
-TEST="python3-pytest python3-prometheus-client libclang-rt-14-dev"
-CHECK="clang-format clang-tools cppcheck"
+DEPLOY="prometheus python3-pytest python3-yaml"
+TEST="python3-pytest python3-prometheus-client libclang-rt-14-dev
+dnsmasq-base $DEPLOY"
+CHECK="clang-format clang-tools cppcheck $DEPLOY"
 VM="qemu-system-x86 busybox-static cpio"
+IMAGE="mmdebstrap umoci"
 
 [ $# -gt 0 ] || set -- all
 PKGS="$BUILD"
@@ -33,10 +40,11 @@ for g in "$@"; do
 	test) PKGS="$PKGS $RUN $TEST" ;;
 	check) PKGS="$PKGS $CHECK" ;;
 	vm) PKGS="$PKGS $VM" ;;
-	all) PKGS="$PKGS $RUN $TEST $CHECK $VM" ;;
+	image) PKGS="$PKGS $RUN $IMAGE" ;;
+	all) PKGS="$PKGS $RUN $TEST $CHECK $VM $IMAGE" ;;
 	*)
 		echo "install-deps: unknown group '$g' (build, demo, test," \
-			"check, vm, all)" >&2
+			"check, vm, image, all)" >&2
 		exit 2
 		;;
 	esac
@@ -56,6 +64,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as prometheus start their service on install: keep any service
+# from starting while we install (a policy-rc.d of our own only if none exists).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

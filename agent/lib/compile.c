@@ -13,6 +13,7 @@
  * (docs/DESIGN.md §2).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +25,6 @@
 
 #define FNV32_OFFSET	    0x811c9dc5u
 #define FNV32_PRIME	    0x01000193u
-#define FNV64_OFFSET	    0xcbf29ce484222325ull
-#define FNV64_PRIME	    0x00000100000001b3ull
 #define COUNTER_SLOT_NONE   0xffff /* a backend without a counter slot yet */
 #define COUNTER_SLOT_UNSET8 0xff   /* a rule or version without one yet */
 
@@ -285,76 +284,6 @@ void compile_tables(struct steer_route_cfg *cfg,
 }
 
 /* ---- hashing ---------------------------------------------------------- */
-
-static __u64 fnv64(__u64 h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= FNV64_PRIME;
-	}
-	return h;
-}
-
-#define HASH(h, field) ((h) = fnv64((h), &(field), sizeof(field)))
-
-/*
- * Field by field, so the hash covers exactly what the file says: steerctl
- * overrides (split, OVERRIDE flag), ejections and the tables are left out,
- * and steerd can tell "file changed" from "steerctl changed the map".
- * Every struct is zeroed before it is filled, so hashing whole small
- * structs (steer_match, names with their NUL tails) is deterministic.
- */
-__u64 compile_source_hash(const struct steer_route_cfg *cfg)
-{
-	__u64 h = FNV64_OFFSET;
-	__u32 flags = cfg->flags & ~(__u32)STEER_ROUTE_OVERRIDE;
-	int i, j;
-
-	HASH(h, cfg->name);
-	HASH(h, flags);
-	HASH(h, cfg->seed);
-	HASH(h, cfg->health_failures);
-	HASH(h, cfg->health_eject_ms);
-	/* Hashed only when set: a route without them keeps its hash. */
-	if (cfg->health_max_eject_ms || cfg->health_max_ejected)
-		HASH(h, cfg->health_max_eject_ms),
-			HASH(h, cfg->health_max_ejected);
-	if (cfg->max_connections)
-		HASH(h, cfg->max_connections);
-	HASH(h, cfg->n_versions);
-	HASH(h, cfg->n_rules);
-	HASH(h, cfg->n_allow);
-	HASH(h, cfg->n_deny);
-	HASH(h, cfg->n_frontends);
-	for (i = 0; i < cfg->n_allow && i < STEER_MAX_POLICY; i++)
-		HASH(h, cfg->allow[i]);
-	for (i = 0; i < cfg->n_deny && i < STEER_MAX_POLICY; i++)
-		HASH(h, cfg->deny[i]);
-	for (i = 0; i < cfg->n_versions && i < STEER_MAX_VERSIONS; i++) {
-		const struct steer_version *v = &cfg->versions[i];
-
-		HASH(h, v->name);
-		HASH(h, v->n_backends);
-		for (j = 0; j < v->n_backends && j < ROUTE_MAX_BACKENDS; j++) {
-			const struct steer_backend *b = &v->backends[j];
-
-			HASH(h, b->addr);
-			HASH(h, b->port);
-			HASH(h, b->family);
-			HASH(h, b->weight);
-		}
-	}
-	for (i = 0; i < cfg->n_rules && i < STEER_MAX_RULES; i++) {
-		const struct steer_rule *r = &cfg->rules[i];
-
-		HASH(h, r->name);
-		HASH(h, r->match);
-		HASH(h, r->file_split);
-	}
-	return h;
-}
 
 /* Per-route hash seed: stable across restarts, so affinity survives them. */
 static __u32 name_seed(const char *name)
@@ -702,6 +631,7 @@ static int compile_body(const struct route *r, const char *cgroup_root,
 	}
 
 	out->source_hash = compile_source_hash(out);
+	out->file_hash = compile_file_hash(r, out);
 	return 0;
 }
 

@@ -75,7 +75,27 @@ int compile_rule_index(const struct steer_route_cfg *cfg, const char *name);
 int compile_backend_index(const struct steer_version *v,
 			  const struct steer_backend *b);
 
-/* Hash of what the route file says (not of tables, flags set by steerctl). */
+/* compile_source.c: the hash of what the route file says (not of tables,
+ * flags set by steerctl), and the file hash (route_cfg.h) of @cfg compiled
+ * from @r. */
 __u64 compile_source_hash(const struct steer_route_cfg *cfg);
+__u32 compile_file_hash(const struct route *r,
+			const struct steer_route_cfg *cfg);
+
+/*
+ * True when @cfg's splits or manual ejections differ from its file: what
+ * STEER_ROUTE_OVERRIDE marks (steerctl's edits; steerd when only DNS
+ * answers changed under them).
+ */
+bool compile_overridden(const struct steer_route_cfg *cfg);
+
+/*
+ * @cfg, compiled from an unchanged file with new DNS answers, takes the
+ * steerctl changes of @live: its rules' splits, its backends' ejections
+ * (by address), OVERRIDE while they differ from the file; tables rebuilt
+ * against @live.
+ */
+void compile_keep_overrides(struct steer_route_cfg *cfg,
+			    const struct steer_route_cfg *live);
 
 #endif /* STEER_COMPILE_H */

@@ -157,6 +157,11 @@ void maps_close(struct steer_maps *m)
 			close(*fds[i].fd);
 		*fds[i].fd = -1;
 	}
+	free(m->free_ids);
+	free(m->ids_busy);
+	m->free_ids = NULL;
+	m->ids_busy = NULL;
+	m->n_free = 0;
 }
 
 int maps_agent_get(const struct steer_maps *m, struct steer_agent_state *out)

@@ -59,6 +59,16 @@ struct steer_maps {
 	 * directory's lock (maps_lock) allocate ids.
 	 */
 	__u32 next_backend_id;
+	/*
+	 * Backend ids are reclaimed when none is left (maps_backends.c): the
+	 * ids freed then, handed out before anything else, and a bitmap of
+	 * the ids the publish in progress has handed out (its routes are
+	 * not live yet, so no scan of the live routes sees them). malloc'ed
+	 * on first need; maps_close frees them.
+	 */
+	__u32 *free_ids;
+	__u32 n_free;
+	__u8 *ids_busy;
 };
 
 /* No map open: every fd -1, so maps_close() on it closes nothing. */

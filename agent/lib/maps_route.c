@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "maps.h"
+#include "maps_internal.h"
 #include "rows.h"
 
 static int cmp_u32(const void *a, const void *b)
@@ -73,8 +74,7 @@ int maps_route_hdr(const struct steer_maps *m, __u32 id,
 	return ret;
 }
 
-/* Every row of route @id (malloc'ed into *@rows); the count or -errno. */
-static int route_rows_read(const struct steer_maps *m, __u32 id, void **rows)
+int maps_route_rows(const struct steer_maps *m, __u32 id, void **rows)
 {
 	struct steer_route_hdr h;
 	int fd = route_rows_fd(m, id), ret = 0;
@@ -125,7 +125,7 @@ int maps_route_get(const struct steer_maps *m, __u32 id,
 		   struct steer_route_cfg *out)
 {
 	void *rows;
-	int n = route_rows_read(m, id, &rows), ret;
+	int n = maps_route_rows(m, id, &rows), ret;
 
 	if (n < 0)
 		return n;
@@ -299,51 +299,6 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 	return ret;
 }
 
-/* ---- backend ids (steer_backends_v2, steer_backend_ids_v2) ------------ */
-
-/* One walk of the id map: the next id is one past the largest in use. */
-static __u32 backend_id_scan(const struct steer_maps *m)
-{
-	struct steer_backend_addr key, next;
-	void *prev = NULL;
-	__u32 id, max = 0;
-
-	while (!bpf_map_get_next_key(m->backend_ids, prev, &next)) {
-		if (!bpf_map_lookup_elem(m->backend_ids, &next, &id) &&
-		    id > max)
-			max = id;
-		key = next;
-		prev = &key;
-	}
-	return max + 1;
-}
-
-/*
- * The id of backend address @a. A new address gets the next id: its entry
- * in steer_backends_v2 is written before the id is recorded, and both
- * before any route refers to it, so no reader ever sees an id without its
- * address. Ids are not reused (docs/map-abi.md: "Backend ids").
- */
-static int backend_id(void *ctx, const struct steer_backend_addr *a, __u32 *id)
-{
-	struct steer_maps *m = ctx;
-	__u32 next;
-
-	if (!bpf_map_lookup_elem(m->backend_ids, a, id))
-		return 0;
-	if (!m->next_backend_id)
-		m->next_backend_id = backend_id_scan(m);
-	next = m->next_backend_id;
-	if (m->max_backends && next >= m->max_backends)
-		return -ENOSPC;
-	if (bpf_map_update_elem(m->backends, &next, a, BPF_ANY) ||
-	    bpf_map_update_elem(m->backend_ids, a, &next, BPF_NOEXIST))
-		return -errno;
-	m->next_backend_id = next + 1;
-	*id = next;
-	return 0;
-}
-
 /*
  * The newest generation ever published, in the index under the empty name
  * (no route can have it): one lookup where a walk of every route's entry
@@ -503,13 +458,21 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 	bool had[ROUTE_BATCH];
 	__u32 k = 0;
 
+	maps_backend_ids_batch(m);
 	for (; k < n && !ret; k++) {
 		struct steer_route_hdr h;
 		struct route_rows rows;
 
-		had[k] = !maps_route_hdr(m, ids[k], &h);
+		ret = maps_route_hdr(m, ids[k], &h);
+		/* Only a route that is not there is new: writing the bank
+		 * of one that could not be read might be writing its live
+		 * bank. */
+		if (ret && ret != -ENOENT)
+			break;
+		had[k] = !ret;
+		ret = 0;
 		old_bank[k] = had[k] ? h.match_bank : 1;
-		ret = rows_encode(cfgs[k], old_bank[k] ^ 1, backend_id, m,
+		ret = rows_encode(cfgs[k], old_bank[k] ^ 1, maps_backend_id, m,
 				  &rows);
 		if (ret)
 			break;

@@ -71,11 +71,18 @@ struct steer_version {
 
 struct steer_route_cfg {
 	char name[STEER_NAME_LEN];
-	__u64 generation;      /* steerd's apply counter when published */
-	__u64 source_hash;     /* hash of the route as its file gives it */
-	__u64 applied_ns;      /* CLOCK_REALTIME of publication */
-	__u32 flags;	       /* enum steer_route_flags */
-	__u32 seed;	       /* per-route hash seed (affinity) */
+	__u64 generation;  /* steerd's apply counter when published */
+	__u64 source_hash; /* hash of the route as its file gives it */
+	__u64 applied_ns;  /* CLOCK_REALTIME of publication */
+	__u32 flags;	   /* enum steer_route_flags */
+	__u32 seed;	   /* per-route hash seed (affinity) */
+	/*
+	 * The source hash with dns/srv entries as written instead of the
+	 * addresses their answers gave (steer_route_hdr.file_hash); 0 for a
+	 * route without them. Equal file hashes with other source hashes:
+	 * only DNS answers changed (apply.c keeps a steerctl override then).
+	 */
+	__u32 file_hash;
 	__u32 health_failures; /* 0: no health section */
 	__u32 health_eject_ms;
 	__u32 health_max_eject_ms;

@@ -33,11 +33,36 @@ struct route_backend {
 	struct route_pos pos;
 };
 
+/*
+ * A backend entry that names DNS records instead of addresses:
+ * {dns: NAME, port: P} (A and AAAA: every address a backend, weight 1) or
+ * {srv: _service._proto.NAME} (SRV: targets, ports, weights). steerd
+ * resolves them (agent/dns.c) and adds the addresses to the version's
+ * backends before compiling; steerctl validate only checks the syntax.
+ */
+#define ROUTE_DNS_NAME_MAX 254 /* 253 characters and the NUL */
+#define ROUTE_MAX_DNS	   4   /* dns/srv entries per version */
+
+enum route_dns_kind {
+	ROUTE_DNS_ADDR = 1, /* {dns: NAME, port: P} */
+	ROUTE_DNS_SRV = 2,  /* {srv: NAME} */
+};
+
+struct route_dns {
+	__u8 kind;  /* enum route_dns_kind */
+	__u16 port; /* host order; ROUTE_DNS_ADDR only */
+	char name[ROUTE_DNS_NAME_MAX];
+	struct route_pos pos;
+};
+
 struct route_version {
 	char name[STEER_SHORT_NAME_LEN];
 	int n_backends;
 	struct route_backend backends[ROUTE_MAX_BACKENDS];
 	struct route_pos pos;
+	int n_dns; /* the dns/srv entries, apart from backends[] */
+	struct route_dns dns[ROUTE_MAX_DNS];
+	int n_dns_backends; /* the last of backends[]: from DNS answers */
 };
 
 /* Match block as written; cgroups stay paths until compiled. */
@@ -122,6 +147,23 @@ int routes_check_set(const struct route_set *set, char *err, size_t errlen);
  * 2 decimals, -EINVAL otherwise. Route files and steerctl set share it.
  */
 long routes_parse_percent(const char *s);
+
+/*
+ * Check a DNS name as a backend entry may name it: labels of letters,
+ * digits and '-' (not at either end), at most 63 characters each, 253 in
+ * all, an optional final dot; an SRV name (@srv) starts with two labels
+ * "_service._tcp" or "_service._udp". Returns NULL or what is wrong.
+ */
+const char *routes_dns_name_error(const char *name, bool srv);
+
+/*
+ * Where steerd keeps the DNS state of the pin directory @bpffs and steerctl
+ * status reads it: /run/steer/<last component of bpffs>/dns.json. Returns
+ * 0, or -ENAMETOOLONG. @dir (optional) gets the directory.
+ */
+#define ROUTE_RUN_DIR "/run/steer"
+int routes_dns_state_path(const char *bpffs, char *buf, size_t len, char *dir,
+			  size_t dirlen);
 
 /* Index of version @name in @r, or -1. */
 int routes_version_index(const struct route *r, const char *name);

@@ -254,10 +254,13 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 	yaml_node_t *bn = NULL;
 	int err;
 
-	/* Backends are zeroed one by one as they are parsed. */
+	/* Backends and dns entries are zeroed one by one as they are
+	 * parsed. */
 	memset(v->name, 0, sizeof(v->name));
 	v->n_backends = 0;
 	memset(&v->pos, 0, sizeof(v->pos));
+	v->n_dns = 0;
+	v->n_dns_backends = 0;
 	if (!valid_name(name, STEER_SHORT_NAME_LEN - 1, "-._"))
 		return ry_error(
 			c, key,
@@ -280,6 +283,13 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 			return err;
 		for (it = bn->data.sequence.items.start;
 		     it < bn->data.sequence.items.top; it++) {
+			if (routes_is_dns_backend(c, ry_node(c, *it))) {
+				err = routes_parse_dns_backend(
+					c, ry_node(c, *it), v);
+				if (err)
+					return err;
+				continue;
+			}
 			if (v->n_backends == ROUTE_MAX_BACKENDS)
 				return ry_error(c, ry_node(c, *it),
 						"too many backends in version "
@@ -290,7 +300,7 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 				return err;
 		}
 	}
-	if (!v->n_backends)
+	if (!v->n_backends && !v->n_dns)
 		return ry_error(c, key, "version \"%s\" has no backends", name);
 	return 0;
 }
@@ -456,6 +466,9 @@ static void clear_route(struct route *r)
 	r->n_deny = 0;
 	r->health_failures = 0;
 	r->health_eject_ms = 0;
+	r->health_max_eject_ms = 0;
+	r->health_max_ejected = 0;
+	r->max_connections = 0;
 }
 
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)

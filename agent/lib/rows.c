@@ -208,6 +208,7 @@ static void encode_header(const struct steer_route_cfg *cfg, __u32 bank,
 	h->max_connections = cfg->max_connections;
 	h->generation = cfg->generation;
 	h->source_hash = cfg->source_hash;
+	h->file_hash = cfg->file_hash;
 	h->applied_ns = cfg->applied_ns;
 	memcpy(ROW(rows, 1), cfg->name, STEER_NAME_LEN);
 }
@@ -440,6 +441,7 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 	out->name[STEER_NAME_LEN - 1] = '\0';
 	out->generation = h->generation;
 	out->source_hash = h->source_hash;
+	out->file_hash = h->file_hash;
 	out->applied_ns = h->applied_ns;
 	out->flags = h->flags;
 	out->seed = h->seed;

@@ -927,6 +927,128 @@ TEST(route_index_finds_by_name)
 	free(a);
 }
 
+/* A one-version route of backends 10.9.@net.1 .. 10.9.@net.@n, port 80. */
+static struct steer_route_cfg *churn_cfg(int net, int n)
+{
+	char yaml[1024];
+	int len;
+
+	len = snprintf(yaml, sizeof(yaml),
+		       "kind: Route\nname: churn\n"
+		       "frontends: [10.96.0.30:80]\n"
+		       "versions:\n  v1:\n    backends: [");
+	for (int i = 1; i <= n; i++)
+		len += snprintf(yaml + len, sizeof(yaml) - (size_t)len,
+				"%s10.9.%d.%d:80", i > 1 ? ", " : "", net, i);
+	snprintf(yaml + len, sizeof(yaml) - (size_t)len,
+		 "]\nrules:\n  - name: default\n    split: {v1: 100}\n");
+	return compile_yaml(yaml, NULL);
+}
+
+/* The id of backend 10.9.@net.@i:80, or 0 when it has none. */
+static __u32 churn_id(int net, int i)
+{
+	struct steer_backend_addr a = { .port = htons(80),
+					.family = STEER_FAM_INET };
+	__u32 id;
+
+	a.addr[0] = htonl(0x0a090000u | (__u32)net << 8 | (__u32)i);
+	return bpf_map_lookup_elem(maps.backend_ids, &a, &id) ? 0 : id;
+}
+
+/*
+ * Pods come and go (dns/srv backends): ids of addresses no route refers to
+ * any more are reused once none is left, lowest first; ids the live route
+ * or the publish in progress uses never are; with none free the publish
+ * fails with ENOSPC and the live route stays.
+ */
+static struct steer_route_cfg *churn, *churn_live; /* freed by the TEST */
+
+static void backend_ids_churn(__u32 id)
+{
+	struct client c = { .src = "10.244.9.9", .dport = 80 };
+	struct steer_route_cfg *cfg, *live;
+	struct test_decide_ctx ctx;
+	__u32 b_ids[3];
+
+	/* a, then b over it: a's three ids are referred to no more */
+	free(churn);
+	churn = cfg = churn_cfg(1, 3);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(publish(id, cfg), 0);
+	free(churn);
+	churn = cfg = churn_cfg(2, 3);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(publish(id, cfg), 0);
+	for (int i = 0; i < 3; i++) {
+		b_ids[i] = churn_id(2, i + 1);
+		ASSERT_TRUE(churn_id(1, i + 1) && b_ids[i]);
+	}
+	/*
+	 * No id left past those in use: c must reuse ids no route refers to,
+	 * a's among them (earlier tests' routes leave some too, lower ones),
+	 * never b's, which the live route has until c is swapped in.
+	 */
+	maps.max_backends = maps.next_backend_id;
+	free(churn);
+	churn = cfg = churn_cfg(3, 3);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(publish(id, cfg), 0);
+	for (int i = 0; i < 3; i++) {
+		__u32 c_id = churn_id(3, i + 1);
+
+		ASSERT_EQ(churn_id(1, i + 1), 0);
+		ASSERT_EQ(churn_id(2, i + 1), b_ids[i]);
+		ASSERT_TRUE(c_id && c_id < maps.max_backends);
+		ASSERT_TRUE(c_id != b_ids[0] && c_id != b_ids[1] &&
+			    c_id != b_ids[2]);
+		for (int j = 0; j < i; j++)
+			ASSERT_TRUE(c_id != churn_id(3, j + 1));
+	}
+	/* what else that reclaim freed is forgotten: only b's can come back */
+	maps.n_free = 0;
+	/* the datapath reads c's addresses under the reused ids */
+	ASSERT_EQ(run(id, &c, &ctx), TEST_DECIDE_OK);
+	ASSERT_TRUE(ctx.has_backend);
+	ASSERT_EQ(ntohl(ctx.backend_addr[0]) >> 8, 0x0a0903u);
+	/* four new ones with b's three free: ENOSPC, c stays live */
+	free(churn);
+	churn = cfg = churn_cfg(4, 4);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(maps_route_publish(&maps, id, cfg), -ENOSPC);
+	churn_live = live = malloc(sizeof(*live));
+	ASSERT_TRUE(live);
+	ASSERT_EQ(maps_route_get(&maps, id, live), 0);
+	ASSERT_EQ(live->versions[0].n_backends, 3);
+	ASSERT_EQ(ntohl(live->versions[0].backends[0].addr[0]) >> 8, 0x0a0903u);
+	/* d's three: b's ids again, c's untouched, no id given twice */
+	free(churn);
+	churn = cfg = churn_cfg(5, 3);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(publish(id, cfg), 0);
+	for (int i = 0; i < 3; i++) {
+		__u32 d = churn_id(5, i + 1);
+
+		ASSERT_TRUE(d == b_ids[0] || d == b_ids[1] || d == b_ids[2]);
+		ASSERT_TRUE(churn_id(3, i + 1) != 0);
+		for (int j = 0; j < i; j++)
+			ASSERT_TRUE(d != churn_id(5, j + 1));
+	}
+}
+
+TEST(backend_ids_reclaimed_when_out)
+{
+	const __u32 id = ROUTE_ID + 2, saved_max = maps.max_backends;
+
+	backend_ids_churn(id);
+	maps_route_delete(&maps, id);
+	free(churn);
+	free(churn_live);
+	churn = churn_live = NULL;
+	maps.max_backends = saved_max;
+	maps.n_free = 0;
+}
+
 TEST(unknown_route_has_no_config)
 {
 	struct test_decide_ctx ctx;

@@ -30,8 +30,13 @@ def start_demo():
     if os.geteuid() != 0:
         pytest.skip("the demo needs root")
     env = dict(os.environ, DEMO_CONNS="20")
+    # A run started in the background of a shell without job control (nohup
+    # make test &) inherits SIGINT ignored, and a shell cannot trap a signal
+    # ignored on entry: the demo starts with SIGINT's default, as from a
+    # terminal.
     return subprocess.Popen([DEMO], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, env=env, cwd="/")
+                            stdin=subprocess.DEVNULL, text=True, env=env, cwd="/",
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def leftovers(pid):

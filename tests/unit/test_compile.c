@@ -708,6 +708,120 @@ TEST(source_hash)
 	free(r);
 }
 
+/* A dns entry {dns: @name, port: 80} in version @v. */
+static void add_dns(struct route *r, int v, const char *name)
+{
+	struct route_version *ver = &r->versions[v];
+	struct route_dns *d = &ver->dns[ver->n_dns++];
+
+	d->kind = ROUTE_DNS_ADDR;
+	d->port = 80;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+}
+
+/* Version @v's DNS answers, as dns_expand adds them: @n addresses in
+ * place of the last ones. */
+static void set_answer(struct route *r, int v, int n, const char *const *addrs)
+{
+	struct route_version *ver = &r->versions[v];
+
+	ver->n_backends -= ver->n_dns_backends;
+	ver->n_dns_backends = 0;
+	for (int i = 0; i < n; i++) {
+		add_backend(r, v, addrs[i], 80, 1);
+		ver->n_dns_backends++;
+	}
+}
+
+/*
+ * The file hash tells "only DNS answers changed" (equal file hashes, other
+ * source hashes) from "the file changed"; 0 for a route without dns/srv.
+ */
+TEST(file_hash_without_dns_answers)
+{
+	static const char *const one[] = { "10.0.2.7" }, *const two[] = {
+		"10.0.2.8", "10.0.2.9"
+	};
+	struct route *r = two_versions(5000, 5000);
+	struct steer_route_cfg *a, *b;
+
+	a = compile(r, NULL);
+	ASSERT_EQ(a->file_hash, 0);
+	free(a);
+	add_dns(r, 1, "v2.example");
+	set_answer(r, 1, 1, one);
+	a = compile(r, NULL);
+	ASSERT_TRUE(a->file_hash != 0);
+	/* other answers: the same file */
+	set_answer(r, 1, 2, two);
+	b = compile(r, NULL);
+	ASSERT_TRUE(b->source_hash != a->source_hash);
+	ASSERT_EQ(b->file_hash, a->file_hash);
+	free(b);
+	/* the file's own backends, splits or dns names: another file */
+	r->versions[0].backends[0].weight = 3;
+	b = compile(r, NULL);
+	ASSERT_TRUE(b->file_hash != a->file_hash);
+	free(b);
+	r->versions[0].backends[0].weight = 1;
+	snprintf(r->versions[1].dns[0].name, ROUTE_DNS_NAME_MAX, "v3.example");
+	b = compile(r, NULL);
+	ASSERT_TRUE(b->file_hash != a->file_hash);
+	free(b);
+	snprintf(r->versions[1].dns[0].name, ROUTE_DNS_NAME_MAX, "v2.example");
+	r->rules[0].split[0] = 4000;
+	r->rules[0].split[1] = 6000;
+	b = compile(r, NULL);
+	ASSERT_TRUE(b->file_hash != a->file_hash);
+	free(a);
+	free(b);
+	free(r);
+}
+
+/*
+ * New answers under a steerctl override: the new config takes steerctl's
+ * splits and, by address, its ejections; OVERRIDE stays while they differ
+ * from the file and goes when they do not any more.
+ */
+TEST(keep_overrides_by_name_and_address)
+{
+	struct route *r = two_versions(5000, 5000);
+	struct steer_route_cfg *live, *c;
+
+	add_backend(r, 0, "10.0.1.2", 80, 1);
+	live = compile(r, NULL);
+	live->rules[0].split[0] = 2000;
+	live->rules[0].split[1] = 8000;
+	live->versions[0].backends[1].flags |= STEER_BACKEND_EJECTED;
+	live->flags |= STEER_ROUTE_OVERRIDE;
+	compile_tables(live, NULL);
+	/* v2's backend replaced (a new pod) */
+	inet_pton(AF_INET, "10.0.2.2", r->versions[1].backends[0].addr.addr);
+	c = compile(r, live);
+	compile_keep_overrides(c, live);
+	ASSERT_EQ(c->rules[0].split[0], 2000);
+	ASSERT_EQ(c->rules[0].split[1], 8000);
+	ASSERT_EQ(c->rules[0].file_split[0], 5000);
+	ASSERT_TRUE(c->versions[0].backends[1].flags & STEER_BACKEND_EJECTED);
+	ASSERT_TRUE(
+		!(c->versions[0].backends[0].flags & STEER_BACKEND_EJECTED));
+	ASSERT_TRUE(c->flags & STEER_ROUTE_OVERRIDE);
+	/* every v1 connection goes to the backend left */
+	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_TABLE_UNIT);
+	free(c);
+	/* the ejected backend's pod is gone and the split is the file's:
+	 * nothing differs from the file any more */
+	live->rules[0].split[0] = 5000;
+	live->rules[0].split[1] = 5000;
+	r->versions[0].n_backends = 1;
+	c = compile(r, live);
+	compile_keep_overrides(c, live);
+	ASSERT_TRUE(!(c->flags & STEER_ROUTE_OVERRIDE));
+	free(c);
+	free(live);
+	free(r);
+}
+
 TEST(limits_are_e2big)
 {
 	struct route *r = two_versions(5000, 5000);

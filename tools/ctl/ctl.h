@@ -62,9 +62,6 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e);
 int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e);
 void ctl_edit_end(struct ctl_edit *e);
 
-/* True when @cfg's splits or manual ejections differ from its file. */
-bool ctl_edit_differs(const struct steer_route_cfg *cfg);
-
 /*
  * Print the published result: every rule's split (text), or one JSON
  * document {route, action, generation, override, rules[]}; @key (may be
@@ -103,5 +100,10 @@ extern const struct ctl_cmd ctl_cmd_restore;
 extern const struct ctl_cmd ctl_cmd_stats;
 extern const struct ctl_cmd ctl_cmd_trace;
 extern const struct ctl_cmd ctl_cmd_rollout;
+
+/* ctl_dns.c: the DNS names steerd resolves (its state file), or NULL;
+ * and their text form for status. */
+json_object *ctl_dns_names(const char *bpffs);
+void ctl_dns_print(json_object *names);
 
 #endif /* STEER_CTL_H */

@@ -53,29 +53,6 @@ void ctl_edit_end(struct ctl_edit *e)
 	e->live = e->cfg = NULL;
 }
 
-/* Manual ejections (steerctl) have no expiry; health ejections do. */
-static bool manually_ejected(const struct steer_backend *b)
-{
-	return (b->flags & STEER_BACKEND_EJECTED) && !b->ejected_until_ns;
-}
-
-bool ctl_edit_differs(const struct steer_route_cfg *cfg)
-{
-	for (int r = 0; r < cfg->n_rules && r < STEER_MAX_RULES; r++)
-		if (memcmp(cfg->rules[r].split, cfg->rules[r].file_split,
-			   sizeof(cfg->rules[r].split)))
-			return true;
-	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
-		const struct steer_version *sv = &cfg->versions[v];
-
-		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
-		     b++)
-			if (manually_ejected(&sv->backends[b]))
-				return true;
-	}
-	return false;
-}
-
 int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e)
 {
 	struct steer_route_cfg *cfg = e->cfg;
@@ -89,7 +66,7 @@ int ctl_edit_commit(const struct ctl *c, struct ctl_edit *e)
 	 * set to the file's split, restoring the last ejected backend) hands
 	 * the route back to the file.
 	 */
-	if (ctl_edit_differs(cfg))
+	if (compile_overridden(cfg))
 		cfg->flags |= STEER_ROUTE_OVERRIDE;
 	else
 		cfg->flags &= ~(__u32)STEER_ROUTE_OVERRIDE;

@@ -531,7 +531,7 @@ static void print_tc_packets(const struct steer_maps *m)
 static int run_status(struct ctl *c, int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
-	struct json_object *doc = NULL, *arr = NULL;
+	struct json_object *doc = NULL, *arr = NULL, *dns;
 	struct route_view *v = NULL;
 	struct steer_maps m;
 	__u32 *ids = NULL;
@@ -583,10 +583,16 @@ static int run_status(struct ctl *c, int argc, char **argv)
 				       json_object_new_string(c->bpffs));
 		json_object_object_add(doc, "routes", arr);
 		json_object_object_add(doc, "tc_packets", tc_packets_json(&m));
+		dns = ctl_dns_names(c->bpffs);
+		json_object_object_add(doc, "dns",
+				       dns ? dns : json_object_new_array());
 		ctl_print_json(doc);
 	} else if (!shown) {
 		printf("no routes\n");
 	} else {
+		dns = ctl_dns_names(c->bpffs);
+		ctl_dns_print(dns);
+		json_object_put(dns);
 		print_tc_packets(&m);
 	}
 out:
