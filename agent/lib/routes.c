@@ -344,12 +344,6 @@ int routes_load_dir(const char *dir, struct route_set *set, char *err,
 	return ret;
 }
 
-static bool frontend_equal(const struct route_frontend *a,
-			   const struct route_frontend *b)
-{
-	return a->proto == b->proto && addr_equal(&a->addr, &b->addr);
-}
-
 static int dup_frontend(const struct route *r, const struct route_frontend *f,
 			const struct route *first,
 			const struct route_frontend *ff, char *err,
@@ -368,40 +362,116 @@ static int dup_frontend(const struct route *r, const struct route_frontend *f,
 	return -EINVAL;
 }
 
+/* A route name or a frontend with where it is: sorted, equal ones meet. */
+struct seen {
+	const struct route *r;
+	const struct route_frontend *f; /* NULL: the route's name */
+	int i, k;			/* route index, frontend index */
+};
+
+static int cmp_key(const struct seen *a, const struct seen *b)
+{
+	const struct route_addr *x, *y;
+
+	if (!a->f)
+		return strcmp(a->r->name, b->r->name);
+	if (a->f->proto != b->f->proto)
+		return a->f->proto < b->f->proto ? -1 : 1;
+	x = &a->f->addr;
+	y = &b->f->addr;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->has_port != y->has_port)
+		return x->has_port < y->has_port ? -1 : 1;
+	if (x->has_port && x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static int cmp_seen(const void *pa, const void *pb)
+{
+	const struct seen *a = pa, *b = pb;
+	int c = cmp_key(a, b);
+
+	if (c)
+		return c;
+	if (a->i != b->i)
+		return a->i < b->i ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/*
+ * The first duplicate in file order among @n sorted entries: the entry
+ * with the lowest (route, frontend) position that has an equal one before
+ * it, and that first one. NULL when there is none.
+ */
+static const struct seen *first_dup(const struct seen *e, size_t n,
+				    const struct seen **first)
+{
+	const struct seen *best = NULL;
+
+	for (size_t g = 0; g < n;) {
+		size_t h = g + 1;
+
+		while (h < n && !cmp_key(&e[g], &e[h]))
+			h++;
+		if (h - g > 1 &&
+		    (!best || e[g + 1].i < best->i ||
+		     (e[g + 1].i == best->i && e[g + 1].k < best->k))) {
+			best = &e[g + 1];
+			*first = &e[g];
+		}
+		g = h;
+	}
+	return best;
+}
+
+/*
+ * Duplicate route names and frontends across the set, by sorting: O(n log
+ * n) where comparing every pair took minutes at 100k routes. The error is
+ * the one a walk in file order meets first (a route's name before its
+ * frontends).
+ */
 int routes_check_set(const struct route_set *set, char *err, size_t errlen)
 {
-	const struct route *r, *o;
-	int i, j, k, l;
+	const struct seen *dn = NULL, *df = NULL, *fn = NULL, *ff = NULL;
+	struct seen *names, *fronts;
+	size_t n_f = 0;
+	int ret = 0;
 
-	for (i = 0; i < set->n; i++) {
-		r = &set->routes[i];
-		for (j = 0; j < i; j++) {
-			o = &set->routes[j];
-			if (strcmp(r->name, o->name))
-				continue;
-			snprintf(err, errlen,
-				 "%s:%d:%d: duplicate route name \"%s\" (also "
-				 "in %s:%d:%d)",
-				 r->file, r->pos.line, r->pos.col, r->name,
-				 o->file, o->pos.line, o->pos.col);
-			return -EINVAL;
-		}
-		for (k = 0; k < r->n_frontends; k++) {
-			/* Earlier routes, then earlier frontends of this one.
-			 */
-			for (j = 0; j <= i; j++) {
-				o = &set->routes[j];
-				for (l = 0; l < (j < i ? o->n_frontends : k);
-				     l++) {
-					if (frontend_equal(&r->frontends[k],
-							   &o->frontends[l]))
-						return dup_frontend(
-							r, &r->frontends[k], o,
-							&o->frontends[l], err,
-							errlen);
-				}
-			}
-		}
+	names = calloc(set->n + 1, sizeof(*names));
+	fronts = calloc((size_t)set->n * STEER_MAX_FRONTENDS + 1,
+			sizeof(*fronts));
+	if (!names || !fronts) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
 	}
-	return 0;
+	for (int i = 0; i < set->n; i++) {
+		const struct route *r = &set->routes[i];
+
+		names[i] = (struct seen){ .r = r, .i = i };
+		for (int k = 0; k < r->n_frontends; k++)
+			fronts[n_f++] =
+				(struct seen){ r, &r->frontends[k], i, k };
+	}
+	qsort(names, set->n, sizeof(*names), cmp_seen);
+	qsort(fronts, n_f, sizeof(*fronts), cmp_seen);
+	dn = first_dup(names, set->n, &fn);
+	df = first_dup(fronts, n_f, &ff);
+	if (dn && (!df || dn->i <= df->i)) {
+		snprintf(err, errlen,
+			 "%s:%d:%d: duplicate route name \"%s\" (also in "
+			 "%s:%d:%d)",
+			 dn->r->file, dn->r->pos.line, dn->r->pos.col,
+			 dn->r->name, fn->r->file, fn->r->pos.line,
+			 fn->r->pos.col);
+		ret = -EINVAL;
+	} else if (df) {
+		ret = dup_frontend(df->r, df->f, ff->r, ff->f, err, errlen);
+	}
+out:
+	free(names);
+	free(fronts);
+	return ret;
 }
