@@ -44,7 +44,7 @@ static int size_maps(struct bpf_object *obj, __u32 max_routes)
 		{ STEER_MAP_RTT, STEER_MAX_VERSIONS },
 		{ STEER_MAP_HEALTH, 2 * STEER_BACKENDS_PER_ROUTE },
 		{ STEER_MAP_HEALTH_SLOTS, STEER_MAX_VERSIONS },
-		{ STEER_MAP_ROUTE_INDEX, 1 },
+		{ STEER_MAP_ROUTE_INDEX, 2 }, /* and the newest generation */
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

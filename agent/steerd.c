@@ -281,8 +281,6 @@ static int loop_init(struct steerd *d)
 		return -errno;
 	if (d->http && epoll_add(d->epfd, metrics_http_fd(d->http)))
 		return -errno;
-	if (d->dns && dns_attach_loop(d->dns, d->epfd))
-		return -errno;
 	if (udp_destroy_ready()) {
 		struct itimerspec its = { .it_value = { .tv_sec = 1 },
 					  .it_interval = { .tv_sec = 1 } };
@@ -293,6 +291,8 @@ static int loop_init(struct steerd *d)
 		    epoll_add(d->epfd, d->udpfd))
 			return -errno;
 	}
+	if (d->dns && dns_attach_loop(d->dns, d->epfd))
+		return -errno;
 	return d->tc ? tc_loop_init(d) : 0;
 }
 

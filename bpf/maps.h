@@ -171,7 +171,9 @@ struct {
 /* route name -> id, generation, source hash: userspace's index */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, STEER_DEFAULT_MAX_ROUTES);
+	/* every route, and the newest generation under the empty name; a
+	 * cap (no preallocation): a full index would lose a route's entry */
+	__uint(max_entries, 2 * STEER_DEFAULT_MAX_ROUTES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct steer_route_name);
 	__type(value, struct steer_route_index);

@@ -156,20 +156,7 @@ static void index_put(const struct steer_maps *m, __u32 id,
 
 	index_key(&k, cfg->name);
 	/* A failure only costs readers a scan: they never trust it blindly. */
-	if (!bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY) ||
-	    errno != E2BIG)
-		return;
-	/*
-	 * Full: the index has one entry per route of --max-routes, and the
-	 * newest-generation entry (generation_note) takes one of them. A
-	 * route comes first: without its entry every apply takes it for a
-	 * route no file names and wants a new id, and with --max-routes
-	 * routes there is none. Readers of the newest generation walk the
-	 * index while the entry is missing.
-	 */
-	if (!bpf_map_delete_elem(m->route_index,
-				 &(struct steer_route_name){ 0 }))
-		bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY);
+	bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY);
 }
 
 /* Remove the index entries of the @n ids in @ids. */

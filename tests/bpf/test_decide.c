@@ -1050,9 +1050,10 @@ TEST(backend_ids_reclaimed_when_out)
 }
 
 /*
- * --max-routes routes, every one in the route index: the newest-generation
- * entry (the empty name) gives its place up to a route when the index is
- * full, and the newest generation is still found (by a walk).
+ * --max-routes routes, every one in the route index next to the
+ * newest-generation entry (the empty name): the index holds twice
+ * --max-routes entries (bpf/maps.h); with exactly --max-routes the last
+ * route's entry was lost and the next apply found no free route id.
  */
 TEST(index_holds_max_routes)
 {
