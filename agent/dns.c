@@ -527,6 +527,7 @@ static void expand_version(struct dns *dns, const struct route *r,
 {
 	for (int k = 0; k < v->n_dns; k++) {
 		struct dns_entry *e = entry_get(dns, &v->dns[k]);
+		struct route_backend *nb;
 		int left = 0;
 
 		for (int i = 0; e && i < e->n; i++) {
@@ -545,7 +546,12 @@ static void expand_version(struct dns *dns, const struct route *r,
 				left++;
 				continue;
 			}
-			v->backends[v->n_backends++] = b;
+			nb = route_backend_add(v);
+			if (!nb) {
+				left++;
+				continue;
+			}
+			*nb = b;
 			v->n_dns_backends++;
 		}
 		if (left) {

@@ -12,8 +12,63 @@
 #include <sys/stat.h>
 #include "routes_internal.h"
 
+int route_array_grow(void **arr, int n, size_t size)
+{
+	size_t room = n ? 2 * (size_t)n : 1;
+	char *p;
+
+	if (n && (n & (n - 1)))
+		return 0; /* room up to the next power of two */
+	p = realloc(*arr, room * size);
+	if (!p)
+		return -ENOMEM;
+	memset(p + (size_t)n * size, 0, (room - (size_t)n) * size);
+	*arr = p;
+	return 0;
+}
+
+struct route_backend *route_backend_add(struct route_version *v)
+{
+	if (route_array_grow((void **)&v->backends, v->n_backends,
+			     sizeof(*v->backends)))
+		return NULL;
+	memset(&v->backends[v->n_backends], 0, sizeof(*v->backends));
+	return &v->backends[v->n_backends++];
+}
+
+struct route_match *route_matches_new(int n)
+{
+	return calloc(n ? (size_t)n : 1, sizeof(struct route_match));
+}
+
+static void match_free(struct route_match *m)
+{
+	for (int i = 0; i < STEER_MAX_MATCH_ITEMS; i++)
+		free(m->cgroups[i]);
+}
+
+void route_free(struct route *r)
+{
+	for (int v = 0; v < STEER_MAX_VERSIONS; v++) {
+		free(r->versions[v].backends);
+		free(r->versions[v].dns);
+	}
+	for (int i = 0; r->rules && i < r->n_rules; i++)
+		match_free(&r->rules[i].match);
+	for (int i = 0; r->allow && i < r->n_allow; i++)
+		match_free(&r->allow[i]);
+	for (int i = 0; r->deny && i < r->n_deny; i++)
+		match_free(&r->deny[i]);
+	free(r->rules);
+	free(r->allow);
+	free(r->deny);
+	memset(r, 0, sizeof(*r));
+}
+
 void routes_free(struct route_set *set)
 {
+	for (int i = 0; set->routes && i < set->n; i++)
+		route_free(&set->routes[i]);
 	free(set->routes);
 	set->routes = NULL;
 	set->n = 0;
@@ -39,7 +94,9 @@ static int set_append(struct route_set *set, struct route_set *add)
 	memcpy(rs + set->n, add->routes, (size_t)add->n * sizeof(*rs));
 	set->routes = rs;
 	set->n += add->n;
-	routes_free(add);
+	free(add->routes); /* the routes moved: only the array goes */
+	add->routes = NULL;
+	add->n = 0;
 	return 0;
 }
 
@@ -173,8 +230,10 @@ static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 		c.doc = &doc;
 		ret = routes_parse_doc(&c, root, &out->routes[out->n]);
 		yaml_document_delete(&doc);
-		if (ret)
+		if (ret) {
+			route_free(&out->routes[out->n]);
 			break;
+		}
 		out->n++;
 	}
 	yaml_parser_delete(&parser);

@@ -55,14 +55,21 @@ struct route_dns {
 	struct route_pos pos;
 };
 
+/*
+ * The variable parts of a route (backends, dns entries, rules, policy
+ * entries, cgroup paths) are heap arrays the route owns, sized to what the
+ * file gives: a route costs what it holds, so 100,000 of them fit in
+ * memory. route_free() releases them; a struct route is moved, never
+ * copied.
+ */
 struct route_version {
 	char name[STEER_SHORT_NAME_LEN];
 	int n_backends;
-	struct route_backend backends[ROUTE_MAX_BACKENDS];
+	struct route_backend *backends; /* n_backends */
 	struct route_pos pos;
-	int n_dns; /* the dns/srv entries, apart from backends[] */
-	struct route_dns dns[ROUTE_MAX_DNS];
-	int n_dns_backends; /* the last of backends[]: from DNS answers */
+	int n_dns;	       /* the dns/srv entries, apart from backends[] */
+	struct route_dns *dns; /* n_dns */
+	int n_dns_backends;    /* the last of backends[]: from DNS answers */
 };
 
 /* Match block as written; cgroups stay paths until compiled. */
@@ -70,7 +77,7 @@ struct route_match {
 	int n_sources;
 	struct steer_cidr sources[STEER_MAX_MATCH_ITEMS];
 	int n_cgroups;
-	char cgroups[STEER_MAX_MATCH_ITEMS][ROUTE_PATH_MAX];
+	char *cgroups[STEER_MAX_MATCH_ITEMS]; /* owned; < ROUTE_PATH_MAX */
 	int n_uids;
 	__u32 uids[STEER_MAX_MATCH_ITEMS];
 	int n_ports;
@@ -100,14 +107,14 @@ struct route {
 	int n_versions; /* in file order: the order matters for affinity */
 	struct route_version versions[STEER_MAX_VERSIONS];
 	int n_rules;
-	struct route_rule rules[STEER_MAX_RULES];
+	struct route_rule *rules; /* n_rules */
 	enum route_affinity affinity;
 	bool policy_default_deny;
 	int n_allow;
-	struct route_match allow[STEER_MAX_POLICY];
+	struct route_match *allow; /* n_allow */
 	int n_deny;
-	struct route_match deny[STEER_MAX_POLICY];
-	__u32 health_failures; /* 0: health section absent */
+	struct route_match *deny; /* n_deny */
+	__u32 health_failures;	  /* 0: health section absent */
 	__u32 health_eject_ms;
 	__u32 health_max_eject_ms;
 	__u32 health_max_ejected; /* % */
@@ -168,6 +175,20 @@ int routes_dns_state_path(const char *bpffs, char *buf, size_t len, char *dir,
 /* Index of version @name in @r, or -1. */
 int routes_version_index(const struct route *r, const char *name);
 
+/* Free what @r owns and zero it; routes_free() does it for a whole set. */
+void route_free(struct route *r);
 void routes_free(struct route_set *set);
+
+/*
+ * Room for @n + 1 elements of @size in the heap array *@arr holding @n,
+ * for appending. Every such array has room for the power of two at or
+ * above its count, so it doubles when @n is 0 or a power of two (new room
+ * zeroed). 0 or -ENOMEM.
+ */
+int route_array_grow(void **arr, int n, size_t size);
+/* One more backend in @v, zeroed: NULL when out of memory. */
+struct route_backend *route_backend_add(struct route_version *v);
+/* @n zeroed match blocks for a list, or NULL. */
+struct route_match *route_matches_new(int n);
 
 #endif /* STEER_ROUTES_H */

@@ -83,13 +83,15 @@ int routes_parse_dns_backend(struct ry_ctx *c, yaml_node_t *n,
 				"too many dns/srv backends in version \"%s\": "
 				"at most %d",
 				v->name, ROUTE_MAX_DNS);
-	d = &v->dns[v->n_dns];
 	err = ry_str(c, nn, dn ? "dns" : "srv", &name);
 	if (err)
 		return err;
 	why = routes_dns_name_error(name, !dn);
 	if (why)
 		return ry_error(c, nn, "bad DNS name \"%.60s\": %s", name, why);
+	if (route_array_grow((void **)&v->dns, v->n_dns, sizeof(*v->dns)))
+		return ry_error(c, n, "out of memory");
+	d = &v->dns[v->n_dns];
 	memset(d, 0, sizeof(*d));
 	d->kind = dn ? ROUTE_DNS_ADDR : ROUTE_DNS_SRV;
 	snprintf(d->name, sizeof(d->name), "%s", name);

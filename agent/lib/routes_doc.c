@@ -205,15 +205,15 @@ static int parse_backend(struct ry_ctx *c, yaml_node_t *n,
 			 struct route_version *v)
 {
 	static const char *const fields[] = { "address", "weight", NULL };
-	struct route_backend *b = &v->backends[v->n_backends];
 	char buf[ADDR_TEXT_MAX], str[ADDR_STR_MAX];
+	struct route_backend *b = route_backend_add(v);
 	unsigned long long w = 1;
 	yaml_node_t *map, *wn;
 	int err, i;
 
-	if (v->n_backends < ROUTE_MAX_BACKENDS)
-		memset(b, 0, sizeof(*b));
-
+	if (!b)
+		return ry_error(c, n, "out of memory");
+	v->n_backends--; /* counted once it is valid */
 	err = addr_node(c, n, "backend", fields, buf, &map);
 	if (err)
 		return err;
@@ -254,13 +254,6 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 	yaml_node_t *bn = NULL;
 	int err;
 
-	/* Backends and dns entries are zeroed one by one as they are
-	 * parsed. */
-	memset(v->name, 0, sizeof(v->name));
-	v->n_backends = 0;
-	memset(&v->pos, 0, sizeof(v->pos));
-	v->n_dns = 0;
-	v->n_dns_backends = 0;
 	if (!valid_name(name, STEER_SHORT_NAME_LEN - 1, "-._"))
 		return ry_error(
 			c, key,
@@ -382,17 +375,14 @@ static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 	err = ry_seq(c, n, "rules");
 	if (err)
 		return err;
+	r->rules = calloc(ry_seq_room(n, STEER_MAX_RULES), sizeof(*r->rules));
+	if (!r->rules)
+		return ry_error(c, n, "out of memory");
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		struct route_rule *rule = &r->rules[r->n_rules];
 
 		item = ry_node(c, *it);
-		if (r->n_rules < STEER_MAX_RULES) {
-			memset(rule->name, 0, sizeof(rule->name));
-			memset(rule->split, 0, sizeof(rule->split));
-			memset(&rule->pos, 0, sizeof(rule->pos));
-			routes_match_clear(&rule->match);
-		}
 		if (r->n_rules == STEER_MAX_RULES)
 			return ry_error(c, item, "too many rules: at most %d",
 					STEER_MAX_RULES);
@@ -449,28 +439,6 @@ static yaml_node_t *required(struct ry_ctx *c, yaml_node_t *root,
 	return n;
 }
 
-/*
- * Zero a route's scalars. Its arrays (tens of kilobytes, mostly cgroup
- * paths of matches never written) are zeroed element by element as the
- * parser takes them: nothing past a count is read, and untouched pages of
- * a large route set are never faulted in.
- */
-static void clear_route(struct route *r)
-{
-	memset(r, 0, offsetof(struct route, frontends));
-	r->n_versions = 0;
-	r->n_rules = 0;
-	r->affinity = ROUTE_AFFINITY_NONE;
-	r->policy_default_deny = false;
-	r->n_allow = 0;
-	r->n_deny = 0;
-	r->health_failures = 0;
-	r->health_eject_ms = 0;
-	r->health_max_eject_ms = 0;
-	r->health_max_ejected = 0;
-	r->max_connections = 0;
-}
-
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
 	static const char *const fields[] = {
@@ -481,7 +449,7 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 	const char *s;
 	int err = 0;
 
-	clear_route(r);
+	memset(r, 0, sizeof(*r));
 	snprintf(r->file, sizeof(r->file), "%s", c->file);
 	r->pos = (struct route_pos){ (int)c->doc->start_mark.line + 1,
 				     (int)c->doc->start_mark.column + 1 };

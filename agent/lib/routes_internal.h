@@ -16,9 +16,8 @@
 /* routes_doc.c: one YAML document (root node @root) into @r. */
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r);
 
-/* routes_policy.c: a match block (@what names it), policy, health; and
- * zeroing a match block but its cgroup path buffers (filled when parsed). */
-void routes_match_clear(struct route_match *m);
+/* routes_policy.c: a match block (@what names it; @m zeroed), policy,
+ * health, connection-pool. */
 int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m);
 int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r);

@@ -65,14 +65,6 @@ static int match_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 
 #define ITEM(n, i) ry_node(c, (n)->data.sequence.items.start[i])
 
-void routes_match_clear(struct route_match *m)
-{
-	/* All but the cgroup paths (2 KB), each written whole when parsed. */
-	memset(m, 0, offsetof(struct route_match, cgroups));
-	memset(&m->n_uids, 0,
-	       sizeof(*m) - offsetof(struct route_match, n_uids));
-}
-
 int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 		       struct route_match *m)
 {
@@ -83,7 +75,6 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	const char *s;
 	int err, i;
 
-	routes_match_clear(m);
 	err = ry_map_check(c, n, what, fields);
 	if (err)
 		return err;
@@ -117,7 +108,9 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 				c, ITEM(f, i),
 				"cgroup path is longer than %d characters",
 				ROUTE_PATH_MAX - 1);
-		strcpy(m->cgroups[i], s);
+		m->cgroups[i] = strdup(s);
+		if (!m->cgroups[i])
+			return ry_error(c, ITEM(f, i), "out of memory");
 	}
 	f = ry_map_get(c, n, "uids");
 	if (f && (err = match_list(c, f, "uids", &m->n_uids)))
@@ -144,7 +137,7 @@ int routes_parse_match(struct ry_ctx *c, yaml_node_t *n, const char *what,
 }
 
 static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
-			     struct route_match *list, int *count)
+			     struct route_match **list, int *count)
 {
 	yaml_node_item_t *it;
 	int err;
@@ -152,6 +145,11 @@ static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 	err = ry_seq(c, n, what);
 	if (err)
 		return err;
+	if (*list)
+		return ry_error(c, n, "duplicate %s list", what);
+	*list = route_matches_new((int)ry_seq_room(n, STEER_MAX_POLICY));
+	if (!*list)
+		return ry_error(c, n, "out of memory");
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		if (*count == STEER_MAX_POLICY)
@@ -159,7 +157,7 @@ static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 					"too many %s entries: at most %d", what,
 					STEER_MAX_POLICY);
 		err = routes_parse_match(c, ry_node(c, *it), "policy entry",
-					 &list[*count]);
+					 &(*list)[*count]);
 		if (err)
 			return err;
 		(*count)++;
@@ -190,10 +188,10 @@ int routes_parse_policy(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 	}
 	f = ry_map_get(c, n, "allow");
 	if (f &&
-	    (err = parse_policy_list(c, f, "allow", r->allow, &r->n_allow)))
+	    (err = parse_policy_list(c, f, "allow", &r->allow, &r->n_allow)))
 		return err;
 	f = ry_map_get(c, n, "deny");
-	if (f && (err = parse_policy_list(c, f, "deny", r->deny, &r->n_deny)))
+	if (f && (err = parse_policy_list(c, f, "deny", &r->deny, &r->n_deny)))
 		return err;
 	return 0;
 }

@@ -152,3 +152,11 @@ int ry_uint(struct ry_ctx *c, yaml_node_t *n, unsigned long long min,
 		return ry_error(c, n, "%s", msg);
 	return 0;
 }
+
+size_t ry_seq_room(const yaml_node_t *n, size_t max)
+{
+	size_t len = (size_t)(n->data.sequence.items.top -
+			      n->data.sequence.items.start);
+
+	return len < 1 ? 1 : len > max ? max : len;
+}

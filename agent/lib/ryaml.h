@@ -48,6 +48,8 @@ yaml_node_t *ry_map_get(struct ry_ctx *c, yaml_node_t *n, const char *key);
 
 /* Check that @n is a sequence ("@what must be a list"). */
 int ry_seq(struct ry_ctx *c, yaml_node_t *n, const char *what);
+/* Items of sequence @n, at most @max and at least 1: room to allocate. */
+size_t ry_seq_room(const yaml_node_t *n, size_t max);
 
 /* Scalar text of @n ("@what must be a string" otherwise). */
 int ry_str(struct ry_ctx *c, yaml_node_t *n, const char *what,

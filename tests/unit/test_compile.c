@@ -28,7 +28,18 @@ static struct route *route_new(const char *name)
 		abort();
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->n_frontends = 1;
+	r->rules = calloc(STEER_MAX_RULES, sizeof(*r->rules));
+	r->allow = route_matches_new(STEER_MAX_POLICY);
+	r->deny = route_matches_new(STEER_MAX_POLICY);
+	if (!r->rules || !r->allow || !r->deny)
+		abort();
 	return r;
+}
+
+static void route_del(struct route *r)
+{
+	route_free(r);
+	free(r);
 }
 
 static int add_version(struct route *r, const char *name)
@@ -44,8 +55,10 @@ static int add_backend(struct route *r, int v, const char *addr, int port,
 		       int weight)
 {
 	struct route_version *ver = &r->versions[v];
-	struct route_backend *b = &ver->backends[ver->n_backends];
+	struct route_backend *b = route_backend_add(ver);
 
+	if (!b)
+		abort();
 	if (inet_pton(AF_INET, addr, b->addr.addr) == 1)
 		b->addr.family = STEER_FAM_INET;
 	else if (inet_pton(AF_INET6, addr, b->addr.addr) == 1)
@@ -55,7 +68,7 @@ static int add_backend(struct route *r, int v, const char *addr, int port,
 	b->addr.has_port = port != 0;
 	b->addr.port = port;
 	b->weight = weight;
-	return ver->n_backends++;
+	return ver->n_backends - 1;
 }
 
 /* Splits in 0.01 % units, one per version in order. */
@@ -132,7 +145,7 @@ TEST(split_one_hundredth)
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 1);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 9999);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(split_thirds)
@@ -154,7 +167,7 @@ TEST(split_thirds)
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 3333);
 	ASSERT_EQ(rule_count(c, 0, V4, 2), 3334);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(split_100_0_deployed_not_released)
@@ -165,7 +178,7 @@ TEST(split_100_0_deployed_not_released)
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 10000);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 0);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(split_95_5_contiguous_without_prev)
@@ -183,7 +196,7 @@ TEST(split_95_5_contiguous_without_prev)
 			STEER_TABLE_NONE),
 		  STEER_SPLIT_POINTS);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 /* ---- backend weights -------------------------------------------------- */
@@ -203,7 +216,7 @@ static struct steer_route_cfg *weighted(int n, const int *weights)
 	}
 	add_rule(r, "default", 10000);
 	c = compile(r, NULL);
-	free(r);
+	route_del(r);
 	return c;
 }
 
@@ -316,7 +329,7 @@ TEST(family_share_goes_to_others)
 			STEER_TABLE_NONE),
 		  STEER_BACKEND_TABLE_UNIT);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(ejected_backend_gets_no_slot)
@@ -362,7 +375,7 @@ TEST(all_backends_ejected_share_goes_to_others)
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 0);
 	ASSERT_EQ(rule_count(c, 0, V4, 2), 5000);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(no_usable_version_refuses)
@@ -377,7 +390,7 @@ TEST(no_usable_version_refuses)
 			STEER_TABLE_NONE),
 		  STEER_SPLIT_POINTS);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 /* ---- stability -------------------------------------------------------- */
@@ -407,7 +420,7 @@ TEST(raise_share_never_moves_off)
 	ASSERT_EQ(moved(a, b), 4000);
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 TEST(lower_share_moves_exactly_the_difference)
@@ -432,7 +445,7 @@ TEST(lower_share_moves_exactly_the_difference)
 	free(a);
 	free(b);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(same_config_is_byte_identical)
@@ -467,7 +480,7 @@ TEST(same_config_is_byte_identical)
 	free(a);
 	free(b);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 TEST(reordered_versions_keep_slots)
@@ -491,8 +504,8 @@ TEST(reordered_versions_keep_slots)
 	}
 	free(a);
 	free(b);
-	free(r);
-	free(r2);
+	route_del(r);
+	route_del(r2);
 }
 
 TEST(removed_backend_slots_go_to_the_rest)
@@ -522,7 +535,7 @@ TEST(removed_backend_slots_go_to_the_rest)
 	}
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 TEST(fill_table_without_old_is_contiguous)
@@ -593,7 +606,7 @@ TEST(stability_property_random_splits)
 		prev = next;
 	}
 	free(prev);
-	free(r);
+	route_del(r);
 }
 
 TEST(removed_version_slots_go_to_the_rest)
@@ -610,7 +623,9 @@ TEST(removed_version_slots_go_to_the_rest)
 	add_rule(r, "default", 3000, 4000, 3000);
 	a = compile(r, NULL);
 	/* v2 goes away; v3 moves to index 1 and must keep its slots. */
+	free(r->versions[1].backends); /* moved, not copied: it owns them */
 	r->versions[1] = r->versions[2];
+	memset(&r->versions[2], 0, sizeof(r->versions[2]));
 	r->n_versions = 2;
 	r->rules[0].split[0] = 5000;
 	r->rules[0].split[1] = 5000;
@@ -628,7 +643,7 @@ TEST(removed_version_slots_go_to_the_rest)
 	}
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 /* ---- compile_route fields and the source hash ------------------------- */
@@ -670,7 +685,7 @@ TEST(route_fields)
 	ASSERT_TRUE(c->seed != d->seed);
 	free(c);
 	free(d);
-	free(r);
+	route_del(r);
 }
 
 TEST(source_hash)
@@ -705,14 +720,18 @@ TEST(source_hash)
 	ASSERT_TRUE(b->source_hash != h);
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 /* A dns entry {dns: @name, port: 80} in version @v. */
 static void add_dns(struct route *r, int v, const char *name)
 {
 	struct route_version *ver = &r->versions[v];
-	struct route_dns *d = &ver->dns[ver->n_dns++];
+	struct route_dns *d;
+
+	if (route_array_grow((void **)&ver->dns, ver->n_dns, sizeof(*d)))
+		abort();
+	d = &ver->dns[ver->n_dns++];
 
 	d->kind = ROUTE_DNS_ADDR;
 	d->port = 80;
@@ -775,7 +794,7 @@ TEST(file_hash_without_dns_answers)
 	ASSERT_TRUE(b->file_hash != a->file_hash);
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 /*
@@ -819,7 +838,7 @@ TEST(keep_overrides_by_name_and_address)
 	ASSERT_TRUE(!(c->flags & STEER_ROUTE_OVERRIDE));
 	free(c);
 	free(live);
-	free(r);
+	route_del(r);
 }
 
 TEST(limits_are_e2big)
@@ -835,7 +854,7 @@ TEST(limits_are_e2big)
 	r->rules[0].match.n_uids = STEER_MAX_MATCH_ITEMS + 1;
 	ASSERT_EQ(compile_route(r, "/", NULL, c, err, sizeof(err)), -E2BIG);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 /* ---- cgroups ---------------------------------------------------------- */
@@ -856,13 +875,13 @@ TEST(cgroup_resolution)
 	snprintf(path, sizeof(path), "%s/kubepods/pod-tester", root);
 	ASSERT_EQ(mkdir(path, 0700), 0);
 	m->n_cgroups = 4;
-	snprintf(m->cgroups[0], ROUTE_PATH_MAX, "/kubepods/pod-tester");
-	snprintf(m->cgroups[1], ROUTE_PATH_MAX, "/");
-	snprintf(m->cgroups[2], ROUTE_PATH_MAX, "/kubepods/missing");
-	snprintf(m->cgroups[3], ROUTE_PATH_MAX, "/kubepods/");
+	m->cgroups[0] = strdup("/kubepods/pod-tester");
+	m->cgroups[1] = strdup("/");
+	m->cgroups[2] = strdup("/kubepods/missing");
+	m->cgroups[3] = strdup("/kubepods/");
 	r->n_allow = 1;
 	r->allow[0].n_cgroups = 1;
-	snprintf(r->allow[0].cgroups[0], ROUTE_PATH_MAX, "/kubepods");
+	r->allow[0].cgroups[0] = strdup("/kubepods");
 	ret = compile_route(r, root, NULL, c, err, sizeof(err));
 
 	snprintf(path, sizeof(path), "%s/kubepods/pod-tester", root);
@@ -883,7 +902,7 @@ TEST(cgroup_resolution)
 	ASSERT_EQ(c->rules[0].match.cgroup_ids[3], c->allow[0].cgroup_ids[0]);
 	ASSERT_TRUE(c->allow[0].cgroup_ids[0] != 0);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 /* Counter slots follow names: inserting a rule in front keeps "default" on
@@ -918,7 +937,7 @@ TEST(counter_slots_follow_names)
 	free(a);
 	free(b);
 	free(c);
-	free(r);
+	route_del(r);
 }
 
 /* Backend counter slots follow addresses: removing the first backend keeps
@@ -949,7 +968,7 @@ TEST(backend_counter_slots_follow_addresses)
 	ASSERT_EQ(b->versions[1].backends[0].counter_slot, 0);
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 /* Eight rules in use and one renamed: the new name reuses the only free
@@ -976,7 +995,7 @@ TEST(counter_slots_full_route_rename)
 	}
 	free(a);
 	free(b);
-	free(r);
+	route_del(r);
 }
 
 int main(int argc, char **argv)
