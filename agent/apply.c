@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "apply.h"
+#include "apply_internal.h"
 #include "compile.h"
 #include "log.h"
 
@@ -136,9 +137,9 @@ static void zero_new_counters(const struct steer_maps *m, __u32 id,
 	}
 }
 
-static void frontend_entry(const struct route_frontend *f, __u32 id, int idx,
-			   struct steer_frontend_key *k,
-			   struct steer_frontend *v)
+void apply_frontend_entry(const struct route_frontend *f, __u32 id, int idx,
+			  struct steer_frontend_key *k,
+			  struct steer_frontend *v)
 {
 	memset(k, 0, sizeof(*k));
 	memset(v, 0, sizeof(*v));
@@ -176,8 +177,8 @@ static int prune_frontends(const struct steer_maps *m,
 		for (int f = 0; f < set->routes[r].n_frontends; f++) {
 			struct steer_frontend v;
 
-			frontend_entry(&set->routes[r].frontends[f], 0, f,
-				       &want[n_want++], &v);
+			apply_frontend_entry(&set->routes[r].frontends[f], 0, f,
+					     &want[n_want++], &v);
 		}
 	}
 	qsort(want, n_want, sizeof(*want), cmp_frontend_key);
@@ -250,13 +251,11 @@ static int live_prev(const struct steer_maps *m, __u32 id, bool fresh,
 	return 1;
 }
 
-/* Publish the @n routes of @set listed in @which, compiled against what is
- * live (@keep: with its steerctl override); see apply_routes, steps 2. */
-static int publish_changed(struct steer_maps *m, const struct route_set *set,
-			   const int *which, int n, const __u32 *ids,
-			   const bool *fresh, const bool *keep,
-			   const char *cgroup_root, __u64 generation,
-			   __u64 now_ns, char *err, size_t errlen)
+int apply_publish_changed(struct steer_maps *m, const struct route_set *set,
+			  const int *which, int n, const __u32 *ids,
+			  const bool *fresh, const bool *keep,
+			  const char *cgroup_root, __u64 generation,
+			  __u64 now_ns, char *err, size_t errlen)
 {
 	struct steer_route_cfg *cfgs = calloc(APPLY_CHUNK, sizeof(*cfgs));
 	struct steer_route_cfg *prev = calloc(1, sizeof(*prev));
@@ -309,10 +308,10 @@ out:
 	return ret;
 }
 
-/* Write every frontend of @set (batches of a few thousand). */
-static int write_frontends(const struct steer_maps *m,
-			   const struct route_set *set, const __u32 *ids,
-			   char *err, size_t errlen)
+int apply_write_frontends(const struct steer_maps *m,
+			  const struct route_set *set, const int *which,
+			  int n_which, const __u32 *ids, char *err,
+			  size_t errlen)
 {
 	enum { BATCH = 4096 };
 	struct steer_frontend_key *k = calloc(BATCH, sizeof(*k));
@@ -323,12 +322,15 @@ static int write_frontends(const struct steer_maps *m,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i <= set->n && !ret; i++) {
-		const struct route *r = i < set->n ? &set->routes[i] : NULL;
+	if (!which)
+		n_which = set->n;
+	for (int w = 0; w <= n_which && !ret; w++) {
+		int i = w < n_which ? which ? which[w] : w : -1;
+		const struct route *r = i >= 0 ? &set->routes[i] : NULL;
 
 		for (int f = 0; r && f < r->n_frontends; f++)
-			frontend_entry(&r->frontends[f], ids[i], f, &k[n],
-				       &v[n]),
+			apply_frontend_entry(&r->frontends[f], ids[i], f, &k[n],
+					     &v[n]),
 				n++;
 		if (n && (n + STEER_MAX_FRONTENDS > BATCH || !r)) {
 			__u32 count = (__u32)n;
@@ -352,19 +354,7 @@ out:
 	return ret;
 }
 
-/* What an apply decided: per route of the set, its id and whether it is
- * new; the routes to publish; the ids to remove. */
-struct plan {
-	__u32 *ids;
-	bool *fresh;
-	bool *keep; /* publish keeping its steerctl override (DNS answers) */
-	int *changed, n_changed;
-	__u32 *gone;
-	int n_gone;
-	__u32 next_id;
-};
-
-static void plan_free(struct plan *p)
+void apply_plan_free(struct plan *p)
 {
 	free(p->ids);
 	free(p->fresh);
@@ -373,14 +363,14 @@ static void plan_free(struct plan *p)
 	free(p->gone);
 }
 
-static int plan_alloc(struct plan *p, int n, const struct live *l)
+int apply_plan_alloc(struct plan *p, int n, int n_gone)
 {
 	memset(p, 0, sizeof(*p));
 	p->ids = calloc(n + 1, sizeof(*p->ids));
 	p->fresh = calloc(n + 1, sizeof(*p->fresh));
 	p->keep = calloc(n + 1, sizeof(*p->keep));
 	p->changed = calloc(n + 1, sizeof(*p->changed));
-	p->gone = calloc(l->n + l->n_ids + n + 1, sizeof(*p->gone));
+	p->gone = calloc(n_gone + n + 1, sizeof(*p->gone));
 	return p->ids && p->fresh && p->keep && p->changed && p->gone ? 0
 								      : -ENOMEM;
 }
@@ -412,12 +402,31 @@ static int plan_id(struct plan *p, struct live *l, __u32 max, int i,
 	return 0;
 }
 
+void apply_classify(const struct steer_maps *m, struct route *r, int i,
+		    const struct maps_index_entry *e,
+		    const struct steer_route_cfg *scratch, struct plan *p,
+		    struct apply_stats *st)
+{
+	if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
+	    e->v.source_hash == scratch->source_hash)
+		st->kept++;
+	else if (e && e->v.source_hash == scratch->source_hash &&
+		 e->v.encoding == STEER_ROWS_ENCODING)
+		st->unchanged++;
+	else
+		p->changed[p->n_changed++] = i;
+	if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
+	    e->v.source_hash != scratch->source_hash)
+		p->keep[i] = dns_only_changed(m, e->v.id, scratch);
+	r->applied.source_hash = scratch->source_hash;
+}
+
 /*
  * 1. Check that every route compiles and find what changed, from the
  * source hash the index keeps: nothing is written yet, so a bad input
  * changes nothing.
  */
-static int plan_routes(const struct steer_maps *m, const struct route_set *set,
+static int plan_routes(const struct steer_maps *m, struct route_set *set,
 		       const char *cgroup_root, struct live *l, struct plan *p,
 		       struct apply_stats *st, char *err, size_t errlen)
 {
@@ -425,7 +434,7 @@ static int plan_routes(const struct steer_maps *m, const struct route_set *set,
 	int ret = scratch ? 0 : -ENOMEM;
 
 	for (int i = 0; i < set->n && !ret; i++) {
-		const struct route *r = &set->routes[i];
+		struct route *r = &set->routes[i];
 		const struct maps_index_entry *e =
 			maps_index_find(l->idx, l->n, r->name);
 
@@ -434,17 +443,7 @@ static int plan_routes(const struct steer_maps *m, const struct route_set *set,
 			ret = plan_id(p, l, m->max_routes, i, &e, err, errlen);
 		if (ret)
 			break;
-		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
-		    e->v.source_hash == scratch->source_hash)
-			st->kept++;
-		else if (e && e->v.source_hash == scratch->source_hash &&
-			 e->v.encoding == STEER_ROWS_ENCODING)
-			st->unchanged++;
-		else
-			p->changed[p->n_changed++] = i;
-		if (e && (e->v.flags & STEER_ROUTE_OVERRIDE) &&
-		    e->v.source_hash != scratch->source_hash)
-			p->keep[i] = dns_only_changed(m, e->v.id, scratch);
+		apply_classify(m, r, i, e, scratch, p, st);
 	}
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
@@ -478,9 +477,26 @@ static int remove_gone(const struct steer_maps *m, struct live *l,
 	return 0;
 }
 
-int apply_routes(struct steer_maps *m, const struct route_set *set,
-		 const char *cgroup_root, struct apply_stats *st, char *err,
-		 size_t errlen)
+/* What a successful full apply leaves for the next one to go on from. */
+static void remember_full(struct apply_memo *memo, struct route_set *set,
+			  const struct plan *p, const struct live *l, __u32 max,
+			  __u64 generation)
+{
+	for (int i = 0; i < set->n; i++) {
+		set->routes[i].applied.id = p->ids[i];
+		set->routes[i].applied.valid = true;
+	}
+	free(memo->taken);
+	memo->taken = l->mine; /* the ids live now: the set's own */
+	memo->max = max;
+	memo->generation = generation;
+	memo->valid = true;
+}
+
+/* Every route of @set checked against the whole of the live maps. */
+static int apply_full(struct steer_maps *m, struct route_set *set,
+		      const char *cgroup_root, struct apply_memo *memo,
+		      struct apply_stats *st, char *err, size_t errlen)
 {
 	struct timespec now;
 	struct plan p = { 0 };
@@ -488,7 +504,6 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	__u64 generation;
 	int ret;
 
-	memset(st, 0, sizeof(*st));
 	ret = live_read(m, &live);
 	if (ret) {
 		snprintf(err, errlen, "cannot read live routes: %s",
@@ -503,7 +518,7 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			 set->n, m->max_routes);
 		goto out;
 	}
-	ret = plan_alloc(&p, set->n, &live);
+	ret = apply_plan_alloc(&p, set->n, live.n + live.n_ids);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -519,16 +534,16 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 			p.gone[p.n_gone++] = p.ids[p.changed[c]];
 	maps_stats_clear_many(m, p.gone, p.n_gone);
 	clock_gettime(CLOCK_REALTIME, &now);
-	ret = publish_changed(m, set, p.changed, p.n_changed, p.ids, p.fresh,
-			      p.keep, cgroup_root, generation,
-			      (__u64)now.tv_sec * 1000000000ull + now.tv_nsec,
-			      err, errlen);
+	ret = apply_publish_changed(
+		m, set, p.changed, p.n_changed, p.ids, p.fresh, p.keep,
+		cgroup_root, generation,
+		(__u64)now.tv_sec * 1000000000ull + now.tv_nsec, err, errlen);
 	if (ret)
 		goto out;
 	st->published = p.n_changed;
 
 	/* 3. Point frontends at their routes, then drop the ones gone. */
-	ret = write_frontends(m, set, p.ids, err, errlen);
+	ret = apply_write_frontends(m, set, NULL, 0, p.ids, err, errlen);
 	if (!ret) {
 		ret = prune_frontends(m, set);
 		if (ret)
@@ -542,8 +557,42 @@ int apply_routes(struct steer_maps *m, const struct route_set *set,
 	st->removed = p.n_gone;
 	if (p.n_changed || p.n_gone)
 		st->generation = generation;
+	if (memo) {
+		remember_full(memo, set, &p, &live, m->max_routes,
+			      st->generation);
+		live.mine = NULL; /* now the memo's */
+	}
 out:
 	live_free(&live);
-	plan_free(&p);
+	apply_plan_free(&p);
 	return ret;
+}
+
+int apply_routes(struct steer_maps *m, struct route_set *set,
+		 struct route_set *prev, const char *cgroup_root,
+		 struct apply_memo *memo, struct apply_stats *st, char *err,
+		 size_t errlen)
+{
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (memo && memo->valid && prev && memo->max == m->max_routes &&
+	    maps_generation(m) == memo->generation)
+		ret = apply_delta(m, set, prev, cgroup_root, memo, st, err,
+				  errlen);
+	else
+		ret = -EAGAIN;
+	if (memo)
+		memo->valid = false; /* until an apply succeeds */
+	if (ret == -EAGAIN)
+		ret = apply_full(m, set, cgroup_root, memo, st, err, errlen);
+	else if (!ret)
+		memo->valid = true;
+	return ret;
+}
+
+void apply_memo_free(struct apply_memo *memo)
+{
+	free(memo->taken);
+	memset(memo, 0, sizeof(*memo));
 }

@@ -122,6 +122,10 @@ struct steerd {
 	const char *dns_servers;
 	__u32 dns_min_ttl, dns_max_ttl;
 	char dns_state[PATH_MAX];
+	/* The last set loaded, for the next reload to take unchanged
+	 * documents from, and what the last apply left to go on from. */
+	struct route_set last;
+	struct apply_memo memo;
 };
 
 /* Read the routes directory and apply it; on error keep what is live. */
@@ -129,11 +133,16 @@ static int reload(struct steerd *d, const char *why)
 {
 	struct route_set set = { 0 };
 	struct steer_agent_state agent;
+	struct timespec t0, t1;
 	struct apply_stats st;
 	char err[ROUTE_ERR_MAX];
+	bool loaded;
 	int ret;
 
-	ret = routes_load_dir(d->routes_dir, &set, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = routes_load_dir_from(d->routes_dir, &d->last, &set, err,
+				   sizeof(err));
+	loaded = !ret;
 	if (!ret)
 		dns_expand(d->dns, &set, DNS_WAIT_MS);
 	if (!ret) {
@@ -144,10 +153,21 @@ static int reload(struct steerd *d, const char *why)
 			snprintf(err, sizeof(err), "cannot lock %s: %s",
 				 d->bpffs, strerror(-lock));
 		} else {
-			ret = apply_routes(&d->maps, &set, d->cgroup_root, &st,
-					   err, sizeof(err));
+			ret = apply_routes(&d->maps, &set, &d->last,
+					   d->cgroup_root, &d->memo, &st, err,
+					   sizeof(err));
 			maps_unlock(lock);
 		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* What is left of the last set is gone from the files. Whether it is
+	 * gone from the maps too only a full apply can tell after an error. */
+	if (ret)
+		d->memo.valid = false;
+	if (loaded) {
+		routes_free(&d->last);
+		d->last = set;
+		set = (struct route_set){ 0 };
 	}
 	/* steerd's own counters live in a pinned map: a restart goes on
 	 * from them instead of starting over at 0. */
@@ -172,10 +192,12 @@ static int reload(struct steerd *d, const char *why)
 		udp_destroy_run(); /* sockets of backends this apply removed */
 		pr_info("applied %d routes from %s (%s): %d published, "
 			"%d unchanged, %d overridden by steerctl, %d removed; "
-			"generation %llu",
-			set.n, d->routes_dir, why, st.published, st.unchanged,
-			st.kept, st.removed,
-			(unsigned long long)d->ms.generation);
+			"generation %llu; %.1f ms",
+			d->last.n, d->routes_dir, why, st.published,
+			st.unchanged, st.kept, st.removed,
+			(unsigned long long)d->ms.generation,
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	routes_free(&set);
 	return ret;
@@ -832,6 +854,8 @@ int main(int argc, char **argv)
 		stop_dns(&d);
 		tc_stop(d.tc);
 		maps_close(&d.maps);
+		routes_free(&d.last);
+		apply_memo_free(&d.memo);
 		return ret ? 1 : 0;
 	}
 	/* A bad file at start leaves the pinned state; keep watching. */
@@ -850,5 +874,7 @@ out:
 	tc_stop(d.tc);
 	metrics_http_stop(d.http);
 	maps_close(&d.maps);
+	routes_free(&d.last);
+	apply_memo_free(&d.memo);
 	return ret;
 }

@@ -20,7 +20,7 @@
 # Used by make test, check, vmtest, image and image-smoke (first, before
 # anything is built), tools/demo.sh and .ci/run.
 set -eu
-BUILD="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev
+BUILD="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev libxxhash-dev
 libjson-c-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev pkg-config
 libc-ares-dev"
 RUN="iproute2 util-linux procps python3"

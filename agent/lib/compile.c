@@ -240,13 +240,36 @@ static void rule_tables(struct steer_route_cfg *cfg, int r,
 			   cfg->n_versions, pr >= 0 ? old : NULL);
 }
 
+bool compile_needs_table(const struct steer_route_cfg *cfg,
+			 const struct steer_version *v, int f)
+{
+	__u32 w0 = 0;
+	bool any = false;
+
+	for (int i = 0; i < v->n_backends && i < ROUTE_MAX_BACKENDS; i++) {
+		const struct steer_backend *b = &v->backends[i];
+
+		if (b->family != f)
+			continue;
+		if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT)
+			return true;
+		if (!backend_weight(b, f) || (any && b->weight != w0))
+			return true;
+		any = true;
+		w0 = b->weight;
+	}
+	return false;
+}
+
 /*
  * Each table is translated from @prev into a local buffer before it is
  * written, and a table only reads its own counterpart, so @prev may be
- * @cfg itself (rebuild in place after an eject).
+ * @cfg itself (rebuild in place after an eject). @all: every table, else
+ * only those the route's rows store (most routes store none, and a rule
+ * table is 20,000 entries to fill).
  */
-void compile_tables(struct steer_route_cfg *cfg,
-		    const struct steer_route_cfg *prev)
+static void tables(struct steer_route_cfg *cfg,
+		   const struct steer_route_cfg *prev, bool all)
 {
 	bool usable[STEER_MAX_VERSIONS][STEER_FAM_COUNT] = { { false } };
 	__u8 vmap[STEER_MAX_VERSIONS];
@@ -274,13 +297,29 @@ void compile_tables(struct steer_route_cfg *cfg,
 			for (i = 0; i < ver->n_backends; i++)
 				if (backend_weight(&ver->backends[i], f))
 					usable[v][f] = true;
-			version_tables(ver, pv < 0 ? NULL : &prev->versions[pv],
-				       f);
+			if (all || compile_needs_table(cfg, ver, f))
+				version_tables(
+					ver,
+					pv < 0 ? NULL : &prev->versions[pv], f);
 		}
 	}
+	if (!all && !(cfg->flags & STEER_ROUTE_AFFINITY_CLIENT))
+		return;
 	for (r = 0; r < cfg->n_rules; r++)
 		for (f = 0; f < STEER_FAM_COUNT; f++)
 			rule_tables(cfg, r, prev, vmap, n_vmap, usable, f);
+}
+
+void compile_tables(struct steer_route_cfg *cfg,
+		    const struct steer_route_cfg *prev)
+{
+	tables(cfg, prev, true);
+}
+
+void compile_stored_tables(struct steer_route_cfg *cfg,
+			   const struct steer_route_cfg *prev)
+{
+	tables(cfg, prev, false);
 }
 
 /* ---- hashing ---------------------------------------------------------- */
@@ -650,7 +689,7 @@ int compile_route(const struct route *r, const char *cgroup_root,
 
 	if (ret)
 		return ret;
-	compile_tables(out, prev);
+	compile_stored_tables(out, prev);
 	compile_counter_slots(out, prev);
 	return 0;
 }

@@ -40,6 +40,17 @@ int compile_route_check(const struct route *r, const char *cgroup_root,
  */
 void compile_tables(struct steer_route_cfg *cfg,
 		    const struct steer_route_cfg *prev);
+/* Only the tables the route's rows store (compile_needs_table, and rule
+ * tables with client affinity): what publishing needs. */
+void compile_stored_tables(struct steer_route_cfg *cfg,
+			   const struct steer_route_cfg *prev);
+/*
+ * Whether version @v of @cfg is chosen from by a backend table for family
+ * @f: with client affinity, or when its usable backends of @f do not all
+ * weigh the same; otherwise by index, and no table is stored.
+ */
+bool compile_needs_table(const struct steer_route_cfg *cfg,
+			 const struct steer_version *v, int f);
 
 /*
  * Stable apportionment of @n_entries table entries among @n owners with

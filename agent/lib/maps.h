@@ -118,6 +118,14 @@ int maps_index_read(const struct steer_maps *m, struct maps_index_entry **out);
 const struct maps_index_entry *maps_index_find(const struct maps_index_entry *e,
 					       int n, const char *name);
 
+/* The index entry of @name, by one lookup: 0, or -ENOENT. */
+int maps_index_get(const struct steer_maps *m, const char *name,
+		   struct maps_index_entry *out);
+/* The newest generation ever published (one lookup; 0: none yet). */
+__u64 maps_generation(const struct steer_maps *m);
+/* Whether route @id has rows in steer_routes_v2. */
+bool maps_route_present(const struct steer_maps *m, __u32 id);
+
 /* Find a route by name; returns its id or -ENOENT. @out may be NULL. */
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out);

@@ -264,6 +264,29 @@ static int index_find(const struct steer_maps *m, const char *name)
 	return (int)v.id;
 }
 
+int maps_index_get(const struct steer_maps *m, const char *name,
+		   struct maps_index_entry *out)
+{
+	index_key(&out->name, name);
+	return bpf_map_lookup_elem(m->route_index, &out->name, &out->v) ? -errno
+									: 0;
+}
+
+__u64 maps_generation(const struct steer_maps *m)
+{
+	struct steer_route_index v = { 0 };
+	struct steer_route_name k = { 0 };
+
+	return bpf_map_lookup_elem(m->route_index, &k, &v) ? 0 : v.generation;
+}
+
+bool maps_route_present(const struct steer_maps *m, __u32 id)
+{
+	__u32 inner_id;
+
+	return !bpf_map_lookup_elem(m->routes, &id, &inner_id);
+}
+
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out)
 {

@@ -100,6 +100,17 @@ static int set_append(struct route_set *set, struct route_set *add)
 	return 0;
 }
 
+/*
+ * libyaml counts lines from its parser's mark, which nothing resets: a
+ * document parsed alone reports the lines it has in its whole file.
+ */
+static void parser_start(yaml_parser_t *p, const unsigned char *buf, size_t len,
+			 int line)
+{
+	yaml_parser_set_input_string(p, buf, len);
+	p->mark.line = (size_t)line;
+}
+
 static int yaml_error(const char *path, yaml_parser_t *p, char *err,
 		      size_t errlen)
 {
@@ -128,7 +139,7 @@ static int yaml_error(const char *path, yaml_parser_t *p, char *err,
  * Syntax errors are left to the load, which reports them.
  */
 static int check_depth(const char *path, const unsigned char *buf, size_t len,
-		       char *err, size_t errlen)
+		       int line, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -139,7 +150,7 @@ static int check_depth(const char *path, const unsigned char *buf, size_t len,
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_string(&parser, buf, len);
+	parser_start(&parser, buf, len, line);
 	while (!done && yaml_parser_parse(&parser, &ev)) {
 		if (ev.type == YAML_SEQUENCE_START_EVENT ||
 		    ev.type == YAML_MAPPING_START_EVENT)
@@ -182,9 +193,11 @@ static int check_empty(const char *path, const unsigned char *buf, size_t len,
 	return -EINVAL;
 }
 
-/* Parse every document of @buf into @out. */
+/* Parse every document of @buf, which starts at 0-based @line of its
+ * file, into @out. */
 static int parse_stream(const char *path, const unsigned char *buf, size_t len,
-			struct route_set *out, char *err, size_t errlen)
+			int line, struct route_set *out, char *err,
+			size_t errlen)
 {
 	struct ry_ctx c = { .file = path, .err = err, .errlen = errlen };
 	yaml_parser_t parser;
@@ -197,7 +210,7 @@ static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_string(&parser, buf, len);
+	parser_start(&parser, buf, len, line);
 	for (;;) {
 		if (!yaml_parser_load(&parser, &doc)) {
 			ret = yaml_error(path, &parser, err, errlen);
@@ -270,10 +283,75 @@ static int read_all(FILE *f, unsigned char **buf, size_t *len)
 	return 0;
 }
 
-int routes_parse_file(const char *path, struct route_set *set, char *err,
+/* A placeholder in @out for route @k of the previous set (moved later). */
+static int add_reused(struct route_set *out, const struct route_doc_span *sp,
+		      struct route_reuse *ru, int k)
+{
+	struct route *r;
+
+	if (route_array_grow((void **)&out->routes, out->n, sizeof(*r)))
+		return -ENOMEM;
+	r = &out->routes[out->n++];
+	memset(r, 0, sizeof(*r));
+	r->doc_hash = sp->hash;
+	r->doc_line = sp->line;
+	r->reused_from = k + 1;
+	ru->prev->routes[k].reused_by = out->n;
+	return 0;
+}
+
+/* Parse span @sp of @buf into @out, the route it holds marked with it. */
+static int parse_span(const char *path, const unsigned char *buf,
+		      const struct route_doc_span *sp, struct route_set *out,
+		      char *err, size_t errlen)
+{
+	int first = out->n;
+	int ret = check_depth(path, buf + sp->off, sp->len, sp->line, err,
+			      errlen);
+
+	if (!ret)
+		ret = parse_stream(path, buf + sp->off, sp->len, sp->line, out,
+				   err, errlen);
+	for (int i = first; !ret && i < out->n; i++) {
+		out->routes[i].doc_hash = sp->hash;
+		out->routes[i].doc_line = sp->line;
+	}
+	return ret;
+}
+
+/* The text of one file into @out: each document parsed, or taken from
+ * @ru's previous set when its text is unchanged there. */
+static int parse_text(const char *path, const unsigned char *buf, size_t len,
+		      struct route_reuse *ru, struct route_set *out, char *err,
 		      size_t errlen)
 {
-	struct route_set tmp = { 0 };
+	struct route_doc_span *sp;
+	int n = routes_split_docs(buf, len, &sp), ret = 0;
+
+	if (n < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return n;
+	}
+	for (int i = 0; i < n && !ret; i++) {
+		int k = ru ? routes_reuse_find(ru, path, sp[i].hash) : -1;
+
+		if (k >= 0) {
+			ret = add_reused(out, &sp[i], ru, k);
+			if (ret)
+				snprintf(err, errlen, "%s: out of memory",
+					 path);
+		} else {
+			ret = parse_span(path, buf, &sp[i], out, err, errlen);
+		}
+	}
+	free(sp);
+	return ret;
+}
+
+/* Read @path and parse it into @out (see parse_text). */
+static int load_file(const char *path, struct route_reuse *ru,
+		     struct route_set *out, char *err, size_t errlen)
+{
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -299,10 +377,17 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 	}
 	ret = check_empty(path, buf, len, err, errlen);
 	if (!ret)
-		ret = check_depth(path, buf, len, err, errlen);
-	if (!ret)
-		ret = parse_stream(path, buf, len, &tmp, err, errlen);
+		ret = parse_text(path, buf, len, ru, out, err, errlen);
 	free(buf);
+	return ret;
+}
+
+int routes_parse_file(const char *path, struct route_set *set, char *err,
+		      size_t errlen)
+{
+	struct route_set tmp = { 0 };
+	int ret = load_file(path, NULL, &tmp, err, errlen);
+
 	/* Duplicates inside the file are errors of this file. */
 	if (!ret)
 		ret = routes_check_set(&tmp, err, errlen);
@@ -370,16 +455,21 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 	return ret;
 }
 
-int routes_load_dir(const char *dir, struct route_set *set, char *err,
-		    size_t errlen)
+int routes_load_dir_from(const char *dir, struct route_set *prev,
+			 struct route_set *set, char *err, size_t errlen)
 {
 	struct route_set tmp = { 0 };
 	char path[ROUTE_PATH_MAX], **names = NULL;
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
+	struct route_reuse ru;
 	int i, n = 0, ret;
 
-	ret = list_dir(dir, &names, &n, err, errlen);
+	ret = routes_reuse_init(&ru, prev);
+	if (ret)
+		snprintf(err, errlen, "%s: out of memory", dir);
+	else
+		ret = list_dir(dir, &names, &n, err, errlen);
 	for (i = 0; !ret && i < n; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, sep,
 				     names[i]) >= sizeof(path)) {
@@ -388,19 +478,30 @@ int routes_load_dir(const char *dir, struct route_set *set, char *err,
 			ret = -ENAMETOOLONG;
 			break;
 		}
-		ret = routes_parse_file(path, &tmp, err, errlen);
+		ret = load_file(path, &ru, &tmp, err, errlen);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	routes_reuse_free(&ru);
+	if (!ret && prev)
+		routes_reuse_take(&tmp, prev);
 	if (!ret)
 		ret = routes_check_set(&tmp, err, errlen);
+	if (ret && prev)
+		routes_reuse_give_back(&tmp, prev);
 	routes_free(set);
 	if (ret)
 		routes_free(&tmp);
 	else
 		*set = tmp;
 	return ret;
+}
+
+int routes_load_dir(const char *dir, struct route_set *set, char *err,
+		    size_t errlen)
+{
+	return routes_load_dir_from(dir, NULL, set, err, errlen);
 }
 
 static int dup_frontend(const struct route *r, const struct route_frontend *f,

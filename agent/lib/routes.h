@@ -119,6 +119,20 @@ struct route {
 	__u32 health_max_eject_ms;
 	__u32 health_max_ejected; /* % */
 	__u32 max_connections;	  /* connection-pool; 0: none */
+
+	/* Its document, for a reload that takes the documents whose text is
+	 * unchanged from the previous set (routes_load_dir_from). */
+	__u64 doc_hash;	 /* of the document's text; never 0 once parsed */
+	int doc_line;	 /* 0-based line of the document's first byte */
+	int reused_from; /* 1 + its index in the previous set; 0: parsed */
+	int reused_by;	 /* in the previous set: claimed by that index + 1 */
+	/* steerd's record of it once applied (agent/apply.c), carried with
+	 * the route while its document is unchanged. */
+	struct route_applied {
+		bool valid;
+		__u32 id;	   /* in steer_routes_v2 */
+		__u64 source_hash; /* compile_route_check's */
+	} applied;
 };
 
 struct route_set {
@@ -143,6 +157,18 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
  */
 int routes_load_dir(const char *dir, struct route_set *set, char *err,
 		    size_t errlen);
+
+/*
+ * routes_load_dir, taking from @prev (the set of the previous load, may be
+ * empty) every route whose document's text is unchanged in the same file,
+ * instead of parsing it again: a one-route change to a file of 100,000
+ * routes parses one document. The routes taken keep their `applied` record
+ * and have reused_from set; in @prev they leave zeroed husks (empty name)
+ * and what remains named is what the new set no longer has in that form.
+ * On error @prev is as it was and @set is emptied.
+ */
+int routes_load_dir_from(const char *dir, struct route_set *prev,
+			 struct route_set *set, char *err, size_t errlen);
 
 /* Cross-route checks on a complete set (duplicates); used by load_dir. */
 int routes_check_set(const struct route_set *set, char *err, size_t errlen);

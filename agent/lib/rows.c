@@ -46,31 +46,6 @@ static bool version_usable(const struct steer_version *v, int f)
 	return false;
 }
 
-/*
- * A version of family @f is chosen from by index when its usable backends
- * weigh the same and the route has no affinity; otherwise by a table.
- */
-static bool needs_table(const struct steer_route_cfg *cfg,
-			const struct steer_version *v, int f)
-{
-	__u32 w0 = 0;
-	bool any = false;
-
-	for (int i = 0; i < v->n_backends; i++) {
-		const struct steer_backend *b = &v->backends[i];
-
-		if (b->family != f)
-			continue;
-		if (cfg->flags & STEER_ROUTE_AFFINITY_CLIENT)
-			return true;
-		if (!usable_weight(b) || (any && b->weight != w0))
-			return true;
-		any = true;
-		w0 = b->weight;
-	}
-	return false;
-}
-
 /* Rows a route needs: see the layout at the top. */
 static __u32 rows_needed(const struct steer_route_cfg *cfg)
 {
@@ -84,7 +59,7 @@ static __u32 rows_needed(const struct steer_route_cfg *cfg)
 		n += DIV_UP(n4, STEER_REFS_PER_ROW) +
 		     DIV_UP(n6, STEER_REFS_PER_ROW);
 		for (int f = 0; f < STEER_FAM_COUNT; f++)
-			if (needs_table(cfg, &cfg->versions[v], f))
+			if (compile_needs_table(cfg, &cfg->versions[v], f))
 				n += BACKEND_TABLE_ROWS;
 	}
 	if (aff)
@@ -276,7 +251,7 @@ int rows_encode(const struct steer_route_cfg *cfg, __u32 bank,
 			at += (__u32)ret;
 		}
 		for (f = 0; f < STEER_FAM_COUNT; f++)
-			if (needs_table(cfg, ver, f))
+			if (compile_needs_table(cfg, ver, f))
 				at += (__u32)encode_backend_table(
 					ver, f, out->rows, at, vr);
 	}
@@ -483,8 +458,8 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 		if (ret)
 			return ret;
 	}
-	/* Tables of a route without affinity are not stored: rebuild them,
-	 * so that a caller that edits and republishes has them. */
+	/* Tables a route does not store: rebuild them, so that a caller
+	 * that edits and republishes (or shows them) has them. */
 	if (!(h->flags & STEER_ROUTE_AFFINITY_CLIENT))
 		compile_tables(out, NULL);
 	return 0;

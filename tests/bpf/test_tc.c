@@ -577,7 +577,8 @@ static int apply_yaml(const char *yaml)
 	fclose(f);
 	ret = routes_parse_file(path, &set, err, sizeof(err));
 	if (!ret)
-		ret = apply_routes(&maps, &set, tmpdir, &st, err, sizeof(err));
+		ret = apply_routes(&maps, &set, NULL, tmpdir, NULL, &st, err,
+				   sizeof(err));
 	if (ret)
 		fprintf(stderr, "  apply: %s\n", err);
 	routes_free(&set);
