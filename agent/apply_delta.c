@@ -191,17 +191,19 @@ static int delta_plan(const struct steer_maps *m, struct route_set *set,
 	return ret;
 }
 
-/* 2. The ids of leftovers no touched route took over. */
+/* 2. The ids (and names) of leftovers no touched route took over. */
 static void delta_gone(const struct delta *d, const struct route_set *set,
-		       struct plan *p)
+		       struct plan *p, const char **gone_names)
 {
 	for (int k = 0; k < d->n_left; k++) {
 		const struct route *was = d->left[k];
 		const struct route *now =
 			find_name(d->names, d->n_touched, was->name);
 
-		if (!now || p->ids[now - set->routes] != was->applied.id)
+		if (!now || p->ids[now - set->routes] != was->applied.id) {
+			gone_names[p->n_gone] = was->name;
 			p->gone[p->n_gone++] = was->applied.id;
+		}
 	}
 }
 
@@ -253,10 +255,15 @@ static int delta_write(struct steer_maps *m, const struct route_set *set,
 		       struct plan *p, __u64 generation, char *err,
 		       size_t errlen)
 {
+	const char **gone_names = calloc(d->n_left + 1, sizeof(*gone_names));
 	struct timespec now;
 	int n_cleared, ret;
 
-	delta_gone(d, set, p);
+	if (!gone_names) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	delta_gone(d, set, p, gone_names);
 	n_cleared = p->n_gone;
 	for (int c = 0; c < p->n_changed; c++)
 		if (p->fresh[p->changed[c]])
@@ -277,7 +284,8 @@ static int delta_write(struct steer_maps *m, const struct route_set *set,
 				 strerror(-ret));
 	}
 	if (!ret) {
-		ret = maps_route_delete_many(m, p->gone, p->n_gone);
+		ret = maps_route_delete_named(m, p->gone, gone_names,
+					      p->n_gone);
 		if (ret)
 			snprintf(err, errlen, "cannot remove %d route%s: %s",
 				 p->n_gone, p->n_gone == 1 ? "" : "s",
@@ -285,6 +293,7 @@ static int delta_write(struct steer_maps *m, const struct route_set *set,
 		else
 			maps_stats_clear_many(m, p->gone, p->n_gone);
 	}
+	free(gone_names);
 	return ret;
 }
 

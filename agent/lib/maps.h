@@ -154,6 +154,11 @@ int maps_route_hdr(const struct steer_maps *m, __u32 id,
 int maps_route_publish_many(struct steer_maps *m, const __u32 *ids,
 			    const struct steer_route_cfg *const *cfgs, int n);
 int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n);
+/* maps_route_delete_many when the routes' names are known (@names[i] for
+ * @ids[i]): their index entries go by name, where the other walks the
+ * whole index to find every entry of those ids. */
+int maps_route_delete_named(const struct steer_maps *m, const __u32 *ids,
+			    const char *const *names, int n);
 
 /*
  * The newest generation among the live routes; a publisher (steerd or

@@ -549,7 +549,20 @@ int maps_route_delete(const struct steer_maps *m, __u32 id)
 	return maps_route_delete_many(m, &id, 1);
 }
 
-int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
+/* Remove the index entries of @names, each only while it names its id. */
+static void index_drop_names(const struct steer_maps *m, const __u32 *ids,
+			     const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct maps_index_entry e;
+
+		if (!maps_index_get(m, names[i], &e) && e.v.id == ids[i])
+			bpf_map_delete_elem(m->route_index, &e.name);
+	}
+}
+
+int maps_route_delete_named(const struct steer_maps *m, const __u32 *ids,
+			    const char *const *names, int n)
 {
 	for (int done = 0; done < n;) {
 		__u32 k = n - done < ROUTE_BATCH ? (__u32)(n - done)
@@ -572,8 +585,18 @@ int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
 		matches_drop(m, ids[i], 0);
 		matches_drop(m, ids[i], 1);
 	}
-	index_drop(m, ids, n);
+	if (names)
+		index_drop_names(m, ids, names, n);
+	else
+		index_drop(m, ids, n);
 	return 0;
+}
+
+int maps_route_delete_many(const struct steer_maps *m, const __u32 *ids, int n)
+{
+	if (n <= 0)
+		return 0; /* and no walk of the index */
+	return maps_route_delete_named(m, ids, NULL, n);
 }
 
 /*

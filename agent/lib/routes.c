@@ -15,14 +15,13 @@
 int route_array_grow(void **arr, int n, size_t size)
 {
 	size_t room = n ? 2 * (size_t)n : 1;
-	char *p;
+	void *p;
 
 	if (n && (n & (n - 1)))
 		return 0; /* room up to the next power of two */
 	p = realloc(*arr, room * size);
 	if (!p)
 		return -ENOMEM;
-	memset(p + (size_t)n * size, 0, (room - (size_t)n) * size);
 	*arr = p;
 	return 0;
 }
@@ -47,12 +46,20 @@ static void match_free(struct route_match *m)
 		free(m->cgroups[i]);
 }
 
+struct route_version *route_versions_new(void)
+{
+	return calloc(STEER_MAX_VERSIONS, sizeof(struct route_version));
+}
+
 void route_free(struct route *r)
 {
-	for (int v = 0; v < STEER_MAX_VERSIONS; v++) {
+	for (int v = 0; r->versions && v < STEER_MAX_VERSIONS; v++) {
 		free(r->versions[v].backends);
 		free(r->versions[v].dns);
 	}
+	free(r->versions);
+	free(r->frontends);
+	free(r->file);
 	for (int i = 0; r->rules && i < r->n_rules; i++)
 		match_free(&r->rules[i].match);
 	for (int i = 0; r->allow && i < r->n_allow; i++)

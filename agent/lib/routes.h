@@ -100,12 +100,14 @@ enum route_affinity {
 
 struct route {
 	char name[STEER_NAME_LEN];
-	char file[ROUTE_PATH_MAX];
+	char *file;	      /* owned */
 	struct route_pos pos; /* of the document */
 	int n_frontends;
-	struct route_frontend frontends[STEER_MAX_FRONTENDS];
+	struct route_frontend *frontends; /* n_frontends */
 	int n_versions; /* in file order: the order matters for affinity */
-	struct route_version versions[STEER_MAX_VERSIONS];
+	/* Room for STEER_MAX_VERSIONS (route_versions_new), zeroed past
+	 * n_versions: route_free() looks at every one. */
+	struct route_version *versions;
 	int n_rules;
 	struct route_rule *rules; /* n_rules */
 	enum route_affinity affinity;
@@ -208,13 +210,17 @@ void routes_free(struct route_set *set);
 /*
  * Room for @n + 1 elements of @size in the heap array *@arr holding @n,
  * for appending. Every such array has room for the power of two at or
- * above its count, so it doubles when @n is 0 or a power of two (new room
- * zeroed). 0 or -ENOMEM.
+ * above its count, so it doubles when @n is 0 or a power of two. The new
+ * room is not zeroed: the caller writes each element it appends (zeroing
+ * 100,000 routes' room on every reload was a third of a reload).
+ * 0 or -ENOMEM.
  */
 int route_array_grow(void **arr, int n, size_t size);
 /* One more backend in @v, zeroed: NULL when out of memory. */
 struct route_backend *route_backend_add(struct route_version *v);
 /* @n zeroed match blocks for a list, or NULL. */
 struct route_match *route_matches_new(int n);
+/* Zeroed room for a route's versions (STEER_MAX_VERSIONS), or NULL. */
+struct route_version *route_versions_new(void);
 
 #endif /* STEER_ROUTES_H */

@@ -183,6 +183,10 @@ static int parse_frontends(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 	err = ry_seq(c, n, "frontends");
 	if (err)
 		return err;
+	r->frontends = calloc(ry_seq_room(n, STEER_MAX_FRONTENDS),
+			      sizeof(*r->frontends));
+	if (!r->frontends)
+		return ry_error(c, n, "out of memory");
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *item = ry_node(c, *it);
@@ -450,7 +454,10 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->file, sizeof(r->file), "%s", c->file);
+	r->file = strdup(c->file);
+	r->versions = route_versions_new();
+	if (!r->file || !r->versions)
+		return ry_error(c, root, "out of memory");
 	r->pos = (struct route_pos){ (int)c->doc->start_mark.line + 1,
 				     (int)c->doc->start_mark.column + 1 };
 	if (root->type != YAML_MAPPING_NODE)

@@ -28,10 +28,14 @@ static struct route *route_new(const char *name)
 		abort();
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->n_frontends = 1;
+	r->file = strdup("test.yaml");
+	r->versions = route_versions_new();
+	r->frontends = calloc(STEER_MAX_FRONTENDS, sizeof(*r->frontends));
 	r->rules = calloc(STEER_MAX_RULES, sizeof(*r->rules));
 	r->allow = route_matches_new(STEER_MAX_POLICY);
 	r->deny = route_matches_new(STEER_MAX_POLICY);
-	if (!r->rules || !r->allow || !r->deny)
+	if (!r->file || !r->versions || !r->frontends || !r->rules ||
+	    !r->allow || !r->deny)
 		abort();
 	return r;
 }
@@ -735,6 +739,7 @@ static void add_dns(struct route *r, int v, const char *name)
 	if (route_array_grow((void **)&ver->dns, ver->n_dns, sizeof(*d)))
 		abort();
 	d = &ver->dns[ver->n_dns++];
+	memset(d, 0, sizeof(*d));
 
 	d->kind = ROUTE_DNS_ADDR;
 	d->port = 80;
