@@ -17,8 +17,10 @@
  * an LRU eviction ends one unseen, which would leak places.
  *
  * The packet, keys, entries and client live in a per-CPU scratch map
- * (lib/scratch.h): on the stack they left no room for the health-aware
- * choice under Linux 6.1's 512-byte limit on a call chain's frames.
+ * (lib/scratch.h): on the stack they filled Linux 6.1's 512-byte limit on
+ * a call chain's frames with the health-aware choice (416 + 96 bytes), and
+ * the 6.1 verifier walked 247k instructions of its 250k budget; with the
+ * scratch: 280 + 96 bytes, 139k instructions.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
