@@ -7,20 +7,27 @@
  * tracked; later packets of the flow follow the tracked entry, and the
  * backend's replies (arriving at ingress of the backend-facing interface)
  * get the frontend back as their source. Every exit bumps a counter.
+ *
+ * Passive health holds here as at the socket layer (lib/health.h): an
+ * ejected backend gets no new flow, a version with none left fails over
+ * to the rule's other versions by their split, and a flow with nowhere to
+ * go is dropped and counted (all_ejected). A backend's RST to a SYN is a
+ * failed connect, its SYN-ACK a success. max-connections is not enforced
+ * at TC: a flow's place could only be given back when its entry ends, and
+ * an LRU eviction ends one unseen, which would leak places.
+ *
+ * The packet, keys, entries and client live in a per-CPU scratch map
+ * (lib/scratch.h): on the stack they filled Linux 6.1's 512-byte limit on
+ * a call chain's frames with the health-aware choice (416 + 96 bytes), and
+ * the 6.1 verifier walked 247k instructions of its 250k budget; with the
+ * scratch: 280 + 96 bytes, 139k instructions.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-/*
- * The TC program's stack (about 430 bytes) plus the health-aware pick's
- * frame exceed 6.1's 512-byte limit for a call chain: at TC the choice
- * ignores health for now (ejected backends still get TC flows), while a
- * backend's RST to a SYN still counts as a failed connect. To do: shrink
- * the TC frame.
- */
-#define STEER_DECIDE_NO_HEALTH 1
 #include "lib/decide.h"
 #include "lib/pkt.h"
+#include "lib/scratch.h"
 #include "lib/count.h"
 #include "lib/trace.h"
 #include "lib/verdict.h"
@@ -67,9 +74,10 @@ static __always_inline void tc_health(const struct steer_pkt *p,
 
 /* A packet of a tracked flow: advance its state, count it, NAT it. */
 static __always_inline int tc_tracked(struct __sk_buff *skb,
-				      const struct steer_pkt *p,
+				      struct tc_scratch *s,
 				      struct steer_ct_entry *ct)
 {
+	const struct steer_pkt *p = &s->p;
 	struct steer_backend_stats *bs = NULL;
 	bool fwd = ct->dir == STEER_CT_FORWARD;
 	__u8 was = ct->state;
@@ -92,7 +100,7 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 	}
 	ct->last_seen_ns = bpf_ktime_get_ns();
 	if (ct_advance(ct, p->key.proto, p->tcp_flags, bs)) {
-		ct_sync_peer(&p->key, ct);
+		ct_sync_peer(&p->key, ct, &s->key);
 		tc_health(p, ct, was);
 	}
 	/* fwd: client -> backend; reply: frontend -> client */
@@ -103,39 +111,45 @@ static __always_inline int tc_tracked(struct __sk_buff *skb,
 	return TC_ACT_OK;
 }
 
-/* Track a new flow: the reply entry first, so no reply finds none. */
+/*
+ * Track a new flow to the backend in s->out: the reply entry first, so no
+ * reply finds none. Both are built in the scratch (not the stack).
+ */
 static __always_inline struct steer_ct_entry *
-ct_create(const struct steer_pkt *p, __u32 route,
-	  const struct steer_decision *d, __be16 port, __u8 state)
+ct_create(struct tc_scratch *s, __u32 route, const struct steer_decision *d,
+	  __u8 state)
 {
-	struct steer_ct_entry e = {};
-	struct steer_ct_key rk = {};
+	const struct steer_pkt *p = &s->p;
+	struct steer_ct_entry *e = &s->e;
+	struct steer_ct_key *rk = &s->key;
 
-	e.route_id = route;
-	e.rule_slot = d->rule_slot;
-	e.version_slot = d->version_slot;
-	e.backend_slot = (__u8)d->backend_slot;
-	e.backend_slot_hi = (__u8)(d->backend_slot >> 8);
-	e.layout = STEER_LAYOUT_V2;
-	e.state = state;
-	e.last_seen_ns = bpf_ktime_get_ns();
+	__builtin_memset(e, 0, sizeof(*e));
+	e->route_id = route;
+	e->rule_slot = d->rule_slot;
+	e->version_slot = d->version_slot;
+	e->backend_slot = (__u8)d->backend_slot;
+	e->backend_slot_hi = (__u8)(d->backend_slot >> 8);
+	e->layout = STEER_LAYOUT_V2;
+	e->state = state;
+	e->last_seen_ns = bpf_ktime_get_ns();
 
-	e.dir = STEER_CT_REPLY;
-	__builtin_memcpy(e.nat_addr, p->key.daddr, sizeof(e.nat_addr));
-	e.nat_port = p->key.dport;
-	rk.family = p->key.family;
-	rk.proto = p->key.proto;
-	__builtin_memcpy(rk.saddr, d->backend->addr, sizeof(rk.saddr));
-	rk.sport = port;
-	__builtin_memcpy(rk.daddr, p->key.saddr, sizeof(rk.daddr));
-	rk.dport = p->key.sport;
-	if (ct_update(&rk, &e))
+	e->dir = STEER_CT_REPLY;
+	__builtin_memcpy(e->nat_addr, p->key.daddr, sizeof(e->nat_addr));
+	e->nat_port = p->key.dport;
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->family = p->key.family;
+	rk->proto = p->key.proto;
+	__builtin_memcpy(rk->saddr, s->out.addr, sizeof(rk->saddr));
+	rk->sport = s->out.port;
+	__builtin_memcpy(rk->daddr, p->key.saddr, sizeof(rk->daddr));
+	rk->dport = p->key.sport;
+	if (ct_update(rk, e))
 		return NULL;
 
-	e.dir = STEER_CT_FORWARD;
-	__builtin_memcpy(e.nat_addr, d->backend->addr, sizeof(e.nat_addr));
-	e.nat_port = port;
-	if (ct_update(&p->key, &e))
+	e->dir = STEER_CT_FORWARD;
+	__builtin_memcpy(e->nat_addr, s->out.addr, sizeof(e->nat_addr));
+	e->nat_port = s->out.port;
+	if (ct_update(&p->key, e))
 		return NULL;
 	return ct_lookup(&p->key);
 }
@@ -146,23 +160,23 @@ ct_create(const struct steer_pkt *p, __u32 route,
  * (LRU, restart of an older version): it is decided again, which gives
  * the same backend while the route is unchanged, and tracked again.
  */
-static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
+static __always_inline int tc_new(struct __sk_buff *skb, struct tc_scratch *s)
 {
-	struct steer_frontend_key fk = {};
+	const struct steer_pkt *p = &s->p;
+	struct steer_frontend_key *fk = &s->fk;
+	struct steer_client *cl = &s->cl;
 	struct steer_route rt = {};
 	const struct steer_frontend *fe;
 	struct steer_decision d = {};
-	struct steer_client cl = {};
-	struct steer_backend_addr out = {};
 	enum steer_verdict verdict;
 	struct steer_ct_entry *ct;
 	bool syn, midflow;
 
-	__builtin_memcpy(fk.addr, p->key.daddr, sizeof(fk.addr));
-	fk.port = p->key.dport;
-	fk.family = p->key.family;
-	fk.proto = p->key.proto;
-	fe = frontend_lookup(&fk);
+	__builtin_memcpy(fk->addr, p->key.daddr, sizeof(fk->addr));
+	fk->port = p->key.dport;
+	fk->family = p->key.family;
+	fk->proto = p->key.proto;
+	fe = frontend_lookup(fk);
 	if (!fe) {
 		reason_count(STEER_REASON_TC_PASS);
 		return TC_ACT_OK;
@@ -171,18 +185,19 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 		reason_count(STEER_REASON_NO_ROUTE_CFG);
 		return TC_ACT_SHOT;
 	}
-	__builtin_memcpy(cl.saddr, p->key.saddr, sizeof(cl.saddr));
-	cl.family = p->key.family;
-	cl.dport = bpf_ntohs(p->key.dport);
-	cl.layer = STEER_LAYER_TC;
-	cl.route_id = fe->route_id;
-	cl.proto = p->key.proto;
-	cl.affinity_key = fold_addr(p->key.saddr);
-	cl.flow_key = flow_key(&p->key);
+	__builtin_memset(cl, 0, sizeof(*cl));
+	__builtin_memcpy(cl->saddr, p->key.saddr, sizeof(cl->saddr));
+	cl->family = p->key.family;
+	cl->dport = bpf_ntohs(p->key.dport);
+	cl->layer = STEER_LAYER_TC;
+	cl->route_id = fe->route_id;
+	cl->proto = p->key.proto;
+	cl->affinity_key = fold_addr(p->key.saddr);
+	cl->flow_key = flow_key(&p->key);
 
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	midflow = p->key.proto == STEER_PROTO_TCP && !syn;
-	verdict = steer_decide(&rt, &cl, &d);
+	verdict = steer_decide(&rt, cl, &d);
 	if (verdict == STEER_VERDICT_STEER && !d.backend)
 		verdict = STEER_VERDICT_NO_BACKEND; /* cannot happen; drop */
 	if (verdict != STEER_VERDICT_STEER) {
@@ -190,13 +205,13 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 
 		count_decision(fe->route_id, &d, verdict, STEER_LAYER_TC);
 		reason_count(reason);
-		trace_decision(&fk, &cl, &rt, &d, verdict, reason, NULL,
+		trace_decision(fk, cl, &rt, &d, verdict, reason, NULL,
 			       p->key.sport);
 		return TC_ACT_SHOT;
 	}
 
-	verdict_backend(&d, fe, p->key.dport, &out);
-	ct = ct_create(p, fe->route_id, &d, out.port,
+	verdict_backend(&d, fe, p->key.dport, &s->out);
+	ct = ct_create(s, fe->route_id, &d,
 		       midflow ? STEER_CT_ESTABLISHED : STEER_CT_NEW);
 	if (!ct) {
 		reason_count(STEER_REASON_TC_CT_FULL);
@@ -210,10 +225,10 @@ static __always_inline int tc_new(struct __sk_buff *skb, struct steer_pkt *p)
 		reason_count(STEER_REASON_STEERED);
 		if (d.failover)
 			reason_count(STEER_REASON_FAILOVER);
-		trace_decision(&fk, &cl, &rt, &d, verdict, STEER_REASON_STEERED,
-			       &out, p->key.sport);
+		trace_decision(fk, cl, &rt, &d, verdict, STEER_REASON_STEERED,
+			       &s->out, p->key.sport);
 	}
-	return tc_tracked(skb, p, ct);
+	return tc_tracked(skb, s, ct);
 }
 
 /* A SYN that hits a flow which ended (or idled out) starts a new one. */
@@ -231,10 +246,15 @@ static __always_inline bool ct_reusable(const struct steer_pkt *p,
 SEC("tc")
 int steer_tc_ingress(struct __sk_buff *skb)
 {
-	struct steer_pkt p = {};
+	struct tc_scratch *s = scratch_get();
 	struct steer_ct_entry *ct;
 
-	switch (parse(skb, &p)) {
+	if (!s) {
+		/* cannot happen: a per-CPU array's slot 0 is always there */
+		reason_count(STEER_REASON_TC_PASS);
+		return TC_ACT_OK;
+	}
+	switch (parse(skb, &s->p)) {
 	case PARSE_OK:
 		break;
 	case PARSE_FRAGMENT:
@@ -250,8 +270,8 @@ int steer_tc_ingress(struct __sk_buff *skb)
 		reason_count(STEER_REASON_TC_PASS);
 		return TC_ACT_OK;
 	}
-	ct = ct_lookup(&p.key);
-	if (ct && !ct_reusable(&p, ct))
-		return tc_tracked(skb, &p, ct);
-	return tc_new(skb, &p);
+	ct = ct_lookup(&s->p.key);
+	if (ct && !ct_reusable(&s->p, ct))
+		return tc_tracked(skb, s, ct);
+	return tc_new(skb, s);
 }

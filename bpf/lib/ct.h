@@ -86,15 +86,18 @@ static __always_inline bool ct_advance(struct steer_ct_entry *e, __u8 proto,
 	return true;
 }
 
-/* Copy the state of @e to the other direction's entry, if it is there. */
+/*
+ * Copy the state of @e to the other direction's entry, if it is there.
+ * @peer is room for that entry's key (off the stack: lib/scratch.h).
+ */
 static __always_inline void ct_sync_peer(const struct steer_ct_key *key,
-					 const struct steer_ct_entry *e)
+					 const struct steer_ct_entry *e,
+					 struct steer_ct_key *peer)
 {
-	struct steer_ct_key peer;
 	struct steer_ct_entry *pe;
 
-	steer_ct_peer_key(key, e, &peer);
-	pe = ct_lookup(&peer);
+	steer_ct_peer_key(key, e, peer);
+	pe = ct_lookup(peer);
 	if (pe) {
 		pe->state = e->state;
 		pe->flags = e->flags;

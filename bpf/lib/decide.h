@@ -316,15 +316,6 @@ static __always_inline void steer_decision_release(__u32 route,
  * version as published now.
  */
 #define STEER_HEALTH_SCAN 8
-/*
- * A layer whose own stack leaves no room for steer_pick_backend's frame
- * on Linux 6.1 (its verifier sums the frames of a call chain against 512
- * bytes) defines this to 1: it then chooses as without health, and still
- * reports failures (lib/health.h).
- */
-#ifndef STEER_DECIDE_NO_HEALTH
-#define STEER_DECIDE_NO_HEALTH 0
-#endif
 
 __noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
 				  struct steer_pick *pk)
@@ -460,7 +451,7 @@ steer_decide(const struct steer_route *rt, const struct steer_client *cl,
 	if (!ver)
 		return STEER_VERDICT_NO_BACKEND;
 	d->version_slot = ver->counter_slot;
-	if (!health_on(rt->hdr) || STEER_DECIDE_NO_HEALTH) {
+	if (!health_on(rt->hdr)) {
 		/* No health: the one draw, as ever. */
 		b = backend_by_draw(rt, ver, fam, bdraw);
 		if (b >= ver->n_refs[fam])

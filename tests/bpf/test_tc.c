@@ -48,6 +48,7 @@ static struct steer_tc *skel;
 static struct steer_test_empty *empty;
 static struct steer_maps maps; /* set by maps_from_object() */
 static int prog_fd = -1, ct_fd = -1;
+static __u64 mono_ns(void);
 static char tmpdir[] = "/tmp/steer-tctest-XXXXXX";
 
 /* v1: port 8080 (rewritten), v2: no port (the frontend's port kept). */
@@ -853,6 +854,137 @@ TEST(affinity_client_by_source)
 	for (int i = 0; i < 256; i++)
 		distinct += spread[i] > 0;
 	ASSERT_EQ(distinct, 4); /* 200 clients reach all four backends */
+}
+
+/* ---- passive health ---------------------------------------------------- */
+
+/* v1's two backends may both be ejected (max-ejected 100%); v3 is dark. */
+static const char Y_HEALTH[] =
+	"kind: Route\n"
+	"name: health\n"
+	"frontends: [10.96.0.50:80]\n"
+	"versions:\n"
+	"  v1: {backends: [10.244.1.5, 10.244.1.6]}\n"
+	"  v2: {backends: [10.244.2.7]}\n"
+	"  v3: {backends: [10.244.3.3]}\n"
+	"rules:\n"
+	"  - name: default\n"
+	"    split: {v1: 90, v2: 10, v3: 0}\n"
+	"health: {failures: 2, eject: 30s, max-ejected: 100%}\n";
+#define FH "10.96.0.50"
+
+/* The passive-health entry of backend @b of version @v of route "health". */
+static struct steer_health health_of(int v, int b)
+{
+	struct steer_health h = { 0 };
+	struct steer_route_cfg *cfg = calloc(1, sizeof(*cfg));
+	int id = cfg ? maps_route_find(&maps, "health", cfg) : -ENOMEM;
+
+	if (id >= 0 &&
+	    maps_health_read(&maps, (__u32)id, cfg->versions[v].counter_slot,
+			     cfg->versions[v].backends[b].counter_slot, &h))
+		memset(&h, 0, sizeof(h));
+	free(cfg);
+	return h;
+}
+
+static bool ejected(int v, int b)
+{
+	return health_of(v, b).ejected_until_ns > mono_ns();
+}
+
+/*
+ * One TCP flow from C4:*@port (advanced past it) that the program sends to
+ * backend 10.244.@v.@last, answered by that backend with an RST: a failed
+ * connect. False when no flow of 2000 reached it.
+ */
+static bool refused_by(int v, int last, __u16 *port)
+{
+	char b[INET_ADDRSTRLEN];
+
+	snprintf(b, sizeof(b), "10.244.%d.%d", v, last);
+	for (int i = 0; i < 2000; i++) {
+		__u16 cp = (*port)++;
+
+		if (chosen(C4, cp, FH) != last)
+			continue;
+		return send_expect("RST from the backend to a SYN",
+				   (struct pkt_spec){ b, C4, 80, cp, 6,
+						      TCP_RST | TCP_ACK },
+				   FH, 80, C4, cp);
+	}
+	FAIL_AT("no flow reached %s", b);
+	return false;
+}
+
+/* Where 300 new flows go: counts by the backend's last byte; -1 dropped. */
+static void spread_of(__u16 *port, int n[256], int *dropped)
+{
+	struct pkt_spec sp = { C4, FH, 0, 80, 6, TCP_SYN };
+	__u8 in[PKT_MAX];
+	struct run_out out;
+
+	*dropped = 0;
+	memset(n, 0, 256 * sizeof(n[0]));
+	for (int i = 0; i < 300; i++) {
+		sp.sport = (*port)++;
+		if (run_pkt(in, build(&sp, in), &out)) {
+			FAIL_AT("test run failed");
+			return;
+		}
+		if (out.verdict == TC_ACT_SHOT)
+			(*dropped)++;
+		else
+			n[out.pkt[14 + 19]]++;
+	}
+}
+
+/*
+ * An ejected backend gets no new TC flow; a version with none left fails
+ * over to the rule's other versions by their split (the 0% one stays
+ * dark); nothing left: dropped and counted as all_ejected.
+ */
+TEST(ejected_backend_not_chosen)
+{
+	__u64 ej0 = reason(STEER_REASON_ALL_EJECTED), fo0, nb0;
+	__u16 port = 50000;
+	int n[256], dropped;
+
+	ASSERT_EQ(apply_yaml(Y_HEALTH), 0);
+	/* exactly two failures eject 10.244.1.5 */
+	ASSERT_TRUE(refused_by(1, 5, &port));
+	ASSERT_TRUE(!ejected(0, 0));
+	spread_of(&port, n, &dropped);
+	ASSERT_TRUE(n[5] > 0 && n[6] > 0);
+	ASSERT_TRUE(refused_by(1, 5, &port));
+	ASSERT_TRUE(ejected(0, 0));
+	ASSERT_EQ(health_of(0, 0).ejections, 1);
+	spread_of(&port, n, &dropped);
+	ASSERT_EQ(dropped, 0);
+	ASSERT_EQ(n[5], 0);
+	ASSERT_TRUE(n[6] > 200 && n[7] > 0 && n[6] + n[7] == 300);
+
+	/* v1 all ejected: its share goes to v2, never to the dark v3 */
+	fo0 = reason(STEER_REASON_FAILOVER);
+	ASSERT_TRUE(refused_by(1, 6, &port));
+	ASSERT_TRUE(refused_by(1, 6, &port));
+	ASSERT_TRUE(ejected(0, 1));
+	spread_of(&port, n, &dropped);
+	ASSERT_EQ(dropped, 0);
+	ASSERT_EQ(n[7], 300);
+	ASSERT_TRUE(reason(STEER_REASON_FAILOVER) - fo0 > 200);
+
+	/* nothing left: every new flow dropped and counted */
+	ASSERT_TRUE(refused_by(2, 7, &port));
+	ASSERT_TRUE(refused_by(2, 7, &port));
+	ASSERT_TRUE(ejected(1, 0));
+	ASSERT_TRUE(!ejected(2, 0));
+	nb0 = reason(STEER_REASON_NO_BACKEND);
+	spread_of(&port, n, &dropped);
+	ASSERT_EQ(dropped, 300);
+	ASSERT_EQ(reason(STEER_REASON_ALL_EJECTED) - ej0, 300);
+	ASSERT_EQ(reason(STEER_REASON_NO_BACKEND), nb0);
+	ASSERT_EQ(apply_yaml(Y_ROUTE), 0);
 }
 
 /* ---- benchmark (make bench-tc) ------------------------------------------- */

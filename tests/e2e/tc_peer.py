@@ -98,7 +98,7 @@ def connect(a):
         total += 1
         s = socket.socket(fam, socket.SOCK_DGRAM if a.udp else socket.SOCK_STREAM)
         try:
-            s.settimeout(1.0 if a.udp else 2.0)
+            s.settimeout(a.timeout or (1.0 if a.udp else 2.0))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if a.bind or a.sport_base:
                 s.bind((a.bind or ("::" if fam == socket.AF_INET6 else "0.0.0.0"),
@@ -181,6 +181,9 @@ def main():
     p.add_argument("--bind")
     p.add_argument("--sport-base", type=int, default=0)
     p.add_argument("--duration-s", type=float, default=60)
+    # seconds a connect or answer may take (default 2 s TCP, 1 s UDP); under
+    # the 1 s initial RTO no SYN is sent twice
+    p.add_argument("--timeout", type=float, default=0)
     p.add_argument("target")
     p = sub.add_parser("hold")
     p.add_argument("--bind")

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from sandbox import PYTHON
+from sandbox import FIXTURES, PYTHON, kill_pid
 from steer import STEERCTL, STEERD, Steerctl, Steerd
 from tc_sandbox import CLIENT_V4, PEER, TcSandbox
 
@@ -85,8 +85,10 @@ def peer(sb, *args, timeout=60):
     return json.loads(p.stdout)
 
 
-def connect(sb, target, count, sport_base=0, bind=None, udp=False):
+def connect(sb, target, count, sport_base=0, bind=None, udp=False, timeout=0):
     args = ["connect", "--count", str(count)]
+    if timeout:
+        args += ["--timeout", str(timeout)]
     if sport_base:
         args += ["--sport-base", str(sport_base)]
     if bind:
@@ -255,3 +257,110 @@ def test_trace_shows_tc_decisions(tcsb, tcd):
     for e in denied:
         assert e["client"]["address"].startswith(CLIENT_V4["denied"] + ":"), e
         assert e["reason"] == "policy_deny" and e["backend"] is None, e
+
+
+# ---- passive health at TC (issue 12) ------------------------------------------------
+
+DOWN = "10.244.1.5:9999"  # the backend namespace has the address, nothing listens: RST
+
+
+def health_route(versions, split, health):
+    vs = "".join(f"  {n}: {{backends: [{', '.join(b)}]}}\n" for n, b in versions.items())
+    sp = ", ".join(f"{k}: {v}" for k, v in split.items())
+    return (f'kind: Route\nname: web\nfrontends: ["{VIP4}:9080"]\nversions:\n{vs}'
+            f"rules:\n  - name: default\n    split: {{{sp}}}\nhealth: {health}\n")
+
+
+def backend_health(st, version, addr):
+    for v in st["web"]["versions"]:
+        if v["name"] == version:
+            for b in v["backends"]:
+                if b["address"] == addr:
+                    return b["health"]
+    raise KeyError((version, addr))
+
+
+def verdicts(sb, reason, port=9469):
+    """steer_verdicts_total{reason=REASON} from steerd's /metrics, which it serves in
+    the router namespace (its own loopback: any port is free there)."""
+    from test_metrics import sample
+    code = ("import urllib.request; print(urllib.request.urlopen("
+            f"'http://127.0.0.1:{port}/metrics', timeout=5).read().decode())")
+    p = subprocess.run(sb.in_ns("r", [PYTHON, "-c", code]), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return sample(p.stdout, "steer_verdicts_total", reason=reason)
+
+
+def test_tc_refusing_backend_ejected_after_exactly_n_failures(tcsb, tcd):
+    tcd.write_route("web", health_route({"v1": [DOWN, "10.244.1.6:9080"]}, {"v1": 100},
+                                        "{failures: 3, eject: 30s}"))
+    tcd.start()
+    # a flow's backend is a hash of its 5-tuple: about half of 60 go to DOWN,
+    # and only the first 3 of those reach it
+    r = connect(tcsb, f"{VIP4}:9080", 60, sport_base=24000)
+    assert r["errors"] == {"ECONNREFUSED": 3}, r
+    assert r["counts"] == {"v1-b": 57}, r
+    st = Steerctl(tcsb, tcd).status()
+    h = backend_health(st, "v1", DOWN)
+    assert h["state"] == "ejected" and h["ejections"] == 1, h
+    assert backend_health(st, "v1", "10.244.1.6:9080")["state"] == "ok"
+    # once ejected, it gets no new TC flow: no client sees an error
+    r = connect(tcsb, f"{VIP4}:9080", 100, sport_base=24100)
+    assert r["errors"] == {} and r["counts"] == {"v1-b": 100}, r
+
+
+def test_tc_whole_version_down_fails_over_by_split(tcsb, tcd):
+    tcd.write_route("web", health_route(
+        {"v1": [DOWN], "v2": ["10.244.2.7:9080"], "v3": ["10.244.3.3:9080"]},
+        {"v1": 50, "v2": 50, "v3": 0}, "{failures: 2, eject: 30s}"))
+    tcd.metrics = "127.0.0.1:9469"
+    tcd.start()
+    ctl = Steerctl(tcsb, tcd)
+    r = connect(tcsb, f"{VIP4}:9080", 200, sport_base=24300)
+    # v1's share goes to v2; the 0% v3 stays dark
+    assert r["errors"] == {"ECONNREFUSED": 2}, r
+    assert r["counts"] == {"v2-a": 198}, r
+    assert backend_health(ctl.status(), "v1", DOWN)["state"] == "ejected"
+    # v1's half of the flows, less the 2 that reached it
+    assert 50 <= verdicts(tcsb, "failover") <= 150
+
+
+def test_tc_nothing_left_is_dropped_and_counted(tcsb, tcd):
+    tcd.write_route("web", health_route(
+        {"v1": [DOWN], "v2": ["10.244.2.7:9999"]}, {"v1": 50, "v2": 50},
+        "{failures: 1, eject: 30s}"))
+    tcd.metrics = "127.0.0.1:9469"
+    tcd.start()
+    ctl = Steerctl(tcsb, tcd)
+    # one refused connect ejects each version's only backend; then every SYN
+    # is dropped at TC (timeout under the RTO: one SYN per connection)
+    r = connect(tcsb, f"{VIP4}:9080", 8, sport_base=24600, timeout=0.5)
+    assert r["counts"] == {} and r["errors"] == {"ECONNREFUSED": 2, "ETIMEDOUT": 6}, r
+    st = ctl.status()
+    assert backend_health(st, "v1", DOWN)["state"] == "ejected"
+    assert backend_health(st, "v2", "10.244.2.7:9999")["state"] == "ejected"
+    assert st["web"]["refused"]["no_route"] == 6, st["web"]
+    assert verdicts(tcsb, "all_ejected") == 6
+
+
+def test_tc_ejected_backend_back_after_eject_time(tcsb, tcd):
+    tcd.write_route("web", health_route({"v1": [DOWN, "10.244.1.6:9080"]}, {"v1": 100},
+                                        "{failures: 2, eject: 1s}"))
+    tcd.start()
+    r = connect(tcsb, f"{VIP4}:9080", 20, sport_base=24700)
+    assert r["errors"] == {"ECONNREFUSED": 2}, r
+    srv = subprocess.Popen(tcsb.in_ns("b", [PYTHON, os.path.join(FIXTURES, "echo_server.py"),
+                                            f"{DOWN}=v1-back"]),
+                           stdout=subprocess.PIPE, text=True)
+    tcsb.procs.append(srv)
+    try:
+        assert srv.stdout.readline().strip() == "READY"
+        time.sleep(1.2)
+        r = connect(tcsb, f"{VIP4}:9080", 40, sport_base=24800)
+        assert r["errors"] == {}, r
+        assert r["counts"].get("v1-back", 0) >= 10, r
+        h = backend_health(Steerctl(tcsb, tcd).status(), "v1", DOWN)
+        assert h["state"] == "ok" and h["failures"] == 0, h
+    finally:
+        kill_pid(srv)

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Connected UDP sockets of a removed backend are closed with an error (docs/DESIGN.md
 §2; Linux 6.5+: bpf_sock_destroy from steerd's UDP socket iterator, bpf/udp_destroy.bpf.c):
-a connected socket held open in the sandbox gets ECONNABORTED on its next send or recv
-within ~2 s of its backend's removal from the route file (or of its passive ejection,
-within ~3 s), and a new socket reaches the
-backend left.  The iterator walks the sockets of steerd's network namespace, so this
-steerd runs in the sandbox netns (nsenter, no metrics listener).  Skipped where steerd
-logs that the kernel cannot (6.1)."""
+a connected socket held open in the sandbox, IPv4 or IPv6, gets ECONNABORTED on its next
+send or recv within ~2 s of its backend's removal from the route file (or of its passive
+ejection, within ~3 s), and a new socket reaches the backend left.  The iterator walks
+the sockets of steerd's network namespace, so this steerd runs in the sandbox netns
+(nsenter, no metrics listener).  The UDP servers are test_udp.py's fixture.  Skipped
+where steerd logs that the kernel cannot (6.1)."""
 import json
 import os
 import select
@@ -15,36 +15,20 @@ import time
 
 import pytest
 
-from sandbox import PYTHON, SERVERS, kill_pid
+from sandbox import PYTHON, kill_pid
 from steer import STEERD
+from test_udp import udp_servers  # noqa: F401 (the module's UDP servers, autouse)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VIP = "10.96.0.20:9080"
+VIP6 = "[fd00:96::20]:9080"
 NOT_CLOSED = "connected UDP sockets of removed or ejected backends are not closed"
 
 pytestmark = pytest.mark.usefixtures("need_binaries")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def udp_servers(sandbox):
-    """UDP identity servers on every sandbox backend address (tc_peer.py serve-udp)."""
-    log = open(os.path.join(sandbox.tmp, "udp_destroy_server.log"), "w")
-    p = subprocess.Popen(sandbox.nsenter(
-        [PYTHON, os.path.join(HERE, "tc_peer.py"), "serve-udp"]
-        + [f"{addr}={ident}" for ident, addr in SERVERS.items()]),
-        stdout=subprocess.PIPE, stderr=log, text=True)
-    log.close()
-    sandbox.procs.append(p)
-    try:
-        r, _, _ = select.select([p.stdout], [], [], 10)
-        assert r and p.stdout.readline().strip() == "READY", "UDP servers not ready"
-        yield p
-    finally:
-        kill_pid(p)
-
-
-def route(backends):
-    return ("kind: Route\nname: dns\nfrontends: [\"10.96.0.20:9080/udp\"]\n"
+def route(backends, vip=VIP):
+    return (f"kind: Route\nname: dns\nfrontends: [\"{vip}/udp\"]\n"
             f"versions:\n  v1: {{backends: [{', '.join(backends)}]}}\n"
             "rules:\n  - name: default\n    split: {v1: 100}\n")
 
@@ -52,10 +36,10 @@ def route(backends):
 class Held:
     """udp_probe.py --hold --connected: one connected socket, a datagram a line."""
 
-    def __init__(self, sb):
+    def __init__(self, sb, vip=VIP):
         argv = [PYTHON, os.path.join(HERE, "udp_probe.py"), "--cgroup",
                 sb.make_cgroup("clients"), "--hold", "--connected", "--timeout-s", "0.5",
-                VIP]
+                vip]
         self.p = subprocess.Popen(sb.nsenter(argv), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         sb.procs.append(self.p)
@@ -74,22 +58,31 @@ class Held:
         kill_pid(self.p)
 
 
-def test_removed_backend_socket_gets_econnaborted(steerd, sandbox):
+# A route's two backends per family, by the identity their UDP server answers with
+# (tests/e2e/sandbox.py SERVERS; IPv6 has one a version, so the route takes both).
+FAMILIES = {
+    "ipv4": (VIP, {"v1-a": "10.244.1.5:9080", "v1-b": "10.244.1.6:9080"}),
+    "ipv6": (VIP6, {"v1-6": "[fd00:244:1::5]:9080", "v2-6": "[fd00:244:2::7]:9080"}),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_removed_backend_socket_gets_econnaborted(steerd, sandbox, family):
+    vip, backends = FAMILIES[family]
     steerd.binary = sandbox.nsenter([STEERD])
     steerd.metrics = "off"
-    steerd.write_route("dns", route(["10.244.1.5:9080", "10.244.1.6:9080"]))
+    steerd.write_route("dns", route([f'"{a}"' for a in backends.values()], vip))
     steerd.start()
     if NOT_CLOSED in steerd.log_since(0):
         pytest.skip("this kernel has no bpf_sock_destroy (Linux 6.5+)")
-    h = Held(sandbox)
+    h = Held(sandbox, vip)
     try:
         first = h.row()
-        assert first[1] in ("v1-a", "v1-b") and first[4] is None, first
-        gone, left = (("10.244.1.5:9080", "10.244.1.6:9080") if first[1] == "v1-a"
-                      else ("10.244.1.6:9080", "10.244.1.5:9080"))
+        assert first[1] in backends and first[4] is None, first
+        other = next(i for i in backends if i != first[1])
         assert h.again()[1] == first[1]  # connected: the same backend
         t0 = time.monotonic()
-        steerd.write_route("dns", route([left]))
+        steerd.write_route("dns", route([f'"{backends[other]}"'], vip))
         err = None
         while time.monotonic() - t0 < 3:
             row = h.again()
@@ -105,10 +98,10 @@ def test_removed_backend_socket_gets_econnaborted(steerd, sandbox):
     finally:
         h.close()
     # a new socket reaches the backend left
-    h = Held(sandbox)
+    h = Held(sandbox, vip)
     try:
         row = h.row()
-        assert row[4] is None and row[1] == ("v1-b" if first[1] == "v1-a" else "v1-a"), row
+        assert row[4] is None and row[1] == other, row
     finally:
         h.close()
 

@@ -9,7 +9,8 @@
  *   host_load_every_program  every program of every OBJDIR/ *.bpf.o loads;
  *                            the verifier's processed-instruction count
  *                            per program stays under a quarter of its 1M
- *                            limit
+ *                            limit; the verifier's stack depth per
+ *                            subprogram is printed next to it
  *   guest_attach_every_program  each program attached where its type
  *                            goes: cgroup types to a test cgroup, sched_cls
  *                            to the clsact hook of a veth, others by
@@ -130,16 +131,36 @@ static bool optional_absent(const char *name)
 	return true;
 }
 
+/*
+ * Room for each program's verifier statistics (BPF_LOG_STATS: a few lines,
+ * among them "stack depth" per subprogram). Only the statistics are asked
+ * for: a full log could overrun the buffer, which 6.1 fails the load for.
+ */
+#define MAX_PROGS     16
+#define STATS_LOG_LEN 8192
+#define BPF_LOG_STATS 4
+static char stats_log[MAX_PROGS][STATS_LOG_LEN];
+
 static struct bpf_object *open_and_load(const char *name)
 {
 	char path[PATH_MAX];
 	struct bpf_object *obj;
+	struct bpf_program *prog;
+	int i = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", objdir, name);
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj) {
 		FAIL_AT("%s: cannot open: %s", path, strerror(errno));
 		return NULL;
+	}
+	bpf_object__for_each_program(prog, obj)
+	{
+		if (i == MAX_PROGS)
+			break;
+		stats_log[i][0] = '\0';
+		bpf_program__set_log_level(prog, BPF_LOG_STATS);
+		bpf_program__set_log_buf(prog, stats_log[i++], STATS_LOG_LEN);
 	}
 	if (bpf_object__load(obj)) {
 		FAIL_AT("%s: does not load on this kernel: %s (the verifier "
@@ -214,6 +235,27 @@ static int verified_insns(const struct bpf_program *prog, __u32 *n)
 	return 0;
 }
 
+/*
+ * The verifier's stack depth of each subprogram of @prog ("stack depth
+ * 280+8+80+32": the entry first), from its statistics log: 6.1 holds a
+ * call chain's frames to 512 bytes together.
+ */
+static void print_stack_depth(const char *obj, const struct bpf_program *prog)
+{
+	size_t len = 0;
+	const char *log = bpf_program__log_buf(prog, &len);
+	const char *at = log ? strstr(log, "stack depth ") : NULL;
+	int n = 0;
+
+	if (!at)
+		return;
+	at += strlen("stack depth ");
+	while (at[n] && at[n] != '\n')
+		n++;
+	printf("  stack: %-14s %-28s %.*s\n", obj, bpf_program__name(prog), n,
+	       at);
+}
+
 TEST(host_load_every_program)
 {
 	struct bpf_program *prog;
@@ -243,6 +285,7 @@ TEST(host_load_every_program)
 			/* run.sh collects these lines into its table */
 			printf("  insns: %-14s %-28s %7u processed\n", objs[i],
 			       bpf_program__name(prog), n);
+			print_stack_depth(objs[i], prog);
 			nprogs++;
 			if (n == 0 || n >= VERIFIER_BUDGET)
 				FAIL_AT("%s: %u insns processed, budget %d "
