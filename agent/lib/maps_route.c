@@ -493,7 +493,6 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 		if (ret && ret != -ENOENT)
 			break;
 		had[k] = !ret;
-		ret = 0;
 		old_bank[k] = had[k] ? h.match_bank : 1;
 		ret = rows_encode(cfgs[k], old_bank[k] ^ 1, maps_backend_id, m,
 				  &rows);

@@ -260,11 +260,18 @@ static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 	return ret;
 }
 
-/* The whole of @f into a malloc'ed @buf. */
+/* The whole of @f into a malloc'ed @buf: one allocation of the file's
+ * size (a 19 MB file grown from 4 KB was copied twice over), more only if
+ * it grows meanwhile or is a pipe. */
 static int read_all(FILE *f, unsigned char **buf, size_t *len)
 {
 	size_t cap = 4096, n = 0, got;
 	unsigned char *b = NULL, *nb;
+	struct stat st;
+
+	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size >= cap)
+		cap = (size_t)st.st_size + 1; /* +1: the end shows at once */
 
 	for (;;) {
 		nb = realloc(b, cap);
@@ -462,6 +469,9 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 	return ret;
 }
 
+static int check_set(const struct route_set *set, bool only_new, char *err,
+		     size_t errlen);
+
 int routes_load_dir_from(const char *dir, struct route_set *prev,
 			 struct route_set *set, char *err, size_t errlen)
 {
@@ -493,8 +503,9 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 	routes_reuse_free(&ru);
 	if (!ret && prev)
 		routes_reuse_take(&tmp, prev);
+	/* What was taken was checked with the previous set. */
 	if (!ret)
-		ret = routes_check_set(&tmp, err, errlen);
+		ret = check_set(&tmp, prev != NULL, err, errlen);
 	if (ret && prev)
 		routes_reuse_give_back(&tmp, prev);
 	routes_free(set);
@@ -599,32 +610,76 @@ static const struct seen *first_dup(const struct seen *e, size_t n,
  * the one a walk in file order meets first (a route's name before its
  * frontends).
  */
-int routes_check_set(const struct route_set *set, char *err, size_t errlen)
+/* Route @i's name and frontends into @names / @fronts (at *@n_f). */
+static void seen_add(const struct route_set *set, int i, struct seen *names,
+		     int *n_n, struct seen *fronts, size_t *n_f)
+{
+	const struct route *r = &set->routes[i];
+
+	names[(*n_n)++] = (struct seen){ .r = r, .i = i };
+	for (int k = 0; k < r->n_frontends; k++)
+		fronts[(*n_f)++] = (struct seen){ r, &r->frontends[k], i, k };
+}
+
+static int cmp_key_only(const void *a, const void *b)
+{
+	return cmp_key(a, b);
+}
+
+/*
+ * Keep only the entries whose key one of the @n_p sorted entries of
+ * @parsed has: with the rest of a set taken unchanged from a checked one,
+ * every duplicate involves a route parsed anew, so the check needs only
+ * those keys (a bsearch per route instead of sorting 200,000 entries).
+ */
+static size_t seen_filter(struct seen *e, size_t n, const struct seen *parsed,
+			  size_t n_p)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (bsearch(&e[i], parsed, n_p, sizeof(*parsed), cmp_key_only))
+			e[kept++] = e[i];
+	return kept;
+}
+
+/* routes_check_set; with @only_new, @set's routes that are not parsed
+ * anew (reused_from) are known to be free of duplicates among them. */
+static int check_set(const struct route_set *set, bool only_new, char *err,
+		     size_t errlen)
 {
 	const struct seen *dn = NULL, *df = NULL, *fn = NULL, *ff = NULL;
-	struct seen *names, *fronts;
-	size_t n_f = 0;
-	int ret = 0;
+	struct seen *names, *fronts, *pn = NULL, *pf = NULL;
+	size_t n_f = 0, n_pf = 0;
+	int ret = 0, n_n = 0, n_pn = 0;
 
 	names = calloc(set->n + 1, sizeof(*names));
 	fronts = calloc((size_t)set->n * STEER_MAX_FRONTENDS + 1,
 			sizeof(*fronts));
-	if (!names || !fronts) {
+	if (only_new) {
+		pn = calloc(set->n + 1, sizeof(*pn));
+		pf = calloc((size_t)set->n * STEER_MAX_FRONTENDS + 1,
+			    sizeof(*pf));
+	}
+	if (!names || !fronts || (only_new && (!pn || !pf))) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (int i = 0; i < set->n; i++) {
-		const struct route *r = &set->routes[i];
-
-		names[i] = (struct seen){ .r = r, .i = i };
-		for (int k = 0; k < r->n_frontends; k++)
-			fronts[n_f++] =
-				(struct seen){ r, &r->frontends[k], i, k };
+		seen_add(set, i, names, &n_n, fronts, &n_f);
+		if (only_new && !set->routes[i].reused_from)
+			seen_add(set, i, pn, &n_pn, pf, &n_pf);
 	}
-	qsort(names, set->n, sizeof(*names), cmp_seen);
+	if (only_new) {
+		qsort(pn, n_pn, sizeof(*pn), cmp_seen);
+		qsort(pf, n_pf, sizeof(*pf), cmp_seen);
+		n_n = (int)seen_filter(names, n_n, pn, n_pn);
+		n_f = seen_filter(fronts, n_f, pf, n_pf);
+	}
+	qsort(names, n_n, sizeof(*names), cmp_seen);
 	qsort(fronts, n_f, sizeof(*fronts), cmp_seen);
-	dn = first_dup(names, set->n, &fn);
+	dn = first_dup(names, n_n, &fn);
 	df = first_dup(fronts, n_f, &ff);
 	if (dn && (!df || dn->i <= df->i)) {
 		snprintf(err, errlen,
@@ -640,5 +695,12 @@ int routes_check_set(const struct route_set *set, char *err, size_t errlen)
 out:
 	free(names);
 	free(fronts);
+	free(pn);
+	free(pf);
 	return ret;
+}
+
+int routes_check_set(const struct route_set *set, char *err, size_t errlen)
+{
+	return check_set(set, false, err, errlen);
 }

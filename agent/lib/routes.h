@@ -128,6 +128,7 @@ struct route {
 	int doc_line;	 /* 0-based line of the document's first byte */
 	int reused_from; /* 1 + its index in the previous set; 0: parsed */
 	int reused_by;	 /* in the previous set: claimed by that index + 1 */
+	bool has_dns;	 /* a version has dns/srv entries */
 	/* steerd's record of it once applied (agent/apply.c), carried with
 	 * the route while its document is unchanged. */
 	struct route_applied {

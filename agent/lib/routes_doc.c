@@ -485,6 +485,8 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 	if (!(n = required(c, root, "versions", &err)) ||
 	    (err = parse_versions(c, n, r)))
 		return err;
+	for (int v = 0; v < r->n_versions; v++)
+		r->has_dns |= r->versions[v].n_dns > 0;
 	if (!(n = required(c, root, "rules", &err)) ||
 	    (err = parse_rules(c, n, r)))
 		return err;

@@ -163,8 +163,9 @@ void routes_reuse_take(struct route_set *set, struct route_set *prev)
 		r->reused_by = 0;
 		shift_lines(r, line - r->doc_line);
 		r->doc_line = line;
-		/* Addresses from DNS answers are added again by the caller. */
-		for (int v = 0; v < r->n_versions; v++) {
+		/* Addresses from DNS answers are added again by the caller.
+		 * (Most routes have none: their versions stay untouched.) */
+		for (int v = 0; r->has_dns && v < r->n_versions; v++) {
 			r->versions[v].n_backends -=
 				r->versions[v].n_dns_backends;
 			r->versions[v].n_dns_backends = 0;

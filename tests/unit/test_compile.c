@@ -740,6 +740,7 @@ static void add_dns(struct route *r, int v, const char *name)
 		abort();
 	d = &ver->dns[ver->n_dns++];
 	memset(d, 0, sizeof(*d));
+	r->has_dns = true;
 
 	d->kind = ROUTE_DNS_ADDR;
 	d->port = 80;
