@@ -314,6 +314,32 @@ static int add_reused(struct route_set *out, const struct route_doc_span *sp,
 	return 0;
 }
 
+/*
+ * Placeholders for every route of the previous set's document that starts
+ * at route @k: a file that is not split (see routes_text.c) is one
+ * document of many routes, consecutive in the previous set since they
+ * were parsed together. No two documents of one file that hold routes
+ * have the same text (their names would clash), so the run is this one's.
+ */
+static int add_reused_doc(struct route_set *out,
+			  const struct route_doc_span *sp,
+			  struct route_reuse *ru, int k)
+{
+	const struct route_set *prev = ru->prev;
+	const char *file = prev->routes[k].file;
+	int ret = 0;
+
+	for (int i = k; !ret && i < prev->n; i++) {
+		const struct route *r = &prev->routes[i];
+
+		if (r->doc_hash != sp->hash || r->reused_by ||
+		    strcmp(r->file, file))
+			break;
+		ret = add_reused(out, sp, ru, i);
+	}
+	return ret;
+}
+
 /* Parse span @sp of @buf into @out, the route it holds marked with it. */
 static int parse_span(const char *path, const unsigned char *buf,
 		      const struct route_doc_span *sp, struct route_set *out,
@@ -350,7 +376,7 @@ static int parse_text(const char *path, const unsigned char *buf, size_t len,
 		int k = ru ? routes_reuse_find(ru, path, sp[i].hash) : -1;
 
 		if (k >= 0) {
-			ret = add_reused(out, &sp[i], ru, k);
+			ret = add_reused_doc(out, &sp[i], ru, k);
 			if (ret)
 				snprintf(err, errlen, "%s: out of memory",
 					 path);

@@ -411,6 +411,9 @@ static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 						name);
 		}
 		strcpy(rule->name, name);
+		/* Counted before its match is parsed: route_free() frees what
+		 * a half-parsed rule holds. */
+		r->n_rules++;
 		f = ry_map_get(c, item, "match");
 		if (f &&
 		    (err = routes_parse_match(c, f, "match", &rule->match)))
@@ -422,7 +425,6 @@ static int parse_rules(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		err = parse_split(c, f, r, rule);
 		if (err)
 			return err;
-		r->n_rules++;
 	}
 	if (!r->n_rules)
 		return ry_error(c, n, "route has no rules");

@@ -156,11 +156,13 @@ static int parse_policy_list(struct ry_ctx *c, yaml_node_t *n, const char *what,
 			return ry_error(c, ry_node(c, *it),
 					"too many %s entries: at most %d", what,
 					STEER_MAX_POLICY);
+		/* Counted before it is parsed: route_free() frees what a
+		 * half-parsed entry holds. */
+		(*count)++;
 		err = routes_parse_match(c, ry_node(c, *it), "policy entry",
-					 &(*list)[*count]);
+					 &(*list)[*count - 1]);
 		if (err)
 			return err;
-		(*count)++;
 	}
 	return 0;
 }

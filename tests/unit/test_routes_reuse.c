@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A reload takes the documents whose text is unchanged from the previous
+ * load (routes_load_dir_from): what is taken, where its lines now are, and
+ * that an error leaves the previous set as it was. Run from the repository
+ * root.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "test.h"
+#include "routes.h"
+
+static char tmpdir[64];
+
+static const char *mktmp(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/steer-reuse-XXXXXX");
+	return mkdtemp(tmpdir);
+}
+
+static void rmtmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "  cannot remove %s\n", tmpdir);
+}
+
+static int write_file(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) ? -errno : 0;
+}
+
+static const struct route *find(const struct route_set *set, const char *name)
+{
+	for (int i = 0; i < set->n; i++)
+		if (!strcmp(set->routes[i].name, name))
+			return &set->routes[i];
+	return NULL;
+}
+
+#define ROUTE(name, vip, backend)                                              \
+	"kind: Route\nname: " name "\nfrontends: [" vip "]\n"                  \
+	"versions: {v1: {backends: [" backend "]}}\n"                          \
+	"rules: [{name: r, split: {v1: 100}}]\n"
+
+/* Three documents; each route spans 5 lines, the marker one more. */
+static const char three[] =
+	ROUTE("a", "10.96.0.1:80", "10.1.0.1") "---\n" ROUTE(
+		"b", "10.96.0.2:80",
+		"10.1.0.2") "---\n" ROUTE("c", "10.96.0.3:80", "10.1.0.3");
+
+/* b changed and one line longer: c moves down by one line. */
+static const char three_b_changed[] =
+	ROUTE("a", "10.96.0.1:80",
+	      "10.1.0.1") "---\n# b now goes to "
+			  ".9\n" ROUTE("b", "10.96.0.2:80",
+				       "10.1.0.9") "---"
+						   "\n" ROUTE("c",
+							      "10.96.0.3:80",
+							      "10.1.0.3");
+
+TEST(unchanged_documents_taken_changed_one_parsed)
+{
+	struct route_set prev = { 0 }, set = { 0 };
+	char err[ROUTE_ERR_MAX];
+	const struct route *a, *b, *c;
+	int c_line;
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(set.n, 3);
+	/* A first load parses everything. */
+	for (int i = 0; i < set.n; i++)
+		ASSERT_EQ(set.routes[i].reused_from, 0);
+	c_line = find(&set, "c")->pos.line;
+	ASSERT_EQ(c_line, 12); /* 1-based: its marker, after two routes of 5 */
+	/* steerd's record travels with a route that is taken. */
+	set.routes[0].applied = (struct route_applied){ true, 7, 42 };
+	prev = set;
+	set = (struct route_set){ 0 };
+
+	ASSERT_EQ(write_file("r.yaml", three_b_changed), 0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(set.n, 3);
+	a = find(&set, "a");
+	b = find(&set, "b");
+	c = find(&set, "c");
+	ASSERT_TRUE(a && b && c);
+	ASSERT_EQ(a->reused_from, 1);
+	ASSERT_EQ(b->reused_from, 0);
+	ASSERT_EQ(c->reused_from, 3);
+	ASSERT_TRUE(a->applied.valid);
+	ASSERT_EQ(a->applied.id, 7);
+	ASSERT_EQ(a->applied.source_hash, 42);
+	/* The parsed one has the new text's values... */
+	ASSERT_EQ(b->versions[0].n_backends, 1);
+	ASSERT_EQ(b->versions[0].backends[0].addr.addr[0], htonl(0x0a010009));
+	/* ...and the taken one has its new place: errors name it there. */
+	ASSERT_EQ(c->pos.line, c_line + 1);
+	ASSERT_EQ(c->frontends[0].pos.line, c_line + 1 + 3);
+	ASSERT_EQ(c->versions[0].backends[0].pos.line, c_line + 1 + 4);
+	/* In the previous set the taken routes leave nameless husks; what is
+	 * left named is what the new set no longer has in that form. */
+	ASSERT_EQ(prev.n, 3);
+	ASSERT_STREQ(prev.routes[0].name, "");
+	ASSERT_STREQ(prev.routes[1].name, "b");
+	ASSERT_STREQ(prev.routes[2].name, "");
+	routes_free(&prev);
+	routes_free(&set);
+	rmtmp();
+}
+
+TEST(error_leaves_previous_set_as_it_was)
+{
+	struct route_set prev = { 0 }, set = { 0 };
+	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
+	/* a and c unchanged, b broken. */
+	ASSERT_EQ(
+		write_file("r.yaml",
+			   ROUTE("a", "10.96.0.1:80",
+				 "10.1.0.1") "---\nkind: Route\nname: "
+					     "b\nfrontends: "
+					     "[10.96.0.2:80]\nversions: {v1: "
+					     "{backends: [10.1.0.300]}}\n"
+					     "rules: [{name: r, split: {v1: "
+					     "100}}]\n"
+					     "---\n" ROUTE("c", "10.96.0.3:80",
+							   "10.1.0.3")),
+		0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s/r.yaml:10:28: bad address \"10.1.0.300\"", tmpdir);
+	ASSERT_STREQ(err, want);
+	ASSERT_EQ(set.n, 0);
+	ASSERT_EQ(prev.n, 3);
+	ASSERT_STREQ(prev.routes[0].name, "a");
+	ASSERT_STREQ(prev.routes[1].name, "b");
+	ASSERT_STREQ(prev.routes[2].name, "c");
+	for (int i = 0; i < prev.n; i++)
+		ASSERT_EQ(prev.routes[i].reused_by, 0);
+
+	/* A duplicate found only across files, after the taking: the taken
+	 * routes go back too, and the message names both places. */
+	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(write_file("s.yaml", ROUTE("c", "10.96.0.4:80", "10.1.0.4")),
+		  0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s/s.yaml:1:1: duplicate route name \"c\" (also in "
+		 "%s/r.yaml:12:1)",
+		 tmpdir, tmpdir);
+	ASSERT_STREQ(err, want);
+	ASSERT_EQ(set.n, 0);
+	ASSERT_EQ(prev.n, 3);
+	ASSERT_STREQ(prev.routes[0].name, "a");
+	ASSERT_STREQ(prev.routes[2].name, "c");
+	ASSERT_EQ(prev.routes[2].pos.line, 12);
+	for (int i = 0; i < prev.n; i++)
+		ASSERT_EQ(prev.routes[i].reused_by, 0);
+
+	/* And the next good load goes on from it. */
+	ASSERT_EQ(unlink(strcat(strcpy(want, tmpdir), "/s.yaml")), 0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(set.n, 3);
+	for (int i = 0; i < set.n; i++)
+		ASSERT_EQ(set.routes[i].reused_from, i + 1);
+	routes_free(&prev);
+	routes_free(&set);
+	rmtmp();
+}
+
+/* A document is taken only from the same file: moved, it is parsed. */
+TEST(document_moved_to_another_file_parsed)
+{
+	struct route_set prev = { 0 }, set = { 0 };
+	char err[ROUTE_ERR_MAX], path[128];
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(write_file("a.yaml", ROUTE("a", "10.96.0.1:80", "10.1.0.1")),
+		  0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/a.yaml", tmpdir);
+	ASSERT_EQ(unlink(path), 0);
+	ASSERT_EQ(write_file("b.yaml", ROUTE("a", "10.96.0.1:80", "10.1.0.1")),
+		  0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(set.n, 1);
+	ASSERT_EQ(set.routes[0].reused_from, 0);
+	snprintf(path, sizeof(path), "%s/b.yaml", tmpdir);
+	ASSERT_STREQ(set.routes[0].file, path);
+	ASSERT_STREQ(prev.routes[0].name, "a"); /* gone from a.yaml */
+	routes_free(&prev);
+	routes_free(&set);
+	rmtmp();
+}
+
+/*
+ * A file with a directive or a document end marker is one span: a
+ * change anywhere in it parses all of it again (and still parses).
+ */
+TEST(file_with_end_markers_not_split)
+{
+	struct route_set prev = { 0 }, set = { 0 };
+	char err[ROUTE_ERR_MAX];
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(
+		write_file("r.yaml",
+			   ROUTE("a", "10.96.0.1:80",
+				 "10.1.0.1") "...\n"
+					     "---\n" ROUTE("b", "10.96.0.2:80",
+							   "10.1.0.2")),
+		0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
+	ASSERT_EQ(prev.n, 2);
+	ASSERT_EQ(
+		write_file("r.yaml",
+			   ROUTE("a", "10.96.0.1:80",
+				 "10.1.0.1") "...\n"
+					     "---\n" ROUTE("b", "10.96.0.2:80",
+							   "10.1.0.7")),
+		0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(set.n, 2);
+	ASSERT_EQ(set.routes[0].reused_from, 0);
+	ASSERT_EQ(set.routes[1].reused_from, 0);
+	ASSERT_EQ(set.routes[1].pos.line, 7);
+	routes_free(&prev);
+	/* Unchanged, it is taken whole. */
+	prev = set;
+	set = (struct route_set){ 0 };
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_EQ(set.routes[0].reused_from, 1);
+	ASSERT_EQ(set.routes[1].reused_from, 2);
+	routes_free(&prev);
+	routes_free(&set);
+	rmtmp();
+}
+
+/* A new document that repeats the name of a taken one is refused, naming
+ * both places (the taken one where it now is). */
+TEST(duplicate_of_a_taken_route_refused)
+{
+	struct route_set prev = { 0 }, set = { 0 };
+	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
+	ASSERT_EQ(
+		write_file("r.yaml",
+			   ROUTE("a", "10.96.0.1:80", "10.1.0.1") "---\n" ROUTE(
+				   "a", "10.96.0.5:80", "10.1.0.1")),
+		0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s/r.yaml:6:1: duplicate route name \"a\" (also in "
+		 "%s/r.yaml:1:1)",
+		 tmpdir, tmpdir);
+	ASSERT_STREQ(err, want);
+	ASSERT_EQ(prev.n, 3);
+	ASSERT_STREQ(prev.routes[0].name, "a");
+	routes_free(&prev);
+	rmtmp();
+}
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv);
+}
