@@ -98,3 +98,12 @@ def module_steerd(sandbox):
 def cg(sandbox):
     """Route-file form of a test cgroup path: cg('testers') -> /steer-e2e-X/testers."""
     return sandbox.cgroup_rel
+
+
+def pytest_unconfigure(config):
+    """End the run with the line every steer test runner ends with."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None:
+        return
+    failed = len(tr.stats.get("failed", [])) + len(tr.stats.get("error", []))
+    print(f"e2e: {len(tr.stats.get('passed', []))} passed, {failed} failed")

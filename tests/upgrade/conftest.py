@@ -40,3 +40,12 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.section("upgrade figures")
         for line in _lines(config):
             terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config):
+    """End the run with the line every steer test runner ends with."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None:
+        return
+    failed = len(tr.stats.get("failed", [])) + len(tr.stats.get("error", []))
+    print(f"upgrade: {len(tr.stats.get('passed', []))} passed, {failed} failed")
