@@ -35,8 +35,12 @@ def test_flipping_configs_never_mix(steerd, client):
     procs = [client.start("10.96.0.20:9080", count=3000, interval_ms=1, duration_s=20)
              for _ in range(2)]
     for i in range(16):
+        off = steerd.log_offset()
         steerd.write_route("reviews", B if i % 2 == 0 else A)
-        time.sleep(0.13)  # longer than the 100 ms debounce: each flip applies
+        # Each flip applied before the next: a loaded machine must not merge
+        # two flips into one apply (the test would then see fewer changes).
+        assert steerd.wait_log(r"1 published", off, timeout=5.0), steerd.log_since(off)
+        time.sleep(0.05)  # connections under this configuration
     results = [client.wait(p) for p in procs]
     seen = {}
     for r in results:
@@ -45,7 +49,7 @@ def test_flipping_configs_never_mix(steerd, client):
             seen[ident] = seen.get(ident, 0) + n
     assert set(seen) <= {"v1-a", "v2-b"}, f"torn configuration observed: {seen}"
     assert seen.get("v1-a") and seen.get("v2-b"), f"both configs must be seen: {seen}"
-    assert steerd.log_since().count("1 published") >= 12, "steerd did not apply the flips"
+    assert steerd.log_since().count("1 published") >= 16, "steerd did not apply the flips"
 
 
 def test_directory_that_keeps_changing_is_still_applied(steerd):

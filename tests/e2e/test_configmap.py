@@ -40,7 +40,9 @@ def test_swap_applies_split_within_1s(steerd, client):
     cm.write({"reviews.yaml": route({"v1": 100, "v2": 0})})
     steerd.start()
     load = client.start(VIP4, count=2000, interval_ms=2, duration_s=10, seq=True)
-    time.sleep(0.7)
+    # Swap once the client is connecting (its start-up is slow on a busy
+    # machine): connections on both sides of the swap are the test.
+    assert wait_until(lambda: connections(steerd) >= 50, 10), steerd.log_since()
     t_swap = time.time()
     cm.write({"reviews.yaml": route({"v1": 0, "v2": 100})})
     r = client.wait(load)
@@ -56,6 +58,13 @@ def test_swap_applies_split_within_1s(steerd, client):
     # No connection after the first v2 one went back to v1: the change is whole.
     assert all(i in V2 for t, i in seq if t >= first_v2)
     assert len(os.listdir(steerd.routes)) == 3  # the old directory is gone
+
+
+def connections(steerd):
+    """Connections the route has steered so far (steerctl stats)."""
+    st = Steerctl(steerd.sb, steerd).json("stats", "reviews")
+    return sum(b["connections"] for rt in st["routes"] for v in rt["versions"]
+               for b in v["backends"])
 
 
 def wait_until(cond, timeout):
