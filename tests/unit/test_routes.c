@@ -13,45 +13,13 @@
 #include "test.h"
 #include "addr.h"
 #include "routes.h"
-
-static char tmpdir[64];
-
-/* A fresh empty directory for this test. */
-static const char *mktmp(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/steer-routes-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return NULL;
-	return tmpdir;
-}
-
-static void rmtmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd))
-		fprintf(stderr, "  cannot remove %s\n", tmpdir);
-}
+#include "tmpdir.h"
 
 /* A parsed address as the error messages print it. */
 static const char *addr_text(const struct route_addr *a, char *buf, size_t len)
 {
 	return addr_format(buf, len, a->family, a->addr,
 			   a->has_port ? a->port : 0);
-}
-
-static int write_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	return fclose(f) ? -errno : 0;
 }
 
 /* Parse @text as a file "t.yaml" in a temp dir; 0 or -errno, err set. */

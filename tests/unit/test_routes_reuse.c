@@ -12,35 +12,12 @@
 #include <unistd.h>
 #include "test.h"
 #include "routes.h"
+#include "tmpdir.h"
 
-static char tmpdir[64];
-
-static const char *mktmp(void)
+/* @text as file @name of this test's directory. */
+static int put(const char *name, const char *text)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/steer-reuse-XXXXXX");
-	return mkdtemp(tmpdir);
-}
-
-static void rmtmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd))
-		fprintf(stderr, "  cannot remove %s\n", tmpdir);
-}
-
-static int write_file(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	return fclose(f) ? -errno : 0;
+	return write_file(tmpdir, name, text);
 }
 
 static const struct route *find(const struct route_set *set, const char *name)
@@ -80,7 +57,7 @@ TEST(unchanged_documents_taken_changed_one_parsed)
 	int c_line;
 
 	ASSERT_TRUE(mktmp());
-	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(put("r.yaml", three), 0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  0);
 	ASSERT_EQ(set.n, 3);
@@ -94,7 +71,7 @@ TEST(unchanged_documents_taken_changed_one_parsed)
 	prev = set;
 	set = (struct route_set){ 0 };
 
-	ASSERT_EQ(write_file("r.yaml", three_b_changed), 0);
+	ASSERT_EQ(put("r.yaml", three_b_changed), 0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  0);
 	ASSERT_EQ(set.n, 3);
@@ -132,21 +109,20 @@ TEST(error_leaves_previous_set_as_it_was)
 	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
 
 	ASSERT_TRUE(mktmp());
-	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(put("r.yaml", three), 0);
 	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
 	/* a and c unchanged, b broken. */
-	ASSERT_EQ(
-		write_file("r.yaml",
-			   ROUTE("a", "10.96.0.1:80",
-				 "10.1.0.1") "---\nkind: Route\nname: "
-					     "b\nfrontends: "
-					     "[10.96.0.2:80]\nversions: {v1: "
-					     "{backends: [10.1.0.300]}}\n"
-					     "rules: [{name: r, split: {v1: "
-					     "100}}]\n"
-					     "---\n" ROUTE("c", "10.96.0.3:80",
-							   "10.1.0.3")),
-		0);
+	ASSERT_EQ(put("r.yaml",
+		      ROUTE("a", "10.96.0.1:80",
+			    "10.1.0.1") "---\nkind: Route\nname: "
+					"b\nfrontends: "
+					"[10.96.0.2:80]\nversions: {v1: "
+					"{backends: [10.1.0.300]}}\n"
+					"rules: [{name: r, split: {v1: "
+					"100}}]\n"
+					"---\n" ROUTE("c", "10.96.0.3:80",
+						      "10.1.0.3")),
+		  0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  -EINVAL);
 	snprintf(want, sizeof(want),
@@ -162,9 +138,8 @@ TEST(error_leaves_previous_set_as_it_was)
 
 	/* A duplicate found only across files, after the taking: the taken
 	 * routes go back too, and the message names both places. */
-	ASSERT_EQ(write_file("r.yaml", three), 0);
-	ASSERT_EQ(write_file("s.yaml", ROUTE("c", "10.96.0.4:80", "10.1.0.4")),
-		  0);
+	ASSERT_EQ(put("r.yaml", three), 0);
+	ASSERT_EQ(put("s.yaml", ROUTE("c", "10.96.0.4:80", "10.1.0.4")), 0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  -EINVAL);
 	snprintf(want, sizeof(want),
@@ -199,13 +174,11 @@ TEST(document_moved_to_another_file_parsed)
 	char err[ROUTE_ERR_MAX], path[128];
 
 	ASSERT_TRUE(mktmp());
-	ASSERT_EQ(write_file("a.yaml", ROUTE("a", "10.96.0.1:80", "10.1.0.1")),
-		  0);
+	ASSERT_EQ(put("a.yaml", ROUTE("a", "10.96.0.1:80", "10.1.0.1")), 0);
 	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/a.yaml", tmpdir);
 	ASSERT_EQ(unlink(path), 0);
-	ASSERT_EQ(write_file("b.yaml", ROUTE("a", "10.96.0.1:80", "10.1.0.1")),
-		  0);
+	ASSERT_EQ(put("b.yaml", ROUTE("a", "10.96.0.1:80", "10.1.0.1")), 0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  0);
 	ASSERT_EQ(set.n, 1);
@@ -228,22 +201,20 @@ TEST(file_with_end_markers_not_split)
 	char err[ROUTE_ERR_MAX];
 
 	ASSERT_TRUE(mktmp());
-	ASSERT_EQ(
-		write_file("r.yaml",
-			   ROUTE("a", "10.96.0.1:80",
-				 "10.1.0.1") "...\n"
-					     "---\n" ROUTE("b", "10.96.0.2:80",
-							   "10.1.0.2")),
-		0);
+	ASSERT_EQ(put("r.yaml",
+		      ROUTE("a", "10.96.0.1:80",
+			    "10.1.0.1") "...\n"
+					"---\n" ROUTE("b", "10.96.0.2:80",
+						      "10.1.0.2")),
+		  0);
 	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
 	ASSERT_EQ(prev.n, 2);
-	ASSERT_EQ(
-		write_file("r.yaml",
-			   ROUTE("a", "10.96.0.1:80",
-				 "10.1.0.1") "...\n"
-					     "---\n" ROUTE("b", "10.96.0.2:80",
-							   "10.1.0.7")),
-		0);
+	ASSERT_EQ(put("r.yaml",
+		      ROUTE("a", "10.96.0.1:80",
+			    "10.1.0.1") "...\n"
+					"---\n" ROUTE("b", "10.96.0.2:80",
+						      "10.1.0.7")),
+		  0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  0);
 	ASSERT_EQ(set.n, 2);
@@ -271,13 +242,12 @@ TEST(duplicate_of_a_taken_route_refused)
 	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
 
 	ASSERT_TRUE(mktmp());
-	ASSERT_EQ(write_file("r.yaml", three), 0);
+	ASSERT_EQ(put("r.yaml", three), 0);
 	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
-	ASSERT_EQ(
-		write_file("r.yaml",
-			   ROUTE("a", "10.96.0.1:80", "10.1.0.1") "---\n" ROUTE(
-				   "a", "10.96.0.5:80", "10.1.0.1")),
-		0);
+	ASSERT_EQ(put("r.yaml",
+		      ROUTE("a", "10.96.0.1:80", "10.1.0.1") "---\n" ROUTE(
+			      "a", "10.96.0.5:80", "10.1.0.1")),
+		  0);
 	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
 		  -EINVAL);
 	snprintf(want, sizeof(want),
