@@ -25,7 +25,7 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	e->cfg = malloc(sizeof(*e->cfg));
 	if (!e->live || !e->cfg)
 		return ctl_error(c, CTL_ERR, "out of memory");
-	ret = ctl_open_maps(c, &e->m);
+	ret = ctl_open_maps(c, &e->m, MAPS_EDIT);
 	if (ret)
 		return ret;
 	/* No steerd apply may publish between our read and our publish. */
