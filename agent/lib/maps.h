@@ -165,6 +165,12 @@ bool maps_route_present(const struct steer_maps *m, __u32 id);
 /* Find a route by name; returns its id or -ENOENT. @out may be NULL. */
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out);
+/*
+ * maps_route_find into an @out that is all zero (fresh from calloc): see
+ * rows_decode_zeroed. Readers of one route (steerctl's edits) use it.
+ */
+int maps_route_find_zeroed(const struct steer_maps *m, const char *name,
+			   struct steer_route_cfg *out);
 
 /*
  * Publish @cfg as route @id in one step: encode it into the rows of a new,

@@ -143,18 +143,25 @@ static int match_of(void *ctx, __u32 id, struct steer_match *mt)
 	return bpf_map_lookup_elem(m->matches, &id, mt) ? -errno : 0;
 }
 
-int maps_route_get(const struct steer_maps *m, __u32 id,
-		   struct steer_route_cfg *out)
+/* maps_route_get; into an all-zero @out with @zeroed (rows_decode_zeroed). */
+static int route_get(const struct steer_maps *m, __u32 id,
+		     struct steer_route_cfg *out, bool zeroed)
 {
 	void *rows;
 	int n = maps_route_rows(m, id, &rows), ret;
 
 	if (n < 0)
 		return n;
-	ret = rows_decode(rows, (__u32)n, id, backend_addr_of, match_of,
-			  (void *)m, out);
+	ret = (zeroed ? rows_decode_zeroed : rows_decode)(
+		rows, (__u32)n, id, backend_addr_of, match_of, (void *)m, out);
 	free(rows);
 	return ret;
+}
+
+int maps_route_get(const struct steer_maps *m, __u32 id,
+		   struct steer_route_cfg *out)
+{
+	return route_get(m, id, out, false);
 }
 
 /* ---- the name index (steer_route_index_v2) ---------------------------- */
@@ -309,10 +316,11 @@ bool maps_route_present(const struct steer_maps *m, __u32 id)
 	return !bpf_map_lookup_elem(m->routes, &id, &inner_id);
 }
 
-int maps_route_find(const struct steer_maps *m, const char *name,
-		    struct steer_route_cfg *out)
+/* maps_route_find; @zeroed: @out is all zero (maps_route_find_zeroed). */
+static int route_find(const struct steer_maps *m, const char *name,
+		      struct steer_route_cfg *out, bool zeroed)
 {
-	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
+	struct steer_route_cfg *cfg = out ? out : calloc(1, sizeof(*cfg));
 	__u32 *ids = NULL;
 	int n = -ENOMEM, ret = -ENOENT;
 
@@ -320,7 +328,7 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		int id = index_find(m, name);
 
 		/* The shortcut, checked against the config it names. */
-		if (id >= 0 && !maps_route_get(m, (__u32)id, cfg) &&
+		if (id >= 0 && !route_get(m, (__u32)id, cfg, zeroed || !out) &&
 		    !strncmp(cfg->name, name, sizeof(cfg->name))) {
 			if (!out)
 				free(cfg);
@@ -342,6 +350,18 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		free(cfg);
 	free(ids);
 	return ret;
+}
+
+int maps_route_find(const struct steer_maps *m, const char *name,
+		    struct steer_route_cfg *out)
+{
+	return route_find(m, name, out, false);
+}
+
+int maps_route_find_zeroed(const struct steer_maps *m, const char *name,
+			   struct steer_route_cfg *out)
+{
+	return route_find(m, name, out, true);
 }
 
 /*

@@ -11,8 +11,8 @@
 #   -n N      routes (default 100000)
 #   -k K      timed runs of each steerctl (default 50)
 #   STEERCTL  steerctl binaries to time, runs interleaved so that they
-#             see the same machine (default build/steerctl); the first
-#             one is the reference of the ratios printed
+#             see the same machine (default build/steerctl); the ratio
+#             printed is the first one's median over each other's
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -121,7 +121,7 @@ for j in "${!ctls[@]}"; do
 			printf "%-28s min %7.2f ms  median %7.2f ms  p90 %7.2f ms",
 			       name, t[1], med, p90
 			if (ref != "")
-				printf "  (median %.1fx the first)", ref / med
+				printf "  (first/this median: %.2fx)", ref / med
 			printf "\n"
 			print med > "/dev/stderr"
 		}' 2>"$dir/median.$j"
