@@ -109,16 +109,27 @@ for ((i = 0; i < k; i++)); do
 	for j in "${!ctls[@]}"; do
 		one "${ctls[$j]}" "$split" >>"$dir/times.$j"
 	done
+	# The floor: starting and ending a steerctl that opens no map.
+	s=$EPOCHREALTIME
+	"${ctls[-1]}" help set >/dev/null
+	e=$EPOCHREALTIME
+	awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f\n", (e - s) * 1000 }' \
+		>>"$dir/times.floor"
 done
 
 ref=""
-for j in "${!ctls[@]}"; do
-	sort -g "$dir/times.$j" | awk -v name="${ctls[$j]}" -v ref="$ref" '
+for j in "${!ctls[@]}" floor; do
+	if [ "$j" = floor ]; then
+		name="floor: ${ctls[-1]} help set"
+	else
+		name=${ctls[$j]}
+	fi
+	sort -g "$dir/times.$j" | awk -v name="$name" -v ref="$ref" '
 		{ t[NR] = $1 }
 		END {
 			med = t[int((NR + 1) / 2)]
 			p90 = t[int(NR * 0.9 + 0.999)]
-			printf "%-28s min %7.2f ms  median %7.2f ms  p90 %7.2f ms",
+			printf "%-36s min %7.2f ms  median %7.2f ms  p90 %7.2f ms",
 			       name, t[1], med, p90
 			if (ref != "")
 				printf "  (first/this median: %.2fx)", ref / med
