@@ -7,6 +7,7 @@
  * over new DNS answers.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 #include "compile.h"
 
@@ -214,4 +215,20 @@ void compile_keep_overrides(struct steer_route_cfg *cfg,
 	else
 		cfg->flags &= ~(__u32)STEER_ROUTE_OVERRIDE;
 	compile_tables(cfg, live);
+}
+
+void compile_copy(struct steer_route_cfg *dst,
+		  const struct steer_route_cfg *src)
+{
+	size_t n_versions = src->n_versions < STEER_MAX_VERSIONS
+				    ? src->n_versions
+				    : STEER_MAX_VERSIONS;
+	size_t n_rules =
+		src->n_rules < STEER_MAX_RULES ? src->n_rules : STEER_MAX_RULES;
+
+	/* Everything before the versions: scalars, allow and deny (5 KB). */
+	memcpy(dst, src, offsetof(struct steer_route_cfg, versions));
+	memcpy(dst->versions, src->versions,
+	       n_versions * sizeof(src->versions[0]));
+	memcpy(dst->rules, src->rules, n_rules * sizeof(src->rules[0]));
 }

@@ -60,7 +60,10 @@ struct map_fd {
 /* The last ones may be missing (pins of an older steerd): -1 then. */
 #define N_OPTIONAL 2
 
-/* Every map steerd and steerctl open, by pin name, with its fd in @m. */
+/*
+ * Every map steerd and steerctl open, by pin name, with its fd in @m; entry
+ * i is bit 1 << i of enum maps_set.
+ */
 static void map_fds(struct steer_maps *m, struct map_fd fds[N_MAPS])
 {
 	const struct map_fd all[N_MAPS] = {
@@ -112,16 +115,27 @@ void maps_from_object(struct bpf_object *obj, struct steer_maps *m)
 	m->max_backends = map ? bpf_map__max_entries(map) : 0;
 }
 
+_Static_assert(MAPS_ALL == (1u << N_MAPS) - 1, "a bit for every map");
+
 int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
+{
+	return maps_open_some(bpffs, m, MAPS_ALL, err, errlen);
+}
+
+int maps_open_some(const char *bpffs, struct steer_maps *m, unsigned int which,
+		   char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
 	struct map_fd fds[N_MAPS];
 	__u32 len = sizeof(info);
 	int ret = 0;
 
+	which |= MAPS_ROUTES; /* max_routes, and the error of no pins */
 	maps_init(m);
 	map_fds(m, fds);
 	for (size_t i = 0; i < N_MAPS && !ret; i++) {
+		if (!(which & (1u << i)))
+			continue;
 		*fds[i].fd = open_pinned(bpffs, fds[i].name, err, errlen);
 		if (*fds[i].fd == -ENOENT && i >= N_MAPS - N_OPTIONAL) {
 			*fds[i].fd = -1;
@@ -142,7 +156,8 @@ int maps_open(const char *bpffs, struct steer_maps *m, char *err, size_t errlen)
 	m->max_routes = info.max_entries;
 	memset(&info, 0, sizeof(info));
 	len = sizeof(info);
-	if (!bpf_obj_get_info_by_fd(m->backends, &info, &len))
+	if (m->backends >= 0 &&
+	    !bpf_obj_get_info_by_fd(m->backends, &info, &len))
 		m->max_backends = info.max_entries;
 	return 0;
 }

@@ -91,6 +91,42 @@ int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name);
  */
 int maps_open(const char *bpffs, struct steer_maps *m, char *err,
 	      size_t errlen);
+
+/* Maps to open with maps_open_some(), one bit each. */
+enum maps_set {
+	MAPS_ROUTES = 1u << 0,
+	MAPS_FRONTENDS = 1u << 1,
+	MAPS_BACKENDS = 1u << 2,
+	MAPS_BACKEND_IDS = 1u << 3,
+	MAPS_MATCHES = 1u << 4,
+	MAPS_STATS = 1u << 5,
+	MAPS_REASONS = 1u << 6,
+	MAPS_BACKEND_STATS = 1u << 7,
+	MAPS_RTT = 1u << 8,
+	MAPS_TRACE = 1u << 9,
+	MAPS_EVENTS = 1u << 10,
+	MAPS_AGENT = 1u << 11,
+	MAPS_ROUTE_INDEX = 1u << 12,
+	MAPS_HEALTH = 1u << 13,
+	MAPS_HEALTH_SLOTS = 1u << 14,
+	MAPS_ALL = (1u << 15) - 1,
+	/*
+	 * What reading, editing and publishing one route by name needs
+	 * (maps_route_find, maps_route_publish, maps_generation_max): no
+	 * counter, frontend, trace or agent map.
+	 */
+	MAPS_EDIT = MAPS_ROUTES | MAPS_BACKENDS | MAPS_BACKEND_IDS |
+		    MAPS_MATCHES | MAPS_ROUTE_INDEX | MAPS_HEALTH |
+		    MAPS_HEALTH_SLOTS,
+};
+
+/*
+ * maps_open() of the maps in @which only (MAPS_ROUTES always): the others
+ * stay -1. Each pin costs a path walk to open and a close; a command that
+ * touches one route needs half of them.
+ */
+int maps_open_some(const char *bpffs, struct steer_maps *m, unsigned int which,
+		   char *err, size_t errlen);
 void maps_close(struct steer_maps *m);
 
 /*
@@ -129,6 +165,12 @@ bool maps_route_present(const struct steer_maps *m, __u32 id);
 /* Find a route by name; returns its id or -ENOENT. @out may be NULL. */
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out);
+/*
+ * maps_route_find into an @out that is all zero (fresh from calloc): see
+ * rows_decode_zeroed. Readers of one route (steerctl's edits) use it.
+ */
+int maps_route_find_zeroed(const struct steer_maps *m, const char *name,
+			   struct steer_route_cfg *out);
 
 /*
  * Publish @cfg as route @id in one step: encode it into the rows of a new,

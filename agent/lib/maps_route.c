@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "maps.h"
@@ -74,6 +75,30 @@ int maps_route_hdr(const struct steer_maps *m, __u32 id,
 	return ret;
 }
 
+/*
+ * Rows 0..@n-1 of inner map @fd into @buf: one BPF_MAP_LOOKUP_BATCH for
+ * all (a route with tables has thousands), the rest one by one if the
+ * batch stops short. 0 or -errno.
+ */
+static int rows_read(int fd, __u32 n, unsigned char *buf)
+{
+	__u32 *keys = malloc((n ? n : 1) * sizeof(*keys)), out, count = n;
+	int ret = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	/* ENOENT: the batch reached the map's end, @count rows read. */
+	if (bpf_map_lookup_batch(fd, NULL, &out, keys, buf, &count, NULL) &&
+	    errno != ENOENT)
+		count = 0;
+	for (__u32 i = count < n ? count : n; i < n && !ret; i++)
+		if (bpf_map_lookup_elem(fd, &i,
+					buf + (size_t)i * STEER_ROW_SIZE))
+			ret = -errno;
+	free(keys);
+	return ret;
+}
+
 int maps_route_rows(const struct steer_maps *m, __u32 id, void **rows)
 {
 	struct steer_route_hdr h;
@@ -92,10 +117,7 @@ int maps_route_rows(const struct steer_maps *m, __u32 id, void **rows)
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (__u32 i = 0; i < h.n_rows && !ret; i++)
-		if (bpf_map_lookup_elem(fd, &i,
-					buf + (size_t)i * STEER_ROW_SIZE))
-			ret = -errno;
+	ret = rows_read(fd, h.n_rows, buf);
 	if (ret) {
 		free(buf);
 		goto out;
@@ -121,18 +143,25 @@ static int match_of(void *ctx, __u32 id, struct steer_match *mt)
 	return bpf_map_lookup_elem(m->matches, &id, mt) ? -errno : 0;
 }
 
-int maps_route_get(const struct steer_maps *m, __u32 id,
-		   struct steer_route_cfg *out)
+/* maps_route_get; into an all-zero @out with @zeroed (rows_decode_zeroed). */
+static int route_get(const struct steer_maps *m, __u32 id,
+		     struct steer_route_cfg *out, bool zeroed)
 {
 	void *rows;
 	int n = maps_route_rows(m, id, &rows), ret;
 
 	if (n < 0)
 		return n;
-	ret = rows_decode(rows, (__u32)n, id, backend_addr_of, match_of,
-			  (void *)m, out);
+	ret = (zeroed ? rows_decode_zeroed : rows_decode)(
+		rows, (__u32)n, id, backend_addr_of, match_of, (void *)m, out);
 	free(rows);
 	return ret;
+}
+
+int maps_route_get(const struct steer_maps *m, __u32 id,
+		   struct steer_route_cfg *out)
+{
+	return route_get(m, id, out, false);
 }
 
 /* ---- the name index (steer_route_index_v2) ---------------------------- */
@@ -287,10 +316,11 @@ bool maps_route_present(const struct steer_maps *m, __u32 id)
 	return !bpf_map_lookup_elem(m->routes, &id, &inner_id);
 }
 
-int maps_route_find(const struct steer_maps *m, const char *name,
-		    struct steer_route_cfg *out)
+/* maps_route_find; @zeroed: @out is all zero (maps_route_find_zeroed). */
+static int route_find(const struct steer_maps *m, const char *name,
+		      struct steer_route_cfg *out, bool zeroed)
 {
-	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
+	struct steer_route_cfg *cfg = out ? out : calloc(1, sizeof(*cfg));
 	__u32 *ids = NULL;
 	int n = -ENOMEM, ret = -ENOENT;
 
@@ -298,7 +328,7 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		int id = index_find(m, name);
 
 		/* The shortcut, checked against the config it names. */
-		if (id >= 0 && !maps_route_get(m, (__u32)id, cfg) &&
+		if (id >= 0 && !route_get(m, (__u32)id, cfg, zeroed || !out) &&
 		    !strncmp(cfg->name, name, sizeof(cfg->name))) {
 			if (!out)
 				free(cfg);
@@ -320,6 +350,18 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		free(cfg);
 	free(ids);
 	return ret;
+}
+
+int maps_route_find(const struct steer_maps *m, const char *name,
+		    struct steer_route_cfg *out)
+{
+	return route_find(m, name, out, false);
+}
+
+int maps_route_find_zeroed(const struct steer_maps *m, const char *name,
+			   struct steer_route_cfg *out)
+{
+	return route_find(m, name, out, true);
 }
 
 /*
@@ -353,6 +395,30 @@ static void matches_drop(const struct steer_maps *m, __u32 id, __u32 bank)
 }
 
 /*
+ * A new inner map of @n rows, by BPF_MAP_CREATE itself: libbpf 1.1's
+ * bpf_map_create() first loads two probe programs in every process that
+ * has not loaded one (memcg accounting, object names), two verifier runs
+ * and JIT compiles that were a fifth of a `steerctl set`; the kernels
+ * steer runs on (6.1+) have both. Returns an fd or -errno.
+ */
+static int inner_create(__u32 n)
+{
+	static const char name[] = "steer_route";
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_ARRAY;
+	attr.key_size = sizeof(__u32);
+	attr.value_size = STEER_ROW_SIZE;
+	attr.max_entries = n;
+	attr.map_flags = BPF_F_INNER_MAP;
+	memcpy(attr.map_name, name, sizeof(name));
+	fd = (int)syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+/*
  * A new, frozen inner map holding @rows; returns its fd or -errno. The
  * match blocks of @rows go into the route's bank first: nothing reads
  * that bank until the swap.
@@ -360,8 +426,6 @@ static void matches_drop(const struct steer_maps *m, __u32 id, __u32 bank)
 static int route_inner(const struct steer_maps *m, __u32 id,
 		       const struct route_rows *rows)
 {
-	struct bpf_map_create_opts opts = { .sz = sizeof(opts),
-					    .map_flags = BPF_F_INNER_MAP };
 	__u32 bank = rows_hdr(rows->rows)->match_bank, count;
 	__u32 *keys = NULL;
 	int inner, ret = 0;
@@ -373,10 +437,9 @@ static int route_inner(const struct steer_maps *m, __u32 id,
 					&rows->matches[i].match, BPF_ANY))
 			return -errno;
 	}
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "steer_route", sizeof(__u32),
-			       STEER_ROW_SIZE, rows->n_rows, &opts);
+	inner = inner_create(rows->n_rows);
 	if (inner < 0)
-		return -errno;
+		return inner;
 	keys = malloc(rows->n_rows * sizeof(*keys));
 	if (!keys) {
 		ret = -ENOMEM;

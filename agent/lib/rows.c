@@ -400,14 +400,13 @@ static int decode_rule(const void *rows, __u32 n_rows, __u32 route,
 	return 0;
 }
 
-int rows_decode(const void *rows, __u32 n_rows, __u32 route,
-		rows_backend_addr_fn backend_addr, rows_match_fn match,
-		void *ctx, struct steer_route_cfg *out)
+int rows_decode_zeroed(const void *rows, __u32 n_rows, __u32 route,
+		       rows_backend_addr_fn backend_addr, rows_match_fn match,
+		       void *ctx, struct steer_route_cfg *out)
 {
 	const struct steer_route_hdr *h = rows;
 	int ret, i;
 
-	memset(out, 0, sizeof(*out));
 	if (n_rows < 2 || h->n_rows != n_rows || h->n_rules > STEER_MAX_RULES ||
 	    h->n_versions > STEER_MAX_VERSIONS ||
 	    h->n_allow > STEER_MAX_POLICY || h->n_deny > STEER_MAX_POLICY)
@@ -463,4 +462,13 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 	if (!(h->flags & STEER_ROUTE_AFFINITY_CLIENT))
 		compile_tables(out, NULL);
 	return 0;
+}
+
+int rows_decode(const void *rows, __u32 n_rows, __u32 route,
+		rows_backend_addr_fn backend_addr, rows_match_fn match,
+		void *ctx, struct steer_route_cfg *out)
+{
+	memset(out, 0, sizeof(*out));
+	return rows_decode_zeroed(rows, n_rows, route, backend_addr, match, ctx,
+				  out);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "compile.h"
+#include "rows.h"
 #include "test.h"
 
 #define V4 STEER_FAM_INET
@@ -1004,6 +1005,92 @@ TEST(counter_slots_full_route_rename)
 	}
 	free(a);
 	free(b);
+	route_del(r);
+}
+
+/* ---- steerctl's edit: decode into zeroed memory, copy what is used ---- */
+
+/* Backend ids of the rows below: the address at index id. */
+struct id_table {
+	struct steer_backend_addr a[16];
+	__u32 n;
+};
+
+static int id_of(void *ctx, const struct steer_backend_addr *a, __u32 *id)
+{
+	struct id_table *t = ctx;
+
+	for (*id = 0; *id < t->n; (*id)++)
+		if (!memcmp(&t->a[*id], a, sizeof(*a)))
+			return 0;
+	if (t->n == 16)
+		return -ENOSPC;
+	t->a[t->n] = *a;
+	*id = t->n++;
+	return 0;
+}
+
+static int addr_of(void *ctx, __u32 id, struct steer_backend_addr *a)
+{
+	struct id_table *t = ctx;
+
+	if (id >= t->n)
+		return -ENOENT;
+	*a = t->a[id];
+	return 0;
+}
+
+static int no_match(void *ctx, __u32 id, struct steer_match *m)
+{
+	(void)ctx;
+	(void)id;
+	memset(m, 0, sizeof(*m));
+	return 0;
+}
+
+/* rows_decode_zeroed into calloc'ed memory and compile_copy give exactly
+ * what rows_decode into dirty memory and memcpy give. */
+TEST(decode_zeroed_and_copy_are_exact)
+{
+	struct route *r = route_new("edit");
+	struct steer_route_cfg *cfg, *full, *zeroed, *copy;
+	struct id_table ids = { .n = 0 };
+	struct route_rows rows;
+
+	for (int v = 0; v < 3; v++) {
+		char name[16], addr[32];
+
+		snprintf(name, sizeof(name), "v%d", v + 1);
+		snprintf(addr, sizeof(addr), "10.0.%d.1", v);
+		add_version(r, name);
+		add_backend(r, v, addr, 80, 1);
+		add_backend(r, v, addr, 81, 3);
+	}
+	add_rule(r, "canary", 0, 10000, 0);
+	add_rule(r, "default", 5000, 2500, 2500);
+	cfg = compile(r, NULL);
+	ASSERT_EQ(rows_encode(cfg, 1, id_of, &ids, &rows), 0);
+	full = malloc(sizeof(*full));
+	zeroed = calloc(1, sizeof(*zeroed));
+	copy = calloc(1, sizeof(*copy));
+	if (!full || !zeroed || !copy)
+		abort();
+	memset(full, 0xa5, sizeof(*full));
+	ASSERT_EQ(rows_decode(rows.rows, rows.n_rows, 7, addr_of, no_match,
+			      &ids, full),
+		  0);
+	ASSERT_EQ(rows_decode_zeroed(rows.rows, rows.n_rows, 7, addr_of,
+				     no_match, &ids, zeroed),
+		  0);
+	ASSERT_EQ(zeroed->n_rules, 2);
+	ASSERT_EQ(memcmp(full, zeroed, sizeof(*full)), 0);
+	compile_copy(copy, zeroed);
+	ASSERT_EQ(memcmp(copy, zeroed, sizeof(*copy)), 0);
+	rows_free(&rows);
+	free(cfg);
+	free(full);
+	free(zeroed);
+	free(copy);
 	route_del(r);
 }
 

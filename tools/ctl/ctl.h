@@ -33,8 +33,12 @@ int ctl_error(const struct ctl *c, int status, const char *fmt, ...)
 /* Print @doc (consumed) as the command's one JSON document. */
 void ctl_print_json(struct json_object *doc);
 
-/* Open the pinned maps or report why not (one line); CTL_OK or CTL_ERR. */
-int ctl_open_maps(const struct ctl *c, struct steer_maps *m);
+/*
+ * Open the pinned maps in @which (enum maps_set) or report why not (one
+ * line); CTL_OK or CTL_ERR.
+ */
+int ctl_open_maps(const struct ctl *c, struct steer_maps *m,
+		  unsigned int which);
 
 /* "95.00" for 9500 units into @buf. */
 const char *ctl_pct(char *buf, size_t len, unsigned int units);

@@ -21,11 +21,12 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	memset(e, 0, sizeof(*e));
 	maps_init(&e->m);
 	e->lock = -1;
-	e->live = malloc(sizeof(*e->live));
-	e->cfg = malloc(sizeof(*e->cfg));
+	/* Zero, so that only what the route uses is written (its pages). */
+	e->live = calloc(1, sizeof(*e->live));
+	e->cfg = calloc(1, sizeof(*e->cfg));
 	if (!e->live || !e->cfg)
 		return ctl_error(c, CTL_ERR, "out of memory");
-	ret = ctl_open_maps(c, &e->m);
+	ret = ctl_open_maps(c, &e->m, MAPS_EDIT);
 	if (ret)
 		return ret;
 	/* No steerd apply may publish between our read and our publish. */
@@ -33,13 +34,13 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	if (e->lock < 0)
 		return ctl_error(c, CTL_ERR, "cannot lock %s: %s", c->bpffs,
 				 strerror(-e->lock));
-	e->id = maps_route_find(&e->m, route, e->live);
+	e->id = maps_route_find_zeroed(&e->m, route, e->live);
 	if (e->id == -ENOENT)
 		return ctl_error(c, CTL_ERR, "no route named '%s'", route);
 	if (e->id < 0)
 		return ctl_error(c, CTL_ERR, "cannot read routes: %s",
 				 strerror(-e->id));
-	memcpy(e->cfg, e->live, sizeof(*e->cfg));
+	compile_copy(e->cfg, e->live);
 	return CTL_OK;
 }
 

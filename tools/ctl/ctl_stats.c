@@ -647,7 +647,7 @@ static int run_stats(struct ctl *c, int argc, char **argv)
 	ret = parse_stats_args(c, argc, argv, &a);
 	if (ret)
 		return ret;
-	ret = ctl_open_maps(c, &m);
+	ret = ctl_open_maps(c, &m, MAPS_ALL);
 	if (ret)
 		return ret;
 	ret = frame_read(&m, a.only, &cur);

@@ -539,7 +539,7 @@ static int run_status(struct ctl *c, int argc, char **argv)
 
 	if (argc > 2)
 		return ctl_error(c, CTL_USAGE, "status: too many arguments");
-	ret = ctl_open_maps(c, &m);
+	ret = ctl_open_maps(c, &m, MAPS_ALL);
 	if (ret)
 		return ret;
 	v = malloc(sizeof(*v));

@@ -349,7 +349,7 @@ static int run_trace(struct ctl *c, int argc, char **argv)
 	ret = parse_trace_args(c, argc, argv, &t);
 	if (ret)
 		return ret;
-	ret = ctl_open_maps(c, &t.m);
+	ret = ctl_open_maps(c, &t.m, MAPS_ALL);
 	if (ret)
 		return ret;
 	if (t.only && maps_route_find(&t.m, t.only, NULL) < 0) {

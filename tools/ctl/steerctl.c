@@ -87,10 +87,10 @@ void ctl_print_json(struct json_object *doc)
 	json_object_put(doc);
 }
 
-int ctl_open_maps(const struct ctl *c, struct steer_maps *m)
+int ctl_open_maps(const struct ctl *c, struct steer_maps *m, unsigned int which)
 {
 	char err[512];
-	int ret = maps_open(c->bpffs, m, err, sizeof(err));
+	int ret = maps_open_some(c->bpffs, m, which, err, sizeof(err));
 
 	if (!ret)
 		return CTL_OK;
