@@ -18,6 +18,16 @@ CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 # agent/lib (libsteer.a) is what steerd and steerctl share; agent/ holds the
 # daemon-only code (libsteerd.a), the one user of libmicrohttpd and libnl.
 LDLIBS   += -lbpf -lelf -lz -lyaml -ljson-c
+# steerctl links its libraries statically (libc stays shared): a pipeline
+# calls it many times a rollout, and the dynamic loader's relocations and
+# page faults were most of a `steerctl set` (3.9 ms of CPU for --help
+# against 1.7 ms static). CTL_STATIC=0 links them dynamically.
+CTL_STATIC ?= 1
+ifeq ($(CTL_STATIC),1)
+CTL_LDLIBS := -Wl,-Bstatic $(LDLIBS) -Wl,-Bdynamic
+else
+CTL_LDLIBS := $(LDLIBS)
+endif
 DAEMON_CFLAGS := -Iagent $(NL_CFLAGS)
 DAEMON_LDLIBS := $(LDLIBS) -lmicrohttpd $(NL_LIBS) -lcares
 BPF_CFLAGS := -g -O2 -target bpf -D__BPF__ -D__TARGET_ARCH_$(ARCH) \
@@ -111,7 +121,7 @@ BENCH_SRCS := $(wildcard tools/bench/*.c)
 $(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS) \
 		$(BUILD)/health_restore.skel.h
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(CTL_LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD)/tests
 	$(call msg,CCLD,$@)
