@@ -76,6 +76,7 @@ static __u64 hash_route(const struct steer_route_cfg *cfg,
 	__u64 h = FNV64_OFFSET;
 	__u32 flags = cfg->flags & ~(__u32)STEER_ROUTE_OVERRIDE;
 	int i, j;
+	__u8 nb;
 
 	HASH(h, cfg->name);
 	HASH(h, flags);
@@ -105,7 +106,11 @@ static __u64 hash_route(const struct steer_route_cfg *cfg,
 			h = hash_file_version(h, &file->versions[i]);
 			continue;
 		}
-		HASH(h, v->n_backends);
+		/* One byte, as when n_backends was a __u8: the hashes of
+		 * routes published before stay what they were (the
+		 * backends themselves are hashed next). */
+		nb = (__u8)v->n_backends;
+		HASH(h, nb);
 		for (j = 0; j < v->n_backends && j < ROUTE_MAX_BACKENDS; j++) {
 			const struct steer_backend *b = &v->backends[j];
 

@@ -290,7 +290,7 @@ bool maps_route_present(const struct steer_maps *m, __u32 id)
 int maps_route_find(const struct steer_maps *m, const char *name,
 		    struct steer_route_cfg *out)
 {
-	struct steer_route_cfg *cfg = out ? out : malloc(sizeof(*cfg));
+	struct steer_route_cfg *cfg = out ? out : calloc(1, sizeof(*cfg));
 	__u32 *ids = NULL;
 	int n = -ENOMEM, ret = -ENOENT;
 
@@ -301,7 +301,7 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		if (id >= 0 && !maps_route_get(m, (__u32)id, cfg) &&
 		    !strncmp(cfg->name, name, sizeof(cfg->name))) {
 			if (!out)
-				free(cfg);
+				route_cfg_destroy(cfg, 1);
 			return id;
 		}
 		n = maps_route_ids(m, &ids);
@@ -317,7 +317,7 @@ int maps_route_find(const struct steer_maps *m, const char *name,
 		}
 	}
 	if (!out)
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 	free(ids);
 	return ret;
 }
@@ -649,6 +649,6 @@ __u64 maps_generation_max(const struct steer_maps *m)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;
 	free(ids);
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	return gen;
 }

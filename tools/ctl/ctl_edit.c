@@ -21,8 +21,8 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	memset(e, 0, sizeof(*e));
 	maps_init(&e->m);
 	e->lock = -1;
-	e->live = malloc(sizeof(*e->live));
-	e->cfg = malloc(sizeof(*e->cfg));
+	e->live = calloc(1, sizeof(*e->live));
+	e->cfg = calloc(1, sizeof(*e->cfg));
 	if (!e->live || !e->cfg)
 		return ctl_error(c, CTL_ERR, "out of memory");
 	ret = ctl_open_maps(c, &e->m);
@@ -39,7 +39,8 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	if (e->id < 0)
 		return ctl_error(c, CTL_ERR, "cannot read routes: %s",
 				 strerror(-e->id));
-	memcpy(e->cfg, e->live, sizeof(*e->cfg));
+	if (route_cfg_copy(e->cfg, e->live))
+		return ctl_error(c, CTL_ERR, "out of memory");
 	return CTL_OK;
 }
 
@@ -48,8 +49,8 @@ void ctl_edit_end(struct ctl_edit *e)
 	maps_unlock(e->lock);
 	e->lock = -1;
 	maps_close(&e->m);
-	free(e->live);
-	free(e->cfg);
+	route_cfg_destroy(e->live, 1);
+	route_cfg_destroy(e->cfg, 1);
 	e->live = e->cfg = NULL;
 }
 
