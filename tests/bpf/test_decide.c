@@ -1130,6 +1130,92 @@ TEST(inner_map_is_frozen)
 	ASSERT_EQ(err, EPERM);
 }
 
+/* ---- wide versions ------------------------------------------------------ */
+
+#define WIDE_N	  1000
+#define WIDE_RUNS 8000
+
+/* v1: WIDE_N backends 10.7.x.y:80, weight 2 for every third when
+ * @unequal (a backend table: __u16 entries) or all 1 (by index). */
+static char *wide_yaml(bool unequal)
+{
+	size_t len = 256 + WIDE_N * 48, off;
+	char *y = malloc(len);
+
+	if (!y)
+		return NULL;
+	off = (size_t)snprintf(y, len,
+			       "kind: Route\nname: wide\n"
+			       "frontends: [10.96.0.40:80]\n"
+			       "versions:\n  v1:\n    backends:\n");
+	for (int i = 0; i < WIDE_N; i++)
+		off += (size_t)snprintf(y + off, len - off,
+					"      - {address: 10.7.%d.%d:80, "
+					"weight: %d}\n",
+					i / 250, i % 250 + 1,
+					unequal && i % 3 == 0 ? 2 : 1);
+	snprintf(y + off, len - off,
+		 "rules:\n  - name: default\n    split: {v1: 100}\n");
+	return y;
+}
+
+/*
+ * A version of 1,000 backends, by index and by table: the decision
+ * reaches backends past index 255 (the old __u8 limit), its address is
+ * the one the config lists at that index, and it spreads over nearly all.
+ */
+static void wide_spread(bool unequal)
+{
+	const __u32 id = ROUTE_ID + 3;
+	struct client c = { .src = V4, .dport = 80 };
+	char *y = wide_yaml(unequal);
+	struct steer_route_cfg *cfg = y ? load_yaml(id, y, NULL) : NULL;
+	unsigned char hit[WIDE_N] = { 0 };
+	struct test_decide_ctx ctx;
+	int distinct = 0, max_idx = 0;
+
+	free(y);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(cfg->versions[0].n_backends, WIDE_N);
+	ASSERT_EQ(compile_needs_table(cfg, &cfg->versions[0], STEER_FAM_INET),
+		  unequal);
+	for (int n = 0; n < WIDE_RUNS; n++) {
+		const struct steer_backend *b;
+
+		c.key = (__u64)n * 0x9e3779b97f4a7c15ull;
+		if (run(id, &c, &ctx) != TEST_DECIDE_OK ||
+		    ctx.verdict != STEER_VERDICT_STEER || !ctx.has_backend ||
+		    ctx.backend_idx >= WIDE_N) {
+			FAIL_AT("run %d: verdict %s, backend %u", n,
+				verdict_str(ctx.verdict), ctx.backend_idx);
+			break;
+		}
+		b = &cfg->versions[0].backends[ctx.backend_idx];
+		if (memcmp(ctx.backend_addr, b->addr, 4)) {
+			FAIL_AT("run %d: backend %u has another address", n,
+				ctx.backend_idx);
+			break;
+		}
+		distinct += !hit[ctx.backend_idx]++;
+		if (ctx.backend_idx > max_idx)
+			max_idx = ctx.backend_idx;
+	}
+	maps_route_delete(&maps, id);
+	route_cfg_destroy(cfg, 1);
+	ASSERT_TRUE(max_idx > 900);
+	ASSERT_TRUE(distinct > 900);
+}
+
+TEST(wide_version_by_index)
+{
+	wide_spread(false);
+}
+
+TEST(wide_version_by_table)
+{
+	wide_spread(true);
+}
+
 /* ---- setup ------------------------------------------------------------ */
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,

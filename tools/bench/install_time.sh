@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Usage: install_time.sh N [STEERD]
 # Time steerd --once installing N routes (1 rule, 2 versions, 2 and 1
-# backends), then a second --once over the same pins, which compares every
-# live route with its file (decode and compile each, publish none). Own
+# backends); a second --once over the same pins, which checks every route
+# against the live one (compile each, publish none); and a third after
+# every route's split changed (decode each live route, compile against it,
+# publish all). Own
 # cgroup (under the cgroup2 mount of /proc/mounts) and pin directory,
 # removed on every exit. Prints wall seconds and steerd's own apply times.
 # Needs root.
@@ -44,7 +46,7 @@ rules:
 PY
 
 timev=
-[ -x /usr/bin/time ] && timev="/usr/bin/time -f maxrss=%MkB"
+[ -x /usr/bin/time ] && timev="/usr/bin/time -f maxrss=%MkB_cpu=%U+%Ss"
 run() { # LABEL
 	t0=$(date +%s.%N)
 	$timev "$steerd" --once --routes "$dir/routes" --bpffs "$pins" --cgroup "$cg" \
@@ -57,3 +59,5 @@ run() { # LABEL
 }
 run install
 run compare
+sed -i 's/v1: 90, v2: 10/v1: 80, v2: 20/' "$dir/routes/routes.yaml"
+run republish
