@@ -303,8 +303,8 @@ int apply_publish_changed(struct steer_maps *m, const struct route_set *set,
 		done += k;
 	}
 out:
-	free(cfgs);
-	free(prev);
+	route_cfg_destroy(cfgs, APPLY_CHUNK);
+	route_cfg_destroy(prev, 1);
 	return ret;
 }
 
@@ -447,7 +447,7 @@ static int plan_routes(const struct steer_maps *m, struct route_set *set,
 	}
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
-	free(scratch);
+	route_cfg_destroy(scratch, 1);
 	return ret;
 }
 

@@ -185,7 +185,7 @@ static int delta_plan(const struct steer_maps *m, struct route_set *set,
 		if (!ret)
 			apply_classify(m, r, i, e, scratch, p, st);
 	}
-	free(scratch);
+	route_cfg_destroy(scratch, 1);
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	return ret;

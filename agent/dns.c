@@ -182,6 +182,22 @@ static void finish(struct dns *dns, struct dns_entry *e)
 	changed = !e->resolved || keep != e->n ||
 		  (keep &&
 		   memcmp(e->nxt, e->addrs, (size_t)keep * sizeof(e->nxt[0])));
+	if (keep > e->addrs_cap) {
+		struct dns_addr *p =
+			realloc(e->addrs, (size_t)keep * sizeof(*p));
+
+		if (!p) {
+			e->failures++;
+			e->refresh_at = now + dns->min_ttl;
+			pr_warn("dns: %s %s: out of memory; keeping the last "
+				"answer (%d addresses)",
+				kind_text(e), e->name, e->n);
+			dns_write_state(dns);
+			return;
+		}
+		e->addrs = p;
+		e->addrs_cap = keep;
+	}
 	if (keep)
 		memcpy(e->addrs, e->nxt, (size_t)keep * sizeof(e->nxt[0]));
 	e->n = keep;
@@ -601,6 +617,7 @@ void dns_expand(struct dns *dns, struct route_set *set, int wait_ms)
 		if (!e->used && !e->pending) {
 			*pe = e->next;
 			free(e->nxt);
+			free(e->addrs);
 			free(e);
 		} else {
 			e->left_out = e->cut;
@@ -688,6 +705,7 @@ void dns_stop(struct dns *dns)
 
 		dns->entries = e->next;
 		free(e->nxt);
+		free(e->addrs);
 		free(e);
 	}
 	if (dns->state_path)

@@ -10,16 +10,16 @@
 
 #define DNS_MAX_SOCKS 16
 /*
- * A version holds at most ROUTE_MAX_BACKENDS backends (the parser's and the
- * userspace cfg's arrays), so a name keeps at most that many addresses: an
- * answer with more is cut to the lowest ROUTE_MAX_BACKENDS in address order
- * (the same ones whatever order the server lists them in, so a round-robin
- * server does not make every answer look like a change), logged and counted
+ * A version holds at most ROUTE_MAX_BACKENDS (4,096) backends, so a name
+ * keeps at most that many addresses: an answer with more is cut to the
+ * lowest ROUTE_MAX_BACKENDS in address order (the same ones whatever order
+ * the server lists them in, so a round-robin server does not make every
+ * answer look like a change), logged and counted
  * (steer_dns_truncated_total). DNS_MAX_ANSWER bounds what one answer may
  * make steerd hold before the cut: a 64 KiB answer over TCP has room for
- * about 4,000 A records.
+ * about 4,000 A records, an SRV name's targets together for more.
  */
-#define DNS_MAX_ANSWER 4096
+#define DNS_MAX_ANSWER (2 * ROUTE_MAX_BACKENDS)
 
 /* One resolved backend address. Compared with memcmp: no padding. */
 struct dns_addr {
@@ -37,14 +37,15 @@ struct dns_entry {
 	__u8 kind;  /* enum route_dns_kind */
 	__u16 port; /* ROUTE_DNS_ADDR */
 	int n;	    /* the answer in force, cut to ROUTE_MAX_BACKENDS */
-	struct dns_addr addrs[ROUTE_MAX_BACKENDS];
-	int cut;	     /* addresses of that answer beyond the cut */
-	int left_out;	     /* ... and those no version had room for */
-	bool resolved;	     /* answered at least once */
-	bool used;	     /* named by the routes of the last expand */
-	unsigned int ttl;    /* seconds until the next refresh, clamped */
-	double refresh_at;   /* CLOCK_MONOTONIC seconds */
-	double last_success; /* unix time of the last answer */
+	int addrs_cap;
+	struct dns_addr *addrs; /* n of addrs_cap; heap */
+	int cut;		/* addresses of that answer beyond the cut */
+	int left_out;		/* ... and those no version had room for */
+	bool resolved;		/* answered at least once */
+	bool used;		/* named by the routes of the last expand */
+	unsigned int ttl;	/* seconds until the next refresh, clamped */
+	double refresh_at;	/* CLOCK_MONOTONIC seconds */
+	double last_success;	/* unix time of the last answer */
 	__u64 queries, failures, changes, truncated;
 	/* the refresh in flight */
 	int pending;

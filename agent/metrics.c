@@ -353,7 +353,7 @@ int metrics_write(FILE *out, const struct metrics_state *s)
 			break;
 		}
 		if (stats_read_route(m, ids[i], rs[ns]))
-			free(rs[ns]); /* deleted meanwhile */
+			stats_route_free(rs[ns]); /* deleted meanwhile */
 		else
 			ns++;
 	}
@@ -368,7 +368,7 @@ int metrics_write(FILE *out, const struct metrics_state *s)
 	write_reasons(out, m);
 	dns_metrics_write(out, s->dns);
 	for (int i = 0; i < ns; i++)
-		free(rs[i]);
+		stats_route_free(rs[i]);
 	free(rs);
 	free(ids);
 	return ret;

@@ -476,8 +476,8 @@ struct steer_sk_udp {
  * itself when its ejection ends, with no writer.
  */
 #define STEER_HEALTH_VERSION 0xffff
-/* Backends of one version ejected at once, at most (the route-file parser
- * keeps 32 backends a version). */
+/* Backends of one version passively ejected at once, at most, whatever
+ * max-ejected allows (a version has up to STEER_MAX_BACKENDS). */
 #define STEER_HEALTH_EJECT_SLOTS	  32
 #define STEER_HEALTH_DEFAULT_MAX_EJECT_MS 300000 /* 5m */
 #define STEER_HEALTH_DEFAULT_MAX_EJECTED  50	 /* % */

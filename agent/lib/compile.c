@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -133,6 +134,39 @@ void compile_fill_table(__u8 *table, size_t n_entries, const __u32 *want, int n,
 	}
 }
 
+/*
+ * compile_fill_table() for backend tables: __u16 owners, STEER_BACKEND_NONE
+ * for none, up to ROUTE_MAX_BACKENDS owners. @have is scratch of @n.
+ */
+static void fill_table16(__u16 *table, size_t n_entries, const __u32 *want,
+			 int n, const __u16 *old, __u32 *have)
+{
+	size_t s;
+	int k = 0;
+
+	memset(have, 0, (size_t)n * sizeof(*have));
+	for (s = 0; s < n_entries; s++) {
+		__u16 o = old ? old[s] : STEER_BACKEND_NONE;
+
+		if (o < n && have[o] < want[o]) {
+			table[s] = o;
+			have[o]++;
+		} else {
+			table[s] = STEER_BACKEND_NONE;
+		}
+	}
+	for (s = 0; s < n_entries; s++) {
+		if (table[s] != STEER_BACKEND_NONE)
+			continue;
+		while (k < n && have[k] >= want[k])
+			k++;
+		if (k == n)
+			break;
+		table[s] = (__u16)k;
+		have[k]++;
+	}
+}
+
 /* ---- translating the live tables to the new indices ------------------- */
 
 int compile_version_index(const struct steer_route_cfg *cfg, const char *name)
@@ -162,17 +196,89 @@ static int find_rule(const struct steer_route_cfg *prev,
 	return compile_rule_index(prev, name);
 }
 
+static bool same_backend(const struct steer_backend *a,
+			 const struct steer_backend *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
 int compile_backend_index(const struct steer_version *v,
 			  const struct steer_backend *b)
 {
-	for (int i = 0; i < v->n_backends && i < ROUTE_MAX_BACKENDS; i++) {
-		const struct steer_backend *c = &v->backends[i];
-
-		if (c->family == b->family && c->port == b->port &&
-		    !memcmp(c->addr, b->addr, sizeof(c->addr)))
+	for (int i = 0; i < v->n_backends && i < ROUTE_MAX_BACKENDS; i++)
+		if (same_backend(&v->backends[i], b))
 			return i;
-	}
 	return -1;
+}
+
+/*
+ * The backends of a version by address, for the lookups that compare two
+ * versions backend by backend: a linear search for a few backends, an
+ * open-addressed hash (indices + 1, 0 empty) beyond, so that comparing
+ * versions of 4,096 backends is not 16 million comparisons.
+ */
+#define INDEX_LINEAR 32
+
+struct backend_index {
+	const struct steer_version *v;
+	__u16 *slot; /* NULL: linear */
+	__u32 mask;
+};
+
+static __u32 backend_hash(const struct steer_backend *b)
+{
+	__u32 h = FNV32_OFFSET;
+	const unsigned char *p = (const unsigned char *)b->addr;
+
+	for (size_t i = 0; i < sizeof(b->addr); i++)
+		h = (h ^ p[i]) * FNV32_PRIME;
+	h = (h ^ b->port) * FNV32_PRIME;
+	return (h ^ b->family) * FNV32_PRIME;
+}
+
+static void index_init(struct backend_index *x, const struct steer_version *v)
+{
+	__u32 size = 2 * INDEX_LINEAR;
+
+	x->v = v;
+	x->slot = NULL;
+	if (!v || v->n_backends <= INDEX_LINEAR)
+		return;
+	while (size < 2u * v->n_backends)
+		size *= 2;
+	x->slot = calloc(size, sizeof(*x->slot));
+	if (!x->slot)
+		return; /* out of memory: linear, slower but right */
+	x->mask = size - 1;
+	for (int i = 0; i < v->n_backends; i++) {
+		__u32 h = backend_hash(&v->backends[i]) & x->mask;
+
+		while (x->slot[h])
+			h = (h + 1) & x->mask;
+		x->slot[h] = (__u16)(i + 1);
+	}
+}
+
+static int index_find(const struct backend_index *x,
+		      const struct steer_backend *b)
+{
+	__u32 h;
+
+	if (!x->v)
+		return -1;
+	if (!x->slot)
+		return compile_backend_index(x->v, b);
+	for (h = backend_hash(b) & x->mask; x->slot[h]; h = (h + 1) & x->mask)
+		if (same_backend(&x->v->backends[x->slot[h] - 1], b))
+			return x->slot[h] - 1;
+	return -1;
+}
+
+static void index_free(struct backend_index *x)
+{
+	free(x->slot);
+	x->slot = NULL;
 }
 
 /* Rewrite @n entries of @src through @map (index -> new index or NONE). */
@@ -193,26 +299,53 @@ static __u32 backend_weight(const struct steer_backend *b, int f)
 	return b->weight;
 }
 
+/*
+ * Family @f's backend table of @v, stable against @pv's (may be NULL). A
+ * table of STEER_BACKEND_TABLE_UNIT entries names at most that many
+ * backends: with more usable ones of a family, apportioning leaves some
+ * with none (the parser refuses such a version when its file alone needs
+ * a table, routes_doc.c; DNS answers and ejections can still get here).
+ * Out of memory, the table is left out and rows_encode fails.
+ */
 static void version_tables(struct steer_version *v,
 			   const struct steer_version *pv, int f)
 {
-	__u32 w[ROUTE_MAX_BACKENDS] = { 0 }, want[ROUTE_MAX_BACKENDS] = { 0 };
-	__u8 old[STEER_BACKEND_TABLE_UNIT], map[ROUTE_MAX_BACKENDS];
-	int n = v->n_backends, i;
+	__u32 small[4 * INDEX_LINEAR], *w, *want, *have;
+	__u16 old[STEER_BACKEND_TABLE_UNIT], *map = NULL, *table;
+	const __u16 *pt = pv ? route_cfg_table(pv, f) : NULL;
+	int n = v->n_backends, pn = pt ? pv->n_backends : 0, i;
+	size_t need = 3 * (size_t)n + (size_t)(pn + 1) / 2;
+	struct backend_index x;
 
+	table = route_cfg_table_new(v, f);
+	w = need <= sizeof(small) / sizeof(small[0]) ? small : malloc(need * 4);
+	if (!w || !table) {
+		v->tables &= ~(1u << f);
+		if (w != small)
+			free(w);
+		return;
+	}
+	want = w + n;
+	have = want + n;
+	map = (__u16 *)(have + n);
 	for (i = 0; i < n; i++)
 		w[i] = backend_weight(&v->backends[i], f);
 	compile_apportion(w, n, STEER_BACKEND_TABLE_UNIT, want);
-	if (pv) {
-		for (i = 0; i < pv->n_backends && i < ROUTE_MAX_BACKENDS; i++) {
-			int j = compile_backend_index(v, &pv->backends[i]);
+	if (pt) {
+		index_init(&x, v);
+		for (i = 0; i < pn; i++) {
+			int j = index_find(&x, &pv->backends[i]);
 
-			map[i] = j < 0 ? STEER_TABLE_NONE : (__u8)j;
+			map[i] = j < 0 ? STEER_BACKEND_NONE : (__u16)j;
 		}
-		translate(old, pv->table[f], STEER_BACKEND_TABLE_UNIT, map, i);
+		index_free(&x);
+		for (size_t s = 0; s < STEER_BACKEND_TABLE_UNIT; s++)
+			old[s] = pt[s] < pn ? map[pt[s]] : STEER_BACKEND_NONE;
 	}
-	compile_fill_table(v->table[f], STEER_BACKEND_TABLE_UNIT, want, n,
-			   pv ? old : NULL);
+	fill_table16(table, STEER_BACKEND_TABLE_UNIT, want, n, pt ? old : NULL,
+		     have);
+	if (w != small)
+		free(w);
 }
 
 static void rule_tables(struct steer_route_cfg *cfg, int r,
@@ -456,6 +589,12 @@ static int compile_version(const struct route_version *rv,
 	int n = 0;
 
 	copy_name(v->name, sizeof(v->name), rv->name, sizeof(rv->name));
+	v->n_backends = 0;
+	v->tables = 0;
+	if (route_cfg_reserve(v, rv->n_backends)) {
+		seterr(err, errlen, "version %s: out of memory", v->name);
+		return -ENOMEM;
+	}
 	for (int i = 0; i < rv->n_backends; i++)
 		if (rv->backends[i].addr.family >= STEER_FAM_COUNT) {
 			seterr(err, errlen,
@@ -470,6 +609,7 @@ static int compile_version(const struct route_version *rv,
 
 			if (rb->addr.family != f)
 				continue;
+			memset(b, 0, sizeof(*b));
 			memcpy(b->addr, rb->addr.addr, sizeof(b->addr));
 			b->port = rb->addr.has_port ? htons(rb->addr.port) : 0;
 			b->family = rb->addr.family;
@@ -477,7 +617,7 @@ static int compile_version(const struct route_version *rv,
 			n++;
 		}
 	}
-	v->n_backends = (__u8)n;
+	v->n_backends = (__u16)n;
 	return 0;
 }
 
@@ -532,38 +672,58 @@ static void assign_slots(__u8 *slot_of, const char *names, size_t stride, int n,
 static void assign_backend_slots(struct steer_version *v,
 				 const struct steer_version *pv)
 {
-	bool used_new[ROUTE_MAX_BACKENDS] = { false };
-	bool used_prev[ROUTE_MAX_BACKENDS] = { false };
+	/* Slots picked anew are below lim: n + the slots @pv held leave one
+	 * free there; so only those need marks. */
+	bool small[2 * (2 * INDEX_LINEAR + 1)], *used_new, *used_prev;
 	int n = v->n_backends < ROUTE_MAX_BACKENDS ? v->n_backends
 						   : ROUTE_MAX_BACKENDS;
+	int pn = pv ? pv->n_backends : 0;
+	int lim = n + pn + 1 < ROUTE_MAX_BACKENDS ? n + pn + 1
+						  : ROUTE_MAX_BACKENDS;
+	struct backend_index x;
 
-	for (int j = 0; pv && j < pv->n_backends && j < ROUTE_MAX_BACKENDS; j++)
-		used_prev[pv->backends[j].counter_slot % ROUTE_MAX_BACKENDS] =
-			true;
+	used_new = 2 * (size_t)lim <= sizeof(small)
+			   ? small
+			   : calloc(2 * (size_t)lim, 1);
+	if (!used_new)
+		lim = 0; /* out of memory: slots by position below */
+	else
+		memset(used_new, 0, 2 * (size_t)lim);
+	used_prev = used_new + lim;
+	for (int j = 0; j < pn; j++)
+		if (pv->backends[j].counter_slot < lim)
+			used_prev[pv->backends[j].counter_slot] = true;
+	index_init(&x, pv);
 	for (int i = 0; i < n; i++) {
-		int j = pv ? compile_backend_index(pv, &v->backends[i]) : -1;
+		int j = index_find(&x, &v->backends[i]);
 
 		v->backends[i].counter_slot = COUNTER_SLOT_NONE;
 		if (j < 0)
 			continue;
 		v->backends[i].counter_slot = pv->backends[j].counter_slot;
-		used_new[v->backends[i].counter_slot % ROUTE_MAX_BACKENDS] =
-			true;
+		if (v->backends[i].counter_slot < lim)
+			used_new[v->backends[i].counter_slot] = true;
 	}
+	index_free(&x);
 	for (int i = 0; i < n; i++) {
 		int pick = -1;
 
 		if (v->backends[i].counter_slot != COUNTER_SLOT_NONE)
 			continue;
-		for (int k = 0; k < ROUTE_MAX_BACKENDS && pick < 0; k++)
+		for (int k = 0; k < lim && pick < 0; k++)
 			if (!used_new[k] && !used_prev[k])
 				pick = k;
-		for (int k = 0; k < ROUTE_MAX_BACKENDS && pick < 0; k++)
+		for (int k = 0; k < lim && pick < 0; k++)
 			if (!used_new[k])
 				pick = k;
+		if (pick < 0)
+			pick = i; /* out of memory only */
 		v->backends[i].counter_slot = (__u16)pick;
-		used_new[pick] = true;
+		if (pick < lim)
+			used_new[pick] = true;
 	}
+	if (used_new != small)
+		free(used_new);
 }
 
 void compile_counter_slots(struct steer_route_cfg *cfg,
@@ -601,9 +761,12 @@ void compile_counter_slots(struct steer_route_cfg *cfg,
 static void clear_cfg(struct steer_route_cfg *out, const struct route *r)
 {
 	memset(out, 0, offsetof(struct steer_route_cfg, versions));
-	for (int v = 0; v < r->n_versions && v < STEER_MAX_VERSIONS; v++)
+	for (int v = 0; v < r->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		memset(&out->versions[v], 0,
-		       offsetof(struct steer_version, table));
+		       offsetof(struct steer_version, cap));
+		out->versions[v].counter_slot = 0;
+		out->versions[v].tables = 0;
+	}
 	for (int i = 0; i < r->n_rules && i < STEER_MAX_RULES; i++)
 		memset(&out->rules[i], 0, offsetof(struct steer_rule, table));
 }

@@ -109,15 +109,4 @@ bool compile_overridden(const struct steer_route_cfg *cfg);
 void compile_keep_overrides(struct steer_route_cfg *cfg,
 			    const struct steer_route_cfg *live);
 
-/*
- * *@dst = *@src, for a @dst that is all zero (fresh from calloc) and a
- * @src whose rules, versions and policy entries past its counts are zero,
- * as rows_decode and compile_route leave them. Only the entries in use
- * are copied: the struct is 212 KB, mostly the tables of 8 rules, and a
- * route of one rule and two versions uses a fifth of it. Writing the rest
- * cost a steerctl edit 40 page faults.
- */
-void compile_copy(struct steer_route_cfg *dst,
-		  const struct steer_route_cfg *src);
-
 #endif /* STEER_COMPILE_H */

@@ -77,6 +77,7 @@ static __u64 hash_route(const struct steer_route_cfg *cfg,
 	__u64 h = FNV64_OFFSET;
 	__u32 flags = cfg->flags & ~(__u32)STEER_ROUTE_OVERRIDE;
 	int i, j;
+	__u8 nb;
 
 	HASH(h, cfg->name);
 	HASH(h, flags);
@@ -106,7 +107,11 @@ static __u64 hash_route(const struct steer_route_cfg *cfg,
 			h = hash_file_version(h, &file->versions[i]);
 			continue;
 		}
-		HASH(h, v->n_backends);
+		/* One byte, as when n_backends was a __u8: the hashes of
+		 * routes published before stay what they were (the
+		 * backends themselves are hashed next). */
+		nb = (__u8)v->n_backends;
+		HASH(h, nb);
 		for (j = 0; j < v->n_backends && j < ROUTE_MAX_BACKENDS; j++) {
 			const struct steer_backend *b = &v->backends[j];
 
@@ -215,20 +220,4 @@ void compile_keep_overrides(struct steer_route_cfg *cfg,
 	else
 		cfg->flags &= ~(__u32)STEER_ROUTE_OVERRIDE;
 	compile_tables(cfg, live);
-}
-
-void compile_copy(struct steer_route_cfg *dst,
-		  const struct steer_route_cfg *src)
-{
-	size_t n_versions = src->n_versions < STEER_MAX_VERSIONS
-				    ? src->n_versions
-				    : STEER_MAX_VERSIONS;
-	size_t n_rules =
-		src->n_rules < STEER_MAX_RULES ? src->n_rules : STEER_MAX_RULES;
-
-	/* Everything before the versions: scalars, allow and deny (5 KB). */
-	memcpy(dst, src, offsetof(struct steer_route_cfg, versions));
-	memcpy(dst->versions, src->versions,
-	       n_versions * sizeof(src->versions[0]));
-	memcpy(dst->rules, src->rules, n_rules * sizeof(src->rules[0]));
 }

@@ -101,7 +101,7 @@ static int backend_ids_reclaim(struct steer_maps *m)
 	int n, ret = 0;
 
 	s.used = calloc(s.max / 8 + 1, 1);
-	cfg = malloc(sizeof(*cfg));
+	cfg = calloc(1, sizeof(*cfg));
 	drop = calloc(s.max, sizeof(*drop));
 	free_ids = calloc(s.max, sizeof(*free_ids));
 	if (!s.used || !cfg || !drop || !free_ids) {
@@ -153,7 +153,7 @@ static int backend_ids_reclaim(struct steer_maps *m)
 	free_ids = NULL;
 out:
 	free(s.used);
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	free(drop);
 	free(free_ids);
 	free(ids);

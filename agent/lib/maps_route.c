@@ -331,7 +331,7 @@ static int route_find(const struct steer_maps *m, const char *name,
 		if (id >= 0 && !route_get(m, (__u32)id, cfg, zeroed || !out) &&
 		    !strncmp(cfg->name, name, sizeof(cfg->name))) {
 			if (!out)
-				free(cfg);
+				route_cfg_destroy(cfg, 1);
 			return id;
 		}
 		n = maps_route_ids(m, &ids);
@@ -347,7 +347,7 @@ static int route_find(const struct steer_maps *m, const char *name,
 		}
 	}
 	if (!out)
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 	free(ids);
 	return ret;
 }
@@ -712,6 +712,6 @@ __u64 maps_generation_max(const struct steer_maps *m)
 		if (!maps_route_get(m, ids[i], cfg) && cfg->generation > gen)
 			gen = cfg->generation;
 	free(ids);
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	return gen;
 }

@@ -1,23 +1,24 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A compiled route as userspace holds it (steerd, steerctl, tests): every
- * field of a route, with its stable selection tables, in fixed arrays. It
- * is not a map value: rows.c encodes it into the rows of the route's
- * inner map (struct steer_route_hdr and friends in steer_abi.h) and
- * decodes it back.
+ * field of a route, with its stable selection tables; fixed arrays but for
+ * each version's backends and backend tables (heap, sized to the version:
+ * route_cfg_copy/route_cfg_free below). It is not a map value: rows.c encodes
+ * it into the rows of the route's inner map (struct steer_route_hdr and friends
+ * in steer_abi.h) and decodes it back.
  */
 #ifndef STEER_ROUTE_CFG_H
 #define STEER_ROUTE_CFG_H
 
+#include <stdbool.h>
 #include "steer_abi.h"
 
 /*
- * Backends of one version as the route-file parser and this struct hold
- * them. The map layout takes ROUTE_MAX_BACKENDS (4096); the parser keeps
- * its backends in fixed arrays, so it stays at 32 until it stores them
- * dynamically (docs/map-abi.md, "Limits").
+ * Backends of one version: the map layout's limit (STEER_MAX_BACKENDS).
+ * A version keeps them on the heap, sized to what it has (route_cfg.c),
+ * so a route of two backends costs two, not 4,096.
  */
-#define ROUTE_MAX_BACKENDS 32
+#define ROUTE_MAX_BACKENDS STEER_MAX_BACKENDS
 
 struct steer_rule {
 	char name[STEER_SHORT_NAME_LEN];
@@ -58,15 +59,28 @@ struct steer_backend {
 	__u64 ejected_until_ns; /* CLOCK_MONOTONIC; 0 when not ejected */
 };
 
+/*
+ * A version. Its backends and backend tables are heap arrays it owns: a
+ * struct steer_route_cfg is never copied with '=' or memcpy but with
+ * route_cfg_copy(), and released with route_cfg_free(). A zeroed struct is
+ * an empty config (calloc); decoding or compiling into a config reuses the
+ * arrays it already has.
+ */
 struct steer_version {
 	char name[STEER_SHORT_NAME_LEN];
-	__u8 n_backends;
+	__u16 n_backends;
+	__u16 cap;	   /* room in backends[] */
 	__u8 counter_slot; /* counter slot (steer_stats_v2 keys), like rules' */
-	__u8 pad[6];
-	struct steer_backend backends[ROUTE_MAX_BACKENDS];
-	/* Backend index per table entry and family, in proportion to the
-	 * weights. */
-	__u8 table[STEER_FAM_COUNT][STEER_BACKEND_TABLE_UNIT];
+	__u8 tables;	   /* bit f: table[f] holds family f's table */
+	__u8 pad[2];
+	struct steer_backend *backends; /* cap; n_backends used */
+	/*
+	 * Backend index (into backends[]) per table entry and family, in
+	 * proportion to the weights, or STEER_BACKEND_NONE; STEER_BACKEND_
+	 * TABLE_UNIT entries, allocated when first needed and valid only
+	 * while bit f of tables is set (route_cfg_table()).
+	 */
+	__u16 *table[STEER_FAM_COUNT];
 };
 
 struct steer_route_cfg {
@@ -100,5 +114,40 @@ struct steer_route_cfg {
 	struct steer_version versions[STEER_MAX_VERSIONS];
 	struct steer_rule rules[STEER_MAX_RULES];
 };
+
+/* Release every heap array of @cfg; it is left an empty config. */
+void route_cfg_free(struct steer_route_cfg *cfg);
+
+/* route_cfg_free() on each of @n configs at @cfgs, then free(@cfgs): the
+ * end of configs from calloc. NULL is a no-op. */
+void route_cfg_destroy(struct steer_route_cfg *cfgs, int n);
+
+/*
+ * Empty @cfg (every field zero) but keep its versions' arrays for reuse:
+ * what a decode or compile into it starts from.
+ */
+void route_cfg_reset(struct steer_route_cfg *cfg);
+
+/* Deep copy of @src into @dst (whose arrays are reused). 0 or -ENOMEM. */
+int route_cfg_copy(struct steer_route_cfg *dst,
+		   const struct steer_route_cfg *src);
+
+/* Equal configs: the same fields, backends and tables (arrays compared by
+ * content, versions past n_versions ignored). */
+bool route_cfg_equal(const struct steer_route_cfg *a,
+		     const struct steer_route_cfg *b);
+
+/* Room for @n backends in @v (its first n_backends kept). 0 or -ENOMEM. */
+int route_cfg_reserve(struct steer_version *v, int n);
+
+/* Family @f's backend table of @v, allocated if need be and marked valid
+ * (its content is the caller's to fill); NULL when out of memory. */
+__u16 *route_cfg_table_new(struct steer_version *v, int f);
+
+/* Family @f's backend table of @v, or NULL when it has none. */
+static inline const __u16 *route_cfg_table(const struct steer_version *v, int f)
+{
+	return (v->tables & (1u << f)) ? v->table[f] : NULL;
+}
 
 #endif /* STEER_ROUTE_CFG_H */

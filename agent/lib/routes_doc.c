@@ -445,6 +445,53 @@ static yaml_node_t *required(struct ry_ctx *c, yaml_node_t *root,
 	return n;
 }
 
+/*
+ * A version chosen from by a backend table (client affinity, or backends
+ * of a family that weigh unequally) has STEER_BACKEND_TABLE_UNIT entries
+ * per family to spread over its backends: more backends than that and
+ * some would get none. Refused here rather than rounded; the backends of
+ * dns/srv answers are not known yet (compile.c rounds those).
+ */
+static int check_table_room(struct ry_ctx *c, const struct route *r)
+{
+	for (int v = 0; v < r->n_versions; v++) {
+		const struct route_version *rv = &r->versions[v];
+
+		for (int f = 0; f < STEER_FAM_COUNT; f++) {
+			bool unequal = false;
+			int n = 0, w0 = 0;
+
+			for (int i = 0; i < rv->n_backends; i++) {
+				const struct route_backend *b =
+					&rv->backends[i];
+
+				if (b->addr.family != f)
+					continue;
+				unequal |= n && b->weight != w0;
+				w0 = b->weight;
+				n++;
+			}
+			if (n <= STEER_BACKEND_TABLE_UNIT ||
+			    (!unequal && r->affinity != ROUTE_AFFINITY_CLIENT))
+				continue;
+			return ry_error_mark(
+				c,
+				(yaml_mark_t){ .line = rv->pos.line - 1,
+					       .column = rv->pos.col - 1 },
+				"too many backends in version \"%s\" for its "
+				"selection table: %d %s backends, at most %d "
+				"with %s",
+				rv->name, n,
+				f == STEER_FAM_INET ? "IPv4" : "IPv6",
+				STEER_BACKEND_TABLE_UNIT,
+				r->affinity == ROUTE_AFFINITY_CLIENT
+					? "affinity: client"
+					: "unequal weights");
+		}
+	}
+	return 0;
+}
+
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
 	static const char *const fields[] = {
@@ -503,6 +550,9 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 				c, n,
 				"affinity must be \"none\" or \"client\"");
 	}
+	err = check_table_room(c, r);
+	if (err)
+		return err;
 	n = ry_map_get(c, root, "policy");
 	if (n && (err = routes_parse_policy(c, n, r)))
 		return err;

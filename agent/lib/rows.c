@@ -141,19 +141,25 @@ static int encode_refs(__u32 cfg_flags, const struct steer_version *v, int f,
 	return (int)DIV_UP(n, STEER_REFS_PER_ROW);
 }
 
-/* Version @v's backend table of family @f from row @at (@v needs one). */
+/*
+ * Version @v's backend table of family @f from row @at (@v needs one);
+ * rows used, or -ENOMEM when compiling could not allocate the table.
+ */
 static int encode_backend_table(const struct steer_version *v, int f,
 				void *rows, __u32 at,
 				struct steer_version_row *vr)
 {
+	const __u16 *table = route_cfg_table(v, f);
 	__u16 *t = (__u16 *)ROW(rows, at);
 	int base = f == STEER_FAM_INET6 ? n_inet(v) : 0;
 
+	if (!table)
+		return -ENOMEM;
 	for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
-		__u8 b = v->table[f][s];
+		__u16 b = table[s];
 
-		t[s] = b == STEER_TABLE_NONE || b < base ? STEER_BACKEND_NONE
-							 : (__u16)(b - base);
+		t[s] = b >= v->n_backends || b < base ? STEER_BACKEND_NONE
+						      : (__u16)(b - base);
 	}
 	vr->table_row[f] = (__u16)at;
 	vr->table_len[f] = STEER_BACKEND_TABLE_UNIT;
@@ -250,10 +256,14 @@ int rows_encode(const struct steer_route_cfg *cfg, __u32 bank,
 				goto fail;
 			at += (__u32)ret;
 		}
-		for (f = 0; f < STEER_FAM_COUNT; f++)
-			if (compile_needs_table(cfg, ver, f))
-				at += (__u32)encode_backend_table(
-					ver, f, out->rows, at, vr);
+		for (f = 0; f < STEER_FAM_COUNT; f++) {
+			if (!compile_needs_table(cfg, ver, f))
+				continue;
+			ret = encode_backend_table(ver, f, out->rows, at, vr);
+			if (ret < 0)
+				goto fail;
+			at += (__u32)ret;
+		}
 	}
 	for (r = 0; aff && r < cfg->n_rules; r++) {
 		struct steer_rule_row *row =
@@ -299,11 +309,14 @@ static int decode_refs(const void *rows, __u32 n_rows,
 
 		if (!refs || v->n_backends >= ROUTE_MAX_BACKENDS)
 			return -EUCLEAN;
+		if (route_cfg_reserve(v, v->n_backends + 1))
+			return -ENOMEM;
 		ref = &refs[i % STEER_REFS_PER_ROW];
 		ret = backend_addr(ctx, ref->id, &a);
 		if (ret)
 			return ret;
 		b = &v->backends[v->n_backends++];
+		memset(b, 0, sizeof(*b));
 		memcpy(b->addr, a.addr, sizeof(b->addr));
 		b->port = a.port;
 		b->family = a.family;
@@ -319,18 +332,23 @@ static int decode_backend_table(const void *rows, __u32 n_rows,
 				int base, struct steer_version *v)
 {
 	const __u16 *t;
+	__u16 *table;
 
 	if (!vr->table_row[f] || vr->table_len[f] != STEER_BACKEND_TABLE_UNIT)
 		return 0;
+	table = route_cfg_table_new(v, f);
+	if (!table)
+		return -ENOMEM;
 	for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
+		__u16 e;
+
 		t = row_at(rows, n_rows,
 			   vr->table_row[f] + s / STEER_BTABLE_PER_ROW);
 		if (!t)
 			return -EUCLEAN;
-		v->table[f][s] =
-			t[s % STEER_BTABLE_PER_ROW] >= ROUTE_MAX_BACKENDS
-				? STEER_TABLE_NONE
-				: (__u8)(t[s % STEER_BTABLE_PER_ROW] + base);
+		e = t[s % STEER_BTABLE_PER_ROW];
+		table[s] = e >= vr->n_refs[f] ? STEER_BACKEND_NONE
+					      : (__u16)(e + base);
 	}
 	return 0;
 }
@@ -468,7 +486,7 @@ int rows_decode(const void *rows, __u32 n_rows, __u32 route,
 		rows_backend_addr_fn backend_addr, rows_match_fn match,
 		void *ctx, struct steer_route_cfg *out)
 {
-	memset(out, 0, sizeof(*out));
+	route_cfg_reset(out);
 	return rows_decode_zeroed(rows, n_rows, route, backend_addr, match, ctx,
 				  out);
 }

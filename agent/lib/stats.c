@@ -73,6 +73,12 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 		const struct steer_version *ver = &cfg->versions[v];
 
 		ret = maps_rtt_read(m, id, ver->counter_slot, &out->rtt[v]);
+		out->be[v] = calloc(ver->n_backends ? ver->n_backends : 1,
+				    sizeof(*out->be[v]));
+		out->health[v] = calloc(ver->n_backends ? ver->n_backends : 1,
+					sizeof(*out->health[v]));
+		if (!out->be[v] || !out->health[v])
+			return -ENOMEM;
 		for (int b = 0;
 		     !ret && b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
@@ -91,6 +97,18 @@ int stats_read_route(const struct steer_maps *m, __u32 id,
 	}
 	out->now_ns = maps_now_ns();
 	return 0;
+}
+
+void stats_route_free(struct stats_route *rs)
+{
+	if (!rs)
+		return;
+	for (int v = 0; v < STEER_MAX_VERSIONS; v++) {
+		free(rs->be[v]);
+		free(rs->health[v]);
+	}
+	route_cfg_free(&rs->cfg);
+	free(rs);
 }
 
 __u64 stats_active(const struct steer_backend_stats *b)

@@ -16,11 +16,13 @@ struct stats_route {
 	__u64 conns[STEER_MAX_RULES][STEER_MAX_VERSIONS][STEER_LAYER_COUNT];
 	__u64 denied[STEER_LAYER_COUNT];  /* policy denials */
 	__u64 noroute[STEER_LAYER_COUNT]; /* no rule / no usable backend */
-	struct steer_backend_stats be[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS]
-				     [STEER_LAYER_COUNT];
+	/* per backend and layer: be[v][b][l], b < the version's n_backends
+	 * (heap, as the backends: stats_route_free) */
+	struct steer_backend_stats (*be[STEER_MAX_VERSIONS])[STEER_LAYER_COUNT];
 	struct steer_rtt rtt[STEER_MAX_VERSIONS];
-	/* passive health per backend (zero when the route has none) */
-	struct steer_health health[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	/* passive health per backend, health[v][b] (zero when the route has
+	 * none) */
+	struct steer_health *health[STEER_MAX_VERSIONS];
 	__u64 now_ns; /* CLOCK_MONOTONIC when health was read */
 };
 
@@ -30,10 +32,14 @@ extern const char *const stats_layer_names[STEER_LAYER_COUNT];
 /* Name of an enum steer_reason value ("policy_deny"; "unknown"). */
 const char *stats_reason_name(unsigned int reason);
 
-/* Read route @id's config and counters into @out (a few syscalls per rule,
- * version and backend). Returns 0 or -errno (-ENOENT: route gone). */
+/* Read route @id's config and counters into @out, fresh from malloc (a
+ * few syscalls per rule, version and backend). Returns 0 or -errno
+ * (-ENOENT: route gone); either way stats_route_free() releases @out. */
 int stats_read_route(const struct steer_maps *m, __u32 id,
 		     struct stats_route *out);
+
+/* Release @rs (from malloc) and what stats_read_route put in it. */
+void stats_route_free(struct stats_route *rs);
 
 /* Active connections of one backend at one layer: established - closed,
  * never below 0 (the per-CPU sums are read one CPU at a time). */

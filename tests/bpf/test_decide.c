@@ -272,7 +272,7 @@ static struct steer_route_cfg *compile_yaml(const char *yaml,
 			    sizeof(err));
 	if (ret) {
 		fprintf(stderr, "  compile_route: %s\n", err);
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 		cfg = NULL;
 	}
 out:
@@ -299,7 +299,7 @@ static struct steer_route_cfg *load_yaml(__u32 id, const char *yaml,
 	struct steer_route_cfg *cfg = compile_yaml(yaml, prev);
 
 	if (cfg && publish(id, cfg)) {
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 		cfg = NULL;
 	}
 	return cfg;
@@ -589,7 +589,7 @@ TEST(decide_table)
 				break;
 			}
 		}
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 	}
 }
 
@@ -729,7 +729,7 @@ TEST(distribution_table)
 			check_shares(dc->desc, "version", dc->versions, &vt, n);
 			check_shares(dc->desc, "backend", dc->backends, &bt, n);
 		}
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 	}
 }
 
@@ -796,12 +796,12 @@ TEST(affinity_same_key_same_choice)
 				FAIL_AT("key %llu: version/backend %#x then "
 					"%#x",
 					(unsigned long long)key, first, again);
-				free(cfg);
+				route_cfg_destroy(cfg, 1);
 				return;
 			}
 		}
 	}
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	/* hashed keys still follow the split: 10 % +- 2 */
 	ASSERT_TRUE(absd(100.0 * on_v2 / AFF_KEYS - 10) <= 2);
 }
@@ -848,8 +848,8 @@ TEST(affinity_raise_never_moves_v2_clients)
 		FAIL_AT("v2 share after raise: %d of %d", on_v2_after,
 			AFF_KEYS);
 out:
-	free(c10);
-	free(c50);
+	route_cfg_destroy(c10, 1);
+	route_cfg_destroy(c50, 1);
 }
 
 /* ---- publication ------------------------------------------------------ */
@@ -870,7 +870,7 @@ TEST(republish_seen_by_next_run)
 
 	/* Same route, every split moved to v2, published over it. */
 	b = compile_yaml(Y_SPLIT_100_0, a);
-	free(a);
+	route_cfg_destroy(a, 1);
 	ASSERT_TRUE(b);
 	b->rules[0].split[0] = 0;
 	b->rules[0].split[1] = 10000;
@@ -881,7 +881,7 @@ TEST(republish_seen_by_next_run)
 		ASSERT_EQ(ctx.generation, b->generation);
 		ASSERT_STREQ(version_name(b, &ctx), "v2");
 	}
-	free(b);
+	route_cfg_destroy(b, 1);
 
 	/* A deleted route is gone for the next run, too. */
 	ASSERT_EQ(maps_route_delete(&maps, ROUTE_ID), 0);
@@ -924,7 +924,7 @@ TEST(route_index_finds_by_name)
 	ASSERT_EQ(maps_route_delete(&maps, ROUTE_ID), 0);
 	ASSERT_TRUE(bpf_map_lookup_elem(maps.route_index, &k, &v) != 0);
 	ASSERT_EQ(maps_route_find(&maps, name, NULL), -ENOENT);
-	free(a);
+	route_cfg_destroy(a, 1);
 }
 
 /* A one-version route of backends 10.9.@net.1 .. 10.9.@net.@n, port 80. */
@@ -972,11 +972,11 @@ static void backend_ids_churn(__u32 id)
 	__u32 b_ids[3];
 
 	/* a, then b over it: a's three ids are referred to no more */
-	free(churn);
+	route_cfg_destroy(churn, 1);
 	churn = cfg = churn_cfg(1, 3);
 	ASSERT_TRUE(cfg);
 	ASSERT_EQ(publish(id, cfg), 0);
-	free(churn);
+	route_cfg_destroy(churn, 1);
 	churn = cfg = churn_cfg(2, 3);
 	ASSERT_TRUE(cfg);
 	ASSERT_EQ(publish(id, cfg), 0);
@@ -990,7 +990,7 @@ static void backend_ids_churn(__u32 id)
 	 * never b's, which the live route has until c is swapped in.
 	 */
 	maps.max_backends = maps.next_backend_id;
-	free(churn);
+	route_cfg_destroy(churn, 1);
 	churn = cfg = churn_cfg(3, 3);
 	ASSERT_TRUE(cfg);
 	ASSERT_EQ(publish(id, cfg), 0);
@@ -1012,17 +1012,17 @@ static void backend_ids_churn(__u32 id)
 	ASSERT_TRUE(ctx.has_backend);
 	ASSERT_EQ(ntohl(ctx.backend_addr[0]) >> 8, 0x0a0903u);
 	/* four new ones with b's three free: ENOSPC, c stays live */
-	free(churn);
+	route_cfg_destroy(churn, 1);
 	churn = cfg = churn_cfg(4, 4);
 	ASSERT_TRUE(cfg);
 	ASSERT_EQ(maps_route_publish(&maps, id, cfg), -ENOSPC);
-	churn_live = live = malloc(sizeof(*live));
+	churn_live = live = calloc(1, sizeof(*live));
 	ASSERT_TRUE(live);
 	ASSERT_EQ(maps_route_get(&maps, id, live), 0);
 	ASSERT_EQ(live->versions[0].n_backends, 3);
 	ASSERT_EQ(ntohl(live->versions[0].backends[0].addr[0]) >> 8, 0x0a0903u);
 	/* d's three: b's ids again, c's untouched, no id given twice */
-	free(churn);
+	route_cfg_destroy(churn, 1);
 	churn = cfg = churn_cfg(5, 3);
 	ASSERT_TRUE(cfg);
 	ASSERT_EQ(publish(id, cfg), 0);
@@ -1042,8 +1042,8 @@ TEST(backend_ids_reclaimed_when_out)
 
 	backend_ids_churn(id);
 	maps_route_delete(&maps, id);
-	free(churn);
-	free(churn_live);
+	route_cfg_destroy(churn, 1);
+	route_cfg_destroy(churn_live, 1);
 	churn = churn_live = NULL;
 	maps.max_backends = saved_max;
 	maps.n_free = 0;
@@ -1072,7 +1072,7 @@ TEST(index_holds_max_routes)
 	free(live);
 	generation++;
 	for (__u32 i = 0; i < max; i++) {
-		cfgs[i] = *one;
+		ASSERT_EQ(route_cfg_copy(&cfgs[i], one), 0);
 		snprintf(cfgs[i].name, sizeof(cfgs[i].name), "r%u", i);
 		cfgs[i].generation = generation;
 		ids[i] = i;
@@ -1088,8 +1088,8 @@ TEST(index_holds_max_routes)
 	ASSERT_EQ(maps_generation_max(&maps), generation);
 	ASSERT_EQ(maps_route_delete_many(&maps, ids, (int)max), 0);
 	free(idx);
-	free(one);
-	free(cfgs);
+	route_cfg_destroy(one, 1);
+	route_cfg_destroy(cfgs, (int)max);
 	free(pub);
 	free(ids);
 }
@@ -1112,22 +1112,108 @@ TEST(inner_map_is_frozen)
 	ret = bpf_map_lookup_elem(maps.routes, &id, &inner_id);
 	if (ret) {
 		FAIL_AT("outer lookup: %s", strerror(errno));
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 		return;
 	}
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0) {
 		FAIL_AT("inner map %u: %s", inner_id, strerror(errno));
-		free(cfg);
+		route_cfg_destroy(cfg, 1);
 		return;
 	}
 	cfg->flags ^= STEER_ROUTE_DEFAULT_DENY;
 	ret = bpf_map_update_elem(fd, &zero, cfg, BPF_ANY);
 	err = errno;
 	close(fd);
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	ASSERT_EQ(ret, -1);
 	ASSERT_EQ(err, EPERM);
+}
+
+/* ---- wide versions ------------------------------------------------------ */
+
+#define WIDE_N	  1000
+#define WIDE_RUNS 8000
+
+/* v1: WIDE_N backends 10.7.x.y:80, weight 2 for every third when
+ * @unequal (a backend table: __u16 entries) or all 1 (by index). */
+static char *wide_yaml(bool unequal)
+{
+	size_t len = 256 + WIDE_N * 48, off;
+	char *y = malloc(len);
+
+	if (!y)
+		return NULL;
+	off = (size_t)snprintf(y, len,
+			       "kind: Route\nname: wide\n"
+			       "frontends: [10.96.0.40:80]\n"
+			       "versions:\n  v1:\n    backends:\n");
+	for (int i = 0; i < WIDE_N; i++)
+		off += (size_t)snprintf(y + off, len - off,
+					"      - {address: 10.7.%d.%d:80, "
+					"weight: %d}\n",
+					i / 250, i % 250 + 1,
+					unequal && i % 3 == 0 ? 2 : 1);
+	snprintf(y + off, len - off,
+		 "rules:\n  - name: default\n    split: {v1: 100}\n");
+	return y;
+}
+
+/*
+ * A version of 1,000 backends, by index and by table: the decision
+ * reaches backends past index 255 (the old __u8 limit), its address is
+ * the one the config lists at that index, and it spreads over nearly all.
+ */
+static void wide_spread(bool unequal)
+{
+	const __u32 id = ROUTE_ID + 3;
+	struct client c = { .src = V4, .dport = 80 };
+	char *y = wide_yaml(unequal);
+	struct steer_route_cfg *cfg = y ? load_yaml(id, y, NULL) : NULL;
+	unsigned char hit[WIDE_N] = { 0 };
+	struct test_decide_ctx ctx;
+	int distinct = 0, max_idx = 0;
+
+	free(y);
+	ASSERT_TRUE(cfg);
+	ASSERT_EQ(cfg->versions[0].n_backends, WIDE_N);
+	ASSERT_EQ(compile_needs_table(cfg, &cfg->versions[0], STEER_FAM_INET),
+		  unequal);
+	for (int n = 0; n < WIDE_RUNS; n++) {
+		const struct steer_backend *b;
+
+		c.key = (__u64)n * 0x9e3779b97f4a7c15ull;
+		if (run(id, &c, &ctx) != TEST_DECIDE_OK ||
+		    ctx.verdict != STEER_VERDICT_STEER || !ctx.has_backend ||
+		    ctx.backend_idx >= WIDE_N) {
+			FAIL_AT("run %d: verdict %s, backend %u", n,
+				verdict_str(ctx.verdict), ctx.backend_idx);
+			break;
+		}
+		b = &cfg->versions[0].backends[ctx.backend_idx];
+		if (memcmp(ctx.backend_addr, b->addr, 4)) {
+			FAIL_AT("run %d: backend %u has another address", n,
+				ctx.backend_idx);
+			break;
+		}
+		distinct += !hit[ctx.backend_idx]++;
+		if (ctx.backend_idx > max_idx)
+			max_idx = ctx.backend_idx;
+	}
+	maps_route_delete(&maps, id);
+	route_cfg_destroy(cfg, 1);
+	ASSERT_TRUE(max_idx > 900);
+	ASSERT_TRUE(distinct > 900);
+}
+
+TEST(wide_version_by_index)
+{
+	wide_spread(false);
+}
+
+TEST(wide_version_by_table)
+{
+	wide_spread(true);
 }
 
 /* ---- setup ------------------------------------------------------------ */

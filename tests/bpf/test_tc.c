@@ -599,7 +599,7 @@ static struct steer_backend_stats bstats(const char *name, int v, int b)
 			&maps, (__u32)id, cfg->versions[v].counter_slot,
 			cfg->versions[v].backends[b].counter_slot,
 			STEER_LAYER_TC, &bs);
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	return bs;
 }
 
@@ -884,7 +884,7 @@ static struct steer_health health_of(int v, int b)
 	    maps_health_read(&maps, (__u32)id, cfg->versions[v].counter_slot,
 			     cfg->versions[v].backends[b].counter_slot, &h))
 		memset(&h, 0, sizeof(h));
-	free(cfg);
+	route_cfg_destroy(cfg, 1);
 	return h;
 }
 

@@ -215,10 +215,8 @@ def test_srv_targets_ports_and_weights(sandbox, dsteerd, dnsmasq, client, cg):
 def test_large_answer_over_tcp(sandbox, dsteerd, dnsmasq, client, cg):
     """40 A records (16 bytes each) do not fit in a 512-byte UDP answer, which
     holds at most 30 of them: dnsmasq sets TC and c-ares asks again over TCP.
-    32 addresses (steer's limit per version) can only have come that way.
-    The other 8 are left out: the lowest 32 in address order are kept, the
-    cut is logged and counted (steer_dns_truncated_total, steer_dns_left_out,
-    steerctl status)."""
+    40 addresses can only have come that way; a version holds 4,096, so all
+    40 are backends, none cut or left out."""
     big = [f"10.244.100.{i}" for i in range(1, 41)]
     dnsmasq({"v1.steer.test": ["10.244.1.5"], "big.steer.test": big})
     port = free_port()
@@ -228,42 +226,42 @@ def test_large_answer_over_tcp(sandbox, dsteerd, dnsmasq, client, cg):
     ctl = Steerctl(sandbox, dsteerd)
     st = ctl.json("status")
     (e,) = [e for e in st["dns"] if e["name"] == "big.steer.test"]
-    assert e["failures"] == 0 and e["truncated"] >= 1 and e["left_out"] == 8, e
+    assert e["failures"] == 0 and e["truncated"] == 0 and e["left_out"] == 0, e
     assert sorted(a["address"] for a in e["addresses"]) == sorted(
-        f"10.244.100.{i}:9080" for i in range(1, 33)), e
+        f"{a}:9080" for a in big), e
     log = open(os.path.join(sandbox.tmp, "dnsmasq", "log")).read()
     assert "big.steer.test" in log
     (v2,) = [v for v in st["routes"][0]["versions"] if v["name"] == "v2"]
-    assert len(v2["backends"]) == 32, v2
-    assert "dns big.steer.test: 40 addresses, more than a version holds (32): " \
-        "the lowest 32 kept, 8 left out" in dsteerd.log_since(0)
-    assert "8 more left out: at most 32 backends per version" in \
-        ctl.run("status", check=True).stdout
+    assert len(v2["backends"]) == 40, v2
+    assert "more than a version holds" not in dsteerd.log_since(0)
     fams = scrape_in_ns(sandbox, port)
     lab = dict(dns_name="big.steer.test", type="dns", port="9080")
-    assert dval(fams, "steer_dns_truncated_total", **lab) >= 1
-    assert dval(fams, "steer_dns_left_out", **lab) == 8
-    assert dval(fams, "steer_dns_backends", **lab) == 32
+    assert dval(fams, "steer_dns_truncated_total", **lab) == 0
+    assert dval(fams, "steer_dns_left_out", **lab) == 0
+    assert dval(fams, "steer_dns_backends", **lab) == 40
 
 
 def test_full_version_leaves_addresses_out(sandbox, dsteerd, dnsmasq, client, cg):
-    """A version's backends written in the file come first: 30 of them leave
-    room for 2 of a name's 3 addresses; the third is left out, logged and
-    shown in steer_dns_left_out. The answer itself was not cut."""
+    """A version's backends written in the file come first: 4,094 of them
+    leave room for 2 of a name's 3 addresses; the third is left out, logged
+    and shown in steer_dns_left_out. The answer itself was not cut. (Backend
+    ids: 8 a route of --max-routes, 4,097 addresses here.)"""
+    dsteerd.extra = ["--max-routes", "1024"]
     dnsmasq({"v1.steer.test": ["10.244.1.5"],
              "v2.steer.test": ["10.244.2.1", "10.244.2.2", "10.244.2.3"]})
     port = free_port()
     dsteerd.metrics = f"127.0.0.1:{port}"
-    fixed = ", ".join(f"10.244.9.{i}:9080" for i in range(1, 31))
+    fixed = ", ".join(f"10.{245 + i // 62500}.{i // 250 % 250}.{i % 250 + 1}:9080"
+                      for i in range(4094))
     dsteerd.write_route("dnsr", dns_route(
         cg, "{dns: v2.steer.test, port: 9080}").replace(
             "v2: {backends: [", f"v2: {{backends: [{fixed}, "))
     dsteerd.start()
     st = Steerctl(sandbox, dsteerd).json("status")
     (v2,) = [v for v in st["routes"][0]["versions"] if v["name"] == "v2"]
-    assert len(v2["backends"]) == 32, v2
+    assert len(v2["backends"]) == 4096, len(v2["backends"])
     assert "dns: route dnsr version v2: no room for 1 of v2.steer.test's 3 " \
-        "addresses (at most 32 backends per version)" in dsteerd.log_since(0)
+        "addresses (at most 4096 backends per version)" in dsteerd.log_since(0)
     fams = scrape_in_ns(sandbox, port)
     lab = dict(dns_name="v2.steer.test", type="dns", port="9080")
     assert dval(fams, "steer_dns_left_out", **lab) == 1

@@ -462,3 +462,62 @@ def test_kernel_connect_timeout_counted_once(steerd, client, cg, sandbox):
     assert promtext.value(fams, "steer_backend_connections_closed_total", **lab) == 0
     assert promtext.value(fams, "steer_version_connect_rtt_seconds_count",
                           route="obs", version="v3") == 0
+
+
+WIDE_N = 1000
+WIDE_LIVE = 700  # index of the one backend that answers: past 255
+
+
+def wide_route():
+    """v1: 1,000 backends, all DEAD's address on ports 10000.. (RST at once)
+    but for index WIDE_LIVE, a live server."""
+    host = DEAD.split(":")[0]
+    bs = [f"{host}:{10000 + i}" for i in range(WIDE_N)]
+    bs[WIDE_LIVE] = LIVE["v1"][0]
+    return (f"kind: Route\nname: wide\nfrontends: [\"{VIP}:9080\"]\n"
+            f"versions:\n  v1: {{backends: [{', '.join(bs)}]}}\n"
+            f"rules:\n  - name: default\n    split: {{v1: 100}}\n"), bs
+
+
+def test_wide_version_status_stats_metrics(steerd, client, sandbox):
+    """A version of 1,000 backends: connections spread over nearly all of them,
+    and steerctl status, stats and /metrics show every backend with its own
+    counts, the live one at index 700 included."""
+    text, bs = wide_route()
+    steerd.write_route("wide", text)
+    port = free_port()
+    steerd.metrics = f"127.0.0.1:{port}"
+    steerd.start()
+    n = 3 * WIDE_N
+    r = client.run(f"{VIP}:9080", count=n)
+    assert set(r["errors"]) <= {"ECONNREFUSED"}, r
+    live = r["backends"].get(bs[WIDE_LIVE], 0)
+    assert set(r["backends"]) <= {bs[WIDE_LIVE]}, r
+    assert r["errors"].get("ECONNREFUSED", 0) == n - live
+    ctl = [STEERCTL, "--bpffs", sandbox.pin_dir]
+    st = json.loads(subprocess.run(ctl + ["-o", "json", "status", "wide"], check=True,
+                                   stdout=subprocess.PIPE, text=True, timeout=60).stdout)
+    ver = st["routes"][0]["versions"][0]
+    assert [b["address"] for b in ver["backends"]] == bs
+    assert all(b["health"]["state"] == "ok" for b in ver["backends"])
+    p = subprocess.run(ctl + ["status", "wide"], stdout=subprocess.PIPE, text=True,
+                       timeout=60)
+    assert p.returncode == 0 and bs[-1] in p.stdout and bs[WIDE_LIVE] in p.stdout
+    stats = json.loads(subprocess.run(ctl + ["-o", "json", "stats", "wide"], check=True,
+                                      stdout=subprocess.PIPE, text=True,
+                                      timeout=60).stdout)
+    be = {b["address"]: b for v in stats["routes"][0]["versions"] for b in v["backends"]}
+    assert len(be) == WIDE_N
+    assert be[bs[WIDE_LIVE]]["connections"] == live
+    assert sum(b["connections"] for b in be.values()) == n
+    assert sum(b["failed"] for b in be.values()) == n - live
+    # spread: 3 draws a backend on average, nearly all reached, far past 255
+    used = [i for i, a in enumerate(bs) if be[a]["connections"]]
+    assert len(used) > 800 and max(used) > 900, len(used)
+    conns = {}
+    for name, labels, value in promtext.parse(scrape(port))[
+            "steer_backend_connections_total"]["samples"]:
+        if labels["route"] == "wide":
+            conns[labels["backend"]] = conns.get(labels["backend"], 0) + value
+    assert len(conns) == WIDE_N and sum(conns.values()) == n
+    assert conns[bs[WIDE_LIVE]] == live

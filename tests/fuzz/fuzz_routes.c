@@ -58,19 +58,30 @@ static void check_cfg(const struct steer_route_cfg *cfg, bool all)
 		if (ver->counter_slot >= STEER_MAX_VERSIONS)
 			fuzz_fail("version counter_slot out of range", i,
 				  ver->counter_slot);
-		for (int f = 0; f < STEER_FAM_COUNT; f++)
-			for (int s = 0;
-			     s < STEER_BACKEND_TABLE_UNIT &&
-			     (all || compile_needs_table(cfg, ver, f));
-			     s++) {
-				__u8 b = ver->table[f][s];
+		for (int b = 0; b < ver->n_backends; b++)
+			if (ver->backends[b].counter_slot >= ROUTE_MAX_BACKENDS)
+				fuzz_fail("backend counter_slot out of range",
+					  i, ver->backends[b].counter_slot);
+		for (int f = 0; f < STEER_FAM_COUNT; f++) {
+			const __u16 *t = route_cfg_table(ver, f);
 
-				if (b != STEER_TABLE_NONE &&
-				    b >= ver->n_backends)
+			if (!all && !compile_needs_table(cfg, ver, f))
+				continue;
+			if (!t) {
+				fuzz_fail("version has no table", i, f);
+				continue;
+			}
+			for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
+				__u16 b = t[s];
+
+				if (b != STEER_BACKEND_NONE &&
+				    (b >= ver->n_backends ||
+				     ver->backends[b].family != f))
 					fuzz_fail("version slot names no "
-						  "backend",
+						  "backend of its family",
 						  i, b);
 			}
+		}
 	}
 }
 
@@ -118,10 +129,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		compile_tables(cfg, p);
 		check_cfg(cfg, true);
 		/* And against itself: a rebuild of a live config. */
-		memcpy(prev, cfg, sizeof(*prev));
+		if (route_cfg_copy(prev, cfg))
+			abort();
 		compile_tables(cfg, prev);
 		check_cfg(cfg, true);
-		if (memcmp(prev, cfg, sizeof(*cfg)))
+		if (!route_cfg_equal(prev, cfg))
 			fuzz_fail("rebuilding a table against itself moved "
 				  "slots",
 				  i, 0);

@@ -133,6 +133,15 @@ static int count(const __u8 *table, size_t n, __u8 owner)
 	return c;
 }
 
+static int count16(const __u16 *table, size_t n, __u16 owner)
+{
+	int c = 0;
+
+	for (size_t i = 0; table && i < n; i++)
+		c += table[i] == owner;
+	return c;
+}
+
 static int rule_count(const struct steer_route_cfg *c, int r, int f, int v)
 {
 	return count(c->rules[r].table[f], STEER_SPLIT_POINTS, v);
@@ -140,7 +149,8 @@ static int rule_count(const struct steer_route_cfg *c, int r, int f, int v)
 
 static int be_count(const struct steer_route_cfg *c, int v, int f, int b)
 {
-	return count(c->versions[v].table[f], STEER_BACKEND_TABLE_UNIT, b);
+	return count16(route_cfg_table(&c->versions[v], f),
+		       STEER_BACKEND_TABLE_UNIT, (__u16)b);
 }
 
 /* ---- splits ----------------------------------------------------------- */
@@ -152,7 +162,7 @@ TEST(split_one_hundredth)
 
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 1);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 9999);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -174,7 +184,7 @@ TEST(split_thirds)
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 3333);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 3333);
 	ASSERT_EQ(rule_count(c, 0, V4, 2), 3334);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -185,7 +195,7 @@ TEST(split_100_0_deployed_not_released)
 
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 10000);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 0);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -203,7 +213,7 @@ TEST(split_95_5_contiguous_without_prev)
 	ASSERT_EQ(count(c->rules[0].table[V6], STEER_SPLIT_POINTS,
 			STEER_TABLE_NONE),
 		  STEER_SPLIT_POINTS);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -235,7 +245,7 @@ TEST(weights_1_3)
 
 	ASSERT_EQ(be_count(c, 0, V4, 0), 630);
 	ASSERT_EQ(be_count(c, 0, V4, 1), 1890);
-	free(c);
+	route_cfg_destroy(c, 1);
 }
 
 TEST(weights_1_1_1)
@@ -245,7 +255,7 @@ TEST(weights_1_1_1)
 
 	for (int b = 0; b < 3; b++)
 		ASSERT_EQ(be_count(c, 0, V4, b), 840);
-	free(c);
+	route_cfg_destroy(c, 1);
 }
 
 TEST(weights_1_2_3_4)
@@ -255,7 +265,7 @@ TEST(weights_1_2_3_4)
 
 	for (int b = 0; b < 4; b++)
 		ASSERT_EQ(be_count(c, 0, V4, b), 252 * w[b]);
-	free(c);
+	route_cfg_destroy(c, 1);
 }
 
 TEST(weights_seven_equal)
@@ -265,7 +275,7 @@ TEST(weights_seven_equal)
 
 	for (int b = 0; b < 7; b++)
 		ASSERT_EQ(be_count(c, 0, V4, b), 360);
-	free(c);
+	route_cfg_destroy(c, 1);
 }
 
 TEST(weights_eleven_not_a_divisor)
@@ -283,7 +293,7 @@ TEST(weights_eleven_not_a_divisor)
 	}
 	ASSERT_EQ(sum, STEER_BACKEND_TABLE_UNIT);
 	ASSERT_TRUE(max - min <= 1);
-	free(c);
+	route_cfg_destroy(c, 1);
 }
 
 TEST(apportion_ties_to_lower_index)
@@ -333,10 +343,10 @@ TEST(family_share_goes_to_others)
 	/* Backend tables per family hold only that family's backends. */
 	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_TABLE_UNIT);
 	ASSERT_EQ(be_count(c, 0, V6, 1), STEER_BACKEND_TABLE_UNIT);
-	ASSERT_EQ(count(c->versions[2].table[V6], STEER_BACKEND_TABLE_UNIT,
-			STEER_TABLE_NONE),
+	ASSERT_EQ(count16(route_cfg_table(&c->versions[2], V6),
+			  STEER_BACKEND_TABLE_UNIT, STEER_BACKEND_NONE),
 		  STEER_BACKEND_TABLE_UNIT);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -344,9 +354,9 @@ TEST(ejected_backend_gets_no_slot)
 {
 	static const int w[] = { 1, 1, 1 };
 	struct steer_route_cfg *c = weighted(3, w);
-	struct steer_route_cfg *prev = malloc(sizeof(*prev));
+	struct steer_route_cfg *prev = calloc(1, sizeof(*prev));
 
-	memcpy(prev, c, sizeof(*c));
+	ASSERT_EQ(route_cfg_copy(prev, c), 0);
 	/* What steerctl eject does: flag, then rebuild in place. */
 	c->versions[0].backends[1].flags |= STEER_BACKEND_EJECTED;
 	compile_tables(c, c);
@@ -358,8 +368,8 @@ TEST(ejected_backend_gets_no_slot)
 		if (prev->versions[0].table[V4][s] != 1)
 			ASSERT_EQ(c->versions[0].table[V4][s],
 				  prev->versions[0].table[V4][s]);
-	free(prev);
-	free(c);
+	route_cfg_destroy(prev, 1);
+	route_cfg_destroy(c, 1);
 }
 
 TEST(all_backends_ejected_share_goes_to_others)
@@ -382,7 +392,7 @@ TEST(all_backends_ejected_share_goes_to_others)
 	ASSERT_EQ(rule_count(c, 0, V4, 0), 5000);
 	ASSERT_EQ(rule_count(c, 0, V4, 1), 0);
 	ASSERT_EQ(rule_count(c, 0, V4, 2), 5000);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -397,7 +407,7 @@ TEST(no_usable_version_refuses)
 	ASSERT_EQ(count(c->rules[0].table[V4], STEER_SPLIT_POINTS,
 			STEER_TABLE_NONE),
 		  STEER_SPLIT_POINTS);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -426,8 +436,8 @@ TEST(raise_share_never_moves_off)
 		if (a->rules[0].table[V4][s] == 1)
 			ASSERT_EQ(b->rules[0].table[V4][s], 1);
 	ASSERT_EQ(moved(a, b), 4000);
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -450,9 +460,9 @@ TEST(lower_share_moves_exactly_the_difference)
 			ASSERT_EQ(b->rules[0].table[V4][s], 1);
 			ASSERT_EQ(c->rules[0].table[V4][s], 0);
 		}
-	free(a);
-	free(b);
-	free(c);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -477,17 +487,17 @@ TEST(same_config_is_byte_identical)
 	r->rules[0].split[2] = 5000;
 	b = compile(r, a);
 	c = compile(r, b);
-	ASSERT_EQ(memcmp(b, c, sizeof(*b)), 0);
-	free(c);
+	ASSERT_TRUE(route_cfg_equal(b, c));
+	route_cfg_destroy(c, 1);
 	/* Without prev it differs (contiguous runs), with prev it is kept. */
 	c = compile(r, NULL);
 	ASSERT_TRUE(memcmp(b->rules, c->rules, sizeof(b->rules)) != 0);
 	ASSERT_EQ(b->source_hash, c->source_hash);
 	ASSERT_EQ(c->rules[0].table[V4][2500], 1);
 	ASSERT_EQ(b->rules[0].table[V4][2500], 2);
-	free(a);
-	free(b);
-	free(c);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -510,8 +520,8 @@ TEST(reordered_versions_keep_slots)
 
 		ASSERT_STREQ(a->versions[va].name, b->versions[vb].name);
 	}
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 	route_del(r2);
 }
@@ -534,15 +544,15 @@ TEST(removed_backend_slots_go_to_the_rest)
 	ASSERT_EQ(be_count(b, 0, V4, 0), 1260);
 	ASSERT_EQ(be_count(b, 0, V4, 1), 1260);
 	for (int s = 0; s < STEER_BACKEND_TABLE_UNIT; s++) {
-		__u8 o = a->versions[0].table[V4][s];
+		__u16 o = a->versions[0].table[V4][s];
 
 		if (o == 0)
 			ASSERT_EQ(b->versions[0].table[V4][s], 0);
 		else if (o == 2)
 			ASSERT_EQ(b->versions[0].table[V4][s], 1);
 	}
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -610,10 +620,10 @@ TEST(stability_property_random_splits)
 				    rule_count(prev, 0, V4, o));
 		}
 		ASSERT_EQ(got_moved, want_moved);
-		free(prev);
+		route_cfg_destroy(prev, 1);
 		prev = next;
 	}
-	free(prev);
+	route_cfg_destroy(prev, 1);
 	route_del(r);
 }
 
@@ -649,8 +659,8 @@ TEST(removed_version_slots_go_to_the_rest)
 		else if (o == 2)
 			ASSERT_EQ(b->rules[0].table[V4][s], 1);
 	}
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -688,11 +698,11 @@ TEST(route_fields)
 	d = compile(r, c);
 	ASSERT_EQ(c->seed, d->seed);
 	snprintf(r->name, sizeof(r->name), "ratings");
-	free(d);
+	route_cfg_destroy(d, 1);
 	d = compile(r, NULL);
 	ASSERT_TRUE(c->seed != d->seed);
-	free(c);
-	free(d);
+	route_cfg_destroy(c, 1);
+	route_cfg_destroy(d, 1);
 	route_del(r);
 }
 
@@ -715,19 +725,19 @@ TEST(source_hash)
 	ASSERT_EQ(compile_source_hash(b), h);
 	b->rules[0].table[V4][17] ^= 1;
 	ASSERT_EQ(compile_source_hash(b), h);
-	free(b);
+	route_cfg_destroy(b, 1);
 	/* File changes do change it. */
 	r->versions[1].backends[0].weight = 2;
 	b = compile(r, NULL);
 	ASSERT_TRUE(b->source_hash != h);
-	free(b);
+	route_cfg_destroy(b, 1);
 	r->versions[1].backends[0].weight = 1;
 	r->rules[0].split[0] = 9000;
 	r->rules[0].split[1] = 1000;
 	b = compile(r, NULL);
 	ASSERT_TRUE(b->source_hash != h);
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -776,7 +786,7 @@ TEST(file_hash_without_dns_answers)
 
 	a = compile(r, NULL);
 	ASSERT_EQ(a->file_hash, 0);
-	free(a);
+	route_cfg_destroy(a, 1);
 	add_dns(r, 1, "v2.example");
 	set_answer(r, 1, 1, one);
 	a = compile(r, NULL);
@@ -786,24 +796,24 @@ TEST(file_hash_without_dns_answers)
 	b = compile(r, NULL);
 	ASSERT_TRUE(b->source_hash != a->source_hash);
 	ASSERT_EQ(b->file_hash, a->file_hash);
-	free(b);
+	route_cfg_destroy(b, 1);
 	/* the file's own backends, splits or dns names: another file */
 	r->versions[0].backends[0].weight = 3;
 	b = compile(r, NULL);
 	ASSERT_TRUE(b->file_hash != a->file_hash);
-	free(b);
+	route_cfg_destroy(b, 1);
 	r->versions[0].backends[0].weight = 1;
 	snprintf(r->versions[1].dns[0].name, ROUTE_DNS_NAME_MAX, "v3.example");
 	b = compile(r, NULL);
 	ASSERT_TRUE(b->file_hash != a->file_hash);
-	free(b);
+	route_cfg_destroy(b, 1);
 	snprintf(r->versions[1].dns[0].name, ROUTE_DNS_NAME_MAX, "v2.example");
 	r->rules[0].split[0] = 4000;
 	r->rules[0].split[1] = 6000;
 	b = compile(r, NULL);
 	ASSERT_TRUE(b->file_hash != a->file_hash);
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -837,7 +847,7 @@ TEST(keep_overrides_by_name_and_address)
 	ASSERT_TRUE(c->flags & STEER_ROUTE_OVERRIDE);
 	/* every v1 connection goes to the backend left */
 	ASSERT_EQ(be_count(c, 0, V4, 0), STEER_BACKEND_TABLE_UNIT);
-	free(c);
+	route_cfg_destroy(c, 1);
 	/* the ejected backend's pod is gone and the split is the file's:
 	 * nothing differs from the file any more */
 	live->rules[0].split[0] = 5000;
@@ -846,8 +856,8 @@ TEST(keep_overrides_by_name_and_address)
 	c = compile(r, live);
 	compile_keep_overrides(c, live);
 	ASSERT_TRUE(!(c->flags & STEER_ROUTE_OVERRIDE));
-	free(c);
-	free(live);
+	route_cfg_destroy(c, 1);
+	route_cfg_destroy(live, 1);
 	route_del(r);
 }
 
@@ -863,7 +873,7 @@ TEST(limits_are_e2big)
 	r->n_versions = 2;
 	r->rules[0].match.n_uids = STEER_MAX_MATCH_ITEMS + 1;
 	ASSERT_EQ(compile_route(r, "/", NULL, c, err, sizeof(err)), -E2BIG);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -911,7 +921,7 @@ TEST(cgroup_resolution)
 	ASSERT_EQ(c->rules[0].match.cgroup_levels[3], 1);
 	ASSERT_EQ(c->rules[0].match.cgroup_ids[3], c->allow[0].cgroup_ids[0]);
 	ASSERT_TRUE(c->allow[0].cgroup_ids[0] != 0);
-	free(c);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -944,9 +954,9 @@ TEST(counter_slots_follow_names)
 	ASSERT_STREQ(c->versions[0].name, "v2");
 	ASSERT_EQ(c->versions[0].counter_slot, 1);
 	ASSERT_EQ(c->versions[1].counter_slot, 0);
-	free(a);
-	free(b);
-	free(c);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
+	route_cfg_destroy(c, 1);
 	route_del(r);
 }
 
@@ -976,8 +986,8 @@ TEST(backend_counter_slots_follow_addresses)
 	ASSERT_EQ(b->versions[0].backends[1].counter_slot, 2); /* 10.0.1.3 */
 	ASSERT_EQ(b->versions[0].backends[2].counter_slot, 3); /* new */
 	ASSERT_EQ(b->versions[1].backends[0].counter_slot, 0);
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -1003,8 +1013,8 @@ TEST(counter_slots_full_route_rename)
 		ASSERT_TRUE(!seen[b->rules[i].counter_slot]);
 		seen[b->rules[i].counter_slot] = true;
 	}
-	free(a);
-	free(b);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
 	route_del(r);
 }
 
@@ -1048,14 +1058,15 @@ static int no_match(void *ctx, __u32 id, struct steer_match *m)
 	return 0;
 }
 
-/* rows_decode_zeroed into calloc'ed memory and compile_copy give exactly
- * what rows_decode into dirty memory and memcpy give. */
+/* rows_decode_zeroed into calloc'ed memory gives exactly what rows_decode
+ * into a config that held another route gives, and route_cfg_copy copies
+ * it whole. */
 TEST(decode_zeroed_and_copy_are_exact)
 {
-	struct route *r = route_new("edit");
-	struct steer_route_cfg *cfg, *full, *zeroed, *copy;
+	struct route *r = route_new("edit"), *other = route_new("other");
+	struct steer_route_cfg *cfg, *cfg_other, *full, *zeroed, *copy;
 	struct id_table ids = { .n = 0 };
-	struct route_rows rows;
+	struct route_rows rows, rows_other;
 
 	for (int v = 0; v < 3; v++) {
 		char name[16], addr[32];
@@ -1065,17 +1076,25 @@ TEST(decode_zeroed_and_copy_are_exact)
 		add_version(r, name);
 		add_backend(r, v, addr, 80, 1);
 		add_backend(r, v, addr, 81, 3);
+		add_version(other, name);
+		add_backend(other, v, addr, 90, 2);
 	}
 	add_rule(r, "canary", 0, 10000, 0);
 	add_rule(r, "default", 5000, 2500, 2500);
+	add_rule(other, "default", 2000, 3000, 5000);
 	cfg = compile(r, NULL);
+	cfg_other = compile(other, NULL);
 	ASSERT_EQ(rows_encode(cfg, 1, id_of, &ids, &rows), 0);
-	full = malloc(sizeof(*full));
+	ASSERT_EQ(rows_encode(cfg_other, 1, id_of, &ids, &rows_other), 0);
+	full = calloc(1, sizeof(*full));
 	zeroed = calloc(1, sizeof(*zeroed));
 	copy = calloc(1, sizeof(*copy));
 	if (!full || !zeroed || !copy)
 		abort();
-	memset(full, 0xa5, sizeof(*full));
+	/* @full held another route first: its arrays are reused. */
+	ASSERT_EQ(rows_decode(rows_other.rows, rows_other.n_rows, 8, addr_of,
+			      no_match, &ids, full),
+		  0);
 	ASSERT_EQ(rows_decode(rows.rows, rows.n_rows, 7, addr_of, no_match,
 			      &ids, full),
 		  0);
@@ -1083,15 +1102,18 @@ TEST(decode_zeroed_and_copy_are_exact)
 				     no_match, &ids, zeroed),
 		  0);
 	ASSERT_EQ(zeroed->n_rules, 2);
-	ASSERT_EQ(memcmp(full, zeroed, sizeof(*full)), 0);
-	compile_copy(copy, zeroed);
-	ASSERT_EQ(memcmp(copy, zeroed, sizeof(*copy)), 0);
+	ASSERT_TRUE(route_cfg_equal(full, zeroed));
+	ASSERT_EQ(route_cfg_copy(copy, zeroed), 0);
+	ASSERT_TRUE(route_cfg_equal(copy, zeroed));
 	rows_free(&rows);
-	free(cfg);
-	free(full);
-	free(zeroed);
-	free(copy);
+	rows_free(&rows_other);
+	route_cfg_destroy(cfg, 1);
+	route_cfg_destroy(cfg_other, 1);
+	route_cfg_destroy(full, 1);
+	route_cfg_destroy(zeroed, 1);
+	route_cfg_destroy(copy, 1);
 	route_del(r);
+	route_del(other);
 }
 
 int main(int argc, char **argv)

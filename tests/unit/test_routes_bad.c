@@ -136,8 +136,6 @@ static const struct bad_case {
 	  "unknown version \"v3\" in split" },
 	{ "bad/too-many-allow.yaml", "23:7",
 	  "too many allow entries: at most 8" },
-	{ "bad/too-many-backends.yaml", "39:9",
-	  "too many backends in version \"v1\": at most 32" },
 	{ "bad/too-many-frontends.yaml", "20:5",
 	  "too many frontends: at most 16" },
 	{ "bad/too-many-rules.yaml", "34:5", "too many rules: at most 8" },

@@ -40,7 +40,8 @@ int ctl_edit_begin(const struct ctl *c, const char *route, struct ctl_edit *e)
 	if (e->id < 0)
 		return ctl_error(c, CTL_ERR, "cannot read routes: %s",
 				 strerror(-e->id));
-	compile_copy(e->cfg, e->live);
+	if (route_cfg_copy(e->cfg, e->live))
+		return ctl_error(c, CTL_ERR, "out of memory");
 	return CTL_OK;
 }
 
@@ -49,8 +50,8 @@ void ctl_edit_end(struct ctl_edit *e)
 	maps_unlock(e->lock);
 	e->lock = -1;
 	maps_close(&e->m);
-	free(e->live);
-	free(e->cfg);
+	route_cfg_destroy(e->live, 1);
+	route_cfg_destroy(e->cfg, 1);
 	e->live = e->cfg = NULL;
 }
 

@@ -143,7 +143,8 @@ static int publish(struct rollout_run *r, enum edit what)
 	r->n_published = e.cfg->n_rules;
 	r->have_published = true;
 	r->generation = e.cfg->generation;
-	memcpy(r->cfg, e.cfg, sizeof(*r->cfg));
+	if (route_cfg_copy(r->cfg, e.cfg))
+		ret = ctl_error(r->c, CTL_ERR, "out of memory");
 out:
 	ctl_edit_end(&e);
 	return ret;
@@ -478,7 +479,7 @@ static int run_rollout(struct ctl *c, int argc, char **argv)
 	r->c = c;
 	r->a = &a;
 	memset(&r->m, 0xff, sizeof(r->m)); /* every fd -1 until opened */
-	r->cfg = malloc(sizeof(*r->cfg));
+	r->cfg = calloc(1, sizeof(*r->cfg));
 	r->tty = !c->json && isatty(STDOUT_FILENO);
 	r->tick = c->json ? TICK_JSON_S : r->tty ? TICK_TTY_S : TICK_LOG_S;
 	if (r->tick > a.interval_s / 2)
@@ -504,7 +505,7 @@ static int run_rollout(struct ctl *c, int argc, char **argv)
 	ret = rollout(r);
 out:
 	maps_close(&r->m);
-	free(r->cfg);
+	route_cfg_destroy(r->cfg, 1);
 	free(r);
 	return ret;
 }

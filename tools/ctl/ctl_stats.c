@@ -82,7 +82,7 @@ static __u64 route_conns(const struct stats_route *rs)
 static void frame_free(struct frame *f)
 {
 	for (int i = 0; i < f->n; i++)
-		free(f->routes[i]);
+		stats_route_free(f->routes[i]);
 	free(f->routes);
 	memset(f, 0, sizeof(*f));
 }
@@ -116,7 +116,7 @@ static int frame_read(const struct steer_maps *m, const char *only,
 		}
 		if (stats_read_route(m, ids[i], rs) ||
 		    (only && strcmp(only, rs->cfg.name))) {
-			free(rs);
+			stats_route_free(rs);
 			continue;
 		}
 		f->routes[f->n++] = rs;

@@ -17,10 +17,11 @@ struct route_view {
 	struct steer_stats st[STEER_MAX_RULES + 1][STEER_MAX_VERSIONS + 1];
 	int n_frontends;
 	char frontends[STEER_MAX_FRONTENDS][64];
-	/* TC-layer counters of each backend, by version and backend index */
-	struct steer_backend_stats tc[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
-	/* passive health of each backend (steer_health_v1), and when read */
-	struct steer_health health[STEER_MAX_VERSIONS][ROUTE_MAX_BACKENDS];
+	/* TC-layer counters of each backend, tc[version][backend index], and
+	 * its passive health (steer_health_v1), health[version][backend]:
+	 * n_backends of each version (tc_read), and when read */
+	struct steer_backend_stats *tc[STEER_MAX_VERSIONS];
+	struct steer_health *health[STEER_MAX_VERSIONS];
 	__u64 now_ns;
 };
 
@@ -38,12 +39,28 @@ static const struct {
 	{ STEER_REASON_TC_REWRITE_FAILED, "rewrite_failed" },
 };
 
-static void tc_read(const struct steer_maps *m, struct route_view *v)
+static void tc_free(struct route_view *v)
 {
-	memset(v->tc, 0, sizeof(v->tc));
+	for (int ver = 0; ver < STEER_MAX_VERSIONS; ver++) {
+		free(v->tc[ver]);
+		free(v->health[ver]);
+		v->tc[ver] = NULL;
+		v->health[ver] = NULL;
+	}
+}
+
+static int tc_read(const struct steer_maps *m, struct route_view *v)
+{
+	tc_free(v);
 	for (int ver = 0; ver < v->cfg.n_versions && ver < STEER_MAX_VERSIONS;
 	     ver++) {
 		const struct steer_version *sv = &v->cfg.versions[ver];
+		size_t n = sv->n_backends ? sv->n_backends : 1;
+
+		v->tc[ver] = calloc(n, sizeof(*v->tc[ver]));
+		v->health[ver] = calloc(n, sizeof(*v->health[ver]));
+		if (!v->tc[ver] || !v->health[ver])
+			return -ENOMEM;
 
 		for (int b = 0; b < sv->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
@@ -56,6 +73,7 @@ static void tc_read(const struct steer_maps *m, struct route_view *v)
 		}
 	}
 	v->now_ns = maps_now_ns();
+	return 0;
 }
 
 /* "ok", "ejected" (passively, for a while) or "manual" (steerctl eject). */
@@ -542,7 +560,7 @@ static int run_status(struct ctl *c, int argc, char **argv)
 	ret = ctl_open_maps(c, &m, MAPS_ALL);
 	if (ret)
 		return ret;
-	v = malloc(sizeof(*v));
+	v = calloc(1, sizeof(*v));
 	if (!v) {
 		ret = ctl_error(c, CTL_ERR, "out of memory");
 		goto out;
@@ -564,7 +582,12 @@ static int run_status(struct ctl *c, int argc, char **argv)
 		if (only && strcmp(only, v->cfg.name))
 			continue;
 		maps_stats_read(&m, ids[i], v->st);
-		tc_read(&m, v);
+		if (tc_read(&m, v)) {
+			json_object_put(doc);
+			json_object_put(arr);
+			ret = ctl_error(c, CTL_ERR, "out of memory");
+			goto out;
+		}
 		frontends_of(&m, v);
 		if (arr)
 			json_object_array_add(arr, route_json(v));
@@ -597,6 +620,10 @@ static int run_status(struct ctl *c, int argc, char **argv)
 	}
 out:
 	free(ids);
+	if (v) {
+		tc_free(v);
+		route_cfg_free(&v->cfg);
+	}
 	free(v);
 	maps_close(&m);
 	return ret;

@@ -385,7 +385,7 @@ out:
 		lease_end(&t.m, until);
 	ring_buffer__free(rb);
 	for (int i = 0; i < ROUTE_CACHE; i++)
-		free(t.routes[i].cfg);
+		route_cfg_destroy(t.routes[i].cfg, 1);
 	maps_close(&t.m);
 	return ret;
 }
