@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include "log.h"
 #include "routes_internal.h"
 
 int route_array_grow(void **arr, int n, size_t size)
@@ -498,6 +500,18 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 static int check_set(const struct route_set *set, bool only_new, char *err,
 		     size_t errlen);
 
+static double ms_since(struct timespec *t)
+{
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - t->tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - t->tv_nsec) / 1e6;
+	*t = now;
+	return ms;
+}
+
 int routes_load_dir_from(const char *dir, struct route_set *prev,
 			 struct route_set *set, char *err, size_t errlen)
 {
@@ -505,10 +519,14 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 	char path[ROUTE_PATH_MAX], **names = NULL;
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
+	double ms_index, ms_files, ms_take, ms_check;
 	struct route_reuse ru;
+	struct timespec t;
 	int i, n = 0, ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	ret = routes_reuse_init(&ru, prev);
+	ms_index = ms_since(&t);
 	if (ret)
 		snprintf(err, errlen, "%s: out of memory", dir);
 	else
@@ -527,11 +545,14 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 		free(names[i]);
 	free(names);
 	routes_reuse_free(&ru);
+	ms_files = ms_since(&t);
 	if (!ret && prev)
 		routes_reuse_take(&tmp, prev);
+	ms_take = ms_since(&t);
 	/* What was taken was checked with the previous set. */
 	if (!ret)
 		ret = check_set(&tmp, prev != NULL, err, errlen);
+	ms_check = ms_since(&t);
 	if (ret && prev)
 		routes_reuse_give_back(&tmp, prev);
 	routes_free(set);
@@ -539,6 +560,9 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 		routes_free(&tmp);
 	else
 		*set = tmp;
+	pr_debug("load phases: index %.1f ms, files %.1f ms, take %.1f ms, "
+		 "check %.1f ms, free %.1f ms",
+		 ms_index, ms_files, ms_take, ms_check, ms_since(&t));
 	return ret;
 }
 
