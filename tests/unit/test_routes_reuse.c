@@ -115,12 +115,11 @@ TEST(unchanged_documents_taken_changed_one_parsed)
 	ASSERT_EQ(c->pos.line, c_line + 1);
 	ASSERT_EQ(c->frontends[0].pos.line, c_line + 1 + 3);
 	ASSERT_EQ(c->versions[0].backends[0].pos.line, c_line + 1 + 4);
-	/* In the previous set the taken routes leave nameless husks; what is
-	 * left named is what the new set no longer has in that form. */
-	ASSERT_EQ(prev.n, 3);
-	ASSERT_STREQ(prev.routes[0].name, "");
-	ASSERT_STREQ(prev.routes[1].name, "b");
-	ASSERT_STREQ(prev.routes[2].name, "");
+	/* What is left in the previous set is what the new set no longer
+	 * has in that form. */
+	ASSERT_EQ(prev.n, 1);
+	ASSERT_STREQ(prev.routes[0].name, "b");
+	ASSERT_EQ(prev.routes[0].reused_by, 0);
 	routes_free(&prev);
 	routes_free(&set);
 	rmtmp();
