@@ -310,14 +310,14 @@ static int take_doc(struct route_plan *pl, const struct route_doc_span *sp,
 		    struct route_reuse *ru, int k)
 {
 	struct route_set *prev = ru->prev;
-	const char *file = prev->routes[k].file;
+	__u64 file_hash = prev->routes[k].file_hash;
 	int ret = 0, i;
 
 	for (i = k; !ret && i < prev->n; i++) {
 		struct route *r = &prev->routes[i];
 
 		if (i > k && (r->doc_hash != sp->hash || r->reused_by ||
-			      strcmp(r->file, file)))
+			      r->file_hash != file_hash))
 			break;
 		ret = routes_plan_add(pl, i, sp->line);
 		if (!ret)
@@ -342,6 +342,7 @@ static int parse_span(const char *path, const unsigned char *buf,
 				   err, errlen);
 	for (int i = first; !ret && i < out->n; i++) {
 		out->routes[i].doc_hash = sp->hash;
+		out->routes[i].file_hash = routes_path_hash(path);
 		out->routes[i].doc_line = sp->line;
 		ret = routes_plan_add(pl, ~i, sp->line);
 		if (ret)
@@ -358,13 +359,14 @@ static int parse_text(const char *path, const unsigned char *buf, size_t len,
 {
 	struct route_doc_span *sp;
 	int n = routes_split_docs(buf, len, &sp), ret = 0;
+	__u64 file_hash = routes_path_hash(path);
 
 	if (n < 0) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return n;
 	}
 	for (int i = 0; i < n && !ret; i++) {
-		int k = ru ? routes_reuse_find(ru, path, sp[i].hash) : -1;
+		int k = ru ? routes_reuse_find(ru, file_hash, sp[i].hash) : -1;
 
 		if (k >= 0)
 			ret = take_doc(pl, &sp[i], ru, k);

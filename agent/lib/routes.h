@@ -125,6 +125,7 @@ struct route {
 	/* Its document, for a reload that takes the documents whose text is
 	 * unchanged from the previous set (routes_load_dir_from). */
 	__u64 doc_hash;	 /* of the document's text; never 0 once parsed */
+	__u64 file_hash; /* of its file's path */
 	int doc_line;	 /* 0-based line of the document's first byte */
 	int reused_from; /* 1 + its index in the previous set; 0: parsed */
 	int reused_by;	 /* during a load: claimed by that index + 1 */

@@ -54,9 +54,11 @@ struct route_reuse {
  * taken was, and the index is built at the first that is not. */
 int routes_reuse_init(struct route_reuse *ru, struct route_set *prev);
 void routes_reuse_free(struct route_reuse *ru);
-/* The unclaimed route of file @path whose document hashed to @hash, -1
- * when there is none, or -ENOMEM. */
-int routes_reuse_find(struct route_reuse *ru, const char *path, __u64 hash);
+/* The unclaimed route of the file whose path hashed to @file_hash
+ * (routes_path_hash) and whose document hashed to @hash, -1 when there is
+ * none, or -ENOMEM. */
+int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash);
+__u64 routes_path_hash(const char *path);
 
 /*
  * A load before its set is put together: per route of the new set, in

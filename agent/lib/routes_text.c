@@ -113,19 +113,27 @@ void routes_reuse_free(struct route_reuse *ru)
 	memset(ru, 0, sizeof(*ru));
 }
 
-static bool reuse_match(const struct route *r, const char *path, __u64 hash)
+__u64 routes_path_hash(const char *path)
 {
-	return r->doc_hash == hash && !r->reused_by && !strcmp(r->file, path);
+	return XXH3_64bits(path, strlen(path));
 }
 
-int routes_reuse_find(struct route_reuse *ru, const char *path, __u64 hash)
+/* The file is told by its path's hash, as the text by the document's: the
+ * path itself lies elsewhere in memory, one cache miss per route. */
+static bool reuse_match(const struct route *r, __u64 file_hash, __u64 hash)
+{
+	return r->doc_hash == hash && r->file_hash == file_hash &&
+	       !r->reused_by;
+}
+
+int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash)
 {
 	if (!ru->prev)
 		return -1;
 	/* An edit leaves the documents around it in order: look where the
 	 * last one taken was first (a walk through memory in order). */
 	if (ru->next < ru->prev->n &&
-	    reuse_match(&ru->prev->routes[ru->next], path, hash))
+	    reuse_match(&ru->prev->routes[ru->next], file_hash, hash))
 		return ru->next;
 	if (!ru->slot && reuse_index(ru))
 		return -ENOMEM;
@@ -134,7 +142,7 @@ int routes_reuse_find(struct route_reuse *ru, const char *path, __u64 hash)
 
 		if (i < 0)
 			return -1;
-		if (reuse_match(&ru->prev->routes[i], path, hash))
+		if (reuse_match(&ru->prev->routes[i], file_hash, hash))
 			return i;
 	}
 }
