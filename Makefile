@@ -206,7 +206,7 @@ sanitize: $(ASAN_BINS)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
-FUZZ_AGENT  := addr compile compile_source route_cfg routes routes_doc routes_dns routes_policy routes_text ryaml
+FUZZ_AGENT  := addr compile compile_source route_cfg routes routes_doc routes_check routes_dns routes_policy routes_text ryaml log
 FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/lib/%.o,$(FUZZ_AGENT))
 # Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
 # tests/fuzz/regressions/ once crashed or hung the target: every run
@@ -221,7 +221,7 @@ $(BUILD)/fuzz/agent/lib/%.o: agent/lib/%.c $(HEADERS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HEADERS)
 	$(call msg,LD-FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -lyaml -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_OBJS) -lyaml -ljson-c -lbpf -lelf -lz -o $@
 
 # libFuzzer exits non-zero on a crash, leak, UBSan report or timeout and
 # leaves the input as build/fuzz/crash-* (leak-*, timeout-*).

@@ -21,25 +21,6 @@
 #include <bpf/bpf.h>
 #include "apply_internal.h"
 
-/* Whether @r compiles the same whenever its text is the same: cgroup
- * paths resolve to ids, and dns/srv entries to what the names answer. */
-static bool text_only(const struct route *r)
-{
-	for (int v = 0; v < r->n_versions; v++)
-		if (r->versions[v].n_dns)
-			return false;
-	for (int i = 0; i < r->n_rules; i++)
-		if (r->rules[i].match.n_cgroups)
-			return false;
-	for (int i = 0; i < r->n_allow; i++)
-		if (r->allow[i].n_cgroups)
-			return false;
-	for (int i = 0; i < r->n_deny; i++)
-		if (r->deny[i].n_cgroups)
-			return false;
-	return true;
-}
-
 static int cmp_route_name(const void *a, const void *b)
 {
 	return strcmp((*(const struct route *const *)a)->name,
@@ -112,7 +93,9 @@ static int delta_init(struct delta *d, struct route_set *set,
 	for (int i = 0; i < set->n; i++) {
 		struct route *r = &set->routes[i];
 
-		if (r->reused_from && r->applied.valid && text_only(r))
+		/* A route taken whose text is all it depends on is live
+		 * as it was (route.text_only). */
+		if (r->reused_from && r->applied.valid && r->text_only)
 			continue;
 		d->touched[d->n_touched] = i;
 		d->names[d->n_touched++] = r;

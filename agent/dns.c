@@ -590,10 +590,12 @@ void dns_expand(struct dns *dns, struct route_set *set, int wait_ms)
 		return;
 	for (struct dns_entry *e = dns->entries; e; e = e->next)
 		e->used = false;
+	/* has_dns: the versions of routes without dns/srv entries (most)
+	 * are not even looked at. */
 	for (int i = 0; i < set->n; i++) {
 		struct route *r = &set->routes[i];
 
-		for (int v = 0; v < r->n_versions; v++) {
+		for (int v = 0; r->has_dns && v < r->n_versions; v++) {
 			for (int k = 0; k < r->versions[v].n_dns; k++) {
 				struct dns_entry *e =
 					entry_get(dns, &r->versions[v].dns[k]);
@@ -625,7 +627,9 @@ void dns_expand(struct dns *dns, struct route_set *set, int wait_ms)
 		}
 	}
 	for (int i = 0; i < set->n; i++)
-		for (int v = 0; v < set->routes[i].n_versions; v++)
+		for (int v = 0;
+		     set->routes[i].has_dns && v < set->routes[i].n_versions;
+		     v++)
 			expand_version(dns, &set->routes[i],
 				       &set->routes[i].versions[v]);
 	dns_write_state(dns);

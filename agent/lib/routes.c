@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include "log.h"
 #include "routes_internal.h"
 
 int route_array_grow(void **arr, int n, size_t size)
@@ -297,54 +299,40 @@ static int read_all(FILE *f, unsigned char **buf, size_t *len)
 	return 0;
 }
 
-/* A placeholder in @out for route @k of the previous set (moved later). */
-static int add_reused(struct route_set *out, const struct route_doc_span *sp,
-		      struct route_reuse *ru, int k)
-{
-	struct route *r;
-
-	if (route_array_grow((void **)&out->routes, out->n, sizeof(*r)))
-		return -ENOMEM;
-	r = &out->routes[out->n++];
-	memset(r, 0, sizeof(*r));
-	r->doc_hash = sp->hash;
-	r->doc_line = sp->line;
-	r->reused_from = k + 1;
-	ru->prev->routes[k].reused_by = out->n;
-	return 0;
-}
-
 /*
- * Placeholders for every route of the previous set's document that starts
- * at route @k: a file that is not split (see routes_text.c) is one
- * document of many routes, consecutive in the previous set since they
- * were parsed together. No two documents of one file that hold routes
- * have the same text (their names would clash), so the run is this one's.
+ * Take every route of the previous set's document that starts at route
+ * @k: a file that is not split (see routes_text.c) is one document of many
+ * routes, consecutive in the previous set since they were parsed
+ * together. No two documents of one file that hold routes have the same
+ * text (their names would clash), so the run is this one's.
  */
-static int add_reused_doc(struct route_set *out,
-			  const struct route_doc_span *sp,
-			  struct route_reuse *ru, int k)
+static int take_doc(struct route_plan *pl, const struct route_doc_span *sp,
+		    struct route_reuse *ru, int k)
 {
-	const struct route_set *prev = ru->prev;
-	const char *file = prev->routes[k].file;
-	int ret = 0;
+	struct route_set *prev = ru->prev;
+	__u64 file_hash = prev->routes[k].file_hash;
+	int ret = 0, i;
 
-	for (int i = k; !ret && i < prev->n; i++) {
-		const struct route *r = &prev->routes[i];
+	for (i = k; !ret && i < prev->n; i++) {
+		struct route *r = &prev->routes[i];
 
-		if (r->doc_hash != sp->hash || r->reused_by ||
-		    strcmp(r->file, file))
+		if (i > k && (r->doc_hash != sp->hash || r->reused_by ||
+			      r->file_hash != file_hash))
 			break;
-		ret = add_reused(out, sp, ru, i);
+		ret = routes_plan_add(pl, i, sp->line);
+		if (!ret)
+			r->reused_by = pl->n;
 	}
+	ru->next = i;
 	return ret;
 }
 
-/* Parse span @sp of @buf into @out, the route it holds marked with it. */
+/* Parse span @sp of @buf into @pl, the routes it holds marked with it. */
 static int parse_span(const char *path, const unsigned char *buf,
-		      const struct route_doc_span *sp, struct route_set *out,
+		      const struct route_doc_span *sp, struct route_plan *pl,
 		      char *err, size_t errlen)
 {
+	struct route_set *out = &pl->parsed;
 	int first = out->n;
 	int ret = check_depth(path, buf + sp->off, sp->len, sp->line, err,
 			      errlen);
@@ -354,43 +342,48 @@ static int parse_span(const char *path, const unsigned char *buf,
 				   err, errlen);
 	for (int i = first; !ret && i < out->n; i++) {
 		out->routes[i].doc_hash = sp->hash;
+		out->routes[i].file_hash = routes_path_hash(path);
 		out->routes[i].doc_line = sp->line;
+		ret = routes_plan_add(pl, ~i, sp->line);
+		if (ret)
+			snprintf(err, errlen, "%s: out of memory", path);
 	}
 	return ret;
 }
 
-/* The text of one file into @out: each document parsed, or taken from
+/* The text of one file into @pl: each document parsed, or taken from
  * @ru's previous set when its text is unchanged there. */
 static int parse_text(const char *path, const unsigned char *buf, size_t len,
-		      struct route_reuse *ru, struct route_set *out, char *err,
+		      struct route_reuse *ru, struct route_plan *pl, char *err,
 		      size_t errlen)
 {
 	struct route_doc_span *sp;
 	int n = routes_split_docs(buf, len, &sp), ret = 0;
+	__u64 file_hash = routes_path_hash(path);
 
 	if (n < 0) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return n;
 	}
 	for (int i = 0; i < n && !ret; i++) {
-		int k = ru ? routes_reuse_find(ru, path, sp[i].hash) : -1;
+		int k = ru ? routes_reuse_find(ru, file_hash, sp[i].hash) : -1;
 
-		if (k >= 0) {
-			ret = add_reused_doc(out, &sp[i], ru, k);
-			if (ret)
-				snprintf(err, errlen, "%s: out of memory",
-					 path);
-		} else {
-			ret = parse_span(path, buf, &sp[i], out, err, errlen);
-		}
+		if (k >= 0)
+			ret = take_doc(pl, &sp[i], ru, k);
+		else if (k == -1)
+			ret = parse_span(path, buf, &sp[i], pl, err, errlen);
+		else
+			ret = k;
+		if (ret == -ENOMEM)
+			snprintf(err, errlen, "%s: out of memory", path);
 	}
 	free(sp);
 	return ret;
 }
 
-/* Read @path and parse it into @out (see parse_text). */
+/* Read @path and parse it into @pl (see parse_text). */
 static int load_file(const char *path, struct route_reuse *ru,
-		     struct route_set *out, char *err, size_t errlen)
+		     struct route_plan *pl, char *err, size_t errlen)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -417,7 +410,7 @@ static int load_file(const char *path, struct route_reuse *ru,
 	}
 	ret = check_empty(path, buf, len, err, errlen);
 	if (!ret)
-		ret = parse_text(path, buf, len, ru, out, err, errlen);
+		ret = parse_text(path, buf, len, ru, pl, err, errlen);
 	free(buf);
 	return ret;
 }
@@ -425,18 +418,18 @@ static int load_file(const char *path, struct route_reuse *ru,
 int routes_parse_file(const char *path, struct route_set *set, char *err,
 		      size_t errlen)
 {
-	struct route_set tmp = { 0 };
-	int ret = load_file(path, NULL, &tmp, err, errlen);
+	struct route_plan pl = { 0 };
+	int ret = load_file(path, NULL, &pl, err, errlen);
 
 	/* Duplicates inside the file are errors of this file. */
 	if (!ret)
-		ret = routes_check_set(&tmp, err, errlen);
+		ret = routes_check_set(&pl.parsed, err, errlen);
 	if (!ret) {
-		ret = set_append(set, &tmp);
+		ret = set_append(set, &pl.parsed);
 		if (ret)
 			snprintf(err, errlen, "%s: out of memory", path);
 	}
-	routes_free(&tmp);
+	routes_plan_free(&pl);
 	return ret;
 }
 
@@ -495,19 +488,32 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 	return ret;
 }
 
-static int check_set(const struct route_set *set, bool only_new, char *err,
-		     size_t errlen);
+static double ms_since(struct timespec *t)
+{
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - t->tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - t->tv_nsec) / 1e6;
+	*t = now;
+	return ms;
+}
 
 int routes_load_dir_from(const char *dir, struct route_set *prev,
 			 struct route_set *set, char *err, size_t errlen)
 {
-	struct route_set tmp = { 0 };
+	struct route_set built = { 0 };
+	struct route_plan pl = { 0 };
 	char path[ROUTE_PATH_MAX], **names = NULL;
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
+	double ms_files, ms_check, ms_build;
 	struct route_reuse ru;
+	struct timespec t;
 	int i, n = 0, ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	ret = routes_reuse_init(&ru, prev);
 	if (ret)
 		snprintf(err, errlen, "%s: out of memory", dir);
@@ -521,24 +527,31 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 			ret = -ENAMETOOLONG;
 			break;
 		}
-		ret = load_file(path, &ru, &tmp, err, errlen);
+		ret = load_file(path, &ru, &pl, err, errlen);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
 	routes_reuse_free(&ru);
-	if (!ret && prev)
-		routes_reuse_take(&tmp, prev);
-	/* What was taken was checked with the previous set. */
+	ms_files = ms_since(&t);
+	/* Nothing has moved yet: a bad set leaves @prev as it was. */
 	if (!ret)
-		ret = check_set(&tmp, prev != NULL, err, errlen);
-	if (ret && prev)
-		routes_reuse_give_back(&tmp, prev);
-	routes_free(set);
+		ret = routes_check_plan(&pl, prev, err, errlen);
+	ms_check = ms_since(&t);
+	if (!ret) {
+		ret = routes_plan_build(&pl, prev, &built);
+		if (ret)
+			snprintf(err, errlen, "%s: out of memory", dir);
+	}
 	if (ret)
-		routes_free(&tmp);
-	else
-		*set = tmp;
+		routes_plan_unclaim(&pl, prev);
+	routes_plan_free(&pl);
+	ms_build = ms_since(&t);
+	routes_free(set);
+	*set = built;
+	pr_debug("load phases: files %.1f ms, check %.1f ms, build %.1f ms, "
+		 "free %.1f ms",
+		 ms_files, ms_check, ms_build, ms_since(&t));
 	return ret;
 }
 
@@ -546,187 +559,4 @@ int routes_load_dir(const char *dir, struct route_set *set, char *err,
 		    size_t errlen)
 {
 	return routes_load_dir_from(dir, NULL, set, err, errlen);
-}
-
-static int dup_frontend(const struct route *r, const struct route_frontend *f,
-			const struct route *first,
-			const struct route_frontend *ff, char *err,
-			size_t errlen)
-{
-	char buf[ADDR_STR_MAX];
-
-	/* A frontend always has a port. */
-	addr_format(buf, sizeof(buf), f->addr.family, f->addr.addr,
-		    f->addr.port);
-	snprintf(err, errlen,
-		 "%s:%d:%d: duplicate frontend %s/%s (also in %s:%d:%d)",
-		 r->file, f->pos.line, f->pos.col, buf,
-		 f->proto == STEER_PROTO_UDP ? "udp" : "tcp", first->file,
-		 ff->pos.line, ff->pos.col);
-	return -EINVAL;
-}
-
-/* A route name or a frontend with where it is: sorted, equal ones meet. */
-struct seen {
-	const struct route *r;
-	const struct route_frontend *f; /* NULL: the route's name */
-	int i, k;			/* route index, frontend index */
-};
-
-static int cmp_key(const struct seen *a, const struct seen *b)
-{
-	const struct route_addr *x, *y;
-
-	if (!a->f)
-		return strcmp(a->r->name, b->r->name);
-	if (a->f->proto != b->f->proto)
-		return a->f->proto < b->f->proto ? -1 : 1;
-	x = &a->f->addr;
-	y = &b->f->addr;
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	if (x->has_port != y->has_port)
-		return x->has_port < y->has_port ? -1 : 1;
-	if (x->has_port && x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return memcmp(x->addr, y->addr, sizeof(x->addr));
-}
-
-static int cmp_seen(const void *pa, const void *pb)
-{
-	const struct seen *a = pa, *b = pb;
-	int c = cmp_key(a, b);
-
-	if (c)
-		return c;
-	if (a->i != b->i)
-		return a->i < b->i ? -1 : 1;
-	return a->k < b->k ? -1 : a->k > b->k;
-}
-
-/*
- * The first duplicate in file order among @n sorted entries: the entry
- * with the lowest (route, frontend) position that has an equal one before
- * it, and that first one. NULL when there is none.
- */
-static const struct seen *first_dup(const struct seen *e, size_t n,
-				    const struct seen **first)
-{
-	const struct seen *best = NULL;
-
-	for (size_t g = 0; g < n;) {
-		size_t h = g + 1;
-
-		while (h < n && !cmp_key(&e[g], &e[h]))
-			h++;
-		if (h - g > 1 &&
-		    (!best || e[g + 1].i < best->i ||
-		     (e[g + 1].i == best->i && e[g + 1].k < best->k))) {
-			best = &e[g + 1];
-			*first = &e[g];
-		}
-		g = h;
-	}
-	return best;
-}
-
-/*
- * Duplicate route names and frontends across the set, by sorting: O(n log
- * n) where comparing every pair took minutes at 100k routes. The error is
- * the one a walk in file order meets first (a route's name before its
- * frontends).
- */
-/* Route @i's name and frontends into @names / @fronts (at *@n_f). */
-static void seen_add(const struct route_set *set, int i, struct seen *names,
-		     int *n_n, struct seen *fronts, size_t *n_f)
-{
-	const struct route *r = &set->routes[i];
-
-	names[(*n_n)++] = (struct seen){ .r = r, .i = i };
-	for (int k = 0; k < r->n_frontends; k++)
-		fronts[(*n_f)++] = (struct seen){ r, &r->frontends[k], i, k };
-}
-
-static int cmp_key_only(const void *a, const void *b)
-{
-	return cmp_key(a, b);
-}
-
-/*
- * Keep only the entries whose key one of the @n_p sorted entries of
- * @parsed has: with the rest of a set taken unchanged from a checked one,
- * every duplicate involves a route parsed anew, so the check needs only
- * those keys (a bsearch per route instead of sorting 200,000 entries).
- */
-static size_t seen_filter(struct seen *e, size_t n, const struct seen *parsed,
-			  size_t n_p)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (bsearch(&e[i], parsed, n_p, sizeof(*parsed), cmp_key_only))
-			e[kept++] = e[i];
-	return kept;
-}
-
-/* routes_check_set; with @only_new, @set's routes that are not parsed
- * anew (reused_from) are known to be free of duplicates among them. */
-static int check_set(const struct route_set *set, bool only_new, char *err,
-		     size_t errlen)
-{
-	const struct seen *dn = NULL, *df = NULL, *fn = NULL, *ff = NULL;
-	struct seen *names, *fronts, *pn = NULL, *pf = NULL;
-	size_t n_f = 0, n_pf = 0;
-	int ret = 0, n_n = 0, n_pn = 0;
-
-	names = calloc(set->n + 1, sizeof(*names));
-	fronts = calloc((size_t)set->n * STEER_MAX_FRONTENDS + 1,
-			sizeof(*fronts));
-	if (only_new) {
-		pn = calloc(set->n + 1, sizeof(*pn));
-		pf = calloc((size_t)set->n * STEER_MAX_FRONTENDS + 1,
-			    sizeof(*pf));
-	}
-	if (!names || !fronts || (only_new && (!pn || !pf))) {
-		snprintf(err, errlen, "out of memory");
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < set->n; i++) {
-		seen_add(set, i, names, &n_n, fronts, &n_f);
-		if (only_new && !set->routes[i].reused_from)
-			seen_add(set, i, pn, &n_pn, pf, &n_pf);
-	}
-	if (only_new) {
-		qsort(pn, n_pn, sizeof(*pn), cmp_seen);
-		qsort(pf, n_pf, sizeof(*pf), cmp_seen);
-		n_n = (int)seen_filter(names, n_n, pn, n_pn);
-		n_f = seen_filter(fronts, n_f, pf, n_pf);
-	}
-	qsort(names, n_n, sizeof(*names), cmp_seen);
-	qsort(fronts, n_f, sizeof(*fronts), cmp_seen);
-	dn = first_dup(names, n_n, &fn);
-	df = first_dup(fronts, n_f, &ff);
-	if (dn && (!df || dn->i <= df->i)) {
-		snprintf(err, errlen,
-			 "%s:%d:%d: duplicate route name \"%s\" (also in "
-			 "%s:%d:%d)",
-			 dn->r->file, dn->r->pos.line, dn->r->pos.col,
-			 dn->r->name, fn->r->file, fn->r->pos.line,
-			 fn->r->pos.col);
-		ret = -EINVAL;
-	} else if (df) {
-		ret = dup_frontend(df->r, df->f, ff->r, ff->f, err, errlen);
-	}
-out:
-	free(names);
-	free(fronts);
-	free(pn);
-	free(pf);
-	return ret;
-}
-
-int routes_check_set(const struct route_set *set, char *err, size_t errlen)
-{
-	return check_set(set, false, err, errlen);
 }

@@ -125,10 +125,14 @@ struct route {
 	/* Its document, for a reload that takes the documents whose text is
 	 * unchanged from the previous set (routes_load_dir_from). */
 	__u64 doc_hash;	 /* of the document's text; never 0 once parsed */
+	__u64 file_hash; /* of its file's path */
 	int doc_line;	 /* 0-based line of the document's first byte */
 	int reused_from; /* 1 + its index in the previous set; 0: parsed */
-	int reused_by;	 /* in the previous set: claimed by that index + 1 */
+	int reused_by;	 /* during a load: claimed by that index + 1 */
 	bool has_dns;	 /* a version has dns/srv entries */
+	/* It compiles the same whenever its text is the same: no dns/srv
+	 * entries, no cgroup paths (they resolve to ids). */
+	bool text_only;
 	/* steerd's record of it once applied (agent/apply.c), carried with
 	 * the route while its document is unchanged. */
 	struct route_applied {
@@ -166,9 +170,10 @@ int routes_load_dir(const char *dir, struct route_set *set, char *err,
  * empty) every route whose document's text is unchanged in the same file,
  * instead of parsing it again: a one-route change to a file of 100,000
  * routes parses one document. The routes taken keep their `applied` record
- * and have reused_from set; in @prev they leave zeroed husks (empty name)
- * and what remains named is what the new set no longer has in that form.
- * On error @prev is as it was and @set is emptied.
+ * and have reused_from set; they leave @prev, which keeps only what the new
+ * set no longer has in that form. A change that leaves every taken route
+ * at its index (an edit in place) copies no route: @set takes over @prev's
+ * array. On error @prev is as it was and @set is emptied.
  */
 int routes_load_dir_from(const char *dir, struct route_set *prev,
 			 struct route_set *set, char *err, size_t errlen);

@@ -492,6 +492,23 @@ static int check_table_room(struct ry_ctx *c, const struct route *r)
 	return 0;
 }
 
+/* See route.text_only: worked out once, read by every reload. */
+static bool text_only(const struct route *r)
+{
+	if (r->has_dns)
+		return false;
+	for (int i = 0; i < r->n_rules; i++)
+		if (r->rules[i].match.n_cgroups)
+			return false;
+	for (int i = 0; i < r->n_allow; i++)
+		if (r->allow[i].n_cgroups)
+			return false;
+	for (int i = 0; i < r->n_deny; i++)
+		if (r->deny[i].n_cgroups)
+			return false;
+	return true;
+}
+
 int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 {
 	static const char *const fields[] = {
@@ -562,5 +579,6 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 	n = ry_map_get(c, root, "connection-pool");
 	if (n && (err = routes_parse_pool(c, n, r)))
 		return err;
+	r->text_only = text_only(r);
 	return 0;
 }

@@ -45,18 +45,58 @@ int routes_split_docs(const unsigned char *buf, size_t len,
 /* The previous set's documents by hash. */
 struct route_reuse {
 	struct route_set *prev; /* NULL: nothing to take */
-	int *slot;		/* route index, -1: empty */
+	int *slot;		/* route index, -1: empty; NULL: not built */
 	size_t mask;
+	int next; /* the route after the last one taken: the likely next */
 };
 
+/* Nothing is indexed yet: most documents are found where the last one
+ * taken was, and the index is built at the first that is not. */
 int routes_reuse_init(struct route_reuse *ru, struct route_set *prev);
 void routes_reuse_free(struct route_reuse *ru);
-/* The unclaimed route of file @path whose document hashed to @hash, or -1. */
-int routes_reuse_find(const struct route_reuse *ru, const char *path,
-		      __u64 hash);
-/* Move the routes @set's placeholders name from @prev into @set ... */
-void routes_reuse_take(struct route_set *set, struct route_set *prev);
-/* ... and back, for a load that failed after the move. */
-void routes_reuse_give_back(struct route_set *set, struct route_set *prev);
+/* The unclaimed route of the file whose path hashed to @file_hash
+ * (routes_path_hash) and whose document hashed to @hash, -1 when there is
+ * none, or -ENOMEM. */
+int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash);
+__u64 routes_path_hash(const char *path);
+
+/*
+ * A load before its set is put together: per route of the new set, in
+ * order, where it comes from. A route taken from the previous set stays
+ * there, claimed (reused_by), until routes_plan_build moves it: a load
+ * that fails leaves the previous set as it was at no cost.
+ */
+struct route_plan {
+	struct route_set parsed; /* the routes parsed anew, in file order */
+	int n;
+	int *src;  /* >= 0: index in the previous set; < 0: ~index in parsed */
+	int *line; /* 0-based first line of its document now */
+};
+
+/* Append a route from @src (see above) whose document starts at @line. */
+int routes_plan_add(struct route_plan *pl, int src, int line);
+/* Free @pl and the routes parsed anew it still holds. */
+void routes_plan_free(struct route_plan *pl);
+/* Route @i of @pl; *@shift: what to add to its line numbers (a taken
+ * route's document may have moved); *@taken: whether it is in @prev. */
+const struct route *routes_plan_route(const struct route_plan *pl,
+				      const struct route_set *prev, int i,
+				      int *shift, bool *taken);
+/* routes_check.c: duplicate names and frontends among @pl's routes (only
+ * those involving a route parsed anew when some are taken). */
+int routes_check_plan(const struct route_plan *pl, const struct route_set *prev,
+		      char *err, size_t errlen);
+/*
+ * Put @pl's set together into @set: the routes parsed anew and the taken
+ * ones moved out of @prev, which keeps only the routes not taken (the
+ * ones the new set no longer has in that form). When every taken route
+ * keeps its index, as a change in place leaves them, @set takes over
+ * @prev's array and only the changed places are written. 0, or -ENOMEM
+ * with nothing moved.
+ */
+int routes_plan_build(struct route_plan *pl, struct route_set *prev,
+		      struct route_set *set);
+/* A load that failed: the claims on @prev's routes are dropped. */
+void routes_plan_unclaim(const struct route_plan *pl, struct route_set *prev);
 
 #endif /* STEER_ROUTES_INTERNAL_H */

@@ -20,15 +20,14 @@
 #include <xxhash.h>
 #include "routes_internal.h"
 
-/* A line at @p (of @end) that starts with @mark followed by a blank. */
-static bool marker_line(const unsigned char *p, const unsigned char *end,
-			const char *mark)
+/* A line at @p (of @end) that is "ccc" followed by a blank or its end
+ * ("---", "..."). Inline: it runs at the start of every line. */
+static inline bool marker_line(const unsigned char *p, const unsigned char *end,
+			       unsigned char c)
 {
-	size_t n = strlen(mark);
-
-	if ((size_t)(end - p) < n || memcmp(p, mark, n))
-		return false;
-	return p + n == end || strchr(" \t\r\n", p[n]);
+	return end - p >= 3 && p[0] == c && p[1] == c && p[2] == c &&
+	       (end - p == 3 || p[3] == ' ' || p[3] == '\t' || p[3] == '\r' ||
+		p[3] == '\n');
 }
 
 int routes_split_docs(const unsigned char *buf, size_t len,
@@ -40,11 +39,11 @@ int routes_split_docs(const unsigned char *buf, size_t len,
 
 	*out = NULL;
 	for (; p < end; p = nl + 1, line++) {
-		if (*p == '%' || marker_line(p, end, "...")) {
+		if (*p == '%' || marker_line(p, end, '.')) {
 			n = 0; /* one span: see the top of the file */
 			break;
 		}
-		if (p == buf || marker_line(p, end, "---")) {
+		if (p == buf || marker_line(p, end, '-')) {
 			if (route_array_grow((void **)&s, n, sizeof(*s))) {
 				free(s);
 				return -ENOMEM;
@@ -77,14 +76,11 @@ int routes_split_docs(const unsigned char *buf, size_t len,
  * index. The route arrays move (realloc), so a library table that keeps
  * pointers to its elements (uthash) cannot index them in place.
  */
-int routes_reuse_init(struct route_reuse *ru, struct route_set *prev)
+static int reuse_index(struct route_reuse *ru)
 {
+	const struct route_set *prev = ru->prev;
 	size_t cap = 2;
 
-	memset(ru, 0, sizeof(*ru));
-	ru->prev = prev;
-	if (!prev || !prev->n)
-		return 0;
 	while (cap < 2 * (size_t)prev->n)
 		cap *= 2;
 	ru->slot = malloc(cap * sizeof(*ru->slot));
@@ -104,28 +100,92 @@ int routes_reuse_init(struct route_reuse *ru, struct route_set *prev)
 	return 0;
 }
 
+int routes_reuse_init(struct route_reuse *ru, struct route_set *prev)
+{
+	memset(ru, 0, sizeof(*ru));
+	ru->prev = prev && prev->n ? prev : NULL;
+	return 0;
+}
+
 void routes_reuse_free(struct route_reuse *ru)
 {
 	free(ru->slot);
 	memset(ru, 0, sizeof(*ru));
 }
 
-int routes_reuse_find(const struct route_reuse *ru, const char *path,
-		      __u64 hash)
+__u64 routes_path_hash(const char *path)
 {
-	if (!ru->slot)
+	return XXH3_64bits(path, strlen(path));
+}
+
+/* The file is told by its path's hash, as the text by the document's: the
+ * path itself lies elsewhere in memory, one cache miss per route. */
+static bool reuse_match(const struct route *r, __u64 file_hash, __u64 hash)
+{
+	return r->doc_hash == hash && r->file_hash == file_hash &&
+	       !r->reused_by;
+}
+
+int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash)
+{
+	if (!ru->prev)
 		return -1;
+	/* An edit leaves the documents around it in order: look where the
+	 * last one taken was first (a walk through memory in order). */
+	if (ru->next < ru->prev->n &&
+	    reuse_match(&ru->prev->routes[ru->next], file_hash, hash))
+		return ru->next;
+	if (!ru->slot && reuse_index(ru))
+		return -ENOMEM;
 	for (size_t h = (size_t)hash;; h++) {
 		int i = ru->slot[h & ru->mask];
-		const struct route *r;
 
 		if (i < 0)
 			return -1;
-		r = &ru->prev->routes[i];
-		if (r->doc_hash == hash && !r->reused_by &&
-		    !strcmp(r->file, path))
+		if (reuse_match(&ru->prev->routes[i], file_hash, hash))
 			return i;
 	}
+}
+
+int routes_plan_add(struct route_plan *pl, int src, int line)
+{
+	if (route_array_grow((void **)&pl->src, pl->n, sizeof(*pl->src)) ||
+	    route_array_grow((void **)&pl->line, pl->n, sizeof(*pl->line)))
+		return -ENOMEM;
+	pl->src[pl->n] = src;
+	pl->line[pl->n++] = line;
+	return 0;
+}
+
+void routes_plan_free(struct route_plan *pl)
+{
+	routes_free(&pl->parsed);
+	free(pl->src);
+	free(pl->line);
+	memset(pl, 0, sizeof(*pl));
+}
+
+const struct route *routes_plan_route(const struct route_plan *pl,
+				      const struct route_set *prev, int i,
+				      int *shift, bool *taken)
+{
+	const struct route *r;
+
+	*taken = pl->src[i] >= 0;
+	if (!*taken) {
+		*shift = 0;
+		return &pl->parsed.routes[~pl->src[i]];
+	}
+	r = &prev->routes[pl->src[i]];
+	*shift = pl->line[i] - r->doc_line;
+	return r;
+}
+
+void routes_plan_unclaim(const struct route_plan *pl, struct route_set *prev)
+{
+	for (int i = 0; prev && i < pl->n; i++)
+		if (pl->src[i] >= 0)
+			prev->routes[pl->src[i]].reused_by = 0;
 }
 
 /* Add @delta to every line number of @r: its document moved. */
@@ -147,45 +207,90 @@ static void shift_lines(struct route *r, int delta)
 		r->rules[i].pos.line += delta;
 }
 
-void routes_reuse_take(struct route_set *set, struct route_set *prev)
+/* Route @r, taken from index @k of the previous set, in its new place. */
+static void taken_settle(struct route *r, int k, int line)
 {
-	for (int i = 0; i < set->n; i++) {
-		struct route *r = &set->routes[i], *from;
-		int line;
-
-		if (!r->reused_from)
-			continue;
-		from = &prev->routes[r->reused_from - 1];
-		line = r->doc_line;
-		*r = *from; /* a move: @prev keeps a zeroed husk */
-		memset(from, 0, sizeof(*from));
-		r->reused_from = (int)(from - prev->routes) + 1;
-		r->reused_by = 0;
+	r->reused_from = k + 1;
+	r->reused_by = 0;
+	if (line != r->doc_line) {
 		shift_lines(r, line - r->doc_line);
 		r->doc_line = line;
-		/* Addresses from DNS answers are added again by the caller.
-		 * (Most routes have none: their versions stay untouched.) */
-		for (int v = 0; r->has_dns && v < r->n_versions; v++) {
-			r->versions[v].n_backends -=
-				r->versions[v].n_dns_backends;
-			r->versions[v].n_dns_backends = 0;
-		}
+	}
+	/* Addresses from DNS answers are added again by the caller.
+	 * (Most routes have none: their versions stay untouched.) */
+	for (int v = 0; r->has_dns && v < r->n_versions; v++) {
+		r->versions[v].n_backends -= r->versions[v].n_dns_backends;
+		r->versions[v].n_dns_backends = 0;
 	}
 }
 
-void routes_reuse_give_back(struct route_set *set, struct route_set *prev)
+int routes_plan_build(struct route_plan *pl, struct route_set *prev,
+		      struct route_set *set)
 {
-	for (int i = 0; i < set->n; i++) {
-		struct route *r = &set->routes[i];
-		struct route *to;
+	int n = pl->n, n_prev = prev ? prev->n : 0, n_taken = 0, n_left = 0;
+	struct route *routes, *left, *parsed = pl->parsed.routes;
+	bool in_place = true;
 
-		if (!r->reused_from || !r->name[0])
+	for (int i = 0; i < n; i++) {
+		if (pl->src[i] < 0)
 			continue;
-		to = &prev->routes[r->reused_from - 1];
-		*to = *r;
-		to->reused_from = 0;
-		memset(r, 0, sizeof(*r));
+		n_taken++;
+		in_place &= pl->src[i] == i;
 	}
-	for (int i = 0; i < prev->n; i++)
-		prev->routes[i].reused_by = 0; /* the claims, too */
+	/* All parsed, in order (a route is taken only from a @prev): the
+	 * plan's set is the set. */
+	if (!n_taken || !prev) {
+		*set = pl->parsed;
+		pl->parsed = (struct route_set){ 0 };
+		return 0;
+	}
+	n_left = n_prev - n_taken;
+	/* Every allocation first: past them nothing fails. */
+	left = malloc((size_t)(n_left ? n_left : 1) * sizeof(*left));
+	if (!left)
+		return -ENOMEM;
+	if (!in_place)
+		routes = malloc((size_t)n * sizeof(*routes));
+	else if (n > n_prev)
+		routes = realloc(prev->routes, (size_t)n * sizeof(*routes));
+	else
+		routes = prev->routes;
+	if (!routes) {
+		free(left);
+		return -ENOMEM;
+	}
+	n_left = 0;
+	if (in_place) {
+		/* A place taken by a parsed route held a route not taken
+		 * (one taken would be at its own index), as do those past
+		 * the end of a shorter set. */
+		for (int i = 0; i < n; i++) {
+			if (pl->src[i] >= 0)
+				continue;
+			if (i < n_prev)
+				left[n_left++] = routes[i];
+			routes[i] = parsed[~pl->src[i]];
+		}
+		for (int k = n; k < n_prev; k++)
+			left[n_left++] = routes[k];
+	} else {
+		for (int k = 0; k < n_prev; k++)
+			if (!prev->routes[k].reused_by)
+				left[n_left++] = prev->routes[k];
+		for (int i = 0; i < n; i++)
+			routes[i] = pl->src[i] >= 0 ? prev->routes[pl->src[i]]
+						    : parsed[~pl->src[i]];
+		free(prev->routes);
+	}
+	for (int i = 0; i < n; i++)
+		if (pl->src[i] >= 0)
+			taken_settle(&routes[i], pl->src[i], pl->line[i]);
+	/* The parsed routes moved: only their array goes. */
+	free(parsed);
+	pl->parsed = (struct route_set){ 0 };
+	prev->routes = left;
+	prev->n = n_left;
+	set->routes = routes;
+	set->n = n;
+	return 0;
 }

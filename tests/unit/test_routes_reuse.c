@@ -92,12 +92,11 @@ TEST(unchanged_documents_taken_changed_one_parsed)
 	ASSERT_EQ(c->pos.line, c_line + 1);
 	ASSERT_EQ(c->frontends[0].pos.line, c_line + 1 + 3);
 	ASSERT_EQ(c->versions[0].backends[0].pos.line, c_line + 1 + 4);
-	/* In the previous set the taken routes leave nameless husks; what is
-	 * left named is what the new set no longer has in that form. */
-	ASSERT_EQ(prev.n, 3);
-	ASSERT_STREQ(prev.routes[0].name, "");
-	ASSERT_STREQ(prev.routes[1].name, "b");
-	ASSERT_STREQ(prev.routes[2].name, "");
+	/* What is left in the previous set is what the new set no longer
+	 * has in that form. */
+	ASSERT_EQ(prev.n, 1);
+	ASSERT_STREQ(prev.routes[0].name, "b");
+	ASSERT_EQ(prev.routes[0].reused_by, 0);
 	routes_free(&prev);
 	routes_free(&set);
 	rmtmp();
@@ -257,6 +256,55 @@ TEST(duplicate_of_a_taken_route_refused)
 	ASSERT_STREQ(err, want);
 	ASSERT_EQ(prev.n, 3);
 	ASSERT_STREQ(prev.routes[0].name, "a");
+	routes_free(&prev);
+	rmtmp();
+}
+
+/* three_b_changed with b renamed c (and a line longer). */
+#define B_NOW_C_1 ROUTE("a", "10.96.0.1:80", "10.1.0.1") "---\n# two\n# more\n"
+#define B_NOW_C_2 ROUTE("c", "10.96.0.9:80", "10.1.0.9") "---\n# b now...\n"
+static const char b_now_c[] =
+	B_NOW_C_1 B_NOW_C_2 ROUTE("c", "10.96.0.3:80", "10.1.0.3");
+
+/* An edit in place: the changed route takes its place in the same array,
+ * the one it replaces is what is left in the previous set; and a clash
+ * with a taken route whose document moved names it where it now is. */
+TEST(edit_in_place_and_clash_with_a_moved_route)
+{
+	struct route_set prev = { 0 }, set = { 0 };
+	char err[ROUTE_ERR_MAX], want[ROUTE_ERR_MAX];
+	const struct route *was;
+
+	ASSERT_TRUE(mktmp());
+	ASSERT_EQ(put("r.yaml", three), 0);
+	ASSERT_EQ(routes_load_dir(tmpdir, &prev, err, sizeof(err)), 0);
+	was = prev.routes;
+	ASSERT_EQ(put("r.yaml", three_b_changed), 0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  0);
+	ASSERT_TRUE(set.routes == was); /* nothing copied */
+	ASSERT_EQ(set.n, 3);
+	ASSERT_STREQ(set.routes[1].name, "b");
+	ASSERT_EQ(set.routes[1].reused_from, 0);
+	ASSERT_EQ(prev.n, 1);
+	ASSERT_STREQ(prev.routes[0].name, "b");
+	routes_free(&prev);
+	prev = set;
+	set = (struct route_set){ 0 };
+
+	/* b becomes a second c, one line longer: the taken c moves down. */
+	ASSERT_EQ(put("r.yaml", b_now_c), 0);
+	ASSERT_EQ(routes_load_dir_from(tmpdir, &prev, &set, err, sizeof(err)),
+		  -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s/r.yaml:14:1: duplicate route name \"c\" (also in "
+		 "%s/r.yaml:6:1)",
+		 tmpdir, tmpdir);
+	ASSERT_STREQ(err, want);
+	ASSERT_EQ(prev.n, 3);
+	ASSERT_EQ(prev.routes[2].pos.line, 13);
+	for (int i = 0; i < prev.n; i++)
+		ASSERT_EQ(prev.routes[i].reused_by, 0);
 	routes_free(&prev);
 	rmtmp();
 }
