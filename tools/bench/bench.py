@@ -851,8 +851,9 @@ def main():
     ap.add_argument("--proxy-threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--systems", default="",
                     help="comma-separated subset (default: all)")
-    ap.add_argument("--steer-max", type=int, default=10000,
-                    help="most routes steer's maps get here (memory)")
+    ap.add_argument("--steer-max", type=int, default=100000,
+                    help="most routes steer's maps get here (~3 KB of map "
+                         "memory each)")
     ap.add_argument("--split-conns", type=int, default=100000)
     ap.add_argument("--switch-reps", type=int, default=5)
     ap.add_argument("--testrun-calls", type=int, default=20000,
