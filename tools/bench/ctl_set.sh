@@ -29,55 +29,16 @@ shift $((OPTIND - 1))
 ctls=("$@")
 [ ${#ctls[@]} -gt 0 ] || ctls=(build/steerctl)
 
-[ "$(id -u)" -eq 0 ] || { echo "ctl_set: needs root" >&2; exit 1; }
 [ -x build/steerd ] && [ -x build/steerctl ] || make -s
 for c in "${ctls[@]}"; do
 	[ -x "$c" ] || { echo "ctl_set: $c: not executable" >&2; exit 1; }
 done
 
-tag=steer-bench-ctlset-$$
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-[ -n "$cg2" ] || { echo "ctl_set: no cgroup2 mount" >&2; exit 1; }
-cg=$cg2/$tag
-pins=/sys/fs/bpf/$tag
-dir=""
-
-cleanup() {
-	set +e
-	build/steerd --cleanup --bpffs "$pins" >/dev/null 2>&1
-	rm -rf "$pins"
-	[ -n "$dir" ] && rm -rf "$dir"
-	rmdir "$cg" 2>/dev/null
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-grep -qs ' /sys/fs/bpf bpf ' /proc/mounts ||
-	mount -t bpf bpf /sys/fs/bpf
-dir=$(mktemp -d /tmp/$tag-XXXXXX)
-mkdir "$cg"
-
-# rI: frontend 10.(100+I/65536).(I/256%256).(I%256):80, v1 on 10.(200+..)
-# and v2 on 10.(210+..) port 8080: all unique.
-/usr/bin/python3 - "$n" "$dir/routes.yaml" <<'PY'
-import sys
-n, path = int(sys.argv[1]), sys.argv[2]
-with open(path, "w") as f:
-    for i in range(n):
-        a, b, c = i >> 16, (i >> 8) & 255, i & 255
-        f.write(f"""---
-kind: Route
-name: r{i}
-frontends: [10.{100 + a}.{b}.{c}:80]
-versions:
-  v1: {{backends: [10.{200 + a}.{b}.{c}:8080]}}
-  v2: {{backends: [10.{210 + a}.{b}.{c}:8080]}}
-rules:
-  - name: default
-    split: {{v1: 100, v2: 0}}
-""")
-PY
+tag=steer-bench-ctlset
+steerd=build/steerd
+. tools/bench/sandbox.sh
+dir=$tmp
+/usr/bin/python3 tools/bench/gen_routes.py "$n" "$dir/routes.yaml"
 
 start=$EPOCHREALTIME
 build/steerd --once --routes "$dir" --bpffs "$pins" --cgroup "$cg" \

@@ -9,37 +9,13 @@
 set -eu
 n=$1
 steerd=${2:-build/steerd}
-tag=steer-mem-$$
-cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$tag
-pins=/sys/fs/bpf/$tag
-dir=$(mktemp -d)
-cleanup() {
-	"$steerd" --cleanup --bpffs "$pins" >/dev/null 2>&1 || true
-	rmdir "$cg" 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-mkdir -p "$cg"
+tag=steer-mem
+. "$(dirname "$0")/sandbox.sh"
+dir=$tmp
 
-routes() { # N FILE: N small routes (addresses in 10.x documentation-free test ranges)
-	/usr/bin/python3 - "$1" "$2" <<'PY'
-import sys
-n, path = int(sys.argv[1]), sys.argv[2]
-with open(path, "w") as f:
-    for i in range(n):
-        a, b = divmod(i, 250)
-        f.write(f"""---
-kind: Route
-name: r{i}
-frontends: [10.96.{a % 250}.{b + 1}:{80 + a // 250}]
-versions:
-  v1: {{backends: [10.1.{a % 250}.{b + 1}:80, 10.2.{a % 250}.{b + 1}:80]}}
-  v2: {{backends: [10.3.{a % 250}.{b + 1}:80, 10.4.{a % 250}.{b + 1}:80]}}
-rules:
-  - name: default
-    split: {{v1: 90, v2: 10}}
-""")
-PY
+routes() { # N FILE: N routes of 2 versions, 2 backends each
+	/usr/bin/python3 "$(dirname "$0")/gen_routes.py" "$1" "$2" \
+		--backends 2,2 --split 90,10
 }
 
 memlock() { # total memlock of the maps pinned under $pins and their inner maps
