@@ -433,11 +433,10 @@ out:
 int maps_backend_id(void *ctx, const struct steer_backend_addr *a, __u32 *id)
 {
 	struct steer_maps *m = ctx;
+	struct maps_pending_ids *p = m->pending;
 	bool reused = false;
 	__u32 next;
 	int ret;
-
-	struct maps_pending_ids *p = m->pending;
 
 	if (p && table_find(&p->pend, a, id))
 		return 0; /* busy since it was handed out */
