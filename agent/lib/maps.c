@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "maps.h"
+#include "maps_internal.h"
 
 int maps_pin_path(char *buf, size_t len, const char *bpffs, const char *name)
 {
@@ -174,6 +175,7 @@ void maps_close(struct steer_maps *m)
 	}
 	free(m->free_ids);
 	free(m->ids_busy);
+	maps_backend_ids_free(m);
 	m->free_ids = NULL;
 	m->ids_busy = NULL;
 	m->n_free = 0;

@@ -21,5 +21,14 @@ int maps_route_rows(const struct steer_maps *m, __u32 id, void **rows);
  */
 int maps_backend_id(void *ctx, const struct steer_backend_addr *a, __u32 *id);
 void maps_backend_ids_batch(struct steer_maps *m);
+/*
+ * Write the backend addresses maps_backend_id handed out since the last
+ * flush (steer_backends_v2 first, then steer_backend_ids_v2), one batch
+ * each. Call before any route that refers to them goes live; 0 or -errno
+ * (then the ids not recorded are given back).
+ */
+int maps_backend_ids_flush(struct steer_maps *m);
+/* Free what maps_backend_id keeps between calls (maps_close). */
+void maps_backend_ids_free(struct steer_maps *m);
 
 #endif /* STEER_MAPS_INTERNAL_H */

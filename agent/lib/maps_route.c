@@ -172,20 +172,31 @@ static void index_key(struct steer_route_name *k, const char *name)
 	memcpy(k->name, name, strnlen(name, sizeof(k->name) - 1));
 }
 
-/* Record that route @id, named in @cfg, is live at @cfg's generation. */
-static void index_put(const struct steer_maps *m, __u32 id,
-		      const struct steer_route_cfg *cfg)
+/*
+ * Record that routes @ids, named in @cfgs, are live at their generations:
+ * one batch write. A failure only costs readers a scan: they never trust
+ * the index blindly.
+ */
+static void index_put(const struct steer_maps *m, const __u32 *ids,
+		      const struct steer_route_cfg *const *cfgs, __u32 n,
+		      struct steer_route_name *k, struct steer_route_index *v)
 {
-	struct steer_route_index v = { .id = id,
-				       .flags = cfg->flags,
-				       .generation = cfg->generation,
-				       .source_hash = cfg->source_hash,
-				       .encoding = STEER_ROWS_ENCODING };
-	struct steer_route_name k;
+	__u32 count = n;
 
-	index_key(&k, cfg->name);
-	/* A failure only costs readers a scan: they never trust it blindly. */
-	bpf_map_update_elem(m->route_index, &k, &v, BPF_ANY);
+	for (__u32 i = 0; i < n; i++) {
+		index_key(&k[i], cfgs[i]->name);
+		v[i] = (struct steer_route_index){
+			.id = ids[i],
+			.flags = cfgs[i]->flags,
+			.generation = cfgs[i]->generation,
+			.source_hash = cfgs[i]->source_hash,
+			.encoding = STEER_ROWS_ENCODING
+		};
+	}
+	if (bpf_map_update_batch(m->route_index, k, v, &count, NULL))
+		for (__u32 i = count; i < n; i++)
+			bpf_map_update_elem(m->route_index, &k[i], &v[i],
+					    BPF_ANY);
 }
 
 /* Remove the index entries of the @n ids in @ids. */
@@ -535,13 +546,21 @@ static void health_seed(const struct steer_maps *m, __u32 id,
 	}
 }
 
+/* The names and entries of one batch's index write. */
+struct index_batch {
+	struct steer_route_name k[ROUTE_BATCH];
+	struct steer_route_index v[ROUTE_BATCH];
+};
+
 /* One batch of at most ROUTE_BATCH routes; see maps_route_publish. */
 static int publish_batch(struct steer_maps *m, const __u32 *ids,
-			 const struct steer_route_cfg *const *cfgs, __u32 n)
+			 const struct steer_route_cfg *const *cfgs,
+			 const bool *absent, __u32 n, struct index_batch *ib)
 {
 	int fds[ROUTE_BATCH], ret = 0;
 	__u8 old_bank[ROUTE_BATCH];
 	bool had[ROUTE_BATCH];
+	__u64 gen = 0;
 	__u32 k = 0;
 
 	maps_backend_ids_batch(m);
@@ -549,7 +568,9 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 		struct steer_route_hdr h;
 		struct route_rows rows;
 
-		ret = maps_route_hdr(m, ids[k], &h);
+		/* Known absent: no header to read (a fresh install). */
+		ret = absent && absent[k] ? -ENOENT
+					  : maps_route_hdr(m, ids[k], &h);
 		/* Only a route that is not there is new: writing the bank
 		 * of one that could not be read might be writing its live
 		 * bank. */
@@ -569,34 +590,51 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 			break;
 		}
 	}
+	/* New backend addresses before the rows that refer to them. */
+	if (!ret)
+		ret = maps_backend_ids_flush(m);
 	if (!ret)
 		ret = routes_write(m, ids, fds, k);
+	if (!ret)
+		index_put(m, ids, cfgs, k, ib->k, ib->v);
 	for (__u32 i = 0; i < k; i++) {
 		if (!ret) {
-			index_put(m, ids[i], cfgs[i]);
-			generation_note(m, cfgs[i]->generation);
+			if (cfgs[i]->generation > gen)
+				gen = cfgs[i]->generation;
 			/* The swap waited for readers: the old bank is free. */
 			if (had[i])
 				matches_drop(m, ids[i], old_bank[i]);
 		}
 		close(fds[i]);
 	}
+	if (!ret && k)
+		generation_note(m, gen);
+	return ret;
+}
+
+int maps_route_publish_absent(struct steer_maps *m, const __u32 *ids,
+			      const struct steer_route_cfg *const *cfgs,
+			      const bool *absent, int n)
+{
+	struct index_batch *ib = malloc(sizeof(*ib));
+	int ret = ib ? 0 : -ENOMEM;
+
+	for (int done = 0; done < n && !ret;) {
+		__u32 k = n - done < ROUTE_BATCH ? (__u32)(n - done)
+						 : ROUTE_BATCH;
+
+		ret = publish_batch(m, ids + done, cfgs + done,
+				    absent ? absent + done : NULL, k, ib);
+		done += (int)k;
+	}
+	free(ib);
 	return ret;
 }
 
 int maps_route_publish_many(struct steer_maps *m, const __u32 *ids,
 			    const struct steer_route_cfg *const *cfgs, int n)
 {
-	int ret = 0;
-
-	for (int done = 0; done < n && !ret;) {
-		__u32 k = n - done < ROUTE_BATCH ? (__u32)(n - done)
-						 : ROUTE_BATCH;
-
-		ret = publish_batch(m, ids + done, cfgs + done, k);
-		done += (int)k;
-	}
-	return ret;
+	return maps_route_publish_absent(m, ids, cfgs, NULL, n);
 }
 
 static int route_delete(const struct steer_maps *m, __u32 id)
