@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "log.h"
 #include "routes_internal.h"
 
@@ -81,6 +82,8 @@ void routes_free(struct route_set *set)
 	free(set->routes);
 	set->routes = NULL;
 	set->n = 0;
+	routes_memo_free(set->memo);
+	set->memo = NULL;
 }
 
 /* Move @add's routes to the end of @set; @add is emptied. */
@@ -92,7 +95,8 @@ static int set_append(struct route_set *set, struct route_set *add)
 		return 0;
 	if (!set->n) { /* the usual first file: a move, not a copy */
 		free(set->routes);
-		*set = *add;
+		set->routes = add->routes;
+		set->n = add->n;
 		add->routes = NULL;
 		add->n = 0;
 		return 0;
@@ -262,43 +266,6 @@ static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 	return ret;
 }
 
-/* The whole of @f into a malloc'ed @buf: one allocation of the file's
- * size (a 19 MB file grown from 4 KB was copied twice over), more only if
- * it grows meanwhile or is a pipe. */
-static int read_all(FILE *f, unsigned char **buf, size_t *len)
-{
-	size_t cap = 4096, n = 0, got;
-	unsigned char *b = NULL, *nb;
-	struct stat st;
-
-	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) &&
-	    (size_t)st.st_size >= cap)
-		cap = (size_t)st.st_size + 1; /* +1: the end shows at once */
-
-	for (;;) {
-		nb = realloc(b, cap);
-		if (!nb) {
-			free(b);
-			return -ENOMEM;
-		}
-		b = nb;
-		got = fread(b + n, 1, cap - n, f);
-		n += got;
-		if (n < cap)
-			break;
-		cap *= 2;
-	}
-	if (ferror(f)) {
-		int e = errno ? errno : EIO;
-
-		free(b);
-		return -e;
-	}
-	*buf = b;
-	*len = n;
-	return 0;
-}
-
 /*
  * Take every route of the previous set's document that starts at route
  * @k: a file that is not split (see routes_text.c) is one document of many
@@ -351,67 +318,96 @@ static int parse_span(const char *path, const unsigned char *buf,
 	return ret;
 }
 
+/* Documents split anew past which a load indexes the previous set's
+ * (routes_text.c) to find those among them that only moved. */
+#define REUSE_INDEX_MIN 64
+
 /* The text of one file into @pl: each document parsed, or taken from
- * @ru's previous set when its text is unchanged there. */
-static int parse_text(const char *path, const unsigned char *buf, size_t len,
-		      struct route_reuse *ru, struct route_plan *pl, char *err,
-		      size_t errlen)
+ * @ru's previous set when its text is unchanged there. @old: the file's
+ * text at the previous load (or NULL); *@spans gets the spans of @buf. */
+static int parse_text(const char *path, const struct route_read *rd,
+		      const struct route_text *old, struct route_reuse *ru,
+		      struct route_plan *pl, struct route_doc_span **spans,
+		      int *n_spans, char *err, size_t errlen)
 {
 	struct route_doc_span *sp;
-	int n = routes_split_docs(buf, len, &sp), ret = 0;
+	int n = routes_split_docs_from(old, rd, &sp), ret = 0, n_new = 0;
 	__u64 file_hash = routes_path_hash(path);
 
 	if (n < 0) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return n;
 	}
+	for (int i = 0; i < n; i++)
+		n_new += sp[i].n_routes < 0;
 	for (int i = 0; i < n && !ret; i++) {
-		int k = ru ? routes_reuse_find(ru, file_hash, sp[i].hash) : -1;
+		int k = -1, first = pl->n;
 
+		/* Kept from the previous text: as many routes as then (none
+		 * to look for in an empty document). Split anew and few: an
+		 * edit, most likely, and one not worth indexing @ru for (a
+		 * document moved from afar is parsed again). */
+		if (!ru || !sp[i].n_routes)
+			k = -1;
+		else if (sp[i].n_routes < 0 && n_new <= REUSE_INDEX_MIN)
+			k = routes_reuse_near(ru, file_hash, sp[i].hash);
+		else
+			k = routes_reuse_find(ru, file_hash, sp[i].hash);
 		if (k >= 0)
 			ret = take_doc(pl, &sp[i], ru, k);
 		else if (k == -1)
-			ret = parse_span(path, buf, &sp[i], pl, err, errlen);
+			ret = parse_span(path, rd->buf, &sp[i], pl, err,
+					 errlen);
 		else
 			ret = k;
 		if (ret == -ENOMEM)
 			snprintf(err, errlen, "%s: out of memory", path);
+		sp[i].n_routes = pl->n - first;
 	}
-	free(sp);
+	*spans = sp;
+	*n_spans = n;
 	return ret;
 }
 
-/* Read @path and parse it into @pl (see parse_text). */
+/* Read @path and parse it into @pl (see parse_text); with @next, its text
+ * is kept there for the next load, which goes on from @prev's. */
 static int load_file(const char *path, struct route_reuse *ru,
-		     struct route_plan *pl, char *err, size_t errlen)
+		     struct route_plan *pl, struct route_memo *prev,
+		     struct route_memo *next, char *err, size_t errlen)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-	int ret;
+	const struct route_text *old = routes_memo_text(prev, path);
+	struct route_doc_span *sp = NULL;
+	struct route_read rd = { 0 };
+	int fd, ret, n = 0;
 
 	if (strlen(path) >= ROUTE_PATH_MAX) {
 		snprintf(err, errlen, "%.64s...: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	f = fopen(path, "rb");
-	if (!f) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return ret;
 	}
 	/* In memory: it is read twice, and may be a pipe. */
-	errno = 0;
-	ret = read_all(f, &buf, &len);
-	fclose(f);
+	ret = routes_read_text(fd, old, prev ? &prev->spare : NULL, &rd);
+	close(fd);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = check_empty(path, buf, len, err, errlen);
+	ret = check_empty(path, rd.buf, rd.len, err, errlen);
 	if (!ret)
-		ret = parse_text(path, buf, len, ru, pl, err, errlen);
-	free(buf);
+		ret = parse_text(path, &rd, old, ru, pl, &sp, &n, err, errlen);
+	if (!ret && next) {
+		ret = routes_memo_add_text(next, path, &rd, sp, n);
+		if (!ret)
+			return 0;
+		snprintf(err, errlen, "%s: out of memory", path);
+	}
+	free(sp);
+	free(rd.buf);
 	return ret;
 }
 
@@ -419,7 +415,7 @@ int routes_parse_file(const char *path, struct route_set *set, char *err,
 		      size_t errlen)
 {
 	struct route_plan pl = { 0 };
-	int ret = load_file(path, NULL, &pl, err, errlen);
+	int ret = load_file(path, NULL, &pl, NULL, NULL, err, errlen);
 
 	/* Duplicates inside the file are errors of this file. */
 	if (!ret)
@@ -500,21 +496,71 @@ static double ms_since(struct timespec *t)
 	return ms;
 }
 
+/*
+ * Duplicates in the set @pl plans. With the keys of @prev counted, only
+ * the keys of the routes gone and parsed anew are looked at (*@delta gets
+ * their counts); the exact check runs when one may be held twice, or when
+ * nothing is counted.
+ */
+static int check_plan(const struct route_plan *pl, const struct route_set *prev,
+		      struct route_keys *delta, char *err, size_t errlen)
+{
+	const struct route_memo *m = prev ? prev->memo : NULL;
+	int ret;
+
+	if (!m || !m->have_keys)
+		return routes_check_plan(pl, prev, err, errlen);
+	ret = routes_keys_delta(&m->keys, pl, prev, delta);
+	if (ret == 1)
+		ret = routes_check_plan(pl, prev, err, errlen);
+	else if (ret)
+		snprintf(err, errlen, "out of memory");
+	return ret;
+}
+
+/* @next, the texts read, with the keys of @set counted (taken over from
+ * @prev's memo and brought up to date with @delta) for the next load. */
+static void memo_settle(struct route_memo *next, struct route_set *prev,
+			const struct route_keys *delta,
+			const struct route_set *set)
+{
+	struct route_memo *m = prev ? prev->memo : NULL;
+
+	if (m && m->have_keys) {
+		next->keys = m->keys;
+		m->keys = (struct route_keys){ 0 };
+		next->have_keys = !routes_keys_apply(&next->keys, delta);
+	} else {
+		next->have_keys = !routes_keys_build(&next->keys, set);
+	}
+	if (!next->have_keys) { /* the next load checks every route */
+		free(next->keys.e);
+		next->keys = (struct route_keys){ 0 };
+	}
+	if (prev) { /* what is left of @prev is gone from the files */
+		routes_memo_keep_room(next, m);
+		routes_memo_free(m);
+		prev->memo = NULL;
+	}
+}
+
 int routes_load_dir_from(const char *dir, struct route_set *prev,
 			 struct route_set *set, char *err, size_t errlen)
 {
 	struct route_set built = { 0 };
 	struct route_plan pl = { 0 };
+	struct route_keys delta = { 0 };
+	struct route_memo *next = calloc(1, sizeof(*next));
 	char path[ROUTE_PATH_MAX], **names = NULL;
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
 	double ms_files, ms_check, ms_build;
-	struct route_reuse ru;
+	struct route_reuse ru = { 0 };
 	struct timespec t;
 	int i, n = 0, ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	ret = routes_reuse_init(&ru, prev);
+	ret = next ? routes_reuse_init(&ru, prev) : -ENOMEM;
 	if (ret)
 		snprintf(err, errlen, "%s: out of memory", dir);
 	else
@@ -527,7 +573,8 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 			ret = -ENAMETOOLONG;
 			break;
 		}
-		ret = load_file(path, &ru, &pl, err, errlen);
+		ret = load_file(path, &ru, &pl, prev ? prev->memo : NULL, next,
+				err, errlen);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -536,16 +583,23 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 	ms_files = ms_since(&t);
 	/* Nothing has moved yet: a bad set leaves @prev as it was. */
 	if (!ret)
-		ret = routes_check_plan(&pl, prev, err, errlen);
+		ret = check_plan(&pl, prev, &delta, err, errlen);
 	ms_check = ms_since(&t);
 	if (!ret) {
 		ret = routes_plan_build(&pl, prev, &built);
 		if (ret)
 			snprintf(err, errlen, "%s: out of memory", dir);
 	}
-	if (ret)
+	if (ret) {
 		routes_plan_unclaim(&pl, prev);
+	} else {
+		memo_settle(next, prev, &delta, &built);
+		built.memo = next;
+		next = NULL;
+	}
 	routes_plan_free(&pl);
+	routes_memo_free(next);
+	free(delta.e);
 	ms_build = ms_since(&t);
 	routes_free(set);
 	*set = built;

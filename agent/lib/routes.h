@@ -145,6 +145,9 @@ struct route {
 struct route_set {
 	int n;
 	struct route *routes; /* malloc'ed array of n */
+	/* What the next routes_load_dir_from goes on from besides the
+	 * routes (routes_memo.c); NULL: nothing. Owned, freed with the set. */
+	struct route_memo *memo;
 };
 
 /*

@@ -33,14 +33,95 @@ int routes_parse_dns_backend(struct ry_ctx *c, yaml_node_t *n,
 /* routes_text.c: a file's text as documents (see there). */
 struct route_doc_span {
 	size_t off, len;
-	int line;   /* 0-based line of its first byte */
-	__u64 hash; /* of its text; never 0 */
+	int line;     /* 0-based line of its first byte */
+	int n_routes; /* it holds; -1: not known yet (split anew) */
+	__u64 hash;   /* of its text; never 0 */
 };
 
 /* The spans of @buf, in order, into a malloc'ed *@out: their count, or
  * -ENOMEM. At least one span, even for empty text. */
 int routes_split_docs(const unsigned char *buf, size_t len,
 		      struct route_doc_span **out);
+
+/* Whether @buf is taken as one span for a directive or an end marker. */
+bool routes_split_docs_whole(const unsigned char *buf, size_t len);
+
+/* routes_memo.c: what a reload goes on from (see there). */
+struct route_plan;
+
+struct route_text { /* a file as the previous load read it */
+	char *path;
+	unsigned char *buf;
+	size_t len, cap;
+	struct route_doc_span *sp; /* its routes_split_docs */
+	int n;
+};
+
+/* A text's room, kept for the next read (see routes_read_text). */
+struct route_buf {
+	unsigned char *buf; /* NULL: none */
+	size_t cap;
+};
+
+/* A file's text as routes_read_text read it. */
+struct route_read {
+	unsigned char *buf; /* malloc'ed, cap bytes */
+	size_t len, cap;
+	bool cmp;	 /* compared with the previous text as read: */
+	size_t pfx, sfx; /* their common prefix and suffix (disjoint) */
+};
+
+struct route_key {
+	__u64 key; /* a name's or a frontend's hash; 0: empty slot */
+	int count;
+};
+
+/* Keys counted: open addressing, a key at 0 keeps its slot. */
+struct route_keys {
+	struct route_key *e; /* mask + 1 slots; NULL: none yet */
+	size_t mask, used, live;
+};
+
+struct route_memo {
+	struct route_text *files;
+	int n_files;
+	bool have_keys; /* keys counts every key of the set */
+	struct route_keys keys;
+	/* The room of a text the set no longer has: a 19 MB malloc is a
+	 * fresh mmap, and faulting its pages in cost more than reading. */
+	struct route_buf spare;
+};
+
+void routes_memo_free(struct route_memo *m);
+/* @path's text in @m, or NULL. */
+const struct route_text *routes_memo_text(const struct route_memo *m,
+					  const char *path);
+/* Keep @rd's text and @sp (taken over on success) as @path's text. */
+int routes_memo_add_text(struct route_memo *m, const char *path,
+			 const struct route_read *rd, struct route_doc_span *sp,
+			 int n);
+/* Keep the largest room of @from's texts in @to's spare. */
+void routes_memo_keep_room(struct route_memo *to, struct route_memo *from);
+/* All of @fd into @rd, in @spare's room when it is large enough (then
+ * taken); compared with @old (may be NULL) as it is read. 0 or -errno. */
+int routes_read_text(int fd, const struct route_text *old,
+		     struct route_buf *spare, struct route_read *rd);
+/* routes_split_docs of @rd's text, with the spans of @old (the file's
+ * previous text, may be NULL) that lie in their common prefix and suffix
+ * kept (moved) and only the rest split and hashed. */
+int routes_split_docs_from(const struct route_text *old,
+			   const struct route_read *rd,
+			   struct route_doc_span **out);
+/* Count every key of @set into @t. 0 or -ENOMEM. */
+int routes_keys_build(struct route_keys *t, const struct route_set *set);
+/* Into @delta: -1 per key of @prev's routes that @pl does not take, +1
+ * per key of its routes parsed anew. 1 when a key parsed anew may be
+ * held twice in the new set (with @t, the counts of @prev before the
+ * load), 0 when none is, -ENOMEM. */
+int routes_keys_delta(const struct route_keys *t, const struct route_plan *pl,
+		      const struct route_set *prev, struct route_keys *delta);
+/* Add @delta's counts to @t. 0, or -ENOMEM with @t partly changed. */
+int routes_keys_apply(struct route_keys *t, const struct route_keys *delta);
 
 /* The previous set's documents by hash. */
 struct route_reuse {
@@ -58,6 +139,9 @@ void routes_reuse_free(struct route_reuse *ru);
  * (routes_path_hash) and whose document hashed to @hash, -1 when there is
  * none, or -ENOMEM. */
 int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash);
+/* The same, looking only after the last route taken (where a document
+ * that was not changed would be), not in the index: -1 when not there. */
+int routes_reuse_near(struct route_reuse *ru, __u64 file_hash, __u64 hash);
 __u64 routes_path_hash(const char *path);
 
 /*

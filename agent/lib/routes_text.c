@@ -30,6 +30,20 @@ static inline bool marker_line(const unsigned char *p, const unsigned char *end,
 		p[3] == '\n');
 }
 
+bool routes_split_docs_whole(const unsigned char *buf, size_t len)
+{
+	const unsigned char *p = buf, *end = buf + len, *nl;
+
+	for (; p < end; p = nl + 1) {
+		if (*p == '%' || marker_line(p, end, '.'))
+			return true;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+	}
+	return false;
+}
+
 int routes_split_docs(const unsigned char *buf, size_t len,
 		      struct route_doc_span **out)
 {
@@ -50,6 +64,7 @@ int routes_split_docs(const unsigned char *buf, size_t len,
 			}
 			s[n].off = (size_t)(p - buf);
 			s[n].line = line;
+			s[n].n_routes = -1;
 			if (n)
 				s[n - 1].len = s[n].off - s[n - 1].off;
 			n++;
@@ -61,7 +76,7 @@ int routes_split_docs(const unsigned char *buf, size_t len,
 	if (!n) {
 		if (route_array_grow((void **)&s, 0, sizeof(*s)))
 			return -ENOMEM;
-		s[0] = (struct route_doc_span){ .off = 0, .line = 0 };
+		s[0] = (struct route_doc_span){ .n_routes = -1 };
 		n = 1;
 	}
 	s[n - 1].len = len - s[n - 1].off;
@@ -126,15 +141,27 @@ static bool reuse_match(const struct route *r, __u64 file_hash, __u64 hash)
 	       !r->reused_by;
 }
 
-int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash)
+/* Documents a one-document edit leaves between the last route taken and
+ * the next unchanged one: the one replaced or removed, and some room. */
+#define REUSE_NEAR 4
+
+int routes_reuse_near(struct route_reuse *ru, __u64 file_hash, __u64 hash)
 {
-	if (!ru->prev)
-		return -1;
 	/* An edit leaves the documents around it in order: look where the
 	 * last one taken was first (a walk through memory in order). */
-	if (ru->next < ru->prev->n &&
-	    reuse_match(&ru->prev->routes[ru->next], file_hash, hash))
-		return ru->next;
+	for (int i = ru->next;
+	     ru->prev && i < ru->prev->n && i < ru->next + REUSE_NEAR; i++)
+		if (reuse_match(&ru->prev->routes[i], file_hash, hash))
+			return i;
+	return -1;
+}
+
+int routes_reuse_find(struct route_reuse *ru, __u64 file_hash, __u64 hash)
+{
+	int k = routes_reuse_near(ru, file_hash, hash);
+
+	if (k >= 0 || !ru->prev)
+		return k;
 	if (!ru->slot && reuse_index(ru))
 		return -ENOMEM;
 	for (size_t h = (size_t)hash;; h++) {
