@@ -12,38 +12,12 @@
 set -eu
 n=$1
 steerd=${2:-build/steerd}
-tag=steer-inst-$$
-cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$tag
-pins=/sys/fs/bpf/$tag
-dir=$(mktemp -d)
-cleanup() {
-	"$steerd" --cleanup --bpffs "$pins" >/dev/null 2>&1 || true
-	rmdir "$cg" 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-grep -q "^bpf /sys/fs/bpf " /proc/mounts ||
-	mount -t bpf bpf /sys/fs/bpf
-mkdir -p "$cg" "$dir/routes"
-
-/usr/bin/python3 - "$n" "$dir/routes/routes.yaml" <<'PY'
-import sys
-n, path = int(sys.argv[1]), sys.argv[2]
-with open(path, "w") as f:
-    for i in range(n):
-        a, b = divmod(i, 250)
-        f.write(f"""---
-kind: Route
-name: r{i}
-frontends: [10.96.{a % 250}.{b + 1}:{80 + a // 250}]
-versions:
-  v1: {{backends: [10.1.{a % 250}.{b + 1}:80, 10.2.{a % 250}.{b + 1}:80]}}
-  v2: {{backends: [10.3.{a % 250}.{b + 1}:80]}}
-rules:
-  - name: default
-    split: {{v1: 90, v2: 10}}
-""")
-PY
+tag=steer-inst
+. "$(dirname "$0")/sandbox.sh"
+dir=$tmp
+mkdir "$dir/routes"
+/usr/bin/python3 "$(dirname "$0")/gen_routes.py" "$n" "$dir/routes/routes.yaml" \
+	--backends 2,1 --split 90,10
 
 timev=
 [ -x /usr/bin/time ] && timev="/usr/bin/time -f maxrss=%MkB_cpu=%U+%Ss"

@@ -16,16 +16,11 @@ set -eu
 n=${1:-100000}
 k=${2:-20}
 steerd=${3:-build/steerd}
-tag=steer-bench-reload-$$
-cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-[ -n "$cgroot" ] || { echo "no cgroup2 mount in /proc/mounts" >&2; exit 1; }
-cg=$cgroot/$tag
-pins=/sys/fs/bpf/$tag
-tmp=$(mktemp -d)
 pid=
 perf=
-
-cleanup() {
+tag=steer-bench-reload
+. "$(dirname "$0")/sandbox.sh"
+stop_children() {
 	if [ -n "$perf" ]; then
 		kill -INT "$perf" 2>/dev/null || true
 		wait "$perf" 2>/dev/null || true
@@ -34,37 +29,12 @@ cleanup() {
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	fi
-	"$steerd" --cleanup --bpffs "$pins" >/dev/null 2>&1 || true
-	rm -rf "$pins" 2>/dev/null || true
-	rmdir "$cg" 2>/dev/null || true
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf
-mkdir "$cg"
+bench_on_exit stop_children
 mkdir "$tmp/routes"
 
 # N routes, 9 lines each: route i's rule is on line 9 * i + 9.
-/usr/bin/python3 - "$n" "$tmp/routes/routes.yaml" <<'PY'
-import sys
-n, path = int(sys.argv[1]), sys.argv[2]
-with open(path, "w") as f:
-    for i in range(n):
-        j = i + 1
-        a, b, c = (j >> 16) & 255, (j >> 8) & 255, j & 255
-        f.write(f"""---
-kind: Route
-name: r{i}
-frontends: [10.{a}.{b}.{c}:80]
-versions:
-  v1: {{backends: [172.16.{b}.{c}:80]}}
-  v2: {{backends: [172.17.{b}.{c}:80]}}
-rules:
-  - {{name: default, split: {{v1: 100, v2: 0}}}}
-""")
-PY
+/usr/bin/python3 "$(dirname "$0")/gen_routes.py" "$n" "$tmp/routes/routes.yaml"
 
 applied() { grep -c 'applied [0-9]* routes' "$tmp/log" || true; }
 
