@@ -128,12 +128,6 @@ struct steerd {
 	struct apply_memo memo;
 };
 
-static double ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 +
-	       (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
 /* Read the routes directory and apply it; on error keep what is live. */
 static int reload(struct steerd *d, const char *why)
 {
@@ -204,15 +198,15 @@ static int reload(struct steerd *d, const char *why)
 			d->last.n, d->routes_dir, why, st.published,
 			st.unchanged, st.kept, st.removed,
 			(unsigned long long)d->ms.generation,
-			ms_between(&t0, &t1));
+			log_ms_between(&t0, &t1));
 	}
 	routes_free(&set);
 	/* Where the time went (-v; tools/bench/reload_one.sh sums it up). */
 	clock_gettime(CLOCK_MONOTONIC, &t_end);
 	pr_debug("reload phases: load %.1f ms, dns %.1f ms, apply %.1f ms; "
 		 "after the apply %.1f ms",
-		 ms_between(&t0, &t_load), ms_between(&t_load, &t_dns),
-		 ms_between(&t_dns, &t1), ms_between(&t1, &t_end));
+		 log_ms_between(&t0, &t_load), log_ms_between(&t_load, &t_dns),
+		 log_ms_between(&t_dns, &t1), log_ms_between(&t1, &t_end));
 	return ret;
 }
 

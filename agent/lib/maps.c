@@ -197,6 +197,57 @@ int maps_agent_put(const struct steer_maps *m,
 	return bpf_map_update_elem(m->agent, &zero, st, BPF_ANY) ? -errno : 0;
 }
 
+int maps_read_all(int fd, size_t key_size, size_t value_size, void **keys,
+		  void **vals, __u32 *n)
+{
+	enum { CHUNK = 4096 };
+	unsigned char *k = NULL, *v = NULL, *grown;
+	__u32 batch, cap = 0, count, got = 0;
+	bool first = true, end = false;
+	int ret = 0;
+
+	while (!ret && !end) {
+		if (cap - got < CHUNK) {
+			cap = cap ? 2 * cap : 4 * CHUNK;
+			grown = realloc(k, (size_t)cap * key_size);
+			if (grown)
+				k = grown;
+			grown = grown ? realloc(v, (size_t)cap * value_size)
+				      : NULL;
+			if (grown)
+				v = grown;
+			if (!grown) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		count = CHUNK;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+					 k + (size_t)got * key_size,
+					 v + (size_t)got * value_size, &count,
+					 NULL)) {
+			end = errno == ENOENT; /* @count entries, the last */
+			if (!end)
+				ret = -errno;
+		}
+		first = false;
+		if (!ret)
+			got += count;
+	}
+	if (ret) {
+		free(k);
+		free(v);
+		return ret;
+	}
+	*keys = k;
+	if (vals)
+		*vals = v;
+	else
+		free(v);
+	*n = got;
+	return 0;
+}
+
 int maps_lock(const char *bpffs)
 {
 	int fd = open(bpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -232,6 +232,15 @@ int maps_route_delete_named(const struct steer_maps *m, const __u32 *ids,
 __u64 maps_generation_max(const struct steer_maps *m);
 
 /*
+ * Every entry of hash map @fd, read in batches of 4,096 (one syscall where
+ * a walk takes one a key): *@keys and, unless @vals is NULL, *@vals get
+ * malloc'ed arrays of *@n entries (never NULL, even for none). 0 or
+ * -errno. (Batch lookups of hash maps: Linux 5.6; steer needs 6.1.)
+ */
+int maps_read_all(int fd, size_t key_size, size_t value_size, void **keys,
+		  void **vals, __u32 *n);
+
+/*
  * Serialise read-modify-publish cycles on one pin directory between steerd
  * and steerctl: an flock on the directory itself. Without it, a steerctl
  * change and a steerd apply that read the same live config could each

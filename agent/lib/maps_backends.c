@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#define XXH_INLINE_ALL /* header-only, as in routes_text.c */
+#include <xxhash.h>
 #include "maps.h"
 #include "maps_internal.h"
 #include "rows.h"
@@ -47,14 +49,8 @@ struct maps_pending_ids {
 
 static __u32 addr_hash(const struct steer_backend_addr *a)
 {
-	const unsigned char *p = (const unsigned char *)a;
-	__u32 h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < sizeof(*a); i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
+	return (__u32)XXH3_64bits(a, sizeof(*a));
 }
-
 /* Where @a is, or the empty slot where it would go. */
 static __u32 *table_slot(const struct id_table *t,
 			 const struct steer_backend_addr *a)
@@ -185,32 +181,18 @@ void maps_backend_ids_session(struct steer_maps *m, bool begin)
  */
 static int known_load(struct steer_maps *m, __u32 *next_id)
 {
-	enum { CHUNK = 4096 };
 	struct maps_pending_ids *p = m->pending;
-	struct steer_backend_addr *keys = malloc(CHUNK * sizeof(*keys));
-	__u32 *vals = malloc(CHUNK * sizeof(*vals)), batch, max = 0;
-	bool first = true, end = false;
-	int ret = 0;
+	struct steer_backend_addr *keys;
+	__u32 *vals, n, max = 0;
+	int ret = maps_read_all(m->backend_ids, sizeof(*keys), sizeof(*vals),
+				(void **)&keys, (void **)&vals, &n);
 
-	if (!keys || !vals)
-		ret = -ENOMEM;
-	while (!ret && !end) {
-		__u32 count = CHUNK;
-
-		if (bpf_map_lookup_batch(m->backend_ids, first ? NULL : &batch,
-					 &batch, keys, vals, &count, NULL)) {
-			if (errno != ENOENT) {
-				ret = -errno;
-				break;
-			}
-			end = true; /* @count entries, the last ones */
-		}
-		first = false;
-		for (__u32 i = 0; i < count && !ret; i++) {
-			ret = table_add(&p->known, &keys[i], vals[i], false);
-			if (vals[i] > max)
-				max = vals[i];
-		}
+	if (ret)
+		return ret;
+	for (__u32 i = 0; i < n && !ret; i++) {
+		ret = table_add(&p->known, &keys[i], vals[i], false);
+		if (vals[i] > max)
+			max = vals[i];
 	}
 	free(keys);
 	free(vals);

@@ -484,14 +484,14 @@ static int list_dir(const char *dir, char ***names, int *count, char *err,
 	return ret;
 }
 
+/* Milliseconds since *@t, which becomes now: a phase's time. */
 static double ms_since(struct timespec *t)
 {
 	struct timespec now;
 	double ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - t->tv_sec) * 1e3 +
-	     (double)(now.tv_nsec - t->tv_nsec) / 1e6;
+	ms = log_ms_between(t, &now);
 	*t = now;
 	return ms;
 }
@@ -555,16 +555,18 @@ int routes_load_dir_from(const char *dir, struct route_set *prev,
 	size_t dlen = strlen(dir);
 	const char *sep = dlen && dir[dlen - 1] == '/' ? "" : "/";
 	double ms_files, ms_check, ms_build;
-	struct route_reuse ru = { 0 };
+	struct route_reuse ru;
 	struct timespec t;
 	int i, n = 0, ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	ret = next ? routes_reuse_init(&ru, prev) : -ENOMEM;
-	if (ret)
+	routes_reuse_init(&ru, prev);
+	if (!next) {
+		ret = -ENOMEM;
 		snprintf(err, errlen, "%s: out of memory", dir);
-	else
+	} else {
 		ret = list_dir(dir, &names, &n, err, errlen);
+	}
 	for (i = 0; !ret && i < n; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, sep,
 				     names[i]) >= sizeof(path)) {

@@ -133,7 +133,7 @@ struct route_reuse {
 
 /* Nothing is indexed yet: most documents are found where the last one
  * taken was, and the index is built at the first that is not. */
-int routes_reuse_init(struct route_reuse *ru, struct route_set *prev);
+void routes_reuse_init(struct route_reuse *ru, struct route_set *prev);
 void routes_reuse_free(struct route_reuse *ru);
 /* The unclaimed route of the file whose path hashed to @file_hash
  * (routes_path_hash) and whose document hashed to @hash, -1 when there is

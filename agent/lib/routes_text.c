@@ -115,11 +115,10 @@ static int reuse_index(struct route_reuse *ru)
 	return 0;
 }
 
-int routes_reuse_init(struct route_reuse *ru, struct route_set *prev)
+void routes_reuse_init(struct route_reuse *ru, struct route_set *prev)
 {
 	memset(ru, 0, sizeof(*ru));
 	ru->prev = prev && prev->n ? prev : NULL;
-	return 0;
 }
 
 void routes_reuse_free(struct route_reuse *ru)
