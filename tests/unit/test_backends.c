@@ -15,6 +15,7 @@
 #include "compile.h"
 #include "routes.h"
 #include "rows.h"
+#include "rows_ids.h"
 
 #define V4 STEER_FAM_INET
 
@@ -103,46 +104,11 @@ static struct steer_route_cfg *compile_text(const char *text,
 	return cfg;
 }
 
-/* rows callbacks: backend id = its index in a test-owned array. */
-struct ids {
-	int n;
-	struct steer_backend_addr a[2 * STEER_MAX_BACKENDS];
-};
-
-static int id_of(void *ctx, const struct steer_backend_addr *a, __u32 *id)
-{
-	struct ids *x = ctx;
-
-	if (x->n == (int)(sizeof(x->a) / sizeof(x->a[0])))
-		return -ENOSPC;
-	x->a[x->n] = *a;
-	*id = (__u32)++x->n;
-	return 0;
-}
-
-static int addr_of(void *ctx, __u32 id, struct steer_backend_addr *a)
-{
-	struct ids *x = ctx;
-
-	if (!id || id > (__u32)x->n)
-		return -ENOENT;
-	*a = x->a[id - 1];
-	return 0;
-}
-
-static int no_match(void *ctx, __u32 id, struct steer_match *m)
-{
-	(void)ctx;
-	(void)id;
-	memset(m, 0, sizeof(*m));
-	return 0;
-}
-
 TEST(version_of_4096_backends)
 {
 	char *t = route_text(STEER_MAX_BACKENDS, false, false);
 	struct steer_route_cfg *c = compile_text(t, NULL), *d;
-	struct ids *ids = calloc(1, sizeof(*ids));
+	struct test_ids *ids = calloc(1, sizeof(*ids));
 	struct route_rows rows;
 	char *seen = calloc(STEER_MAX_BACKENDS, 1);
 

@@ -14,6 +14,7 @@
 
 #include "compile.h"
 #include "rows.h"
+#include "rows_ids.h"
 #include "test.h"
 
 #define V4 STEER_FAM_INET
@@ -1020,44 +1021,6 @@ TEST(counter_slots_full_route_rename)
 
 /* ---- steerctl's edit: decode into zeroed memory, copy what is used ---- */
 
-/* Backend ids of the rows below: the address at index id. */
-struct id_table {
-	struct steer_backend_addr a[16];
-	__u32 n;
-};
-
-static int id_of(void *ctx, const struct steer_backend_addr *a, __u32 *id)
-{
-	struct id_table *t = ctx;
-
-	for (*id = 0; *id < t->n; (*id)++)
-		if (!memcmp(&t->a[*id], a, sizeof(*a)))
-			return 0;
-	if (t->n == 16)
-		return -ENOSPC;
-	t->a[t->n] = *a;
-	*id = t->n++;
-	return 0;
-}
-
-static int addr_of(void *ctx, __u32 id, struct steer_backend_addr *a)
-{
-	struct id_table *t = ctx;
-
-	if (id >= t->n)
-		return -ENOENT;
-	*a = t->a[id];
-	return 0;
-}
-
-static int no_match(void *ctx, __u32 id, struct steer_match *m)
-{
-	(void)ctx;
-	(void)id;
-	memset(m, 0, sizeof(*m));
-	return 0;
-}
-
 /* rows_decode_zeroed into calloc'ed memory gives exactly what rows_decode
  * into a config that held another route gives, and route_cfg_copy copies
  * it whole. */
@@ -1065,7 +1028,7 @@ TEST(decode_zeroed_and_copy_are_exact)
 {
 	struct route *r = route_new("edit"), *other = route_new("other");
 	struct steer_route_cfg *cfg, *cfg_other, *full, *zeroed, *copy;
-	struct id_table ids = { .n = 0 };
+	struct test_ids *ids = calloc(1, sizeof(*ids));
 	struct route_rows rows, rows_other;
 
 	for (int v = 0; v < 3; v++) {
@@ -1084,8 +1047,10 @@ TEST(decode_zeroed_and_copy_are_exact)
 	add_rule(other, "default", 2000, 3000, 5000);
 	cfg = compile(r, NULL);
 	cfg_other = compile(other, NULL);
-	ASSERT_EQ(rows_encode(cfg, 1, id_of, &ids, &rows), 0);
-	ASSERT_EQ(rows_encode(cfg_other, 1, id_of, &ids, &rows_other), 0);
+	ASSERT_EQ(rows_encode(cfg, 1, id_of, ids, &rows), 0);
+	ASSERT_EQ(rows_encode(cfg_other, 1, id_of, ids, &rows_other), 0);
+	if (!ids)
+		abort();
 	full = calloc(1, sizeof(*full));
 	zeroed = calloc(1, sizeof(*zeroed));
 	copy = calloc(1, sizeof(*copy));
@@ -1093,13 +1058,13 @@ TEST(decode_zeroed_and_copy_are_exact)
 		abort();
 	/* @full held another route first: its arrays are reused. */
 	ASSERT_EQ(rows_decode(rows_other.rows, rows_other.n_rows, 8, addr_of,
-			      no_match, &ids, full),
+			      no_match, ids, full),
 		  0);
-	ASSERT_EQ(rows_decode(rows.rows, rows.n_rows, 7, addr_of, no_match,
-			      &ids, full),
+	ASSERT_EQ(rows_decode(rows.rows, rows.n_rows, 7, addr_of, no_match, ids,
+			      full),
 		  0);
 	ASSERT_EQ(rows_decode_zeroed(rows.rows, rows.n_rows, 7, addr_of,
-				     no_match, &ids, zeroed),
+				     no_match, ids, zeroed),
 		  0);
 	ASSERT_EQ(zeroed->n_rules, 2);
 	ASSERT_TRUE(route_cfg_equal(full, zeroed));
@@ -1112,6 +1077,7 @@ TEST(decode_zeroed_and_copy_are_exact)
 	route_cfg_destroy(full, 1);
 	route_cfg_destroy(zeroed, 1);
 	route_cfg_destroy(copy, 1);
+	free(ids);
 	route_del(r);
 	route_del(other);
 }
