@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procs import no_process_left_behind, no_stray_process  # noqa: E402,F401
 from sandbox import Sandbox  # noqa: E402
 from steer import Client, Steerd, binaries_missing  # noqa: E402
+from summary import print_summary  # noqa: E402
 
 
 def _raise_interrupt(signum, frame):
@@ -101,9 +102,4 @@ def cg(sandbox):
 
 
 def pytest_unconfigure(config):
-    """End the run with the line every steer test runner ends with."""
-    tr = config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None:
-        return
-    failed = len(tr.stats.get("failed", [])) + len(tr.stats.get("error", []))
-    print(f"e2e: {len(tr.stats.get('passed', []))} passed, {failed} failed")
+    print_summary(config, "e2e")

@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 # No process left behind, as in the e2e tests (autouse).
 from procs import no_process_left_behind, no_stray_process  # noqa: E402,F401
+from summary import print_summary  # noqa: E402
 
 
 def _raise_interrupt(signum, frame):
@@ -42,10 +43,6 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(line)
 
 
+
 def pytest_unconfigure(config):
-    """End the run with the line every steer test runner ends with."""
-    tr = config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None:
-        return
-    failed = len(tr.stats.get("failed", [])) + len(tr.stats.get("error", []))
-    print(f"upgrade: {len(tr.stats.get('passed', []))} passed, {failed} failed")
+    print_summary(config, "upgrade")
