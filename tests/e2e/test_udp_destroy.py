@@ -36,10 +36,10 @@ def route(backends, vip=VIP):
 class Held:
     """udp_probe.py --hold --connected: one connected socket, a datagram a line."""
 
-    def __init__(self, sb, vip=VIP):
+    def __init__(self, sb, vip=VIP, timeout_s=0.5):
         argv = [PYTHON, os.path.join(HERE, "udp_probe.py"), "--cgroup",
-                sb.make_cgroup("clients"), "--hold", "--connected", "--timeout-s", "0.5",
-                vip]
+                sb.make_cgroup("clients"), "--hold", "--connected", "--timeout-s",
+                str(timeout_s), vip]
         self.p = subprocess.Popen(sb.nsenter(argv), stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         sb.procs.append(self.p)
@@ -104,6 +104,49 @@ def test_removed_backend_socket_gets_econnaborted(steerd, sandbox, family):
         assert row[4] is None and row[1] == other, row
     finally:
         h.close()
+
+
+SINK = "10.244.1.5:9997"  # reads datagrams and never answers (below)
+SINK_PY = ("import socket, sys\n"
+           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+           "s.bind(('10.244.1.5', 9997))\n"
+           "print('READY', flush=True)\n"
+           "while True:\n"
+           "    s.recv(2048)\n"
+           "    print('GOT', flush=True)\n")
+
+
+def test_blocked_reader_gets_econnaborted(steerd, sandbox):
+    """An application blocked in recv() on a connected socket whose backend is
+    removed wakes with ECONNABORTED at once; it does not wait out its own timeout.
+    (The socket is closed between its send and the reply it waits for: the race the
+    other tests only hit now and then.)"""
+    sink = subprocess.Popen(sandbox.nsenter([PYTHON, "-c", SINK_PY]),
+                            stdout=subprocess.PIPE, text=True)
+    sandbox.procs.append(sink)
+    h = None
+    try:
+        r, _, _ = select.select([sink.stdout], [], [], 10)
+        assert r and sink.stdout.readline().strip() == "READY"
+        steerd.binary = sandbox.nsenter([STEERD])
+        steerd.metrics = "off"
+        steerd.write_route("dns", route([f'"{SINK}"']))
+        steerd.start()
+        if NOT_CLOSED in steerd.log_since(0):
+            pytest.skip("this kernel has no bpf_sock_destroy (Linux 6.5+)")
+        h = Held(sandbox, timeout_s=20)  # sends one datagram, waits for its answer
+        r, _, _ = select.select([sink.stdout], [], [], 10)
+        assert r and sink.stdout.readline().strip() == "GOT"
+        t0 = time.monotonic()
+        steerd.write_route("dns", route(['"10.244.1.6:9080"']))
+        row = h.row()
+        took = time.monotonic() - t0
+        assert row[4] == "ECONNABORTED", (row, steerd.log_since(0))
+        assert took < 2.5, took
+    finally:
+        if h:
+            h.close()
+        kill_pid(sink)
 
 
 DOWN = "10.244.1.5:9999"  # answers UDP (below); TCP to it is refused: RST

@@ -81,6 +81,25 @@ def one_socket(targets, count, connected, v6_socket, timeout, sendto=False):
     return rows
 
 
+def pending_error(s):
+    """The error a reader of @s would get now, without waiting: a closed (destroyed)
+    socket fails send() with EDESTADDRREQ, and the reason, ECONNABORTED, waits for
+    a recv().  Non-blocking for this one call: recv(MSG_DONTWAIT) on a socket with a
+    timeout still polls for the whole timeout first, and its timeout error would
+    hide the real one."""
+    timeout = s.gettimeout()
+    s.setblocking(False)
+    try:
+        s.recv(2048)
+    except BlockingIOError:
+        return None
+    except OSError as e:
+        return errname(e)
+    finally:
+        s.settimeout(timeout)
+    return None
+
+
 def hold(target, timeout, connected=False):
     fam, host, port = target
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -88,24 +107,21 @@ def hold(target, timeout, connected=False):
     if connected:
         s.connect((host, port))
     for _ in range(1000):
+        sent = False
         try:
             if connected:
                 s.send(b"hello\n")
             else:
                 s.sendto(b"hello\n", (host, port))
+            sent = True
             data, peer = s.recvfrom(2048)
             parts = data.decode(errors="replace").split()
             row = [0, parts[0] if parts else None, parts[3] if len(parts) > 3 else None,
                    fmt_addr(fam, peer), None]
         except OSError as e:
             row = [0, None, None, None, errname(e)]
-            if connected:  # what a reader of the socket sees: its pending error
-                try:
-                    s.recv(2048, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    pass
-                except OSError as e2:
-                    row[4] = errname(e2)
+            if connected and not sent:
+                row[4] = pending_error(s) or row[4]
         print(json.dumps(row), flush=True)
         if not sys.stdin.readline():
             break
