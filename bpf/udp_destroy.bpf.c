@@ -27,62 +27,88 @@ extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
 #define AF_INET6 10
 #endif
 #define UDP_CONNECTED 1 /* TCP_ESTABLISHED: a connected UDP socket */
-/* Backends a version has, at most (the route-file parser keeps 32). */
-#define UDP_MAX_REFS 32
 
 /* Sockets aborted by the last runs (read by the tests, via the skeleton). */
 __u64 destroyed = 0;
 
-/* Is backend @b the peer @sk is connected to? A backend without a port
- * takes the frontend's target port: the address decides. */
+/* One socket's search through its version's refs (bpf_loop's context). */
+struct peer_scan {
+	struct steer_route rt;
+	__u32 refs_row; /* the version's first ref row for the family */
+	__u32 daddr[4]; /* the socket's peer, network order (IPv4: [0]) */
+	__be16 dport;
+	__u8 fam;
+	__u8 vslot;
+	bool found; /* the peer is a backend of the version */
+	bool live;  /* ... and not passively ejected */
+};
+
+/* Is backend @b the peer? A backend without a port takes the frontend's
+ * target port: the address decides. */
 static __always_inline bool is_peer(const struct steer_backend_addr *b,
-				    const struct sock_common *sk, __u8 fam)
+				    const struct peer_scan *c)
 {
-	if (b->port && b->port != sk->skc_dport)
+	if (b->port && b->port != c->dport)
 		return false;
-	if (fam == STEER_FAM_INET)
-		return b->addr[0] == sk->skc_daddr;
-	for (int i = 0; i < 4; i++)
-		if (b->addr[i] != sk->skc_v6_daddr.in6_u.u6_addr32[i])
-			return false;
-	return true;
+	if (c->fam == STEER_FAM_INET)
+		return b->addr[0] == c->daddr[0];
+	return b->addr[0] == c->daddr[0] && b->addr[1] == c->daddr[1] &&
+	       b->addr[2] == c->daddr[2] && b->addr[3] == c->daddr[3];
+}
+
+/* bpf_loop callback: is ref @i the peer? 1 stops the loop. */
+static long scan_ref(__u32 i, void *ctx)
+{
+	struct peer_scan *c = ctx;
+	const struct steer_backend_ref *ref;
+	const struct steer_backend_addr *b;
+	struct steer_health *h;
+
+	ref = ref_at(&c->rt, c->refs_row, i);
+	if (!ref)
+		return 1;
+	b = backend_lookup(ref->id);
+	if (!b || !is_peer(b, c))
+		return 0;
+	h = health_lookup(c->rt.id, c->vslot, ref->counter_slot);
+	c->found = true;
+	c->live = !h || bpf_ktime_get_ns() >= HEALTH_READ(h->ejected_until_ns);
+	return 1;
 }
 
 /* May socket @sk (steered as @o) keep its backend? Yes while that backend
- * is in its version's live rows and not passively ejected. */
+ * is in its version's live rows and not passively ejected. Every ref of
+ * the version is looked at (up to STEER_MAX_BACKENDS): the index the
+ * connect hook saw may have moved since. */
 static __always_inline bool peer_live(const struct steer_sk_orig *o,
 				      const struct sock_common *sk)
 {
 	const struct steer_version_row *v;
-	const struct steer_backend_ref *ref;
-	const struct steer_backend_addr *b;
-	struct steer_route rt = {};
-	struct steer_health *h;
-	__u8 fam = o->family;
+	struct peer_scan c = {};
 	__u32 n;
 
-	if (fam >= STEER_FAM_COUNT)
+	c.fam = o->family;
+	if (c.fam >= STEER_FAM_COUNT)
 		return true;
-	if (!route_lookup(o->route_id, &rt))
+	if (!route_lookup(o->route_id, &c.rt))
 		return false; /* the route is gone */
-	v = version_by_slot(&rt, o->version_slot);
+	v = version_by_slot(&c.rt, o->version_slot);
 	if (!v)
 		return false; /* its version is gone */
-	n = v->n_refs[fam];
-	for (__u32 i = 0; i < UDP_MAX_REFS; i++) {
-		if (i >= n)
-			break;
-		ref = ref_at(&rt, v->refs_row[fam], i);
-		if (!ref)
-			break;
-		b = backend_lookup(ref->id);
-		if (!b || !is_peer(b, sk, fam))
-			continue;
-		h = health_lookup(rt.id, o->version_slot, ref->counter_slot);
-		return !h ||
-		       bpf_ktime_get_ns() >= HEALTH_READ(h->ejected_until_ns);
+	n = v->n_refs[c.fam];
+	if (n > STEER_MAX_BACKENDS)
+		n = STEER_MAX_BACKENDS;
+	c.refs_row = v->refs_row[c.fam];
+	c.vslot = o->version_slot;
+	c.dport = sk->skc_dport;
+	if (c.fam == STEER_FAM_INET) {
+		c.daddr[0] = sk->skc_daddr;
+	} else {
+		for (int i = 0; i < 4; i++)
+			c.daddr[i] = sk->skc_v6_daddr.in6_u.u6_addr32[i];
 	}
-	return false; /* no longer a backend of its version */
+	bpf_loop(n, scan_ref, &c, 0);
+	return c.found && c.live; /* not found: no longer a backend */
 }
 
 SEC("iter/udp")

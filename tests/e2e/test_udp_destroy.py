@@ -106,6 +106,54 @@ def test_removed_backend_socket_gets_econnaborted(steerd, sandbox, family):
         h.close()
 
 
+MANY = [f"10.244.1.5:{9100 + i}" for i in range(40)]  # one server, 40 ports
+
+
+def test_socket_on_a_backend_past_the_32nd_is_kept(steerd, sandbox):
+    """A version may hold 4,096 backends: a socket connected to its 40th is not
+    closed by an apply that keeps that backend (the check looks at every backend
+    of the version, not only the first 32)."""
+    srv = subprocess.Popen(sandbox.nsenter(
+        [PYTHON, os.path.join(HERE, "tc_peer.py"), "serve-udp"] +
+        [f"{a}=b{i}" for i, a in enumerate(MANY)]),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sandbox.procs.append(srv)
+    held = []
+
+    def many(backends):  # the last one takes (nearly) every new socket
+        refs = [f'"{a}"' for a in backends[:-1]] + [f"{{address: {backends[-1]}, weight: 65535}}"]
+        return route(refs)
+    try:
+        r, _, _ = select.select([srv.stdout], [], [], 10)
+        assert r and srv.stdout.readline().strip() == "READY"
+        steerd.binary = sandbox.nsenter([STEERD])
+        steerd.metrics = "off"
+        steerd.write_route("dns", many(MANY))
+        steerd.start()
+        if NOT_CLOSED in steerd.log_since(0):
+            pytest.skip("this kernel has no bpf_sock_destroy (Linux 6.5+)")
+        on_last = None
+        for _ in range(8):
+            h = Held(sandbox)
+            held.append(h)
+            if h.row()[1] == "b39":
+                on_last = h
+                break
+            h.close()  # only the socket on the 40th backend stays open
+        assert on_last, "no socket reached the 40th backend"
+        since = steerd.log_offset()
+        steerd.write_route("dns", many(MANY[1:]))  # b0 goes, b39 is now the 39th
+        assert steerd.wait_log(r"applied 1 routes .*generation 2", since, timeout=5)
+        for _ in range(3):
+            row = on_last.again()
+            assert row[4] is None and row[1] == "b39", (row, steerd.log_since(since))
+        assert "closed" not in steerd.log_since(since)
+    finally:
+        for h in held:
+            h.close()
+        kill_pid(srv)
+
+
 SINK = "10.244.1.5:9997"  # reads datagrams and never answers (below)
 SINK_PY = ("import socket, sys\n"
            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
