@@ -206,7 +206,7 @@ sanitize: $(ASAN_BINS)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS)) -O1 $(SAN_FLAGS) -fsanitize=fuzzer
-FUZZ_AGENT  := addr compile compile_source route_cfg routes routes_doc routes_check routes_dns routes_policy routes_text routes_memo ryaml log
+FUZZ_AGENT  := addr compile compile_source route_cfg routes routes_parallel routes_doc routes_check routes_dns routes_policy routes_text routes_memo ryaml log
 FUZZ_OBJS   := $(patsubst %,$(BUILD)/fuzz/agent/lib/%.o,$(FUZZ_AGENT))
 # Seeds are read in place; new inputs go to build/fuzz/corpus. Files in
 # tests/fuzz/regressions/ once crashed or hung the target: every run

@@ -146,10 +146,12 @@ static int yaml_error(const char *path, yaml_parser_t *p, char *err,
 #define ROUTE_MAX_DEPTH 32
 
 /*
- * Stream the events of @f and refuse nesting deeper than ROUTE_MAX_DEPTH
+ * Stream the events of @buf and refuse nesting deeper than ROUTE_MAX_DEPTH
  * before any document is loaded: libyaml hands out events as it scans, so
  * this stops after ROUTE_MAX_DEPTH levels however deep the input goes.
- * Syntax errors are left to the load, which reports them.
+ * Syntax errors are left to the load, which reports them. Run first only
+ * on text with enough flow indicators to nest that deep (may_nest_flows),
+ * and to say where when the loaded tree is too deep.
  */
 static int check_depth(const char *path, const unsigned char *buf, size_t len,
 		       int line, char *err, size_t errlen)
@@ -184,6 +186,64 @@ static int check_depth(const char *path, const unsigned char *buf, size_t len,
 	}
 	yaml_parser_delete(&parser);
 	return ret;
+}
+
+/*
+ * Whether @buf may nest flow collections deeper than ROUTE_MAX_DEPTH: it
+ * holds more '[' and '{' than that. A route file's document holds a
+ * handful, so check_depth's second pass over the text (a quarter of the
+ * parse at 100,000 routes) runs only where libyaml's quadratic scanner
+ * could be made to: block nesting is found in the loaded tree instead
+ * (tree_too_deep).
+ */
+static bool may_nest_flows(const unsigned char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '[' || buf[i] == '{';
+	return n > ROUTE_MAX_DEPTH;
+}
+
+/*
+ * Whether @doc nests collections deeper than ROUTE_MAX_DEPTH, counted as
+ * check_depth counts them. libyaml adds a collection's node before those
+ * of its items, so one pass in node order sees every parent first; an
+ * alias names an earlier node and adds no depth.
+ */
+static bool tree_too_deep(yaml_document_t *doc)
+{
+	int n = (int)(doc->nodes.top - doc->nodes.start);
+	unsigned char *depth = calloc((size_t)n ? (size_t)n : 1, 1);
+	bool deep = false;
+
+	if (!depth)
+		return true; /* check_depth decides, without the tree */
+	for (int i = 0; i < n && !deep; i++) {
+		yaml_node_t *nd = doc->nodes.start + i;
+		int d = depth[i] + 1; /* this collection's own level */
+		yaml_node_item_t *it;
+		yaml_node_pair_t *pr;
+
+		if (nd->type == YAML_SEQUENCE_NODE) {
+			deep = d > ROUTE_MAX_DEPTH;
+			for (it = nd->data.sequence.items.start;
+			     it < nd->data.sequence.items.top; it++)
+				if (*it - 1 > i && *it - 1 < n)
+					depth[*it - 1] = (unsigned char)d;
+		} else if (nd->type == YAML_MAPPING_NODE) {
+			deep = d > ROUTE_MAX_DEPTH;
+			for (pr = nd->data.mapping.pairs.start;
+			     pr < nd->data.mapping.pairs.top; pr++) {
+				if (pr->key - 1 > i && pr->key - 1 < n)
+					depth[pr->key - 1] = (unsigned char)d;
+				if (pr->value - 1 > i && pr->value - 1 < n)
+					depth[pr->value - 1] = (unsigned char)d;
+			}
+		}
+	}
+	free(depth);
+	return deep;
 }
 
 /*
@@ -232,6 +292,18 @@ static int parse_stream(const char *path, const unsigned char *buf, size_t len,
 		root = yaml_document_get_root_node(&doc);
 		if (!root) { /* end of stream */
 			yaml_document_delete(&doc);
+			break;
+		}
+		/* Too deep: check_depth says where, as it would have first. */
+		if (tree_too_deep(&doc)) {
+			yaml_document_delete(&doc);
+			ret = check_depth(path, buf, len, line, err, errlen);
+			if (!ret) { /* cannot be: the two count alike */
+				snprintf(err, errlen,
+					 "%s: nested deeper than %d levels",
+					 path, ROUTE_MAX_DEPTH);
+				ret = -EINVAL;
+			}
 			break;
 		}
 		/* An empty document ("---" and comments only) holds no route.
@@ -294,15 +366,17 @@ static int take_doc(struct route_plan *pl, const struct route_doc_span *sp,
 	return ret;
 }
 
-/* Parse span @sp of @buf into @pl, the routes it holds marked with it. */
-static int parse_span(const char *path, const unsigned char *buf,
+int routes_parse_span(const char *path, const unsigned char *buf,
 		      const struct route_doc_span *sp, struct route_plan *pl,
 		      char *err, size_t errlen)
 {
 	struct route_set *out = &pl->parsed;
 	int first = out->n;
-	int ret = check_depth(path, buf + sp->off, sp->len, sp->line, err,
-			      errlen);
+	int ret = 0;
+
+	if (may_nest_flows(buf + sp->off, sp->len))
+		ret = check_depth(path, buf + sp->off, sp->len, sp->line, err,
+				  errlen);
 
 	if (!ret)
 		ret = parse_stream(path, buf + sp->off, sp->len, sp->line, out,
@@ -322,24 +396,17 @@ static int parse_span(const char *path, const unsigned char *buf,
  * (routes_text.c) to find those among them that only moved. */
 #define REUSE_INDEX_MIN 64
 
-/* The text of one file into @pl: each document parsed, or taken from
- * @ru's previous set when its text is unchanged there. @old: the file's
- * text at the previous load (or NULL); *@spans gets the spans of @buf. */
-static int parse_text(const char *path, const struct route_read *rd,
-		      const struct route_text *old, struct route_reuse *ru,
-		      struct route_plan *pl, struct route_doc_span **spans,
-		      int *n_spans, char *err, size_t errlen)
+/* Each of the @n spans @sp of @rd's text into @pl: parsed, or taken
+ * from @ru's previous set when its text is unchanged there. @n_new of
+ * them were split anew. */
+static int parse_or_take(const char *path, const struct route_read *rd,
+			 struct route_reuse *ru, struct route_plan *pl,
+			 struct route_doc_span *sp, int n, int n_new, char *err,
+			 size_t errlen)
 {
-	struct route_doc_span *sp;
-	int n = routes_split_docs_from(old, rd, &sp), ret = 0, n_new = 0;
 	__u64 file_hash = routes_path_hash(path);
+	int ret = 0;
 
-	if (n < 0) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return n;
-	}
-	for (int i = 0; i < n; i++)
-		n_new += sp[i].n_routes < 0;
 	for (int i = 0; i < n && !ret; i++) {
 		int k = -1, first = pl->n;
 
@@ -356,14 +423,44 @@ static int parse_text(const char *path, const struct route_read *rd,
 		if (k >= 0)
 			ret = take_doc(pl, &sp[i], ru, k);
 		else if (k == -1)
-			ret = parse_span(path, rd->buf, &sp[i], pl, err,
-					 errlen);
+			ret = routes_parse_span(path, rd->buf, &sp[i], pl, err,
+						errlen);
 		else
 			ret = k;
 		if (ret == -ENOMEM)
 			snprintf(err, errlen, "%s: out of memory", path);
 		sp[i].n_routes = pl->n - first;
 	}
+	return ret;
+}
+
+/* The text of one file into @pl (see parse_or_take). @old: the file's
+ * text at the previous load (or NULL); *@spans gets the spans of @buf. */
+static int parse_text(const char *path, const struct route_read *rd,
+		      const struct route_text *old, struct route_reuse *ru,
+		      struct route_plan *pl, struct route_doc_span **spans,
+		      int *n_spans, char *err, size_t errlen)
+{
+	struct route_doc_span *sp;
+	int n = routes_split_docs_from(old, rd, &sp), ret, n_new = 0;
+	int threads = 1;
+
+	if (n < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+		n_new += sp[i].n_routes < 0;
+	/* Nothing to take (a first load): every document is parsed, a
+	 * large file's on every CPU (routes_parallel.c). */
+	if ((!ru || !ru->prev || !ru->prev->n) && n_new == n)
+		threads = routes_parse_threads(n);
+	if (threads > 1)
+		ret = routes_parse_spans(path, rd->buf, sp, n, threads, pl, err,
+					 errlen);
+	else
+		ret = parse_or_take(path, rd, ru, pl, sp, n, n_new, err,
+				    errlen);
 	*spans = sp;
 	*n_spans = n;
 	return ret;

@@ -49,6 +49,20 @@ bool routes_split_docs_whole(const unsigned char *buf, size_t len);
 /* routes_memo.c: what a reload goes on from (see there). */
 struct route_plan;
 
+/* routes.c: span @sp of @buf parsed into @pl, the routes it holds
+ * marked with it (file and document hash, line). 0 or -errno, @err set. */
+int routes_parse_span(const char *path, const unsigned char *buf,
+		      const struct route_doc_span *sp, struct route_plan *pl,
+		      char *err, size_t errlen);
+/* routes_parallel.c: how many threads to parse @n_spans documents on (1:
+ * not worth more), and @n spans @sp of @buf parsed on @threads threads
+ * into @pl as routes_parse_span one after the other would (their
+ * n_routes set). 0, or the first error in file order. */
+int routes_parse_threads(int n_spans);
+int routes_parse_spans(const char *path, const unsigned char *buf,
+		       struct route_doc_span *sp, int n, int threads,
+		       struct route_plan *pl, char *err, size_t errlen);
+
 struct route_text { /* a file as the previous load read it */
 	char *path;
 	unsigned char *buf;
