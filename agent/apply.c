@@ -253,7 +253,10 @@ int apply_publish_changed(struct steer_maps *m, const struct route_set *set,
 			  const char *cgroup_root, __u64 generation,
 			  __u64 now_ns, char *err, size_t errlen)
 {
-	struct steer_route_cfg *cfgs = calloc(APPLY_CHUNK, sizeof(*cfgs));
+	/* A config is 165 KB: as many as this publish needs, not a whole
+	 * chunk's 10 MB zeroed for a one-route change. */
+	int chunk = n < APPLY_CHUNK ? (n > 0 ? n : 1) : APPLY_CHUNK;
+	struct steer_route_cfg *cfgs = calloc((size_t)chunk, sizeof(*cfgs));
 	struct steer_route_cfg *prev = calloc(1, sizeof(*prev));
 	const struct steer_route_cfg *pub[APPLY_CHUNK];
 	bool pub_absent[APPLY_CHUNK];
@@ -268,7 +271,7 @@ int apply_publish_changed(struct steer_maps *m, const struct route_set *set,
 	for (int done = 0; done < n && !ret;) {
 		int k = 0;
 
-		for (; k < APPLY_CHUNK && done + k < n; k++) {
+		for (; k < chunk && done + k < n; k++) {
 			int i = which[done + k];
 			int had = live_prev(m, ids[i], fresh[i], prev,
 					    set->routes[i].name, err, errlen);
@@ -304,7 +307,7 @@ int apply_publish_changed(struct steer_maps *m, const struct route_set *set,
 		done += k;
 	}
 out:
-	route_cfg_destroy(cfgs, APPLY_CHUNK);
+	route_cfg_destroy(cfgs, chunk);
 	route_cfg_destroy(prev, 1);
 	return ret;
 }

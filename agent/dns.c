@@ -584,15 +584,16 @@ static void expand_version(struct dns *dns, const struct route *r,
 void dns_expand(struct dns *dns, struct route_set *set, int wait_ms)
 {
 	struct dns_entry **pe;
-	bool fresh = false;
+	bool fresh = false, look;
 
 	if (!dns)
 		return;
 	for (struct dns_entry *e = dns->entries; e; e = e->next)
 		e->used = false;
 	/* has_dns: the versions of routes without dns/srv entries (most)
-	 * are not even looked at. */
-	for (int i = 0; i < set->n; i++) {
+	 * are not even looked at, nor any route when the set counted none. */
+	look = !set->dns_known || set->n_dns > 0;
+	for (int i = 0; look && i < set->n; i++) {
 		struct route *r = &set->routes[i];
 
 		for (int v = 0; r->has_dns && v < r->n_versions; v++) {
@@ -626,7 +627,7 @@ void dns_expand(struct dns *dns, struct route_set *set, int wait_ms)
 			pe = &e->next;
 		}
 	}
-	for (int i = 0; i < set->n; i++)
+	for (int i = 0; look && i < set->n; i++)
 		for (int v = 0;
 		     set->routes[i].has_dns && v < set->routes[i].n_versions;
 		     v++)
@@ -714,5 +715,6 @@ void dns_stop(struct dns *dns)
 	}
 	if (dns->state_path)
 		unlink(dns->state_path);
+	free(dns->state_written);
 	free(dns);
 }

@@ -67,9 +67,11 @@ struct dns {
 	void (*on_change)(void *arg);
 	void *arg;
 	struct dns_entry *entries;
+	char *state_written; /* what the state file holds; NULL: unknown */
 };
 
-/* dns_report.c: rewrite the state file (atomically: a rename). */
-void dns_write_state(const struct dns *dns);
+/* dns_report.c: rewrite the state file (atomically: a rename) when what
+ * it would hold differs from what it holds. */
+void dns_write_state(struct dns *dns);
 
 #endif /* STEER_DNS_PRIV_H */

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "dns_priv.h"
@@ -30,10 +31,11 @@ static void addr_text(const struct dns_addr *a, char *buf, size_t len)
 	}
 }
 
-void dns_write_state(const struct dns *dns)
+void dns_write_state(struct dns *dns)
 {
 	json_object *root, *names;
 	char tmp[4200], buf[80];
+	const char *text;
 	FILE *f;
 
 	if (!dns->state_path)
@@ -82,15 +84,24 @@ void dns_write_state(const struct dns *dns)
 		json_object_array_add(names, o);
 	}
 	json_object_object_add(root, "names", names);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	/* Every reload asks: a file write each time cost a reload of one
+	 * route at 100,000 routes a tenth of its time. */
+	if (dns->state_written && !strcmp(dns->state_written, text)) {
+		json_object_put(root);
+		return;
+	}
+	free(dns->state_written);
+	dns->state_written = NULL;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", dns->state_path);
 	f = fopen(tmp, "w");
-	if (!f ||
-	    fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN),
-		  f) < 0 ||
-	    fclose(f) || rename(tmp, dns->state_path)) {
+	if (!f || fputs(text, f) < 0 || fclose(f) ||
+	    rename(tmp, dns->state_path)) {
 		pr_debug("dns: cannot write %s: %m", dns->state_path);
 		if (f)
 			unlink(tmp);
+	} else {
+		dns->state_written = strdup(text); /* NULL: written next time */
 	}
 	json_object_put(root);
 }

@@ -145,6 +145,10 @@ struct route {
 struct route_set {
 	int n;
 	struct route *routes; /* malloc'ed array of n */
+	/* Routes with dns/srv backends (has_dns), when dns_known: a reload
+	 * with none skips looking at every route for names to resolve. */
+	bool dns_known;
+	int n_dns;
 	/* What the next routes_load_dir_from goes on from besides the
 	 * routes (routes_memo.c); NULL: nothing. Owned, freed with the set. */
 	struct route_memo *memo;

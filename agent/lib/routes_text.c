@@ -268,6 +268,9 @@ int routes_plan_build(struct route_plan *pl, struct route_set *prev,
 	if (!n_taken || !prev) {
 		*set = pl->parsed;
 		pl->parsed = (struct route_set){ 0 };
+		for (int i = 0; i < n; i++)
+			set->n_dns += set->routes[i].has_dns;
+		set->dns_known = true;
 		return 0;
 	}
 	n_left = n_prev - n_taken;
@@ -308,9 +311,13 @@ int routes_plan_build(struct route_plan *pl, struct route_set *prev,
 						    : parsed[~pl->src[i]];
 		free(prev->routes);
 	}
-	for (int i = 0; i < n; i++)
+	set->n_dns = 0;
+	for (int i = 0; i < n; i++) {
 		if (pl->src[i] >= 0)
 			taken_settle(&routes[i], pl->src[i], pl->line[i]);
+		set->n_dns += routes[i].has_dns;
+	}
+	set->dns_known = true;
 	/* The parsed routes moved: only their array goes. */
 	free(parsed);
 	pl->parsed = (struct route_set){ 0 };

@@ -140,6 +140,17 @@ def test_dns_backends_follow_the_records(sandbox, dsteerd, dnsmasq, client, cg):
     text = ctl.run("status", check=True).stdout
     assert "dns v1.steer.test port 9080  ttl 2s" in text, text
 
+    # another route's file changes: the reload takes dnsr's document as it
+    # was, and its answers with it (not a route with none)
+    dsteerd.write_route("other", "kind: Route\nname: other\n"
+                        'frontends: ["10.96.0.61:9080"]\n'
+                        "versions: {v1: {backends: [10.244.1.5:9080]}}\n"
+                        "rules: [{name: default, split: {v1: 100}}]\n")
+    wait_for(lambda: "other" in ctl.status(), what="other applied")
+    r = backends_seen(client, 90)
+    assert r["errors"] == {} and set(r["backends"]) == {
+        "10.244.1.5:9080", "10.244.1.6:9080", "10.244.2.7:9080"}, r
+
     # v2's pods change: the new address is reached, the old one no more
     gen = ctl.status()["dnsr"]["generation"]
     dns.reload({"v1.steer.test": ["10.244.1.5", "10.244.1.6"],
