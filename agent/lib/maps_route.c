@@ -405,6 +405,35 @@ static void matches_drop(const struct steer_maps *m, __u32 id, __u32 bank)
 	}
 }
 
+/* Positions [@from, @from + @n) of route @id's bank @bank. */
+static void matches_drop_range(const struct steer_maps *m, __u32 id, __u32 bank,
+			       __u32 from, __u32 n)
+{
+	for (__u32 pos = from; pos < from + n && pos < ROWS_MAX_MATCHES;
+	     pos++) {
+		__u32 mid = steer_match_id(id, bank, pos);
+
+		bpf_map_delete_elem(m->matches, &mid);
+	}
+}
+
+/*
+ * The match blocks header @h's rows can name, in the bank it used: a bank
+ * holds no other (a publish that fails clears its new bank whole). One
+ * delete per rule and policy entry where every position of the bank was
+ * 24 deletes a publish, most of a route's republish (13.8 s for 100,000
+ * routes changed).
+ */
+static void matches_drop_used(const struct steer_maps *m, __u32 id,
+			      const struct steer_route_hdr *h)
+{
+	matches_drop_range(m, id, h->match_bank, 0, h->n_rules);
+	matches_drop_range(m, id, h->match_bank, STEER_MATCH_ALLOW_BASE,
+			   h->n_allow);
+	matches_drop_range(m, id, h->match_bank, STEER_MATCH_DENY_BASE,
+			   h->n_deny);
+}
+
 /*
  * A new inner map of @n rows, by BPF_MAP_CREATE itself: libbpf 1.1's
  * bpf_map_create() first loads two probe programs in every process that
@@ -558,6 +587,7 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 			 const bool *absent, __u32 n, struct index_batch *ib)
 {
 	int fds[ROUTE_BATCH], ret = 0;
+	struct steer_route_hdr old_hdr[ROUTE_BATCH];
 	__u8 old_bank[ROUTE_BATCH];
 	bool had[ROUTE_BATCH];
 	__u64 gen = 0;
@@ -578,6 +608,8 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 			break;
 		had[k] = !ret;
 		old_bank[k] = had[k] ? h.match_bank : 1;
+		if (had[k])
+			old_hdr[k] = h;
 		ret = rows_encode(cfgs[k], old_bank[k] ^ 1, maps_backend_id, m,
 				  &rows);
 		if (ret)
@@ -587,6 +619,8 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 		rows_free(&rows);
 		if (fds[k] < 0) {
 			ret = fds[k];
+			/* It may have written match blocks first. */
+			matches_drop(m, ids[k], old_bank[k] ^ 1);
 			break;
 		}
 	}
@@ -603,7 +637,10 @@ static int publish_batch(struct steer_maps *m, const __u32 *ids,
 				gen = cfgs[i]->generation;
 			/* The swap waited for readers: the old bank is free. */
 			if (had[i])
-				matches_drop(m, ids[i], old_bank[i]);
+				matches_drop_used(m, ids[i], &old_hdr[i]);
+		} else {
+			/* Nothing live names the new bank: clear it whole. */
+			matches_drop(m, ids[i], old_bank[i] ^ 1);
 		}
 		close(fds[i]);
 	}

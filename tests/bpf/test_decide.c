@@ -888,6 +888,72 @@ TEST(republish_seen_by_next_run)
 	ASSERT_EQ(run(ROUTE_ID, &c, &ctx), TEST_DECIDE_NO_CFG);
 }
 
+/* Match blocks of route @id in either bank (positions of rows.h). */
+static int match_blocks(__u32 id)
+{
+	struct steer_match mb;
+	int n = 0;
+
+	for (__u32 bank = 0; bank < 2; bank++)
+		for (__u32 pos = 0;
+		     pos < STEER_MATCH_DENY_BASE + STEER_MAX_POLICY; pos++) {
+			__u32 mid = steer_match_id(id, bank, pos);
+
+			n += !bpf_map_lookup_elem(maps.matches, &mid, &mb);
+		}
+	return n;
+}
+
+/*
+ * A republish drops the match blocks of the bank it retires, the ones its
+ * header names (not every position of it): none is left over, and the
+ * policy in force is the new one's.
+ */
+TEST(republish_drops_the_old_banks_matches)
+{
+	struct client denied = { .src = "10.244.66.9", .dport = 80 };
+	struct client other = { .src = "192.168.1.1",
+				.dport = 80,
+				.uid = 1000 };
+	struct steer_route_cfg *a, *b, *c;
+	struct test_decide_ctx ctx;
+
+	/* allow: 2 blocks, deny: 1 */
+	a = load_yaml(ROUTE_ID, Y_DENYDEF, NULL);
+	ASSERT_TRUE(a);
+	ASSERT_EQ(match_blocks(ROUTE_ID), 3);
+	ASSERT_EQ(run(ROUTE_ID, &other, &ctx), TEST_DECIDE_OK);
+	ASSERT_EQ(ctx.verdict, STEER_VERDICT_DENY);
+
+	/* allow: 1, deny: 1, default allow */
+	b = load_yaml(ROUTE_ID, Y_POLICY, a);
+	ASSERT_TRUE(b);
+	ASSERT_EQ(match_blocks(ROUTE_ID), 2);
+	ASSERT_EQ(run(ROUTE_ID, &other, &ctx), TEST_DECIDE_OK);
+	ASSERT_EQ(ctx.verdict, STEER_VERDICT_STEER);
+	ASSERT_EQ(run(ROUTE_ID, &denied, &ctx), TEST_DECIDE_OK);
+	ASSERT_EQ(ctx.verdict, STEER_VERDICT_DENY);
+
+	/* no match at all, then the policy again in the other bank */
+	c = load_yaml(ROUTE_ID, Y_SPLIT_100_0, b);
+	ASSERT_TRUE(c);
+	ASSERT_EQ(match_blocks(ROUTE_ID), 0);
+	ASSERT_EQ(run(ROUTE_ID, &denied, &ctx), TEST_DECIDE_OK);
+	ASSERT_EQ(ctx.verdict, STEER_VERDICT_STEER);
+	route_cfg_destroy(b, 1);
+	b = load_yaml(ROUTE_ID, Y_POLICY, c);
+	ASSERT_TRUE(b);
+	ASSERT_EQ(match_blocks(ROUTE_ID), 2);
+	ASSERT_EQ(run(ROUTE_ID, &denied, &ctx), TEST_DECIDE_OK);
+	ASSERT_EQ(ctx.verdict, STEER_VERDICT_DENY);
+
+	ASSERT_EQ(maps_route_delete(&maps, ROUTE_ID), 0);
+	ASSERT_EQ(match_blocks(ROUTE_ID), 0);
+	route_cfg_destroy(a, 1);
+	route_cfg_destroy(b, 1);
+	route_cfg_destroy(c, 1);
+}
+
 /*
  * The name index finds a route and the newest generation without reading
  * every config; a stale or missing entry falls back to the scan, so the
