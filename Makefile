@@ -47,7 +47,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: bench bench-quick bench-smoke bench-tc bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
+.PHONY: FORCE bench bench-quick bench-smoke bench-tc bench-deps install all test unit-test bpf-test e2e-test sanitize fuzz fuzz-smoke check \
 	format vmlinux clean vmtest test-run check-run vmtest-run abi-check abi-test abi-manifest upgrade-test \
 	deploy-check image image-smoke image-run image-smoke-run
 
@@ -113,7 +113,13 @@ $(BUILD)/libsteerd.a: $(DAEMON_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS)
+# The build's name, rewritten only when it changes: steerd and steerctl are
+# relinked when it does, so both always name the same build.
+$(BUILD)/version: FORCE | $(BUILD)
+	$(Q)echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+FORCE:
+
+$(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS) $(BUILD)/version
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $(DAEMON_CFLAGS) -DSTEER_VERSION='"$(VERSION)"' $< \
 		$(LIBS) $(DAEMON_LDLIBS) -o $@
@@ -122,9 +128,10 @@ $(BUILD)/steerd: agent/steerd.c $(LIBS) $(HEADERS) $(SKELS)
 CTL_SRCS := $(wildcard tools/ctl/*.c)
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 $(BUILD)/steerctl: $(CTL_SRCS) $(wildcard tools/ctl/*.h) $(BUILD)/libsteer.a $(HEADERS) \
-		$(BUILD)/health_restore.skel.h
+		$(BUILD)/health_restore.skel.h $(BUILD)/version
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools/ctl $(CTL_SRCS) $(BUILD)/libsteer.a $(CTL_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -DSTEER_VERSION='"$(VERSION)"' -Itools/ctl $(CTL_SRCS) \
+		$(BUILD)/libsteer.a $(CTL_LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsteer.a | $(BUILD)/tests
 	$(call msg,CCLD,$@)

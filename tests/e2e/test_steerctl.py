@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from steer import STEERCTL, Steerctl, map_snapshot
+from steer import STEERCTL, STEERD, Steerctl, map_snapshot
 
 REVIEWS = """\
 kind: Route
@@ -310,6 +310,19 @@ def test_ambiguous_prefix_is_a_usage_error(need_binaries, prefix, candidates):
     assert json.loads(p.stdout) == {
         "error": f"'{prefix}' is ambiguous: {candidates}; see 'steerctl help'",
         "status": 2}
+
+
+def test_version_names_the_same_build_as_steerd(need_binaries):
+    """steerctl --version names the build steerd --version names (one Makefile
+    VERSION), touches no pin, and answers in JSON with -o json."""
+    d = subprocess.run([STEERD, "--version"], text=True, capture_output=True)
+    build = d.stdout.split("\n")[0].split(" ", 1)[1]
+    p = subprocess.run([STEERCTL, "--bpffs", "/nonexistent", "--version"], text=True,
+                       capture_output=True)
+    assert (p.returncode, p.stdout, p.stderr) == (0, f"steerctl {build}\n", "")
+    p = subprocess.run([STEERCTL, "-o", "json", "--version"], text=True,
+                       capture_output=True)
+    assert p.returncode == 0 and json.loads(p.stdout) == {"steerctl": build}
 
 
 def test_unique_prefix_and_exact_name_run_the_command(need_binaries):

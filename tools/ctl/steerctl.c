@@ -13,6 +13,10 @@
 #include "ctl.h"
 #include "log.h"
 
+#ifndef STEER_VERSION
+#define STEER_VERSION "unknown"
+#endif
+
 static const struct ctl_cmd *const commands[] = {
 	&ctl_cmd_status,   &ctl_cmd_stats,    &ctl_cmd_set,   &ctl_cmd_promote,
 	&ctl_cmd_rollback, &ctl_cmd_rollout,  &ctl_cmd_eject, &ctl_cmd_restore,
@@ -36,6 +40,8 @@ static void usage(FILE *out)
 		"  -v, --verbose      libbpf's messages too\n"
 		"  -h, --help         this help; 'steerctl help COMMAND' for "
 		"one\n"
+		"      --version      the build (as steerd --version names "
+		"it)\n"
 		"\n"
 		"Commands (a unique prefix is enough):\n",
 		STEER_DEFAULT_BPFFS);
@@ -173,12 +179,14 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct ctl c = { .bpffs = STEER_DEFAULT_BPFFS };
 	enum log_level level = LOG_LEVEL_WARN;
 	const struct ctl_cmd *cmd;
 	char candidates[256];
+	bool version = false;
 	int opt;
 
 	/* '+': stop at the command; its own options follow it. */
@@ -203,12 +211,23 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CTL_OK;
+		case 'V':
+			version = true;
+			break;
 		default:
 			usage(stderr);
 			return CTL_USAGE;
 		}
 	}
 	log_init("steerctl", level, false);
+	if (version) {
+		/* After the loop, so that -o json before it is honoured. */
+		if (c.json)
+			printf("{\"steerctl\":\"%s\"}\n", STEER_VERSION);
+		else
+			printf("steerctl %s\n", STEER_VERSION);
+		return CTL_OK;
+	}
 	if (optind >= argc) {
 		usage(stderr);
 		return CTL_USAGE;
