@@ -93,78 +93,60 @@ void compile_apportion(const __u32 *weights, int n, __u32 total, __u32 *out)
 	}
 }
 
+/*
+ * Stable apportionment of a table, in the two widths steer's tables have
+ * (split tables: __u8 owners, STEER_TABLE_NONE for none; backend tables:
+ * __u16 owners, STEER_BACKEND_NONE), from one body. @have is scratch of @n.
+ *
+ * Pass 1: every entry keeps its old owner while that owner still wants
+ * more. Scanning in entry order, an owner that shrinks keeps its first
+ * entries and gives up exactly (old - new); an owner that grows keeps all
+ * of its entries. That is the affinity guarantee.
+ * Pass 2: free entries go to owners still short, in entry order and owner
+ * order; without @old this gives contiguous runs by index. When the wants
+ * sum to less than @n_entries, the rest stay none.
+ */
+#define DEFINE_FILL_TABLE(name, T, NONE)                                       \
+	static void name(T *table, size_t n_entries, const __u32 *want, int n, \
+			 const T *old, __u32 *have)                            \
+	{                                                                      \
+		size_t s;                                                      \
+		int k = 0;                                                     \
+                                                                               \
+		memset(have, 0, (size_t)n * sizeof(*have));                    \
+		for (s = 0; s < n_entries; s++) {                              \
+			T o = old ? old[s] : (T)(NONE);                        \
+                                                                               \
+			if (o < n && have[o] < want[o]) {                      \
+				table[s] = o;                                  \
+				have[o]++;                                     \
+			} else {                                               \
+				table[s] = (NONE);                             \
+			}                                                      \
+		}                                                              \
+		for (s = 0; s < n_entries; s++) {                              \
+			if (table[s] != (T)(NONE))                             \
+				continue;                                      \
+			while (k < n && have[k] >= want[k])                    \
+				k++;                                           \
+			if (k == n)                                            \
+				break;                                         \
+			table[s] = (T)k;                                       \
+			have[k]++;                                             \
+		}                                                              \
+	}
+
+DEFINE_FILL_TABLE(fill_table8, __u8, STEER_TABLE_NONE)
+DEFINE_FILL_TABLE(fill_table16, __u16, STEER_BACKEND_NONE)
+
 void compile_fill_table(__u8 *table, size_t n_entries, const __u32 *want, int n,
 			const __u8 *old)
 {
-	__u32 have[STEER_TABLE_NONE] = { 0 };
-	size_t s;
-	int k = 0;
+	__u32 have[STEER_TABLE_NONE];
 
 	if (n > STEER_TABLE_NONE)
 		n = STEER_TABLE_NONE; /* index 0xff means "none" */
-	/*
-	 * Pass 1: every entry keeps its old owner while that owner still
-	 * wants more. Scanning in entry order, an owner that shrinks keeps its
-	 * first entries and gives up exactly (old - new); an owner that grows
-	 * keeps all of its entries. That is the affinity guarantee.
-	 */
-	for (s = 0; s < n_entries; s++) {
-		__u8 o = old ? old[s] : STEER_TABLE_NONE;
-
-		if (o < n && have[o] < want[o]) {
-			table[s] = o;
-			have[o]++;
-		} else {
-			table[s] = STEER_TABLE_NONE;
-		}
-	}
-	/*
-	 * Pass 2: free entries go to owners still short, in entry order and
-	 * owner order; without @old this gives contiguous runs by index.
-	 */
-	for (s = 0; s < n_entries; s++) {
-		if (table[s] != STEER_TABLE_NONE)
-			continue;
-		while (k < n && have[k] >= want[k])
-			k++;
-		if (k == n)
-			break; /* wants sum to less than n_entries: rest none */
-		table[s] = (__u8)k;
-		have[k]++;
-	}
-}
-
-/*
- * compile_fill_table() for backend tables: __u16 owners, STEER_BACKEND_NONE
- * for none, up to ROUTE_MAX_BACKENDS owners. @have is scratch of @n.
- */
-static void fill_table16(__u16 *table, size_t n_entries, const __u32 *want,
-			 int n, const __u16 *old, __u32 *have)
-{
-	size_t s;
-	int k = 0;
-
-	memset(have, 0, (size_t)n * sizeof(*have));
-	for (s = 0; s < n_entries; s++) {
-		__u16 o = old ? old[s] : STEER_BACKEND_NONE;
-
-		if (o < n && have[o] < want[o]) {
-			table[s] = o;
-			have[o]++;
-		} else {
-			table[s] = STEER_BACKEND_NONE;
-		}
-	}
-	for (s = 0; s < n_entries; s++) {
-		if (table[s] != STEER_BACKEND_NONE)
-			continue;
-		while (k < n && have[k] >= want[k])
-			k++;
-		if (k == n)
-			break;
-		table[s] = (__u16)k;
-		have[k]++;
-	}
+	fill_table8(table, n_entries, want, n, old, have);
 }
 
 /* ---- translating the live tables to the new indices ------------------- */
