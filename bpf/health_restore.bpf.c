@@ -26,20 +26,37 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
 
-/* Free the ejection slot of version @k that an ejection ending at @until
- * holds (claim_slot() wrote @until there). */
-static __always_inline void free_slot(struct steer_health_key k, __u64 until)
+/* One search for the slot an ejection holds (bpf_loop's context). */
+struct slot_free {
+	struct steer_health_key k; /* the version's (backend: the page) */
+	__u64 until;
+};
+
+/* bpf_loop callback: free the slot of page @p that holds c->until; 1
+ * stops (found, or no page @p: pages are made in order). */
+static long free_in_page(__u32 p, void *ctx)
 {
+	struct slot_free *c = ctx;
 	struct steer_health_slots *s;
 
-	k.backend = STEER_HEALTH_VERSION;
-	s = bpf_map_lookup_elem(&steer_health_slots_v1, &k);
+	c->k.backend = steer_health_slots_page(p);
+	s = bpf_map_lookup_elem(&steer_health_slots_v1, &c->k);
 	if (!s)
-		return;
+		return 1;
 	for (int i = 0; i < STEER_HEALTH_EJECT_SLOTS; i++)
-		if (__sync_val_compare_and_swap(&s->until_ns[i], until, 0) ==
-		    until)
-			break;
+		if (__sync_val_compare_and_swap(&s->until_ns[i], c->until, 0) ==
+		    c->until)
+			return 1;
+	return 0;
+}
+
+/* Free the ejection slot of version @k that an ejection ending at @until
+ * holds (claim_slot() wrote @until there), in whichever page it is. */
+static __always_inline void free_slot(struct steer_health_key k, __u64 until)
+{
+	struct slot_free c = { .k = k, .until = until };
+
+	bpf_loop(STEER_HEALTH_SLOT_PAGES, free_in_page, &c, 0);
 }
 
 /* ctx: steer_health_restore_arg(route, version slot, backend slot). */

@@ -470,15 +470,18 @@ struct steer_sk_udp {
  * an ejection must be exact, not a per-CPU approximation.
  *
  * steer_health_slots_v1 (HASH, no prealloc), same key with backend
- * STEER_HEALTH_VERSION: a version's ejection slots. The cap "max-ejected"
- * is enforced by claiming a free slot with a compare-and-swap before a
- * backend is ejected: exact under concurrent failures, and a slot frees
- * itself when its ejection ends, with no writer.
+ * STEER_HEALTH_VERSION - p: page p of a version's ejection slots. The cap
+ * "max-ejected" is enforced by claiming a free slot with a
+ * compare-and-swap before a backend is ejected: exact under concurrent
+ * failures, and a slot frees itself when its ejection ends, with no
+ * writer. A version has as many pages as its cap needs (a version of
+ * STEER_MAX_BACKENDS at 100%: STEER_HEALTH_SLOT_PAGES), created by the
+ * publisher before the route goes live.
  */
 #define STEER_HEALTH_VERSION 0xffff
-/* Backends of one version passively ejected at once, at most, whatever
- * max-ejected allows (a version has up to STEER_MAX_BACKENDS). */
+/* Ejection slots in one steer_health_slots_v1 entry (a page). */
 #define STEER_HEALTH_EJECT_SLOTS	  32
+#define STEER_HEALTH_SLOT_PAGES		  (STEER_MAX_BACKENDS / STEER_HEALTH_EJECT_SLOTS)
 #define STEER_HEALTH_DEFAULT_MAX_EJECT_MS 300000 /* 5m */
 #define STEER_HEALTH_DEFAULT_MAX_EJECTED  50	 /* % */
 /* The backoff doubles at most this many times (eject << 16 > 24h * ...). */
@@ -506,11 +509,38 @@ struct steer_health {
 	__u64 reserved;
 };
 
-/* steer_health_slots_v1: a version's ejection slots. */
+/* steer_health_slots_v1: a page of a version's ejection slots. */
 struct steer_health_slots {
 	__u64 until_ns[STEER_HEALTH_EJECT_SLOTS]; /* a slot is taken while
 						     now < until_ns */
 };
+
+/* Backend counter slots stay below STEER_MAX_BACKENDS: no backend's key is
+ * a page's. */
+_Static_assert(STEER_MAX_BACKENDS + STEER_HEALTH_SLOT_PAGES <=
+		       STEER_HEALTH_VERSION,
+	       "ejection-slot pages keep clear of backend counter slots");
+
+/* The key's backend field of ejection-slot page @page. */
+static inline __u16 steer_health_slots_page(__u32 page)
+{
+	return (__u16)(STEER_HEALTH_VERSION - page);
+}
+
+/*
+ * How many of a version's @n_backends may be ejected at once: @pct percent
+ * (max-ejected; 0 for the default), at least one. The programs claim
+ * slots below it; the publisher creates the pages that hold them.
+ */
+static inline __u32 steer_health_max_ejected(__u32 n_backends, __u32 pct)
+{
+	__u32 n;
+
+	if (!pct)
+		pct = STEER_HEALTH_DEFAULT_MAX_EJECTED;
+	n = n_backends * pct / 100;
+	return n ? n : 1;
+}
 
 /*
  * steerctl restore ends a passive ejection in the kernel, on the live

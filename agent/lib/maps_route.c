@@ -547,9 +547,10 @@ int maps_route_publish(struct steer_maps *m, __u32 id,
 
 /*
  * The zeroed passive-health entries of a route with health or limits (see
- * bpf/lib/health.h): one per backend and one of ejection slots per
- * version, created before the route goes live. BPF_NOEXIST keeps the
- * entries programs hold; a full map leaves the rest without health.
+ * bpf/lib/health.h): one per backend and, per version, the pages of
+ * ejection slots its max-ejected cap needs (in order: the programs stop
+ * at the first page missing), created before the route goes live. BPF_NOEXIST
+ * keeps the entries programs hold; a full map leaves the rest without health.
  */
 static void health_seed(const struct steer_maps *m, __u32 id,
 			const struct steer_route_cfg *cfg)
@@ -562,11 +563,18 @@ static void health_seed(const struct steer_maps *m, __u32 id,
 		return;
 	for (int v = 0; v < cfg->n_versions && v < STEER_MAX_VERSIONS; v++) {
 		const struct steer_version *ver = &cfg->versions[v];
+		__u32 cap = steer_health_max_ejected(ver->n_backends,
+						     cfg->health_max_ejected);
 		struct steer_health_key k = { .route = id,
-					      .version = ver->counter_slot,
-					      .backend = STEER_HEALTH_VERSION };
+					      .version = ver->counter_slot };
 
-		bpf_map_update_elem(m->health_slots, &k, &slots, BPF_NOEXIST);
+		for (__u32 p = 0; p * STEER_HEALTH_EJECT_SLOTS < cap &&
+				  p < STEER_HEALTH_SLOT_PAGES;
+		     p++) {
+			k.backend = steer_health_slots_page(p);
+			bpf_map_update_elem(m->health_slots, &k, &slots,
+					    BPF_NOEXIST);
+		}
 		for (int b = 0; b < ver->n_backends && b < ROUTE_MAX_BACKENDS;
 		     b++) {
 			k.backend = ver->backends[b].counter_slot;

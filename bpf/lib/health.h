@@ -20,12 +20,12 @@
  *   connection (counted as overflow).
  *
  * The publisher (maps_route_publish) creates the zeroed entries of a
- * route with health, one per backend and one of ejection slots per
- * version, with BPF_NOEXIST: memory follows the configuration, and no
- * zeroed value has to fit on a BPF stack. Programs only look entries up
- * and change them in place with atomics; nobody replaces an entry a
- * program may hold (a replaced hash element swallows concurrent updates)
- * except a reset of a counter slot that a new backend takes.
+ * route with health, one per backend and the pages of ejection slots each
+ * version's cap needs (32 slots a page), with BPF_NOEXIST: memory follows the
+ * configuration, and no zeroed value has to fit on a BPF stack. Programs only
+ * look entries up and change them in place with atomics; nobody replaces an
+ * entry a program may hold (a replaced hash element swallows concurrent
+ * updates) except a reset of a counter slot that a new backend takes.
  */
 #ifndef STEER_BPF_LIB_HEALTH_H
 #define STEER_BPF_LIB_HEALTH_H
@@ -146,45 +146,86 @@ version_by_slot(const struct steer_route *rt, __u8 vslot)
 	return NULL;
 }
 
+/* Page @page of version slot @vslot's ejection slots; NULL if none. */
+static __always_inline struct steer_health_slots *
+slots_page(__u32 route, __u8 vslot, __u32 page)
+{
+	struct steer_health_key k =
+		health_key(route, vslot, steer_health_slots_page(page));
+
+	return bpf_map_lookup_elem(&steer_health_slots_v1, &k);
+}
+
+/* One claim's search through a version's pages (bpf_loop's context). */
+struct slot_claim {
+	__u64 now, until;
+	__u32 route, n;
+	__u8 vslot;
+	int slot; /* the slot claimed, -1 while none */
+};
+
+/* bpf_loop callback: claim a free slot of page @p below c->n; 1 stops. */
+static long claim_in_page(__u32 p, void *ctx)
+{
+	struct slot_claim *c = ctx;
+	struct steer_health_slots *s = slots_page(c->route, c->vslot, p);
+	__u64 old;
+
+	if (!s)
+		return 1; /* pages are made in order: none further */
+	for (__u32 i = 0; i < STEER_HEALTH_EJECT_SLOTS; i++) {
+		if (p * STEER_HEALTH_EJECT_SLOTS + i >= c->n)
+			return 1;
+		old = HEALTH_READ(s->until_ns[i]);
+		if (old > c->now)
+			continue;
+		if (__sync_val_compare_and_swap(&s->until_ns[i], old,
+						c->until) == old) {
+			c->slot = (int)(p * STEER_HEALTH_EJECT_SLOTS + i);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Claim one of the first @n ejection slots of the version for an
  * ejection that ends at @until. Returns the slot or -1 when all @n are
- * taken (max-ejected reached).
+ * taken (max-ejected reached). A loop over the pages (bpf_loop): up to
+ * STEER_MAX_BACKENDS slots, checked by the verifier once.
  */
 static __always_inline int claim_slot(__u32 route, __u8 vslot, __u32 n,
 				      __u64 now, __u64 until)
 {
-	struct steer_health_key k =
-		health_key(route, vslot, STEER_HEALTH_VERSION);
-	struct steer_health_slots *s;
-	__u64 old;
+	struct slot_claim c = {
+		.now = now,
+		.until = until,
+		.route = route,
+		.n = n,
+		.vslot = vslot,
+		.slot = -1,
+	};
+	__u32 pages =
+		(n + STEER_HEALTH_EJECT_SLOTS - 1) / STEER_HEALTH_EJECT_SLOTS;
 
-	s = bpf_map_lookup_elem(&steer_health_slots_v1, &k);
-	if (!s)
-		return -1;
-	for (int i = 0; i < STEER_HEALTH_EJECT_SLOTS; i++) {
-		if ((__u32)i >= n)
-			break;
-		old = HEALTH_READ(s->until_ns[i]);
-		if (old > now)
-			continue;
-		if (__sync_val_compare_and_swap(&s->until_ns[i], old, until) ==
-		    old)
-			return i;
-	}
-	return -1;
+	if (pages > STEER_HEALTH_SLOT_PAGES)
+		pages = STEER_HEALTH_SLOT_PAGES;
+	bpf_loop(pages, claim_in_page, &c, 0);
+	return c.slot;
 }
 
 static __always_inline void release_slot(__u32 route, __u8 vslot, int i,
 					 __u64 until)
 {
-	struct steer_health_key k =
-		health_key(route, vslot, STEER_HEALTH_VERSION);
-	struct steer_health_slots *s =
-		bpf_map_lookup_elem(&steer_health_slots_v1, &k);
+	struct steer_health_slots *s;
 
-	if (s && i >= 0 && i < STEER_HEALTH_EJECT_SLOTS)
-		__sync_val_compare_and_swap(&s->until_ns[i], until, 0);
+	if (i < 0 || i >= STEER_MAX_BACKENDS)
+		return;
+	s = slots_page(route, vslot, (__u32)i / STEER_HEALTH_EJECT_SLOTS);
+	if (s)
+		__sync_val_compare_and_swap(
+			&s->until_ns[(__u32)i & (STEER_HEALTH_EJECT_SLOTS - 1)],
+			until, 0);
 }
 
 /*
@@ -200,7 +241,7 @@ static __always_inline void health_eject(const struct steer_route *rt,
 	const struct steer_route_hdr *hdr = rt->hdr;
 	const struct steer_version_row *v = version_by_slot(rt, vslot);
 	__u64 len, max, streak = HEALTH_READ(h->streak);
-	__u32 n, pct;
+	__u32 n;
 	int slot;
 
 	if (!v)
@@ -216,11 +257,8 @@ static __always_inline void health_eject(const struct steer_route *rt,
 		max = (__u64)hdr->health_eject_ms * 1000000ULL;
 	if (len > max)
 		len = max;
-	pct = hdr->health_max_ejected ? hdr->health_max_ejected
-				      : STEER_HEALTH_DEFAULT_MAX_EJECTED;
-	n = ((__u32)v->n_refs[0] + v->n_refs[1]) * pct / 100;
-	if (n < 1)
-		n = 1;
+	n = steer_health_max_ejected((__u32)v->n_refs[0] + v->n_refs[1],
+				     hdr->health_max_ejected);
 	slot = claim_slot(rt->id, vslot, n, now, now + len);
 	if (slot < 0) {
 		__sync_fetch_and_add(&h->capped, 1);

@@ -260,3 +260,30 @@ def test_restore_ends_a_passive_ejection(steerd, client, sandbox):
         assert not st["reviews"]["override"], st["reviews"]
     finally:
         h.close()
+
+
+def test_more_than_32_ejected_at_once_and_restored(steerd, client, sandbox):
+    """max-ejected holds for a version of any size: 40 refusing backends of 40
+    are all ejected at 100% (the slots span two pages), and restoring them
+    gives every slot back, page 2 included: all 40 are ejected again."""
+    down = [f"10.244.1.5:{9900 + i}" for i in range(40)]
+    steerd.write_route("reviews", route(
+        {"v1": down}, {"v1": 100},
+        "health: {failures: 1, eject: 60s, max-ejected: 100%}\n"))
+    steerd.start()
+    ctl = Steerctl(sandbox, steerd)
+
+    def ejected():
+        st = ctl.status()
+        hs = [backend(st, "v1", a)["health"] for a in down]
+        return sum(h["state"] == "ejected" for h in hs), sum(h["capped"] for h in hs)
+
+    r = client.run(VIP, count=400)
+    assert set(r["errors"]) == {"ECONNREFUSED"} and not r["counts"], r
+    assert ejected() == (40, 0)
+    for a in down:
+        assert ctl.json("restore", "reviews", a)["backends"][0][
+            "passive_ejection_ended"], a
+    assert ejected()[0] == 0
+    client.run(VIP, count=400)
+    assert ejected() == (40, 0)
