@@ -301,11 +301,13 @@ static __always_inline void steer_decision_release(__u32 route,
  * Health-aware choice of a backend (lib/health.h), for a route with
  * health or limits: the draw @y picks a ref as without health; when
  * health passes it over (ejected, or at its connection limit), the next
- * refs in list order, up to STEER_HEALTH_SCAN of them. A version of at
- * most STEER_HEALTH_SCAN backends (the route file allows 32) is thus
- * known to have none usable when this fails. On success pk->backend_id
- * and pk->backend_slot name the backend, and the ref index is returned;
- * else STEER_BACKEND_NONE.
+ * refs in list order, wrapping, until one is admitted or every one of the
+ * version's refs was tried (bpf_loop: the verifier checks one step, for
+ * any number of backends). So a version is found to have no backend
+ * usable only when it has none, and a run of ejected backends in list
+ * order (a node or a zone that went down together) never sends its share
+ * to another version. On success pk->backend_id and pk->backend_slot name
+ * the backend, and the ref index is returned; else STEER_BACKEND_NONE.
  *
  * A global function, so the verifier checks it once, not once for every
  * version a failover tries and every health state (that took the connect
@@ -315,40 +317,69 @@ static __always_inline void steer_decision_release(__u32 route,
  * publish swapped the route in between, the backend comes from the same
  * version as published now.
  */
-#define STEER_HEALTH_SCAN 8
+struct pick_scan {
+	struct steer_route rt; /* here, not beside: the frame stays small */
+	struct steer_pick *pk;
+	__u32 refs_row; /* the family's first ref row */
+	__u32 first;	/* the drawn ref's index, below n */
+	__u32 n;	/* the family's refs */
+	__u32 found;	/* the admitted ref's index; STEER_BACKEND_NONE */
+	__u8 vslot;
+};
+
+/* bpf_loop callback: try ref first + @i (wrapping); 1 stops the scan. */
+static long pick_scan_one(__u32 i, void *ctx)
+{
+	struct pick_scan *s = ctx;
+	const struct steer_backend_ref *ref;
+	__u32 j = s->first + i;
+
+	if (j >= s->n)
+		j -= s->n;
+	if (j >= STEER_MAX_BACKENDS)
+		return 1;
+	ref = ref_at(&s->rt, s->refs_row, j);
+	if (!ref || !health_admit(&s->rt, s->vslot, ref, s->pk))
+		return 0;
+	s->found = j;
+	return 1;
+}
 
 __noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
 				  struct steer_pick *pk)
 {
 	const struct steer_version_row *ver;
 	const struct steer_backend_ref *ref;
-	struct steer_route rt = {};
-	__u32 fam, n, b, j;
+	struct pick_scan s = {};
+	__u32 fam, n, b;
 
-	if (!pk || !route_lookup(route_id, &rt))
+	if (!pk || !route_lookup(route_id, &s.rt))
 		return STEER_BACKEND_NONE;
-	ver = version_by_slot(&rt, (__u8)vslot);
+	ver = version_by_slot(&s.rt, (__u8)vslot);
 	if (!ver)
 		return STEER_BACKEND_NONE;
 	fam = pk->fam & 1;
 	n = ver->n_refs[fam];
 	if (!n || n > STEER_MAX_BACKENDS)
 		return STEER_BACKEND_NONE;
-	b = backend_by_draw(&rt, ver, fam, y);
+	b = backend_by_draw(&s.rt, ver, fam, y);
 	if (b >= n)
 		b = steer_reduce(y, n);
-	for (__u32 i = 0; i < STEER_HEALTH_SCAN; i++) {
-		if (i >= n)
-			break;
-		j = b + i < n ? b + i : b + i - n;
-		ref = ref_at(&rt, ver->refs_row[fam], j);
-		if (ref && health_admit(&rt, ver->counter_slot, ref, pk)) {
-			pk->backend_id = ref->id;
-			pk->backend_slot = ref->counter_slot;
-			return (int)j;
-		}
-	}
-	return STEER_BACKEND_NONE;
+	s.pk = pk;
+	s.refs_row = ver->refs_row[fam];
+	s.first = b;
+	s.n = n;
+	s.found = STEER_BACKEND_NONE;
+	s.vslot = ver->counter_slot;
+	bpf_loop(n, pick_scan_one, &s, 0);
+	if (s.found >= n)
+		return STEER_BACKEND_NONE;
+	ref = ref_at(&s.rt, s.refs_row, s.found);
+	if (!ref)
+		return STEER_BACKEND_NONE;
+	pk->backend_id = ref->id;
+	pk->backend_slot = ref->counter_slot;
+	return (int)s.found;
 }
 
 /*

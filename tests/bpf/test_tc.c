@@ -987,6 +987,50 @@ TEST(ejected_backend_not_chosen)
 	ASSERT_EQ(apply_yaml(Y_ROUTE), 0);
 }
 
+/* v1: twelve backends listed together (a node), then one more; v2 beside. */
+static const char Y_HEALTH_RUN[] =
+	"kind: Route\n"
+	"name: health\n"
+	"frontends: [10.96.0.50:80]\n"
+	"versions:\n"
+	"  v1: {backends: [10.244.1.10, 10.244.1.11, 10.244.1.12, 10.244.1.13,"
+	" 10.244.1.14, 10.244.1.15, 10.244.1.16, 10.244.1.17, 10.244.1.18,"
+	" 10.244.1.19, 10.244.1.20, 10.244.1.21, 10.244.1.30]}\n"
+	"  v2: {backends: [10.244.2.7]}\n"
+	"rules:\n"
+	"  - name: default\n"
+	"    split: {v1: 90, v2: 10}\n"
+	"health: {failures: 1, eject: 30s, max-ejected: 100%}\n";
+
+/*
+ * A run of ejected backends keeps its version's share in the version: with
+ * the twelve ejected, v1's 90 % of new flows all reach the thirteenth,
+ * whichever ref their draw lands on (the scan goes past the first eight it
+ * tries), and none fails over to v2 for v1 looking empty.
+ */
+TEST(run_of_ejected_backends_stays_in_version)
+{
+	__u64 fo0;
+	__u16 port = 40000;
+	int n[256], dropped, v1 = 0;
+
+	ASSERT_EQ(apply_yaml(Y_HEALTH_RUN), 0);
+	for (int i = 0; i < 12; i++) {
+		ASSERT_TRUE(refused_by(1, 10 + i, &port));
+		ASSERT_TRUE(ejected(0, i));
+	}
+	fo0 = reason(STEER_REASON_FAILOVER);
+	spread_of(&port, n, &dropped);
+	ASSERT_EQ(dropped, 0);
+	for (int i = 10; i <= 21; i++)
+		v1 += n[i];
+	ASSERT_EQ(v1, 0);
+	ASSERT_EQ(n[30] + n[7], 300);
+	ASSERT_TRUE(n[30] > 240);
+	ASSERT_EQ(reason(STEER_REASON_FAILOVER), fo0);
+	ASSERT_EQ(apply_yaml(Y_ROUTE), 0);
+}
+
 /* ---- benchmark (make bench-tc) ------------------------------------------- */
 
 /*

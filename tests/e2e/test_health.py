@@ -287,3 +287,21 @@ def test_more_than_32_ejected_at_once_and_restored(steerd, client, sandbox):
     assert ejected()[0] == 0
     client.run(VIP, count=400)
     assert ejected() == (40, 0)
+
+
+def test_a_run_of_ejected_backends_keeps_its_share_in_the_version(steerd, client):
+    """Twelve refusing backends listed together (a node gone) and one that
+    answers, in the only version: once the twelve are ejected, every
+    connection reaches the one that answers, whatever ref its draw falls on;
+    none is refused for the version looking empty (the scan goes past the
+    first eight it tries)."""
+    down = [f"10.244.1.5:{9900 + i}" for i in range(12)]
+    steerd.write_route("reviews", route(
+        {"v1": down + ["10.244.1.6:9080"]}, {"v1": 100},
+        "health: {failures: 1, eject: 60s, max-ejected: 100%}\n"))
+    steerd.start()
+    r = client.run(VIP, count=200)
+    assert r["errors"] == {"ECONNREFUSED": 12}, r
+    assert r["counts"] == {"v1-b": 188}, r
+    r = client.run(VIP, count=130)
+    assert not r["errors"] and r["counts"] == {"v1-b": 130}, r
