@@ -49,14 +49,14 @@ static void match_free(struct route_match *m)
 		free(m->cgroups[i]);
 }
 
-struct route_version *route_versions_new(void)
+struct route_version *route_versions_new(int n)
 {
-	return calloc(STEER_MAX_VERSIONS, sizeof(struct route_version));
+	return calloc(n, sizeof(struct route_version));
 }
 
 void route_free(struct route *r)
 {
-	for (int v = 0; r->versions && v < STEER_MAX_VERSIONS; v++) {
+	for (int v = 0; r->versions && v < r->n_versions; v++) {
 		free(r->versions[v].backends);
 		free(r->versions[v].dns);
 	}

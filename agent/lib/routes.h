@@ -105,8 +105,9 @@ struct route {
 	int n_frontends;
 	struct route_frontend *frontends; /* n_frontends */
 	int n_versions; /* in file order: the order matters for affinity */
-	/* Room for STEER_MAX_VERSIONS (route_versions_new), zeroed past
-	 * n_versions: route_free() looks at every one. */
+	/* n_versions, and room for as many as the file names (at most
+	 * STEER_MAX_VERSIONS): 100k routes of 2 versions kept 48 MB of room
+	 * for 6 more each. */
 	struct route_version *versions;
 	int n_rules;
 	struct route_rule *rules; /* n_rules */
@@ -233,7 +234,7 @@ int route_array_grow(void **arr, int n, size_t size);
 struct route_backend *route_backend_add(struct route_version *v);
 /* @n zeroed match blocks for a list, or NULL. */
 struct route_match *route_matches_new(int n);
-/* Zeroed room for a route's versions (STEER_MAX_VERSIONS), or NULL. */
-struct route_version *route_versions_new(void);
+/* Zeroed room for @n versions of a route (n >= 1), or NULL. */
+struct route_version *route_versions_new(int n);
 
 #endif /* STEER_ROUTES_H */

@@ -305,11 +305,20 @@ static int parse_version(struct ry_ctx *c, yaml_node_t *key, yaml_node_t *n,
 static int parse_versions(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 {
 	yaml_node_pair_t *p;
+	struct route_version *v;
+	long room;
 	int err;
 
 	err = ry_map_check(c, n, "versions", NULL);
 	if (err)
 		return err;
+	room = n->data.mapping.pairs.top - n->data.mapping.pairs.start;
+	if (!room)
+		return ry_error(c, n, "route has no versions");
+	r->versions = route_versions_new(
+		room < STEER_MAX_VERSIONS ? (int)room : STEER_MAX_VERSIONS);
+	if (!r->versions)
+		return ry_error(c, n, "out of memory");
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *key = ry_node(c, p->key);
@@ -317,14 +326,16 @@ static int parse_versions(struct ry_ctx *c, yaml_node_t *n, struct route *r)
 		if (r->n_versions == STEER_MAX_VERSIONS)
 			return ry_error(c, key, "too many versions: at most %d",
 					STEER_MAX_VERSIONS);
-		err = parse_version(c, key, ry_node(c, p->value),
-				    &r->versions[r->n_versions]);
-		if (err)
+		v = &r->versions[r->n_versions];
+		err = parse_version(c, key, ry_node(c, p->value), v);
+		if (err) {
+			/* route_free() frees the n_versions parsed whole */
+			free(v->backends);
+			free(v->dns);
 			return err;
+		}
 		r->n_versions++;
 	}
-	if (!r->n_versions)
-		return ry_error(c, n, "route has no versions");
 	return 0;
 }
 
@@ -521,8 +532,7 @@ int routes_parse_doc(struct ry_ctx *c, yaml_node_t *root, struct route *r)
 
 	memset(r, 0, sizeof(*r));
 	r->file = strdup(c->file);
-	r->versions = route_versions_new();
-	if (!r->file || !r->versions)
+	if (!r->file)
 		return ry_error(c, root, "out of memory");
 	r->pos = (struct route_pos){ (int)c->doc->start_mark.line + 1,
 				     (int)c->doc->start_mark.column + 1 };

@@ -31,7 +31,7 @@ static struct route *route_new(const char *name)
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->n_frontends = 1;
 	r->file = strdup("test.yaml");
-	r->versions = route_versions_new();
+	r->versions = route_versions_new(STEER_MAX_VERSIONS);
 	r->frontends = calloc(STEER_MAX_FRONTENDS, sizeof(*r->frontends));
 	r->rules = calloc(STEER_MAX_RULES, sizeof(*r->rules));
 	r->allow = route_matches_new(STEER_MAX_POLICY);
