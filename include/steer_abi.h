@@ -246,7 +246,13 @@ struct steer_version_row {
 	__u16 table_len[STEER_FAM_COUNT];    /* entries of that table */
 	__u8 counter_slot;		     /* follows the version's name */
 	__u8 flags;			     /* enum steer_version_flags */
-	__u8 pad[6];
+	/*
+	 * The health-aware choice's step through the family's refs
+	 * (bpf/lib/decide.h): coprime with n_refs, about 0.618 n_refs.
+	 * 0, as rows of an earlier release have it: 1.
+	 */
+	__u16 probe_stride[STEER_FAM_COUNT];
+	__u8 pad[2];
 };
 
 enum steer_backend_flags {

@@ -101,6 +101,35 @@ static bool rule_has_match(const struct steer_match *m)
 }
 
 /* The refs of family @f of version @v from row @at; returns rows used. */
+static __u32 gcd(__u32 a, __u32 b)
+{
+	while (b) {
+		__u32 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * The health-aware choice's step through @n refs (bpf/lib/decide.h): about
+ * 0.618 n, so that its probes spread over the list and leave a run of
+ * ejected backends (a node's, listed together) in a step or two; coprime
+ * with n, so that n steps visit every ref once.
+ */
+__u16 rows_probe_stride(__u32 n)
+{
+	__u32 s = (__u32)(((__u64)n * 0x9e3779b9u) >> 32);
+
+	if (n <= 2)
+		return 1;
+	for (; s < n; s++)
+		if (s && gcd(s, n) == 1)
+			return (__u16)s;
+	return 1;
+}
+
 static int encode_refs(__u32 cfg_flags, const struct steer_version *v, int f,
 		       void *rows, __u32 at, rows_backend_id_fn backend_id,
 		       void *ctx, struct steer_version_row *vr)
@@ -135,6 +164,7 @@ static int encode_refs(__u32 cfg_flags, const struct steer_version *v, int f,
 	}
 	vr->refs_row[f] = n ? (__u16)at : 0;
 	vr->n_refs[f] = (__u16)n;
+	vr->probe_stride[f] = rows_probe_stride(n);
 	vr->total_weight[f] = cum;
 	if (n && equal && !(cfg_flags & STEER_ROUTE_AFFINITY_CLIENT))
 		vr->flags |= STEER_VERSION_EQUAL_INET << f;

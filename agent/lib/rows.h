@@ -41,6 +41,9 @@ int rows_encode(const struct steer_route_cfg *cfg, __u32 bank,
 		struct route_rows *out);
 void rows_free(struct route_rows *r);
 
+/* The health-aware choice's step through @n refs (steer_version_row). */
+__u16 rows_probe_stride(__u32 n);
+
 /*
  * Decode @n_rows rows of route @route into @out (tables included: read
  * for an affinity route, rebuilt for the others). Returns 0 or -errno

@@ -300,14 +300,18 @@ static __always_inline void steer_decision_release(__u32 route,
 /*
  * Health-aware choice of a backend (lib/health.h), for a route with
  * health or limits: the draw @y picks a ref as without health; when
- * health passes it over (ejected, or at its connection limit), the next
- * refs in list order, wrapping, until one is admitted or every one of the
- * version's refs was tried (bpf_loop: the verifier checks one step, for
- * any number of backends). So a version is found to have no backend
- * usable only when it has none, and a run of ejected backends in list
- * order (a node or a zone that went down together) never sends its share
- * to another version. On success pk->backend_id and pk->backend_slot name
- * the backend, and the ref index is returned; else STEER_BACKEND_NONE.
+ * health passes it over (ejected, or at its connection limit), further
+ * refs a stride apart (the version row's probe_stride: coprime with the
+ * refs, about 0.618 of them), until one is admitted, up to
+ * STEER_HEALTH_PROBES (bpf_loop: the verifier checks one step). A version
+ * of up to STEER_HEALTH_PROBES backends is thus found to have none usable
+ * only when it has none; in a larger one the probes spread evenly over its
+ * list, so a run of ejected backends (a node's or a zone's, listed
+ * together) is left in a step or two and keeps its share in the version,
+ * while a connection to a version that is all down costs at most
+ * STEER_HEALTH_PROBES health lookups (a TC SYN flood included). On
+ * success pk->backend_id and pk->backend_slot name the backend, and the
+ * ref index is returned; else STEER_BACKEND_NONE.
  *
  * A global function, so the verifier checks it once, not once for every
  * version a failover tries and every health state (that took the connect
@@ -317,27 +321,29 @@ static __always_inline void steer_decision_release(__u32 route,
  * publish swapped the route in between, the backend comes from the same
  * version as published now.
  */
+#define STEER_HEALTH_PROBES 64
+
 struct pick_scan {
 	struct steer_route rt; /* here, not beside: the frame stays small */
 	struct steer_pick *pk;
 	__u32 refs_row; /* the family's first ref row */
-	__u32 first;	/* the drawn ref's index, below n */
+	__u32 at;	/* the ref to try next, below n */
+	__u32 stride;	/* below n */
 	__u32 n;	/* the family's refs */
 	__u32 found;	/* the admitted ref's index; STEER_BACKEND_NONE */
 	__u8 vslot;
 };
 
-/* bpf_loop callback: try ref first + @i (wrapping); 1 stops the scan. */
+/* bpf_loop callback: try ref s->at, then step; 1 stops the scan. */
 static long pick_scan_one(__u32 i, void *ctx)
 {
 	struct pick_scan *s = ctx;
 	const struct steer_backend_ref *ref;
-	__u32 j = s->first + i;
+	__u32 j = s->at;
 
-	if (j >= s->n)
-		j -= s->n;
-	if (j >= STEER_MAX_BACKENDS)
+	if (j >= s->n || j >= STEER_MAX_BACKENDS)
 		return 1;
+	s->at = j + s->stride < s->n ? j + s->stride : j + s->stride - s->n;
 	ref = ref_at(&s->rt, s->refs_row, j);
 	if (!ref || !health_admit(&s->rt, s->vslot, ref, s->pk))
 		return 0;
@@ -367,11 +373,15 @@ __noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
 		b = steer_reduce(y, n);
 	s.pk = pk;
 	s.refs_row = ver->refs_row[fam];
-	s.first = b;
+	s.at = b;
+	s.stride = ver->probe_stride[fam];
+	if (!s.stride || s.stride >= n)
+		s.stride = 1; /* rows of an earlier release; n <= 2 */
 	s.n = n;
 	s.found = STEER_BACKEND_NONE;
 	s.vslot = ver->counter_slot;
-	bpf_loop(n, pick_scan_one, &s, 0);
+	bpf_loop(n < STEER_HEALTH_PROBES ? n : STEER_HEALTH_PROBES,
+		 pick_scan_one, &s, 0);
 	if (s.found >= n)
 		return STEER_BACKEND_NONE;
 	ref = ref_at(&s.rt, s.refs_row, s.found);

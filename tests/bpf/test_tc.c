@@ -1031,6 +1031,50 @@ TEST(run_of_ejected_backends_stays_in_version)
 	ASSERT_EQ(apply_yaml(Y_ROUTE), 0);
 }
 
+/*
+ * A version larger than STEER_HEALTH_PROBES: 200 backends, the first 80 of
+ * the list ejected together (a zone), a run longer than the probes. The
+ * probes a stride apart leave it at once: every new flow of v1's share
+ * reaches one of the other 120, none fails over to v2.
+ */
+TEST(run_of_ejected_in_a_large_version_stays_in_version)
+{
+	char *y = malloc(8192);
+	size_t off;
+	__u64 fo0;
+	__u16 port = 5000; /* below every other test's flows to FH */
+	int n[256], dropped, down = 0, up = 0;
+
+	ASSERT_TRUE(y != NULL);
+	off = (size_t)snprintf(y, 8192,
+			       "kind: Route\nname: health\n"
+			       "frontends: [10.96.0.50:80]\nversions:\n"
+			       "  v1: {backends: [");
+	for (int i = 0; i < 200; i++)
+		off += (size_t)snprintf(y + off, 8192 - off, "%s10.244.1.%d",
+					i ? ", " : "", 50 + i);
+	snprintf(y + off, 8192 - off,
+		 "]}\n  v2: {backends: [10.244.2.7]}\n"
+		 "rules:\n  - name: default\n    split: {v1: 90, v2: 10}\n"
+		 "health: {failures: 1, eject: 30s, max-ejected: 50%%}\n");
+	ASSERT_EQ(apply_yaml(y), 0);
+	free(y);
+	for (int i = 0; i < 80; i++) {
+		ASSERT_TRUE(refused_by(1, 50 + i, &port));
+		ASSERT_TRUE(ejected(0, i));
+	}
+	fo0 = reason(STEER_REASON_FAILOVER);
+	spread_of(&port, n, &dropped);
+	ASSERT_EQ(dropped, 0);
+	for (int i = 50; i < 250; i++)
+		*(i < 130 ? &down : &up) += n[i];
+	ASSERT_EQ(down, 0);
+	ASSERT_EQ(up + n[7], 300);
+	ASSERT_TRUE(up > 240);
+	ASSERT_EQ(reason(STEER_REASON_FAILOVER), fo0);
+	ASSERT_EQ(apply_yaml(Y_ROUTE), 0);
+}
+
 /* ---- benchmark (make bench-tc) ------------------------------------------- */
 
 /*

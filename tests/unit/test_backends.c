@@ -260,3 +260,44 @@ int main(int argc, char **argv)
 {
 	return test_main(argc, argv);
 }
+
+static __u32 gcd_of(__u32 a, __u32 b)
+{
+	while (b) {
+		__u32 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * The health-aware choice's step (steer_version_row.probe_stride), for
+ * every version size: coprime with it, so that stepping visits every
+ * backend once before any twice, and about 0.618 of it, so that probes
+ * leave a run of ejected backends at once.
+ */
+TEST(probe_stride_visits_every_backend_and_spreads)
+{
+	static unsigned char seen[STEER_MAX_BACKENDS];
+
+	ASSERT_EQ(rows_probe_stride(1), 1);
+	ASSERT_EQ(rows_probe_stride(2), 1);
+	for (__u32 n = 3; n <= STEER_MAX_BACKENDS; n++) {
+		__u32 s = rows_probe_stride(n), at = n / 3;
+
+		ASSERT_TRUE(s >= 1 && s < n);
+		ASSERT_EQ(gcd_of(s, n), 1);
+		if (n >= 16)
+			ASSERT_TRUE((s + 1) * 1000 >= 618 * n &&
+				    s * 100 <= 72 * n);
+		if (n % 97 && n != STEER_MAX_BACKENDS)
+			continue; /* the walk itself, for a sample of sizes */
+		memset(seen, 0, n);
+		for (__u32 i = 0; i < n; i++, at = (at + s) % n) {
+			ASSERT_EQ(seen[at], 0);
+			seen[at] = 1;
+		}
+	}
+}
