@@ -283,14 +283,20 @@ static int tc_loop_init(struct steerd *d)
 	return 0;
 }
 
+/* The signals the event loop takes from its signalfd. */
+static void loop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+}
+
 static int loop_init(struct steerd *d)
 {
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
+	loop_signals(&mask);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -errno;
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -846,6 +852,18 @@ int main(int argc, char **argv)
 	}
 	if (d.cleanup)
 		return cleanup(&d);
+	/*
+	 * A daemon holds its signals from here on, for the loop to take: a
+	 * SIGHUP or SIGTERM sent once the first apply is logged, while the
+	 * programs are still being attached, is handled then instead of
+	 * killing steerd half-started. --once keeps the defaults (^C stops it).
+	 */
+	if (!d.once) {
+		sigset_t mask;
+
+		loop_signals(&mask);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+	}
 	ret = start(&d);
 	if (ret < 0)
 		return 1;

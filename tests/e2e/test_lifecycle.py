@@ -4,6 +4,7 @@ applies and exits, --cleanup detaches and unpins, a restart takes the pins over.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -22,6 +23,45 @@ def test_sigterm_leaves_datapath_working(steerd, client):
     assert steerd.proc.returncode == 0
     assert_all(client.run(VIP4, count=100), {"v2-a", "v2-b"}, 100)
     assert os.path.exists(os.path.join(steerd.sb.pin_dir, "links", "connect4"))
+
+
+def start_signalled(steerd, sig):
+    """Start steerd and send @sig as soon as it has logged anything, while
+    it is still loading and attaching the datapath."""
+    off = steerd.log_offset()
+    log = open(steerd.log_path, "a")
+    steerd.proc = subprocess.Popen(steerd.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    log.close()
+    steerd.sb.procs.append(steerd.proc)
+    steerd.cleaned = False
+    deadline = time.monotonic() + 10
+    while not steerd.log_since(off) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    steerd.proc.send_signal(sig)
+    return off
+
+
+def test_sighup_during_start_reloads_once_ready(steerd, client):
+    """A SIGHUP that comes while steerd is still starting (a reload right
+    after a deploy) is held for the event loop, not fatal."""
+    steerd.write_route("reviews", route({"v1": 0, "v2": 100}))
+    off = start_signalled(steerd, signal.SIGHUP)
+    steerd.wait_ready(off, 15)
+    assert steerd.wait_log(r"applied 1 routes .*\(SIGHUP\)", off), steerd.log_since(off)
+    assert steerd.proc.poll() is None, steerd.log_since(off)
+    assert_all(client.run(VIP4, count=50), {"v2-a", "v2-b"}, 50)
+
+
+def test_sigterm_during_start_exits_cleanly(steerd, client):
+    """SIGTERM while steerd is still starting: it finishes attaching, then
+    exits 0 as on any SIGTERM, the datapath pinned and working."""
+    steerd.write_route("reviews", route({"v1": 0, "v2": 100}))
+    off = start_signalled(steerd, signal.SIGTERM)
+    steerd.proc.wait(timeout=15)
+    assert steerd.proc.returncode == 0, steerd.log_since(off)
+    assert "exiting on Terminated" in steerd.log_since(off)
+    assert_all(client.run(VIP4, count=50), {"v2-a", "v2-b"}, 50)
 
 
 def test_once_applies_and_exits(steerd, client):

@@ -342,3 +342,84 @@ def test_upgrade_under_load(release, report):
     for p in sb.procs:
         assert p.poll() is not None, f"pid {p.pid} still running"
     report(f"{release}: whole test {time.monotonic() - t0:.1f}s")
+
+
+# Passive health across an upgrade (docs/upgrade.md): releases that have it.
+HEALTH_RELEASES = [r for r in releases() if r != "82b3f23"]
+# The sandbox has these addresses; nothing listens on these ports: RST.
+DOWN = ["10.244.1.5:9997", "10.244.1.5:9998", "10.244.1.5:9999"]
+UP = ["10.244.1.6:9080", "10.244.2.7:9080", "10.244.2.8:9080"]
+# max-ejected 34 % of 6: two ejection slots, in page 0 of the version.
+HEALTH_ROUTE = f"""kind: Route
+name: health
+frontends: ["{VIP}:9080"]
+versions:
+  v1: {{backends: [{", ".join(DOWN + UP)}]}}
+rules:
+  - name: default
+    split: {{v1: 100}}
+health: {{failures: 1, eject: 60s, max-ejected: 34%}}
+"""
+
+
+def health_states(sb):
+    """The new steerctl's health of route "health"'s backends: {address: health}."""
+    st = {x["name"]: x for x in ctl(STEERCTL, sb, "status")["routes"]}
+    return {b["address"]: b["health"] for b in st["health"]["versions"][0]["backends"]}
+
+
+@pytest.mark.parametrize("release", HEALTH_RELEASES)
+def test_health_across_upgrade(release, report):
+    """Ejections the release's programs made hold under the new ones, and so
+    does the slot each took: the route stays as that release published it
+    (one page of ejection slots), the new programs claim the second slot of
+    that page for the next refusing backend and find none for the third
+    (capped). The new steerctl then restores an ejection."""
+    if os.geteuid() != 0:
+        skip_or_fail("the upgrade test needs root")
+    old_steerd = os.path.join(UPGRADE_BUILD, release, "steerd")
+    if binaries_missing() or not os.access(old_steerd, os.X_OK):
+        skip_or_fail(f"release {release} or this build not built (run make upgrade-test)")
+    sb = Sandbox().open()
+    try:
+        sb.start_servers()
+        d = Steerd(sb, binary=[old_steerd])
+        d.metrics = f"127.0.0.1:{free_port()}"
+        sb.closers.append(d.cleanup)
+        d.write_route("health", HEALTH_ROUTE)
+        d.start()
+        # One connect at a time until one is refused: one backend ejected,
+        # one of the two slots taken, by the release's programs.
+        for _ in range(30):
+            r = Client(sb).run(f"{VIP}:9080", count=1)
+            if r["errors"]:
+                break
+        assert r["errors"] == {"ECONNREFUSED": 1}, r
+
+        d.stop()
+        assert d.proc.returncode == 0, d.log_since()
+        d.binary = [STEERD]
+        off = d.log_offset()
+        d.start()
+        assert "0 published, 1 unchanged" in d.log_since(off), d.log_since(off)
+        h = health_states(sb)
+        first = [a for a in DOWN if h[a]["state"] == "ejected"]
+        assert len(first) == 1 and h[first[0]]["ejections"] == 1, h
+
+        r = Client(sb).run(f"{VIP}:9080", count=120)
+        h = health_states(sb)
+        ejected = [a for a in DOWN if h[a]["state"] == "ejected"]
+        capped = [a for a in DOWN if h[a]["capped"]]
+        report(f"{release} -> new: ejected {first} before, {ejected} after; capped "
+               f"{capped}; {r['errors']} of 120 connects after the upgrade")
+        assert first[0] in ejected and len(ejected) == 2, h
+        assert capped and capped[0] not in ejected, h
+        assert all(h[a]["state"] == "ok" for a in UP), h
+
+        out = ctl(STEERCTL, sb, "restore", "health", first[0])
+        assert out["backends"][0]["passive_ejection_ended"], out
+        assert health_states(sb)[first[0]]["state"] == "ok"
+        d.cleanup()
+    finally:
+        sb.close()
+    assert not os.path.exists(sb.netns_path), "netns left behind"
