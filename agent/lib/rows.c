@@ -100,7 +100,6 @@ static bool rule_has_match(const struct steer_match *m)
 	return m->n_sources || m->n_cgroups || m->n_uids || m->n_ports;
 }
 
-/* The refs of family @f of version @v from row @at; returns rows used. */
 static __u32 gcd(__u32 a, __u32 b)
 {
 	while (b) {
@@ -130,6 +129,7 @@ __u16 rows_probe_stride(__u32 n)
 	return 1;
 }
 
+/* The refs of family @f of version @v from row @at; returns rows used. */
 static int encode_refs(__u32 cfg_flags, const struct steer_version *v, int f,
 		       void *rows, __u32 at, rows_backend_id_fn backend_id,
 		       void *ctx, struct steer_version_row *vr)

@@ -347,6 +347,8 @@ static long pick_scan_one(__u32 i, void *ctx)
 	ref = ref_at(&s->rt, s->refs_row, j);
 	if (!ref || !health_admit(&s->rt, s->vslot, ref, s->pk))
 		return 0;
+	s->pk->backend_id = ref->id;
+	s->pk->backend_slot = ref->counter_slot;
 	s->found = j;
 	return 1;
 }
@@ -355,7 +357,6 @@ __noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
 				  struct steer_pick *pk)
 {
 	const struct steer_version_row *ver;
-	const struct steer_backend_ref *ref;
 	struct pick_scan s = {};
 	__u32 fam, n, b;
 
@@ -382,14 +383,7 @@ __noinline int steer_pick_backend(__u32 route_id, __u32 vslot, __u32 y,
 	s.vslot = ver->counter_slot;
 	bpf_loop(n < STEER_HEALTH_PROBES ? n : STEER_HEALTH_PROBES,
 		 pick_scan_one, &s, 0);
-	if (s.found >= n)
-		return STEER_BACKEND_NONE;
-	ref = ref_at(&s.rt, s.refs_row, s.found);
-	if (!ref)
-		return STEER_BACKEND_NONE;
-	pk->backend_id = ref->id;
-	pk->backend_slot = ref->counter_slot;
-	return (int)s.found;
+	return s.found < n ? (int)s.found : STEER_BACKEND_NONE;
 }
 
 /*

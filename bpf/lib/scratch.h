@@ -7,8 +7,8 @@
  * the health-aware choice's frame (steer_pick_backend, lib/decide.h: 80
  * then, 96 as 6.1 rounds it) filled all 512, and 6.1's verifier needed 247k
  * of its 250k-instruction budget for the program. Here: 280 bytes, 139k
- * (with the choice's scan over every backend, 104 + 16 bytes, `make
- * vmtest` shows 472 of 512 for the chain and 135k instructions).
+ * (with the choice's probes through a version, 104 + 24 bytes, `make
+ * vmtest` shows 480 of 512 for the chain and 135k instructions).
  *
  * One slot per CPU is enough: a TC program runs to its end on its CPU
  * (softirq, or with bottom halves off) before the next one starts there.

@@ -130,7 +130,8 @@ class Steerd:
         except FileNotFoundError:
             return ""
 
-    def start(self, timeout=15.0):
+    def spawn(self):
+        """Start steerd without waiting; returns the log offset it starts at."""
         assert self.proc is None or self.proc.poll() is not None
         off = self.log_offset()
         log = open(self.log_path, "a")
@@ -139,7 +140,10 @@ class Steerd:
         log.close()
         self.sb.procs.append(self.proc)
         self.cleaned = False
-        self.wait_ready(off, timeout)
+        return off
+
+    def start(self, timeout=15.0):
+        self.wait_ready(self.spawn(), timeout)
         return self
 
     def wait_ready(self, offset, timeout):

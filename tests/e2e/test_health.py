@@ -293,8 +293,8 @@ def test_a_run_of_ejected_backends_keeps_its_share_in_the_version(steerd, client
     """Twelve refusing backends listed together (a node gone) and one that
     answers, in the only version: once the twelve are ejected, every
     connection reaches the one that answers, whatever ref its draw falls on;
-    none is refused for the version looking empty (the scan goes past the
-    first eight it tries)."""
+    none is refused for the version looking empty (the tries go past the
+    first eight, as far as all of a version of up to 64)."""
     down = [f"10.244.1.5:{9900 + i}" for i in range(12)]
     steerd.write_route("reviews", route(
         {"v1": down + ["10.244.1.6:9080"]}, {"v1": 100},

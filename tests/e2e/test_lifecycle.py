@@ -28,13 +28,7 @@ def test_sigterm_leaves_datapath_working(steerd, client):
 def start_signalled(steerd, sig):
     """Start steerd and send @sig as soon as it has logged anything, while
     it is still loading and attaching the datapath."""
-    off = steerd.log_offset()
-    log = open(steerd.log_path, "a")
-    steerd.proc = subprocess.Popen(steerd.argv(), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    log.close()
-    steerd.sb.procs.append(steerd.proc)
-    steerd.cleaned = False
+    off = steerd.spawn()
     deadline = time.monotonic() + 10
     while not steerd.log_since(off) and time.monotonic() < deadline:
         time.sleep(0.001)

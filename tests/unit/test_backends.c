@@ -256,11 +256,6 @@ TEST(many_backends_keep_slots_and_entries)
 	route_cfg_destroy(b, 1);
 }
 
-int main(int argc, char **argv)
-{
-	return test_main(argc, argv);
-}
-
 static __u32 gcd_of(__u32 a, __u32 b)
 {
 	while (b) {
@@ -300,4 +295,9 @@ TEST(probe_stride_visits_every_backend_and_spreads)
 			seen[at] = 1;
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv);
 }
